@@ -1,0 +1,77 @@
+# qvm — top-level GNU make build.
+#   make            qvm, vdev plug-ins, tools and tests (build/)
+#   make deps       install the Debian packages the build and tests need
+#   make test       every lane: native (unit + micro-guests), then x86_64
+#   make test-native / make test-x86_64   one lane
+#   make guest      Debian cloud kernel + busybox initramfs in build/guest/
+#   make image      host image from $(BUILDFILE) into build/image/
+#   make run        boot the demo guest (directly or in the emulated host)
+#   make bench      qvm against its peers (prints figures)
+# Each folder contributes rules through its module.mk.
+
+ARCH     ?= x86_64
+BUILD    ?= build
+BUILDFILE ?= qvm.build
+CXX      ?= g++
+CC       ?= gcc
+
+ABSL_PKGS := absl_statusor absl_status absl_strings absl_str_format \
+             absl_synchronization absl_flat_hash_map absl_time
+WARN     := -Wall -Wextra -Werror
+CXXSTD   := -std=c++20
+OPT      ?= -O2 -g
+DEPFLAGS  = -MMD -MP
+INCLUDES := -I. -Ivdev/include
+CXXFLAGS_ALL = $(CXXSTD) $(OPT) $(WARN) $(DEPFLAGS) $(INCLUDES) -fPIC $(CXXFLAGS)
+CFLAGS_ALL   = -std=c11 $(OPT) $(WARN) $(DEPFLAGS) $(INCLUDES) -fPIC $(CFLAGS)
+# Abseil is linked statically (its .a archives ship in libabsl-dev) so that
+# qvm carries no Abseil runtime dependency into system images.
+ABSL_LIBS = $(shell pkg-config --libs --static $(ABSL_PKGS) 2>/dev/null | \
+              sed -e 's/-labsl_\([a-z0-9_]*\)/-l:libabsl_\1.a/g')
+LDLIBS_CORE = -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group -lfdt -ldl -lpthread
+
+BIN := $(BUILD)/bin
+LIB := $(BUILD)/lib
+OBJ := $(BUILD)/obj
+VDEVDIR := $(LIB)/qvm
+CORE_LIB := $(LIB)/libqvmcore.a
+
+.PHONY: all deps test test-native test-x86_64 guest image run bench clean install
+all:
+
+# Sources of the qvm core library (everything but main), filled by modules.
+CORE_SRCS :=
+TOOLS :=
+TEST_SRCS :=
+VDEVS :=
+
+include vmm/module.mk
+include boot/module.mk
+include arch/$(ARCH)/module.mk
+include resmgr/module.mk
+include vdev/module.mk
+include tools/module.mk
+include test/module.mk
+
+CORE_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(sort $(CORE_SRCS)))
+
+$(OBJ)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+all: $(BIN)/qvm $(addprefix $(VDEVDIR)/vdev-,$(addsuffix .so,$(VDEVS))) $(TOOLS) tests
+
+deps:
+	@bash test/deps.sh $(ARCH)
+
+clean:
+	rm -rf $(BUILD)/bin $(BUILD)/lib $(BUILD)/obj $(BUILD)/image
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

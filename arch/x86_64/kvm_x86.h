@@ -1,0 +1,66 @@
+// KVM on x86_64: the VM (split irqchip: local APICs in the kernel, IOAPIC
+// and 8259 as vdevs) and its vCPUs (CPUID, MSRs, exit decoding).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "boot/x86.h"
+#include "vmm/backend.h"
+#include "vmm/kvm.h"
+
+namespace qvm::x86 {
+
+// Number of interrupt-controller inputs reserved for the user-space IOAPIC.
+inline constexpr unsigned kIoapicPins = 24;
+
+class KvmX86Vm : public VmBackend {
+ public:
+  absl::Status init(unsigned ncpus);
+  std::string describe() const override;
+  absl::Status map_memory(const GuestMemory& mem) override;
+  absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(unsigned index) override;
+  absl::Status signal_msi(uint64_t address, uint32_t data) override;
+  absl::Status set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
+                             bool masked) override;
+
+ private:
+  KvmVmFd vm_;
+  unsigned ncpus_ = 1;
+  bool user_msr_ = false;
+  std::vector<uint8_t> cpuid_;  // kvm_cpuid2 + entries
+};
+
+class KvmX86Vcpu : public VcpuBackend {
+ public:
+  KvmX86Vcpu(unsigned index) : index_(index) {}
+  absl::Status init(const KvmVmFd& vm, const std::vector<uint8_t>& cpuid,
+                    unsigned ncpus);
+  absl::StatusOr<Exit*> run() override;
+  void kick() override { fd_.kick(); }
+  absl::Status bind_thread() override {
+    fd_.bind_thread();
+    return absl::OkStatus();
+  }
+  void set_extint(bool level, std::function<int()> ack) override;
+  absl::StatusOr<VcpuRegs> regs() override;
+  unsigned index() const override { return index_; }
+
+  // Loads the boot register state (boot vCPU only).
+  absl::Status set_entry(const boot::EntryState& st);
+
+ private:
+  void complete_previous();
+  void inject_extint();
+
+  unsigned index_;
+  KvmVcpuFd fd_;
+  Exit exit_;
+  bool pending_msr_ = false;
+  std::mutex extint_mu_;
+  bool extint_level_ = false;
+  std::function<int()> extint_ack_;
+};
+
+}  // namespace qvm::x86

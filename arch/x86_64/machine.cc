@@ -1,0 +1,145 @@
+// The x86_64 PC machine: which devices every PC has, how a guest is loaded
+// (boot/ loaders + ACPI from the configured devices) and how the boot vCPU
+// is started.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "arch/x86_64/kvm_x86.h"
+#include "boot/acpi.h"
+#include "boot/x86.h"
+#include "qvm/vdev.h"
+#include "vmm/arch.h"
+#include "vmm/log.h"
+
+namespace qvm {
+namespace {
+
+// ACPI identity of the PC devices qvm ships.
+struct AcpiId {
+  const char* type;
+  const char* hid;
+};
+constexpr AcpiId kAcpiIds[] = {
+    {"ser8250", "PNP0501"},
+    {"mc146818", "PNP0B00"},
+    {"pckeyboard", "PNP0303"},
+    {"timer8254", "PNP0100"},
+};
+
+class X86Machine : public Machine {
+ public:
+  const char* name() const override { return "x86_64"; }
+  std::vector<std::string> platform_devices() const override {
+    return {"ioapic", "8259", "timer8254", "mc146818", "pckeyboard", "acpi-pm"};
+  }
+  uint64_t default_ram_base() const override { return 0; }
+
+  absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
+    auto vm = std::make_unique<x86::KvmX86Vm>();
+    absl::Status st = vm->init(ncpus);
+    if (!st.ok()) return st;
+    return std::unique_ptr<VmBackend>(std::move(vm));
+  }
+
+  absl::Status load(const Config& cfg, GuestMemory& mem,
+                    const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
+    boot::BootRequest req;
+    bool have_kernel = false;
+    for (const auto& l : cfg.loads) {
+      switch (l.kind) {
+        case LoadKind::Kernel:
+          if (have_kernel)
+            return ConfigError(l.where, "`load`: a kernel is already loaded");
+          have_kernel = true;
+          req.kernel_path = l.path;
+          req.kernel_addr = l.addr;
+          break;
+        case LoadKind::Initrd:
+          req.initrd_path = l.path;
+          break;
+        case LoadKind::Data:
+          req.data.emplace_back(l.addr.value_or(0), l.path);
+          break;
+        default:
+          break;
+      }
+    }
+    if (!have_kernel) {
+      SourceLoc w;
+      w.file = "<config>";
+      return ConfigError(w, "no guest image: add `load PATH`");
+    }
+    if (cfg.cmdline) req.cmdline = *cfg.cmdline;
+
+    const SetVar* acpi = cfg.var("acpi");
+    bool want_acpi = !(acpi && acpi->boolean && !*acpi->boolean);
+    boot::AcpiPlatform ap;
+    ap.ncpus = ncpus;
+    bool have_ioapic = false, have_pm = false;
+    ap.has_8042 = ap.has_8259 = ap.has_rtc = false;
+    unsigned uid[4] = {};
+    for (const auto& d : devices) {
+      if (d.type == "ioapic" && !d.regions.empty()) {
+        have_ioapic = true;
+        ap.ioapic_addr = d.regions[0].base;
+      } else if (d.type == "8259") {
+        ap.has_8259 = true;
+      } else if (d.type == "acpi-pm" && d.regions.size() >= 3) {
+        have_pm = true;
+        ap.pm.pm1a_evt = uint16_t(d.regions[0].base);
+        ap.pm.pm1a_cnt = uint16_t(d.regions[1].base);
+        ap.pm.pm_tmr = uint16_t(d.regions[2].base);
+        if (d.regions.size() >= 4) ap.pm.reset = uint16_t(d.regions[3].base);
+        if (!d.intrs.empty()) ap.sci_irq = d.intrs[0].line;
+      }
+      if (d.type == "pckeyboard") ap.has_8042 = true;
+      if (d.type == "mc146818") ap.has_rtc = true;
+      for (size_t k = 0; k < std::size(kAcpiIds); k++) {
+        if (d.type != kAcpiIds[k].type) continue;
+        boot::AcpiDevice ad;
+        ad.hid = kAcpiIds[k].hid;
+        ad.uid = uid[k]++;
+        for (const auto& r : d.regions)
+          if (r.space == QVM_SPACE_IO && r.size <= 255)
+            ad.io.emplace_back(uint16_t(r.base), uint16_t(r.size));
+        for (const auto& i : d.intrs)
+          if (i.controller == "ioapic" && i.line < 16)
+            ad.irqs.push_back(i.line == 2 ? 0 : i.line);
+        ap.devices.push_back(std::move(ad));
+      }
+    }
+    uint64_t rsdp = 0;
+    if (want_acpi && have_ioapic && have_pm) {
+      auto r = boot::BuildAcpi(mem, ap);
+      if (!r.ok())
+        return absl::FailedPreconditionError(absl::StrCat("ACPI: ", r.status().message()));
+      rsdp = *r;
+    }
+    req.rsdp_addr = rsdp;
+    auto st = boot::LoadX86(mem, req);
+    if (!st.ok()) return absl::FailedPreconditionError(st.status().message());
+    entry_ = *st;
+    summary_ = boot::Describe(entry_);
+    if (rsdp) absl::StrAppend(&summary_, "; ACPI RSDP at 0x", absl::Hex(rsdp));
+    return absl::OkStatus();
+  }
+
+  absl::Status prepare_vcpu(VcpuBackend& vcpu, unsigned index) override {
+    if (index != 0) return absl::OkStatus();  // APs wait for INIT/SIPI
+    auto* v = dynamic_cast<x86::KvmX86Vcpu*>(&vcpu);
+    if (!v) return absl::InternalError("x86 machine given a foreign vCPU");
+    return v->set_entry(entry_);
+  }
+
+  std::string boot_summary() const override { return summary_; }
+
+ private:
+  boot::EntryState entry_;
+  std::string summary_;
+};
+
+}  // namespace
+
+std::unique_ptr<Machine> CreateMachine() { return std::make_unique<X86Machine>(); }
+
+}  // namespace qvm

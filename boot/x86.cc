@@ -1,0 +1,777 @@
+#include "boot/x86.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "boot/elf.h"
+#include "boot/image_file.h"
+
+namespace qvm::boot {
+namespace {
+
+constexpr uint64_t k4G = uint64_t{1} << 32;
+constexpr uint64_t kPage = 4096;
+
+uint64_t AlignDown(uint64_t v, uint64_t a) { return v & ~(a - 1); }
+
+template <typename T>
+void Put(uint8_t* base, size_t off, T v) {
+  std::memcpy(base + off, &v, sizeof v);
+}
+template <typename T>
+T Get(const uint8_t* base, size_t off) {
+  T v;
+  std::memcpy(&v, base + off, sizeof v);
+  return v;
+}
+
+// Ranges of guest memory the loader has used; every new placement is checked
+// against them so that nothing silently overwrites something else.
+class Layout {
+ public:
+  struct Claim {
+    uint64_t start, end;  // [start, end)
+    std::string what;
+  };
+  // `len` must be > 0; `start + len` must not wrap (checked).
+  absl::Status claim(uint64_t start, uint64_t len, const std::string& what) {
+    if (len == 0) return absl::OkStatus();
+    if (len > UINT64_MAX - start) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s at 0x%x+0x%x wraps the address space", what, start, len));
+    }
+    if (const Claim* c = overlap(start, len)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s at 0x%x..0x%x overlaps %s at 0x%x..0x%x", what, start,
+          start + len - 1, c->what, c->start, c->end - 1));
+    }
+    claims_.push_back({start, start + len, what});
+    return absl::OkStatus();
+  }
+  const Claim* overlap(uint64_t start, uint64_t len) const {
+    for (const Claim& c : claims_) {
+      bool ov = c.start >= start ? c.start - start < len : start < c.end;
+      if (ov) return &c;
+    }
+    return nullptr;
+  }
+  size_t count() const { return claims_.size(); }
+
+ private:
+  std::vector<Claim> claims_;
+};
+
+struct Ctx {
+  GuestMemory& mem;
+  const BootRequest& req;
+  Layout layout;
+  EntryState st;
+
+  absl::Status Place(uint64_t gpa, uint64_t len, const std::string& what) {
+    if (len == 0) return absl::OkStatus();
+    if (!mem.contains(gpa, len)) {
+      return absl::OutOfRangeError(absl::StrFormat(
+          "%s at 0x%x..0x%x is not inside one guest memory region", what, gpa,
+          len - 1 > UINT64_MAX - gpa ? UINT64_MAX : gpa + len - 1));
+    }
+    if (auto s = layout.claim(gpa, len, what); !s.ok()) return s;
+    st.placements.push_back({what, gpa, len});
+    return absl::OkStatus();
+  }
+  absl::Status Write(uint64_t gpa, const void* p, size_t len,
+                     const std::string& what) {
+    if (!mem.write(gpa, p, len, /*for_loader=*/true)) {
+      return absl::OutOfRangeError(absl::StrFormat(
+          "cannot write %s at 0x%x (0x%x bytes): not guest memory", what, gpa,
+          len));
+    }
+    return absl::OkStatus();
+  }
+};
+
+// ---- GDT / TSS / page tables ---------------------------------------------
+
+uint64_t Descriptor(uint32_t base, uint32_t limit, uint8_t access,
+                    uint8_t flags) {
+  return (uint64_t{limit} & 0xffff) | ((uint64_t{base} & 0xffffff) << 16) |
+         (uint64_t{access} << 40) | ((uint64_t{limit} >> 16 & 0xf) << 48) |
+         ((uint64_t{flags} & 0xf) << 52) | ((uint64_t{base} >> 24 & 0xff) << 56);
+}
+
+absl::Status WriteGdt(Ctx& c) {
+  if (auto s = c.Place(kGdtAddr, kPage, "GDT/TSS"); !s.ok()) return s;
+  std::array<uint64_t, 7> gdt = {
+      0,
+      0,
+      Descriptor(0, 0xfffff, 0x9b, 0xa),  // 0x10: 64-bit code, G L
+      Descriptor(0, 0xfffff, 0x93, 0xc),  // 0x18: flat data, G DB
+      Descriptor(0, 0xfffff, 0x9b, 0xc),  // 0x20: 32-bit flat code, G DB
+      Descriptor(static_cast<uint32_t>(kTssAddr), 0x67, 0x8b, 0),  // 0x28
+      0,  // upper half of the 16-byte TSS descriptor (base < 4 GiB)
+  };
+  static_assert(sizeof(gdt) == kGdtLimit + 1);
+  if (auto s = c.Write(kGdtAddr, gdt.data(), sizeof gdt, "GDT"); !s.ok())
+    return s;
+  std::array<uint8_t, 0x68> tss{};
+  Put<uint16_t>(tss.data(), 0x66, 0x68);  // I/O map base: no bitmap
+  if (auto s = c.Write(kTssAddr, tss.data(), tss.size(), "TSS"); !s.ok())
+    return s;
+  c.st.gdt_base = kGdtAddr;
+  c.st.gdt_limit = kGdtLimit;
+  Segment ds{.selector = kSelData, .base = 0, .limit = 0xffffffff, .type = 3,
+             .present = true, .s = true, .db = true, .l = false, .g = true,
+             .dpl = 0};
+  c.st.ds = ds;
+  Segment tr{.selector = kSelTss, .base = kTssAddr, .limit = 0x67,
+             .type = 11, .present = true, .s = false, .db = false, .l = false,
+             .g = false, .dpl = 0};
+  c.st.tr = tr;
+  return absl::OkStatus();
+}
+
+void SetFlat32(EntryState& st) {
+  st.mode = CpuMode::Flat32;
+  st.cs = Segment{.selector = kSelCode32, .base = 0, .limit = 0xffffffff,
+                  .type = 11, .present = true, .s = true, .db = true,
+                  .l = false, .g = true, .dpl = 0};
+  st.cr0 = 0x11;  // PE | ET
+  st.cr3 = 0;
+  st.cr4 = 0;
+  st.efer = 0;
+  st.rflags = 0x2;
+}
+
+absl::Status SetLong64(Ctx& c) {
+  if (auto s = c.Place(kPml4Addr, 0x6000, "page tables"); !s.ok()) return s;
+  std::vector<uint8_t> pt(0x6000, 0);
+  Put<uint64_t>(pt.data(), 0, kPdptAddr | 0x3);  // PML4[0] -> PDPT
+  for (uint64_t i = 0; i < 4; i++) {
+    Put<uint64_t>(pt.data(), 0x1000 + i * 8, (kPdAddr + i * 0x1000) | 0x3);
+  }
+  for (uint64_t i = 0; i < 2048; i++) {  // 2048 x 2 MiB = 4 GiB
+    Put<uint64_t>(pt.data(), 0x2000 + i * 8, (i << 21) | 0x83);  // P RW PS
+  }
+  if (auto s = c.Write(kPml4Addr, pt.data(), pt.size(), "page tables");
+      !s.ok())
+    return s;
+  EntryState& st = c.st;
+  st.mode = CpuMode::Long64;
+  st.cs = Segment{.selector = kSelCode64, .base = 0, .limit = 0xffffffff,
+                  .type = 11, .present = true, .s = true, .db = false,
+                  .l = true, .g = true, .dpl = 0};
+  st.cr0 = 0x80000011;  // PG | ET | PE
+  st.cr3 = kPml4Addr;
+  st.cr4 = 0x20;        // PAE
+  st.efer = 0x500;      // LME | LMA
+  st.rflags = 0x2;
+  return absl::OkStatus();
+}
+
+// ---- command line, data blobs, initrd --------------------------------------
+
+absl::Status CheckCmdline(const std::string& cmdline, uint64_t limit,
+                          const std::string& who) {
+  if (cmdline.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("cmdline contains a NUL byte");
+  }
+  if (cmdline.size() + 1 > kCmdlineMax) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "cmdline is %u bytes; at most %u fit", cmdline.size(),
+        kCmdlineMax - 1));
+  }
+  if (cmdline.size() > limit) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: cmdline is %u bytes but the kernel accepts at most %u "
+        "(cmdline_size)",
+        who, cmdline.size(), limit));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteCmdline(Ctx& c) {
+  const std::string& cl = c.req.cmdline;
+  if (auto s = c.Place(kCmdlineAddr, cl.size() + 1, "cmdline"); !s.ok())
+    return s;
+  return c.Write(kCmdlineAddr, cl.c_str(), cl.size() + 1, "cmdline");
+}
+
+absl::Status LoadData(Ctx& c) {
+  for (const auto& [addr, path] : c.req.data) {
+    auto f = ImageFile::Open(path);
+    if (!f.ok()) return f.status();
+    std::string what = absl::StrCat("data ", path);
+    if (f->size() == 0) continue;
+    if (auto s = c.Place(addr, f->size(), what); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+    }
+    if (auto s = f->copy_to_guest(c.mem, addr, 0, f->size(), what); !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+// Highest page-aligned spot for `size` bytes in RAM with end <= limit and
+// start >= kKernelAddr that overlaps nothing already placed.
+std::optional<uint64_t> FindHighSpot(const Ctx& c, uint64_t size,
+                                     uint64_t limit) {
+  const auto& regs = c.mem.regions();
+  for (auto it = regs.rbegin(); it != regs.rend(); ++it) {
+    if (it->readonly) continue;
+    uint64_t lo = std::max(it->gpa, kKernelAddr);
+    uint64_t hi = std::min(it->gpa + it->size, limit);
+    if (hi <= lo || hi - lo < size) continue;
+    uint64_t s = AlignDown(hi - size, kPage);
+    for (size_t guard = 0; guard <= c.layout.count() && s >= lo; guard++) {
+      const Layout::Claim* o = c.layout.overlap(s, size);
+      if (!o) return s;
+      if (o->start < lo || o->start - lo < size) break;
+      s = AlignDown(o->start - size, kPage);
+    }
+  }
+  return std::nullopt;
+}
+
+struct Initrd {
+  uint64_t gpa = 0, size = 0;
+};
+
+absl::StatusOr<Initrd> LoadInitrd(Ctx& c, uint64_t limit) {
+  if (c.req.initrd_path.empty()) return Initrd{};
+  auto f = ImageFile::Open(c.req.initrd_path);
+  if (!f.ok()) return f.status();
+  if (f->size() == 0) return f->bad("initrd is empty");
+  auto spot = FindHighSpot(c, f->size(), limit);
+  if (!spot) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "%s: initrd (%u bytes) does not fit in free guest RAM between "
+        "0x%x and 0x%x",
+        f->path(), f->size(), kKernelAddr, limit));
+  }
+  if (auto s = c.Place(*spot, f->size(), "initrd"); !s.ok()) return s;
+  if (auto s = f->copy_to_guest(c.mem, *spot, 0, f->size(), "initrd");
+      !s.ok())
+    return s;
+  return Initrd{*spot, f->size()};
+}
+
+// Claims the ACPI area when the RSDP lives there, so that no image lands on
+// the tables.
+absl::Status ClaimAcpi(Ctx& c) {
+  if (c.req.rsdp_addr == 0) return absl::OkStatus();
+  if (c.req.rsdp_addr >= kAcpiAreaStart && c.req.rsdp_addr < kAcpiAreaEnd) {
+    return c.layout.claim(kAcpiAreaStart, kAcpiAreaEnd - kAcpiAreaStart,
+                          "ACPI tables");
+  }
+  return absl::OkStatus();
+}
+
+// ---- Linux zero page -------------------------------------------------------
+
+// boot_params offsets (Documentation/arch/x86/zero-page.rst).
+constexpr size_t kBpAcpiRsdp = 0x070;
+constexpr size_t kBpExtRamdiskImage = 0x0c0;
+constexpr size_t kBpExtRamdiskSize = 0x0c4;
+constexpr size_t kBpExtCmdLinePtr = 0x0c8;
+constexpr size_t kBpE820Entries = 0x1e8;
+constexpr size_t kBpHdr = 0x1f1;
+constexpr size_t kBpHdrEnd = 0x290;  // setup header must end before this
+constexpr size_t kBpE820Table = 0x2d0;
+// setup_header offsets (relative to the zero page / the image).
+constexpr size_t kHSetupSects = 0x1f1;
+constexpr size_t kHBootFlag = 0x1fe;
+constexpr size_t kHJump = 0x200;
+constexpr size_t kHHeader = 0x202;
+constexpr size_t kHVersion = 0x206;
+constexpr size_t kHTypeOfLoader = 0x210;
+constexpr size_t kHLoadflags = 0x211;
+constexpr size_t kHCode32Start = 0x214;
+constexpr size_t kHRamdiskImage = 0x218;
+constexpr size_t kHRamdiskSize = 0x21c;
+constexpr size_t kHHeapEndPtr = 0x224;
+constexpr size_t kHCmdLinePtr = 0x228;
+constexpr size_t kHInitrdAddrMax = 0x22c;
+constexpr size_t kHKernelAlignment = 0x230;
+constexpr size_t kHRelocatable = 0x234;
+constexpr size_t kHXloadflags = 0x236;
+constexpr size_t kHCmdlineSize = 0x238;
+constexpr size_t kHPrefAddress = 0x258;
+constexpr size_t kHInitSize = 0x260;
+constexpr size_t kHMinEnd = 0x268;  // protocol 2.12 fields end here
+
+constexpr uint8_t kLoadedHigh = 0x01;
+constexpr uint8_t kCanUseHeap = 0x80;
+constexpr uint16_t kXlfKernel64 = 0x01;
+
+absl::Status FinishZeroPage(Ctx& c, std::array<uint8_t, 4096>& zp,
+                            const Initrd& rd, uint16_t version) {
+  Put<uint8_t>(zp.data(), kHTypeOfLoader, 0xff);
+  zp[kHLoadflags] |= kCanUseHeap;
+  Put<uint16_t>(zp.data(), kHHeapEndPtr, 0xfe00);
+  Put<uint32_t>(zp.data(), kHCmdLinePtr, static_cast<uint32_t>(kCmdlineAddr));
+  Put<uint32_t>(zp.data(), kBpExtCmdLinePtr, 0);
+  Put<uint32_t>(zp.data(), kHRamdiskImage, static_cast<uint32_t>(rd.gpa));
+  Put<uint32_t>(zp.data(), kHRamdiskSize, static_cast<uint32_t>(rd.size));
+  Put<uint32_t>(zp.data(), kBpExtRamdiskImage,
+                static_cast<uint32_t>(rd.gpa >> 32));
+  Put<uint32_t>(zp.data(), kBpExtRamdiskSize,
+                static_cast<uint32_t>(rd.size >> 32));
+  auto e820 = BuildE820(c.mem, c.req.reserved);
+  if (e820.size() > kE820Max) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "guest memory map has %u e820 entries; the zero page holds %u",
+        e820.size(), kE820Max));
+  }
+  zp[kBpE820Entries] = static_cast<uint8_t>(e820.size());
+  for (size_t i = 0; i < e820.size(); i++) {
+    size_t o = kBpE820Table + i * 20;
+    Put<uint64_t>(zp.data(), o, e820[i].addr);
+    Put<uint64_t>(zp.data(), o + 8, e820[i].size);
+    Put<uint32_t>(zp.data(), o + 16, e820[i].type);
+  }
+  if (version >= 0x020e) Put<uint64_t>(zp.data(), kBpAcpiRsdp, c.req.rsdp_addr);
+  if (auto s = c.Place(kZeroPageAddr, zp.size(), "zero page"); !s.ok())
+    return s;
+  if (auto s = c.Write(kZeroPageAddr, zp.data(), zp.size(), "zero page");
+      !s.ok())
+    return s;
+  c.st.rsi = kZeroPageAddr;
+  return absl::OkStatus();
+}
+
+// Common prologue: fixed tables claimed first so images cannot land on them.
+absl::Status Prologue(Ctx& c, bool long_mode) {
+  if (auto s = ClaimAcpi(c); !s.ok()) return s;
+  if (auto s = WriteGdt(c); !s.ok()) return s;
+  if (long_mode) {
+    if (auto s = SetLong64(c); !s.ok()) return s;
+  } else {
+    SetFlat32(c.st);
+  }
+  c.st.rsp = kStackTop;
+  return absl::OkStatus();
+}
+
+// ---- bzImage -----------------------------------------------------------------
+
+absl::Status LoadBzImage(Ctx& c, const ImageFile& k) {
+  std::array<uint8_t, kBpHdrEnd> h{};
+  const uint64_t fsize = k.size();
+  if (fsize < kHVersion + 2) {
+    return k.bad(absl::StrFormat("bzImage header truncated (file size %u)",
+                                 fsize));
+  }
+  if (!k.read(0, h.data(), std::min<uint64_t>(fsize, h.size()))) {
+    return k.bad("read error in bzImage header");
+  }
+  const uint16_t version = Get<uint16_t>(h.data(), kHVersion);
+  if (version < 0x020c) {
+    return k.bad(absl::StrFormat(
+        "bzImage boot protocol %u.%02u is too old (2.12 or later with a "
+        "64-bit entry point is required)",
+        version >> 8, version & 0xff));
+  }
+  if (fsize < kHMinEnd) {
+    return k.bad(absl::StrFormat(
+        "bzImage header truncated: protocol %u.%02u needs 0x%x bytes, file "
+        "size is %u",
+        version >> 8, version & 0xff, kHMinEnd, fsize));
+  }
+  const size_t hdr_end = kHHeader + h[kHJump + 1];
+  if (hdr_end < kHMinEnd) {
+    return k.bad(absl::StrFormat(
+        "bzImage setup header ends at 0x%x (byte at 0x201), before the "
+        "protocol 2.12 fields end at 0x%x",
+        hdr_end, kHMinEnd));
+  }
+  if (Get<uint16_t>(h.data(), kHBootFlag) != 0xaa55) {
+    return k.bad(absl::StrFormat("bzImage boot_flag is 0x%04x, not 0xaa55",
+                                 Get<uint16_t>(h.data(), kHBootFlag)));
+  }
+  const uint16_t xlf = Get<uint16_t>(h.data(), kHXloadflags);
+  if (!(xlf & kXlfKernel64)) {
+    return k.bad("bzImage has no 64-bit entry point (XLF_KERNEL_64 clear)");
+  }
+  if (!(h[kHLoadflags] & kLoadedHigh)) {
+    return k.bad("zImage (not loaded high) is not supported; need a bzImage");
+  }
+  const uint64_t setup_sects = h[kHSetupSects] ? h[kHSetupSects] : 4;
+  const uint64_t setup_size = (setup_sects + 1) * 512;
+  if (setup_size >= fsize) {
+    return k.bad(absl::StrFormat(
+        "bzImage setup_sects %u (%u bytes of setup) exceeds file size %u",
+        setup_sects, setup_size, fsize));
+  }
+  const uint64_t ksize = fsize - setup_size;
+  const uint64_t load = c.req.kernel_addr.value_or(kKernelAddr);
+  if (load % kPage != 0 || load < kKernelAddr) {
+    return k.bad(absl::StrFormat(
+        "bzImage load address 0x%x must be page-aligned and at least 0x%x",
+        load, kKernelAddr));
+  }
+  const uint32_t init_size = Get<uint32_t>(h.data(), kHInitSize);
+  const uint32_t align = Get<uint32_t>(h.data(), kHKernelAlignment);
+  const bool relocatable = h[kHRelocatable] != 0;
+  const uint64_t pref = Get<uint64_t>(h.data(), kHPrefAddress);
+  if (pref >= k4G) {
+    return k.bad(absl::StrFormat("bzImage pref_address 0x%x is above 4 GiB",
+                                 pref));
+  }
+  // Where the kernel decompresses and runs (arch/x86/boot/compressed/
+  // head_64.S): the aligned load address, but never below pref_address.
+  uint64_t run = pref ? pref : load;
+  if (relocatable) {
+    if (align == 0 || (align & (align - 1)) != 0 || align > (1u << 30)) {
+      return k.bad(absl::StrFormat(
+          "bzImage kernel_alignment 0x%x is not a power of two <= 1 GiB",
+          align));
+    }
+    uint64_t aligned = (load + align - 1) & ~uint64_t(align - 1);
+    run = std::max(aligned, pref);
+  }
+  const uint64_t end = std::max(load + ksize, run + init_size);
+  if (end > k4G) {
+    return k.bad(absl::StrFormat(
+        "bzImage needs memory up to 0x%x (init_size 0x%x); it must stay "
+        "below 4 GiB",
+        end, init_size));
+  }
+  if (!c.mem.contains(load, end - load)) {
+    return k.bad(absl::StrFormat(
+        "bzImage needs guest RAM 0x%x..0x%x (init_size 0x%x, %u bytes of "
+        "code) and that is not inside one RAM region",
+        load, end - 1, init_size, ksize));
+  }
+  if (auto s = CheckCmdline(c.req.cmdline, Get<uint32_t>(h.data(), kHCmdlineSize),
+                            k.path());
+      !s.ok())
+    return s;
+
+  if (auto s = Prologue(c, /*long_mode=*/true); !s.ok()) return s;
+  if (auto s = c.Place(load, end - load, "kernel"); !s.ok())
+    return k.bad(std::string(s.message()));
+  if (auto s = k.copy_to_guest(c.mem, load, setup_size, ksize, "kernel");
+      !s.ok())
+    return s;
+  if (auto s = WriteCmdline(c); !s.ok()) return s;
+  if (auto s = LoadData(c); !s.ok()) return s;
+  const uint32_t addr_max = Get<uint32_t>(h.data(), kHInitrdAddrMax);
+  auto rd = LoadInitrd(c, std::min<uint64_t>(k4G, uint64_t{addr_max} + 1));
+  if (!rd.ok()) return rd.status();
+
+  std::array<uint8_t, 4096> zp{};
+  const size_t copy_end = std::min<size_t>(hdr_end, kBpHdrEnd);
+  std::memcpy(zp.data() + kBpHdr, h.data() + kBpHdr, copy_end - kBpHdr);
+  Put<uint32_t>(zp.data(), kHCode32Start, static_cast<uint32_t>(load));
+  if (auto s = FinishZeroPage(c, zp, *rd, version); !s.ok()) return s;
+  c.st.kind = "bzImage";
+  c.st.rip = load + 0x200;
+  return absl::OkStatus();
+}
+
+// ---- ELF -----------------------------------------------------------------------
+
+absl::Status LoadSegments(Ctx& c, const ImageFile& k, const ElfImage& elf) {
+  bool any = false;
+  for (size_t i = 0; i < elf.phdrs.size(); i++) {
+    const ElfSegment& s = elf.phdrs[i];
+    if (s.type != kPtLoad || s.memsz == 0) continue;
+    any = true;
+    std::string what = absl::StrFormat("ELF segment %u", i);
+    if (!c.mem.contains(s.paddr, s.memsz)) {
+      return k.bad(absl::StrFormat(
+          "ELF PT_LOAD segment %u (p_paddr 0x%x, p_memsz 0x%x) is outside "
+          "guest RAM",
+          i, s.paddr, s.memsz));
+    }
+    if (auto st = c.Place(s.paddr, s.memsz, what); !st.ok())
+      return k.bad(std::string(st.message()));
+    if (auto st = k.copy_to_guest(c.mem, s.paddr, s.offset, s.filesz, what);
+        !st.ok())
+      return st;
+    if (s.memsz > s.filesz &&
+        !c.mem.fill(s.paddr + s.filesz, 0,
+                    static_cast<size_t>(s.memsz - s.filesz), true)) {
+      return k.bad(absl::StrFormat("ELF segment %u: cannot clear bss", i));
+    }
+  }
+  if (!any) return k.bad("ELF has no loadable (PT_LOAD) segments");
+  return absl::OkStatus();
+}
+
+// The Xen PVH entry (XEN_ELFNOTE_PHYS32_ENTRY) if the image has one.
+absl::StatusOr<std::optional<uint64_t>> FindPvhEntry(const ImageFile& k,
+                                                     const ElfImage& elf) {
+  auto notes = ReadElfNotes(k, elf);
+  if (!notes.ok()) return notes.status();
+  for (const ElfNote& n : *notes) {
+    if (n.name != "Xen" || n.type != 18) continue;
+    uint64_t entry;
+    if (n.desc.size() == 4) {
+      entry = Get<uint32_t>(n.desc.data(), 0);
+    } else if (n.desc.size() == 8) {
+      entry = Get<uint64_t>(n.desc.data(), 0);
+    } else {
+      return k.bad(absl::StrFormat(
+          "Xen PHYS32_ENTRY note has a %u-byte descriptor (want 4 or 8)",
+          n.desc.size()));
+    }
+    if (entry >= k4G) {
+      return k.bad(absl::StrFormat("PVH entry point 0x%x is above 4 GiB",
+                                   entry));
+    }
+    return std::optional<uint64_t>(entry);
+  }
+  return std::optional<uint64_t>();
+}
+
+absl::Status LoadPvh(Ctx& c, const ImageFile& k, const ElfImage& elf,
+                     uint64_t entry) {
+  if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
+    return s;
+  if (auto s = Prologue(c, /*long_mode=*/false); !s.ok()) return s;
+  if (auto s = LoadSegments(c, k, elf); !s.ok()) return s;
+  if (auto s = WriteCmdline(c); !s.ok()) return s;
+  if (auto s = LoadData(c); !s.ok()) return s;
+  auto rd = LoadInitrd(c, k4G);
+  if (!rd.ok()) return rd.status();
+
+  // hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h), version 1,
+  // then the module list and the memory map in the same page.
+  std::array<uint8_t, 4096> pg{};
+  auto e820 = BuildE820(c.mem, c.req.reserved);
+  if (e820.size() > kE820Max) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "guest memory map has %u entries (max %u)", e820.size(), kE820Max));
+  }
+  Put<uint32_t>(pg.data(), 0, 0x336ec578);  // magic
+  Put<uint32_t>(pg.data(), 4, 1);           // version
+  Put<uint32_t>(pg.data(), 8, 0);           // flags
+  Put<uint32_t>(pg.data(), 12, rd->size ? 1 : 0);
+  Put<uint64_t>(pg.data(), 16, rd->size ? kPvhModlistAddr : 0);
+  Put<uint64_t>(pg.data(), 24, kCmdlineAddr);
+  Put<uint64_t>(pg.data(), 32, c.req.rsdp_addr);
+  Put<uint64_t>(pg.data(), 40, kPvhMemmapAddr);
+  Put<uint32_t>(pg.data(), 48, static_cast<uint32_t>(e820.size()));
+  const size_t ml = kPvhModlistAddr - kPvhInfoAddr;
+  Put<uint64_t>(pg.data(), ml + 0, rd->gpa);
+  Put<uint64_t>(pg.data(), ml + 8, rd->size);
+  const size_t mm = kPvhMemmapAddr - kPvhInfoAddr;
+  static_assert(kPvhMemmapAddr - kPvhInfoAddr + kE820Max * 24 <= 4096);
+  for (size_t i = 0; i < e820.size(); i++) {
+    Put<uint64_t>(pg.data(), mm + i * 24, e820[i].addr);
+    Put<uint64_t>(pg.data(), mm + i * 24 + 8, e820[i].size);
+    Put<uint32_t>(pg.data(), mm + i * 24 + 16, e820[i].type);
+  }
+  if (auto s = c.Place(kPvhInfoAddr, pg.size(), "hvm_start_info"); !s.ok())
+    return s;
+  if (auto s = c.Write(kPvhInfoAddr, pg.data(), pg.size(), "hvm_start_info");
+      !s.ok())
+    return s;
+  c.st.kind = "pvh-elf";
+  c.st.rip = entry;
+  c.st.rbx = kPvhInfoAddr;
+  return absl::OkStatus();
+}
+
+absl::Status LoadElf64(Ctx& c, const ImageFile& k, const ElfImage& elf) {
+  if (!elf.is64 || elf.machine != kEmX86_64 || elf.type != kEtExec) {
+    return k.bad(absl::StrFormat(
+        "ELF image has no PVH note and is not an x86_64 executable "
+        "(class %u-bit, e_machine %u, e_type %u; need 64-bit, 62, 2)",
+        elf.is64 ? 64 : 32, elf.machine, elf.type));
+  }
+  // e_entry may be virtual (a high kernel mapping): translate it through the
+  // segment that contains it.
+  uint64_t entry = elf.entry;
+  bool found = false;
+  for (const ElfSegment& s : elf.phdrs) {
+    if (s.type != kPtLoad || s.memsz == 0) continue;
+    if (entry >= s.paddr && entry - s.paddr < s.memsz) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    for (const ElfSegment& s : elf.phdrs) {
+      if (s.type != kPtLoad || s.memsz == 0) continue;
+      if (entry >= s.vaddr && entry - s.vaddr < s.memsz) {
+        entry = s.paddr + (entry - s.vaddr);
+        found = true;
+        break;
+      }
+    }
+  }
+  if (!found) {
+    return k.bad(absl::StrFormat(
+        "ELF entry point 0x%x is in no PT_LOAD segment", elf.entry));
+  }
+  if (entry >= k4G) {
+    return k.bad(absl::StrFormat(
+        "ELF entry point 0x%x is above the 4 GiB identity map", entry));
+  }
+  if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
+    return s;
+  if (auto s = Prologue(c, /*long_mode=*/true); !s.ok()) return s;
+  if (auto s = LoadSegments(c, k, elf); !s.ok()) return s;
+  if (auto s = WriteCmdline(c); !s.ok()) return s;
+  if (auto s = LoadData(c); !s.ok()) return s;
+  auto rd = LoadInitrd(c, k4G);
+  if (!rd.ok()) return rd.status();
+  // A minimal Linux zero page so that a vmlinux without a PVH note boots
+  // through its 64-bit entry (as Firecracker does); others may ignore RSI.
+  std::array<uint8_t, 4096> zp{};
+  Put<uint16_t>(zp.data(), kHBootFlag, 0xaa55);
+  std::memcpy(zp.data() + kHHeader, "HdrS", 4);
+  Put<uint16_t>(zp.data(), kHVersion, 0x020f);
+  zp[kHLoadflags] = kLoadedHigh;
+  Put<uint32_t>(zp.data(), kHInitrdAddrMax, 0xffffffff);
+  Put<uint32_t>(zp.data(), kHKernelAlignment, 0x200000);
+  Put<uint32_t>(zp.data(), kHCmdlineSize,
+                static_cast<uint32_t>(kCmdlineMax - 1));
+  Put<uint16_t>(zp.data(), kHXloadflags, kXlfKernel64);
+  if (auto s = FinishZeroPage(c, zp, *rd, 0x020f); !s.ok()) return s;
+  c.st.kind = "elf64";
+  c.st.rip = entry;
+  return absl::OkStatus();
+}
+
+// ---- raw -----------------------------------------------------------------------
+
+absl::Status LoadRaw(Ctx& c, const ImageFile& k) {
+  if (k.size() == 0) return k.bad("kernel image is empty");
+  if (!c.req.initrd_path.empty()) {
+    return k.bad("raw images have no way to receive an initrd");
+  }
+  if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
+    return s;
+  const uint64_t load = c.req.kernel_addr.value_or(kKernelAddr);
+  if (load >= k4G || k.size() > k4G - load) {
+    return k.bad(absl::StrFormat(
+        "raw image at 0x%x (%u bytes) does not fit below 4 GiB", load,
+        k.size()));
+  }
+  if (!c.mem.contains(load, k.size())) {
+    return k.bad(absl::StrFormat(
+        "raw image at 0x%x..0x%x is not inside one guest memory region",
+        load, load + k.size() - 1));
+  }
+  if (auto s = Prologue(c, /*long_mode=*/false); !s.ok()) return s;
+  if (auto s = c.Place(load, k.size(), "kernel"); !s.ok())
+    return k.bad(std::string(s.message()));
+  if (auto s = k.copy_to_guest(c.mem, load, 0, k.size(), "kernel"); !s.ok())
+    return s;
+  if (!c.req.cmdline.empty()) {
+    if (auto s = WriteCmdline(c); !s.ok()) return s;
+  }
+  if (auto s = LoadData(c); !s.ok()) return s;
+  c.st.kind = "raw";
+  c.st.rip = load;
+  return absl::OkStatus();
+}
+
+bool HasHdrS(const ImageFile& k) {
+  uint8_t m[4];
+  return k.read(kHHeader, m, 4) && std::memcmp(m, "HdrS", 4) == 0;
+}
+
+}  // namespace
+
+std::vector<E820Entry> BuildE820(const GuestMemory& mem,
+                                 const std::vector<E820Entry>& extra_reserved) {
+  struct Iv {
+    uint64_t lo, hi;  // [lo, hi)
+  };
+  std::vector<Iv> ram, res;
+  for (const MemRegion& r : mem.regions()) {
+    if (r.size == 0 || r.size > UINT64_MAX - r.gpa) continue;
+    Iv iv{r.gpa, r.gpa + r.size};
+    (r.readonly ? res : ram).push_back(iv);
+    uint64_t lo = std::max(iv.lo, kBiosHoleStart);
+    uint64_t hi = std::min(iv.hi, kBiosHoleEnd);
+    if (lo < hi) res.push_back({lo, hi});
+  }
+  for (const E820Entry& e : extra_reserved) {
+    if (e.size == 0) continue;
+    uint64_t hi = e.size > UINT64_MAX - e.addr ? UINT64_MAX : e.addr + e.size;
+    res.push_back({e.addr, hi});
+  }
+  // RAM minus reserved.
+  for (const Iv& r : res) {
+    std::vector<Iv> next;
+    for (const Iv& a : ram) {
+      if (r.hi <= a.lo || r.lo >= a.hi) {
+        next.push_back(a);
+        continue;
+      }
+      if (a.lo < r.lo) next.push_back({a.lo, r.lo});
+      if (r.hi < a.hi) next.push_back({r.hi, a.hi});
+    }
+    ram.swap(next);
+  }
+  // Reserved ranges merged among themselves.
+  std::sort(res.begin(), res.end(),
+            [](const Iv& a, const Iv& b) { return a.lo < b.lo; });
+  std::vector<Iv> rm;
+  for (const Iv& r : res) {
+    if (!rm.empty() && r.lo <= rm.back().hi) {
+      rm.back().hi = std::max(rm.back().hi, r.hi);
+    } else {
+      rm.push_back(r);
+    }
+  }
+  std::vector<E820Entry> out;
+  for (const Iv& a : ram) out.push_back({a.lo, a.hi - a.lo, kE820Ram});
+  for (const Iv& r : rm) out.push_back({r.lo, r.hi - r.lo, kE820Reserved});
+  std::sort(out.begin(), out.end(), [](const E820Entry& a, const E820Entry& b) {
+    return a.addr < b.addr;
+  });
+  std::vector<E820Entry> merged;
+  for (const E820Entry& e : out) {
+    if (!merged.empty() && merged.back().type == e.type &&
+        merged.back().addr + merged.back().size == e.addr) {
+      merged.back().size += e.size;
+    } else {
+      merged.push_back(e);
+    }
+  }
+  return merged;
+}
+
+absl::StatusOr<EntryState> LoadX86(GuestMemory& mem, const BootRequest& req) {
+  if (req.kernel_path.empty()) {
+    return absl::InvalidArgumentError("no kernel image given");
+  }
+  auto k = ImageFile::Open(req.kernel_path);
+  if (!k.ok()) return k.status();
+  Ctx c{mem, req, {}, {}};
+  absl::Status s;
+  if (HasHdrS(*k)) {
+    s = LoadBzImage(c, *k);
+  } else if (LooksLikeElf(*k)) {
+    auto elf = ParseElf(*k);
+    if (!elf.ok()) return elf.status();
+    auto pvh = FindPvhEntry(*k, *elf);
+    if (!pvh.ok()) return pvh.status();
+    s = pvh->has_value() ? LoadPvh(c, *k, *elf, **pvh) : LoadElf64(c, *k, *elf);
+  } else {
+    s = LoadRaw(c, *k);
+  }
+  if (!s.ok()) return s;
+  return std::move(c.st);
+}
+
+std::string Describe(const EntryState& st) {
+  std::string out = absl::StrFormat(
+      "%s: %s rip=0x%x rsp=0x%x rsi=0x%x rbx=0x%x cr3=0x%x gdt=0x%x/0x%x",
+      st.kind, st.mode == CpuMode::Long64 ? "Long64" : "Flat32", st.rip,
+      st.rsp, st.rsi, st.rbx, st.cr3, st.gdt_base, st.gdt_limit);
+  for (const Placement& p : st.placements) {
+    absl::StrAppendFormat(&out, "; %s 0x%x+0x%x", p.what, p.gpa, p.size);
+  }
+  return out;
+}
+
+}  // namespace qvm::boot

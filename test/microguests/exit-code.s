@@ -1,0 +1,11 @@
+/* exit-code: proves that a failing guest is detected. The guest writes 5 to
+ * the debug-exit port; qvm must end with exit code 32 + 5 = 37 (and the
+ * runner must see that, not "pass"). */
+        .include "common.inc"
+        GUEST_NAME "exit-code"
+main:
+        PRINT "exit-code: writing 5 to the debug-exit port\n"
+        movb $5, %al
+        outb %al, $DEBUG_EXIT
+        /* Still running: the debug-exit device did not end qvm. */
+        FAIL_MSG 6, "debug-exit write of 5 did not end qvm"

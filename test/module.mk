@@ -1,0 +1,28 @@
+# Tests.
+#   build/bin/qvm-unit-tests   Catch2: test/unit/*.cc against libqvmcore
+#   build/bin/qvm-vdev-tests   Catch2: test/vdev/*.cc with a fake host that
+#                              loads the real vdev-*.so plug-ins
+#   micro-guests               test/microguests (module.mk there)
+UNIT_SRCS := $(wildcard test/unit/*.cc)
+VDEVTEST_SRCS := $(wildcard test/vdev/*.cc)
+
+$(BIN)/qvm-unit-tests: $(patsubst %.cc,$(OBJ)/%.o,$(UNIT_SRCS)) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) -rdynamic -o $@ $(filter %.o,$^) $(CORE_LIB) $(LDLIBS_CORE)
+
+$(BIN)/qvm-vdev-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VDEVTEST_SRCS))
+	@mkdir -p $(dir $@)
+	$(CXX) -rdynamic -o $@ $^ -ldl -lpthread
+
+-include test/microguests/module.mk
+-include test/lanes/module.mk
+
+.PHONY: tests
+tests: $(BIN)/qvm-unit-tests $(BIN)/qvm-vdev-tests $(MICROGUESTS)
+
+test: all
+	@bash test/run-tests.sh all
+test-native: all
+	@bash test/run-tests.sh native
+test-x86_64: all
+	@bash test/run-tests.sh x86_64

@@ -1,0 +1,414 @@
+// Fake qvm host: see fake_host.h.
+#include "fake_host.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+std::vector<const qvm_factory *> &fake_factories() {
+  static std::vector<const qvm_factory *> f;
+  return f;
+}
+
+int qvm_vdev::rises(unsigned i) const {
+  if (i >= intr_log.size()) return 0;
+  int prev = 0, n = 0;
+  for (int l : intr_log[i]) {
+    if (l && !prev) n++;
+    prev = l;
+  }
+  return n;
+}
+
+namespace fake {
+
+Host &Host::get() {
+  static Host h;
+  return h;
+}
+
+const qvm_factory *Host::load(const std::string &type) {
+  for (auto *f : fake_factories())
+    if (type == f->name) return f;
+  const char *dir = getenv("QVM_VDEV_DIR");
+  std::string path = std::string(dir ? dir : "build/lib/qvm") + "/vdev-" +
+                     type + ".so";
+  void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+  for (auto *f : fake_factories())
+    if (type == f->name) return f;
+  throw std::runtime_error("no factory registered by " + path);
+}
+
+qvm_vdev *Host::find(const std::string &name) {
+  for (auto &d : devs)
+    if (d->name == name) return d.get();
+  return nullptr;
+}
+
+qvm_vdev *Host::create(const std::string &type, const Config &cfg) {
+  const qvm_factory *f = load(type);
+  if (f->abi_major != QVM_VDEV_ABI_MAJOR)
+    throw std::runtime_error("ABI major mismatch");
+  auto d = std::make_unique<qvm_vdev>();
+  d->factory = f;
+  unsigned n = instance_counts[type]++;
+  d->name = cfg.name.empty() ? (n == 0 ? type : type + std::to_string(n))
+                             : cfg.name;
+  size_t sz = f->state_size ? f->state_size : 1;
+  d->state_mem.reset(new unsigned char[sz + 64]());
+  // Align to 64 bytes.
+  uintptr_t p = reinterpret_cast<uintptr_t>(d->state_mem.get());
+  d->state = reinterpret_cast<void *>((p + 63) & ~uintptr_t(63));
+  d->locs = cfg.locs;
+  d->intrs = cfg.intrs;
+  d->intrs_configured = !cfg.intrs.empty();
+  qvm_vdev *dev = d.get();
+  devs.push_back(std::move(d));
+
+  auto fail = [&](int rc) -> qvm_vdev * {
+    last_rc = rc;
+    devs.pop_back();
+    return nullptr;
+  };
+  int rc = f->control(dev, dev->state, QVM_CTRL_OPTIONS_START, 0, nullptr);
+  if (rc) return fail(rc);
+  for (auto &[opt, val] : cfg.options) {
+    int idx = -1;
+    for (int i = 0; f->options && f->options[i]; i++)
+      if (opt == f->options[i]) idx = i;
+    if (idx < 0) return fail(-ENOENT);
+    rc = f->control(dev, dev->state, QVM_CTRL_OPTION, idx, val.c_str());
+    if (rc) return fail(rc);
+  }
+  for (unsigned c : {QVM_CTRL_OPTIONS_END, QVM_CTRL_RESOURCES,
+                     QVM_CTRL_GUEST_CONFIGURED, QVM_CTRL_RESET}) {
+    rc = f->control(dev, dev->state, c, 0, nullptr);
+    if (rc) return fail(rc);
+  }
+  dev->intr_level.resize(dev->intrs.size());
+  dev->intr_log.resize(dev->intrs.size());
+  last_rc = 0;
+  return dev;
+}
+
+void Host::reset() {
+  for (auto &d : devs)
+    d->factory->control(d.get(), d->state, QVM_CTRL_TERMINATE, 0, nullptr);
+  devs.clear();
+  timers.clear();
+  instance_counts.clear();
+  for (auto &[spec, fd] : hostdevs) close(fd);
+  hostdevs.clear();
+  now_ = kStart;
+}
+
+int Host::control(qvm_vdev *d, unsigned ctrl, int arg, const char *value) {
+  return d->factory->control(d, d->state, ctrl, arg, value);
+}
+
+static int dispatch(qvm_vdev *d, bool is_write, uint32_t space, uint64_t addr,
+                    unsigned size, uint64_t *val) {
+  for (size_t i = 0; i < d->regions.size(); i++) {
+    const Region &r = d->regions[i];
+    if (r.space != space || addr < r.base || addr - r.base >= r.size) continue;
+    qvm_access acc{};
+    acc.space = space;
+    acc.size = size;
+    acc.offset = addr - r.base;
+    acc.region = static_cast<uint32_t>(i);
+    acc.vcpu = 0;
+    unsigned char buf[8] = {};
+    if (is_write) {
+      memcpy(buf, val, 8);
+      return d->factory->write(d, d->state, &acc, buf);
+    }
+    int rc = d->factory->read(d, d->state, &acc, buf);
+    *val = 0;
+    memcpy(val, buf, size);
+    return rc;
+  }
+  throw std::runtime_error("access outside every region of " + d->name);
+}
+
+int Host::read(qvm_vdev *d, uint32_t space, uint64_t addr, unsigned size,
+               uint64_t *out) {
+  return dispatch(d, false, space, addr, size, out);
+}
+
+int Host::write(qvm_vdev *d, uint32_t space, uint64_t addr, unsigned size,
+                uint64_t value) {
+  return dispatch(d, true, space, addr, size, &value);
+}
+
+uint64_t Host::in(qvm_vdev *d, uint16_t port, unsigned size) {
+  uint64_t v = 0;
+  int rc = read(d, QVM_SPACE_IO, port, size, &v);
+  if (rc != QVM_DONE) throw std::runtime_error("in: status " + std::to_string(rc));
+  return v;
+}
+
+void Host::out(qvm_vdev *d, uint16_t port, unsigned size, uint64_t v) {
+  int rc = write(d, QVM_SPACE_IO, port, size, v);
+  if (rc != QVM_DONE) throw std::runtime_error("out: status " + std::to_string(rc));
+}
+
+uint64_t Host::mread(qvm_vdev *d, uint64_t addr, unsigned size) {
+  uint64_t v = 0;
+  int rc = read(d, QVM_SPACE_MEM, addr, size, &v);
+  if (rc != QVM_DONE) throw std::runtime_error("mread: status " + std::to_string(rc));
+  return v;
+}
+
+void Host::mwrite(qvm_vdev *d, uint64_t addr, unsigned size, uint64_t v) {
+  int rc = write(d, QVM_SPACE_MEM, addr, size, v);
+  if (rc != QVM_DONE) throw std::runtime_error("mwrite: status " + std::to_string(rc));
+}
+
+void Host::advance(uint64_t ns) {
+  uint64_t target = now_ + ns;
+  for (int guard = 0; guard < 10000000; guard++) {
+    qvm_timer *next = nullptr;
+    for (auto &t : timers)
+      if (t->armed && !t->destroyed && t->when <= target &&
+          (!next || t->when < next->when))
+        next = t.get();
+    if (!next) break;
+    if (next->when > now_) now_ = next->when;
+    if (next->period)
+      next->when += next->period;
+    else
+      next->armed = false;
+    next->fired++;
+    next->fn(next->dev, next->dev->state, next->arg);
+  }
+  now_ = target;
+}
+
+size_t Host::armed_timers(qvm_vdev *d) const {
+  size_t n = 0;
+  for (auto &t : timers)
+    if (t->dev == d && t->armed && !t->destroyed) n++;
+  return n;
+}
+
+uint64_t Host::next_timer(qvm_vdev *d) const {
+  uint64_t w = UINT64_MAX;
+  for (auto &t : timers)
+    if (t->dev == d && t->armed && !t->destroyed && t->when < w) w = t->when;
+  return w;
+}
+
+void Host::poll_fds() {
+  for (auto &d : devs) {
+    for (size_t i = 0; i < d->watches.size(); i++) {
+      FdWatch w = d->watches[i];
+      struct pollfd p = {w.fd, POLLIN, 0};
+      if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)))
+        w.fn(d.get(), d->state, w.arg);
+    }
+  }
+}
+
+}  // namespace fake
+
+using fake::Host;
+
+// ---- the ABI ---------------------------------------------------------------
+
+extern "C" {
+
+void qvm_register_factory(const struct qvm_factory *factory) {
+  fake_factories().push_back(factory);
+}
+
+const char *qvm_dev_name(qvm_vdev_t *dev) { return dev->name.c_str(); }
+void qvm_dev_lock(qvm_vdev_t *) {}
+void qvm_dev_unlock(qvm_vdev_t *) {}
+
+unsigned qvm_loc_count(qvm_vdev_t *dev) {
+  return static_cast<unsigned>(dev->locs.size());
+}
+
+int qvm_loc_get(qvm_vdev_t *dev, unsigned i, uint32_t *space, uint64_t *base) {
+  if (i >= dev->locs.size()) return -1;
+  *space = dev->locs[i].first;
+  *base = dev->locs[i].second;
+  return 0;
+}
+
+int qvm_region_add(qvm_vdev_t *dev, uint32_t space, uint64_t base,
+                   uint64_t size) {
+  if (size == 0 || base + size < base) return -EINVAL;
+  for (auto &d : Host::get().devs)
+    for (auto &r : d->regions)
+      if (r.space == space && base < r.base + r.size && r.base < base + size)
+        return -EEXIST;
+  dev->regions.push_back({space, base, size});
+  return static_cast<int>(dev->regions.size() - 1);
+}
+
+unsigned qvm_intr_count(qvm_vdev_t *dev) {
+  return static_cast<unsigned>(dev->intrs.size());
+}
+
+int qvm_intr_default(qvm_vdev_t *dev, const char *controller, unsigned line) {
+  if (dev->intrs_configured) return 0;
+  dev->intrs.push_back({controller, line});
+  dev->intr_level.resize(dev->intrs.size());
+  dev->intr_log.resize(dev->intrs.size());
+  return 0;
+}
+
+int qvm_irq_set_named(qvm_vdev_t *dev, const char *controller, unsigned line,
+                      int level) {
+  dev->named.push_back({controller, line, level});
+  qvm_vdev *c = Host::get().find(controller);
+  if (!c || !c->factory->pic) return -ENOENT;
+  return c->factory->pic->set_line(c, c->state, line, level);
+}
+
+int qvm_intr_set(qvm_vdev_t *dev, unsigned i, int level) {
+  if (i >= dev->intrs.size()) return -EINVAL;
+  dev->intr_level.resize(dev->intrs.size());
+  dev->intr_log.resize(dev->intrs.size());
+  dev->intr_level[i] = level ? 1 : 0;
+  dev->intr_log[i].push_back(level ? 1 : 0);
+  qvm_vdev *c = Host::get().find(dev->intrs[i].controller);
+  if (c && c != dev && c->factory->pic)
+    return c->factory->pic->set_line(c, c->state, dev->intrs[i].line,
+                                     level ? 1 : 0);
+  return 0;
+}
+
+int qvm_intr_pulse(qvm_vdev_t *dev, unsigned i) {
+  int rc = qvm_intr_set(dev, i, 1);
+  if (rc) return rc;
+  return qvm_intr_set(dev, i, 0);
+}
+
+int qvm_msi(qvm_vdev_t *dev, uint64_t address, uint32_t data) {
+  dev->msis.push_back({address, data});
+  return 0;
+}
+
+int qvm_msi_route(qvm_vdev_t *dev, unsigned gsi, uint64_t address,
+                  uint32_t data, int masked) {
+  dev->routes[gsi] = {address, data, masked};
+  return 0;
+}
+
+int qvm_cpu_extint(qvm_vdev_t *dev, int level) {
+  dev->extint = level ? 1 : 0;
+  dev->extint_log.push_back(dev->extint);
+  return 0;
+}
+
+uint64_t qvm_time_ns(void) { return Host::get().now(); }
+
+qvm_timer_t *qvm_timer_create(qvm_vdev_t *dev, qvm_timer_fn fn, void *arg) {
+  auto t = std::make_unique<qvm_timer>();
+  t->dev = dev;
+  t->fn = fn;
+  t->arg = arg;
+  qvm_timer *p = t.get();
+  Host::get().timers.push_back(std::move(t));
+  dev->timers.push_back(p);
+  return p;
+}
+
+int qvm_timer_arm(qvm_timer_t *t, uint64_t when_ns, uint64_t period_ns) {
+  if (!t || t->destroyed) return -EINVAL;
+  t->armed = true;
+  t->when = when_ns;
+  t->period = period_ns;
+  return 0;
+}
+
+int qvm_timer_cancel(qvm_timer_t *t) {
+  if (!t || t->destroyed) return -EINVAL;
+  t->armed = false;
+  return 0;
+}
+
+void qvm_timer_destroy(qvm_timer_t *t) {
+  if (t) {
+    t->armed = false;
+    t->destroyed = true;
+  }
+}
+
+static bool ram_range(uint64_t gpa, size_t len, size_t *off) {
+  Host &h = Host::get();
+  if (gpa < h.ram_base) return false;
+  uint64_t o = gpa - h.ram_base;
+  if (o > h.ram.size() || len > h.ram.size() - o) return false;
+  *off = static_cast<size_t>(o);
+  return true;
+}
+
+int qvm_gmem_read(qvm_vdev_t *, uint64_t gpa, void *buf, size_t len) {
+  size_t off;
+  if (!ram_range(gpa, len, &off)) return -EFAULT;
+  memcpy(buf, Host::get().ram.data() + off, len);
+  return 0;
+}
+
+int qvm_gmem_write(qvm_vdev_t *, uint64_t gpa, const void *buf, size_t len) {
+  size_t off;
+  if (!ram_range(gpa, len, &off)) return -EFAULT;
+  memcpy(Host::get().ram.data() + off, buf, len);
+  return 0;
+}
+
+void *qvm_gmem_map(qvm_vdev_t *, uint64_t gpa, size_t len, int) {
+  size_t off;
+  if (!ram_range(gpa, len, &off)) return nullptr;
+  return Host::get().ram.data() + off;
+}
+
+void qvm_gmem_unmap(qvm_vdev_t *, void *, size_t) {}
+
+int qvm_hostdev_open(qvm_vdev_t *, const char *spec, int for_write) {
+  Host &h = Host::get();
+  auto it = h.hostdevs.find(spec);
+  if (it != h.hostdevs.end()) return dup(it->second);
+  if (for_write && spec[0] == '>' && strcmp(spec, ">-") != 0)
+    return open(spec + 1, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (for_write && spec[0] != '>' && spec[0] != '<' && strcmp(spec, "-") != 0)
+    return open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return -1;
+}
+
+int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg) {
+  if (fd < 0 || !fn) return -EINVAL;
+  dev->watches.push_back({fd, fn, arg});
+  return 0;
+}
+
+void qvm_power(qvm_vdev_t *dev, int what) { dev->power.push_back(what); }
+
+void qvm_exit_code(qvm_vdev_t *dev, int code) {
+  dev->exit_codes.push_back(code);
+}
+
+void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (dev->logs.size() < 10000) dev->logs.push_back(buf);
+  if (getenv("QVM_VDEV_TEST_LOG"))
+    fprintf(stderr, "[%s %d] %s\n", dev->name.c_str(), level, buf);
+}
+
+}  // extern "C"

@@ -1,0 +1,49 @@
+// What vmm/ needs from an architecture (implemented once per architecture
+// under arch/<arch>/ and selected at link time; vmm/ has no #ifdefs).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vmm/backend.h"
+#include "vmm/config.h"
+#include "vmm/guest_memory.h"
+
+namespace qvm {
+
+// A device as the machine description (ACPI, FDT, e820) sees it.
+struct DeviceInfo {
+  std::string type, name;
+  struct Region { uint32_t space; uint64_t base, size; };
+  std::vector<Region> regions;
+  struct Intr { std::string controller; unsigned line; };
+  std::vector<Intr> intrs;
+};
+
+class Machine {
+ public:
+  virtual ~Machine() = default;
+  virtual const char* name() const = 0;  // "x86_64"
+  // Devices every machine of this kind needs; implied when a config lists
+  // none of them.
+  virtual std::vector<std::string> platform_devices() const = 0;
+  // Default RAM when a config gives none.
+  virtual uint64_t default_ram_base() const = 0;
+  // Opens the accelerator and creates an empty VM.
+  virtual absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(
+      unsigned ncpus) = 0;
+  // Loads kernel/initrd/data and writes the boot tables into guest memory.
+  virtual absl::Status load(const Config& cfg, GuestMemory& mem,
+                            const std::vector<DeviceInfo>& devices,
+                            unsigned ncpus) = 0;
+  // Puts vCPU `index` in its reset/boot state (boot vCPU at the entry).
+  virtual absl::Status prepare_vcpu(VcpuBackend& vcpu, unsigned index) = 0;
+  // One line for logs and dryrun: "bzImage, entry 0x100200 (64-bit)".
+  virtual std::string boot_summary() const = 0;
+};
+
+std::unique_ptr<Machine> CreateMachine();
+
+}  // namespace qvm

@@ -1,0 +1,61 @@
+// The guest-entry shim (bhyve's vmm_ops, NVMM's nvmm_impl): everything qvm
+// needs from the host's virtualization interface. KVM is the first
+// implementation (arch/<arch>/kvm_*.cc); devices and loaders never see it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "vmm/exit.h"
+#include "vmm/guest_memory.h"
+
+namespace qvm {
+
+// Architecture-neutral register snapshot (for status and dumps).
+struct VcpuRegs {
+  uint64_t pc = 0, sp = 0;
+  uint64_t gpr[32] = {};
+  unsigned ngpr = 0;
+  std::string text;  // formatted by the arch
+};
+
+class VcpuBackend {
+ public:
+  virtual ~VcpuBackend() = default;
+  // Enters the guest and returns the decoded exit. The Exit (and any data
+  // buffer it points to) stays valid until the next run(). A run interrupted
+  // by kick() returns ExitKind::Interrupted.
+  virtual absl::StatusOr<Exit*> run() = 0;
+  // Makes a concurrent or the next run() return Interrupted soon. Safe from
+  // any thread.
+  virtual void kick() = 0;
+  // Called on the vCPU thread before the first run().
+  virtual absl::Status bind_thread() = 0;
+  // External interrupt input (x86 8259 INTR line): while `level` is set the
+  // backend asks `ack()` for the vector (-1: nothing) whenever the guest can
+  // take an interrupt. Safe from any thread (kicks the vCPU).
+  virtual void set_extint(bool level, std::function<int()> ack) = 0;
+  virtual absl::StatusOr<VcpuRegs> regs() = 0;
+  virtual unsigned index() const = 0;
+};
+
+class VmBackend {
+ public:
+  virtual ~VmBackend() = default;
+  // One line describing the accelerator ("KVM API 12, kvm_pvm (software)").
+  virtual std::string describe() const = 0;
+  virtual absl::Status map_memory(const GuestMemory& mem) = 0;
+  virtual absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(
+      unsigned index) = 0;
+  // Message-signalled interrupt into the in-kernel local APICs / GIC.
+  virtual absl::Status signal_msi(uint64_t address, uint32_t data) = 0;
+  // The MSI an interrupt-controller input currently maps to (x86 split
+  // irqchip: lets the kernel report EOIs of level-triggered vectors).
+  virtual absl::Status set_msi_route(unsigned gsi, uint64_t address,
+                                     uint32_t data, bool masked) = 0;
+};
+
+}  // namespace qvm

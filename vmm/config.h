@@ -1,0 +1,190 @@
+// The typed configuration model of a qvm VM and its parser (spec section 3).
+//
+// Input is a token stream from the command line and `@file`s. Every parsed
+// item remembers where it came from (file, line, column) so that later
+// checks (for example a vdev rejecting one of its options once its plug-in
+// is loaded) report `FILE:LINE:COL: message` like the parser does.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace qvm {
+
+struct SourceLoc {
+  std::string file;  // "<command line>" for argv tokens
+  int line = 0;      // 1-based; for argv the argument index
+  int col = 0;       // 1-based
+  std::string str() const;  // "FILE:LINE:COL"
+};
+
+// A configuration error: "FILE:LINE:COL: message". qvm exits with 65.
+absl::Status ConfigError(const SourceLoc& where, const std::string& message);
+
+enum class Space { Mem, Io, Pci };
+
+struct LocSpec {
+  Space space = Space::Mem;
+  // Mem/Io: the address or port. Pci by address: bus/dev/fn; by id: vid/did.
+  uint64_t addr = 0;
+  bool pci_by_id = false;
+  uint8_t bus = 0, dev = 0, fn = 0;
+  uint16_t vid = 0, did = 0;
+  // `pass loc GUEST=HOST`: the host side, same space as the guest side.
+  // Mem: any 64-bit address; Io: 0..0xffff. PCI locations take no host.
+  std::optional<uint64_t> host;
+  SourceLoc where;  // of the SPEC token
+};
+
+struct IntrSpec {
+  bool apic = false;       // `intr apic`
+  std::string controller;  // `intr NAME:LINE`
+  uint32_t line = 0;
+  std::optional<uint32_t> host_vector;  // `pass ... intr GUEST=HOSTVEC`
+  SourceLoc where;  // of the SPEC token
+};
+
+struct MemSpec {
+  bool rom = false;
+  std::optional<uint64_t> start;  // absent: after the highest RAM/ROM so far
+  uint64_t size = 0;   // never 0; start + size never wraps
+  SourceLoc where;     // of the `ram`/`rom` keyword
+  SourceLoc value_where;  // of the [START,]LEN token
+};
+
+struct CpuSpec {
+  std::optional<int> priority;  // `sched PRIO[r|f|o]`
+  char policy = 'o';            // r = SCHED_RR, f = SCHED_FIFO, o = other
+  std::vector<int> runmask;     // host CPU numbers; empty = any
+  SourceLoc where;              // of the `cpu` keyword
+  SourceLoc sched_where;        // of `sched` (when given)
+  SourceLoc runmask_where;      // of `runmask` (when given)
+};
+
+// A device-specific option, validated against the plug-in's option list
+// when the plug-in is loaded. Every device option takes one argument.
+struct VdevOption {
+  std::string name;
+  std::string value;
+  SourceLoc where;       // of the option name
+  SourceLoc value_where; // of the argument
+};
+
+struct VdevSpec {
+  std::string type;                // `vdev TYPE`
+  std::string name;                // `name N` (empty: qvm assigns one)
+  std::vector<LocSpec> locs;       // `loc` may repeat (several regions)
+  std::vector<IntrSpec> intrs;     // `intr` may repeat
+  std::vector<VdevOption> options; // in order; a repeated option replaces
+                                   // (keeps its first position)
+  SourceLoc where;                 // of the `vdev` keyword
+  SourceLoc type_where;            // of TYPE
+  SourceLoc name_where;            // of N in `name N` (when given)
+};
+
+struct PassSpec {
+  std::vector<LocSpec> locs;
+  std::vector<IntrSpec> intrs;
+  SourceLoc where;
+};
+
+struct ReserveSpec {
+  std::optional<LocSpec> loc;
+  std::optional<uint32_t> intr;
+  SourceLoc where;
+};
+
+enum class LoadKind { Kernel, Initrd, Data, Fdt, Acpi };
+struct LoadSpec {
+  LoadKind kind = LoadKind::Kernel;
+  std::optional<uint64_t> addr;  // `load ADDR,PATH`, `data load ADDR,PATH`
+  std::string path;              // resolved relative to the config file's dir
+  SourceLoc where;               // of the keyword (`load`, `initrd`, ...)
+  SourceLoc path_where;          // of the token holding PATH
+};
+
+// `set VAR VALUE`: the parser knows every variable and its type.
+struct SetVar {
+  std::string name;
+  std::string raw;               // the value as written
+  std::optional<bool> boolean;   // booleans (tristate: nullopt = auto)
+  std::optional<uint64_t> number;
+  SourceLoc where;        // of VAR
+  SourceLoc value_where;  // of VALUE
+};
+
+enum class LogLevel { Fatal, Internal, Error, Warn, Info, Debug, Verbose };
+struct LoggerSpec {
+  std::vector<LogLevel> levels;  // filters
+  std::string dest;              // "stdout", "stderr", "none" or a path
+  SourceLoc where;
+};
+
+enum class UnsupportedAction { Ignore, Log, Fault, Terminate };
+struct UnsupportedSpec {
+  UnsupportedAction action = UnsupportedAction::Log;
+  SourceLoc where;
+};
+
+struct Config {
+  std::string system = "qvm";  // `system NAME`
+  std::vector<MemSpec> mem;       // ram/rom in order
+  std::vector<CpuSpec> cpus;      // empty means one vCPU with defaults
+  std::vector<VdevSpec> vdevs;
+  std::vector<PassSpec> passes;
+  std::vector<ReserveSpec> reserves;
+  std::vector<LoadSpec> loads;
+  std::optional<std::string> cmdline;
+  std::vector<SetVar> sets;       // last value of each name wins
+  std::vector<LoggerSpec> loggers;
+  std::optional<std::string> dump;  // `dump DIR` or `dump "|CMD"`
+  std::optional<UnsupportedSpec> unsupported;
+  bool dryrun = false;
+  bool debug = false;
+
+  // Where the single-valued options above were given (empty file: absent).
+  SourceLoc system_where, cmdline_where, dump_where, dryrun_where,
+      debug_where;
+
+  // Convenience lookups of `set` variables (last one wins).
+  const SetVar* var(const std::string& name) const;
+};
+
+// One input token and where it came from.
+struct Token {
+  std::string text;
+  SourceLoc where;
+  bool quoted = false;
+};
+
+// Splits a file's text into tokens: whitespace separated, `#` comments to end
+// of line, double quotes group (and `\` + newline continues inside quotes).
+absl::StatusOr<std::vector<Token>> Tokenize(const std::string& text,
+                                            const std::string& file);
+
+// Parses argv-style arguments (each one token; `@file` expands in place,
+// recursively, with a depth limit) into a Config.
+absl::StatusOr<Config> ParseArgs(const std::vector<std::string>& args);
+// Parses an already tokenized stream (used by tests and fuzzers).
+absl::StatusOr<Config> ParseTokens(const std::vector<Token>& tokens);
+
+// Numbers: decimal, 0x hex, 0d decimal; sizes take K, M, G suffixes.
+// Overflow is an error.
+std::optional<uint64_t> ParseNumber(const std::string& s);
+std::optional<uint64_t> ParseSize(const std::string& s);
+
+// A path written in the token at `where`, made relative to the directory of
+// the file that token came from (argv tokens and absolute paths: unchanged).
+// Load paths are already resolved; vdev options (`hostdev FILE`) may use it.
+std::string ResolvePath(const SourceLoc& where, const std::string& path);
+
+// Limits of `@file` expansion.
+inline constexpr int kMaxIncludeDepth = 16;
+inline constexpr size_t kMaxConfigFileBytes = 16u << 20;
+inline constexpr size_t kMaxConfigTokens = 1u << 20;
+
+}  // namespace qvm

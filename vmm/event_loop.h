@@ -1,0 +1,59 @@
+// The main thread's event loop: timers (for vdev timers), watched host file
+// descriptors, signals (signalfd) and wake-ups from other threads. It is the
+// control side of qvm; the resource-manager loop of /dev/qvm plugs into it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace qvm {
+
+class EventLoop {
+ public:
+  using Callback = std::function<void()>;
+  struct Timer;
+
+  EventLoop();
+  ~EventLoop();
+  absl::Status init(const std::vector<int>& signals);
+
+  // Timers: any thread may arm/cancel; callbacks run on the loop thread.
+  Timer* timer_create(Callback cb);
+  void timer_arm(Timer* t, uint64_t when_ns, uint64_t period_ns);
+  void timer_cancel(Timer* t);
+  void timer_destroy(Timer* t);
+
+  // Watch `fd` for readability (callback on the loop thread).
+  absl::Status watch_fd(int fd, Callback cb);
+  void unwatch_fd(int fd);
+
+  void on_signal(std::function<void(int)> cb) { signal_cb_ = std::move(cb); }
+  // Wake the loop from another thread; `cb` of set_wake runs on the loop.
+  void set_wake(Callback cb) { wake_cb_ = std::move(cb); }
+  void wake();
+
+  // Runs until stop() is called (from a callback or another thread).
+  void run();
+  void stop();
+
+ private:
+  void arm_timerfd_locked();
+  void fire_timers();
+
+  int epfd_ = -1, tfd_ = -1, sfd_ = -1, efd_ = -1;
+  std::mutex mu_;
+  std::multimap<uint64_t, Timer*> queue_;
+  std::vector<std::unique_ptr<Timer>> timers_;
+  std::map<int, std::shared_ptr<Callback>> fds_;
+  std::function<void(int)> signal_cb_;
+  Callback wake_cb_;
+  bool stop_ = false;
+};
+
+}  // namespace qvm

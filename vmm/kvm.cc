@@ -1,0 +1,173 @@
+#include "vmm/kvm.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace qvm {
+namespace {
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+}
+
+bool FileExists(const char* p) { return access(p, F_OK) == 0; }
+
+}  // namespace
+
+bool KvmUsable() {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+  close(fd);
+  return v == KVM_API_VERSION;
+}
+
+std::string DescribeKvmHost() {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return absl::StrCat("/dev/kvm unavailable (", strerror(errno), ")");
+  int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+  close(fd);
+  std::string kind;
+  if (FileExists("/sys/module/kvm_pvm"))
+    kind = "kvm_pvm: software KVM, guest kernel code is emulated";
+  else if (FileExists("/sys/module/kvm_intel"))
+    kind = "kvm_intel: hardware (VMX)";
+  else if (FileExists("/sys/module/kvm_amd"))
+    kind = "kvm_amd: hardware (SVM)";
+  else
+    kind = "kind unknown";
+  return absl::StrFormat("KVM API %d (%s)", v, kind);
+}
+
+KvmVmFd::~KvmVmFd() {
+  if (vm_ >= 0) close(vm_);
+  if (kvm_ >= 0) close(kvm_);
+}
+
+absl::Status KvmVmFd::open() {
+  kvm_ = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (kvm_ < 0) return Errno("open /dev/kvm");
+  int v = ioctl(kvm_, KVM_GET_API_VERSION, 0);
+  if (v != KVM_API_VERSION)
+    return absl::FailedPreconditionError(
+        absl::StrFormat("/dev/kvm: API version %d, qvm needs %d", v, KVM_API_VERSION));
+  for (int tries = 0;; tries++) {
+    vm_ = ioctl(kvm_, KVM_CREATE_VM, 0);
+    if (vm_ >= 0 || errno != EINTR || tries > 10) break;
+  }
+  if (vm_ < 0) return Errno("KVM_CREATE_VM");
+  mmap_size_ = ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (mmap_size_ < int(sizeof(kvm_run))) return Errno("KVM_GET_VCPU_MMAP_SIZE");
+  return absl::OkStatus();
+}
+
+int KvmVmFd::check_extension(long cap) const {
+  int r = ioctl(vm_, KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : r;
+}
+
+absl::Status KvmVmFd::enable_cap(uint32_t cap, uint64_t arg0) {
+  kvm_enable_cap c{};
+  c.cap = cap;
+  c.args[0] = arg0;
+  if (ioctl(vm_, KVM_ENABLE_CAP, &c) != 0)
+    return Errno(absl::StrFormat("KVM_ENABLE_CAP %u", cap));
+  return absl::OkStatus();
+}
+
+absl::Status KvmVmFd::map_memory(const GuestMemory& mem) {
+  uint32_t slot = 0;
+  for (const auto& r : mem.regions()) {
+    kvm_userspace_memory_region kr{};
+    kr.slot = slot++;
+    kr.flags = r.readonly ? KVM_MEM_READONLY : 0;
+    kr.guest_phys_addr = r.gpa;
+    kr.memory_size = r.size;
+    kr.userspace_addr = reinterpret_cast<uint64_t>(r.host);
+    if (ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &kr) != 0)
+      return Errno(absl::StrFormat("KVM_SET_USER_MEMORY_REGION 0x%x+0x%x", r.gpa, r.size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvmVmFd::signal_msi(uint64_t address, uint32_t data) {
+  kvm_msi m{};
+  m.address_lo = uint32_t(address);
+  m.address_hi = uint32_t(address >> 32);
+  m.data = data;
+  if (ioctl(vm_, KVM_SIGNAL_MSI, &m) < 0) return Errno("KVM_SIGNAL_MSI");
+  return absl::OkStatus();
+}
+
+absl::Status KvmVmFd::set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
+                                    bool masked) {
+  if (gsi >= 1024) return absl::InvalidArgumentError("GSI out of range");
+  std::lock_guard<std::mutex> g(routes_mu_);
+  if (masked) {
+    routes_.erase(gsi);
+  } else {
+    kvm_irq_routing_entry e{};
+    e.gsi = gsi;
+    e.type = KVM_IRQ_ROUTING_MSI;
+    e.u.msi.address_lo = uint32_t(address);
+    e.u.msi.address_hi = uint32_t(address >> 32);
+    e.u.msi.data = data;
+    routes_[gsi] = e;
+  }
+  std::vector<uint8_t> buf(sizeof(kvm_irq_routing) +
+                           routes_.size() * sizeof(kvm_irq_routing_entry));
+  auto* table = reinterpret_cast<kvm_irq_routing*>(buf.data());
+  table->nr = uint32_t(routes_.size());
+  size_t i = 0;
+  for (const auto& [k, e] : routes_) table->entries[i++] = e;
+  if (ioctl(vm_, KVM_SET_GSI_ROUTING, table) != 0) return Errno("KVM_SET_GSI_ROUTING");
+  return absl::OkStatus();
+}
+
+KvmVcpuFd::~KvmVcpuFd() {
+  if (run_) munmap(run_, run_size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status KvmVcpuFd::open(const KvmVmFd& vm, unsigned index) {
+  fd_ = ioctl(vm.vm_fd(), KVM_CREATE_VCPU, index);
+  if (fd_ < 0) return Errno(absl::StrFormat("KVM_CREATE_VCPU %u", index));
+  run_size_ = size_t(vm.vcpu_mmap_size());
+  void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) return Errno("mmap kvm_run");
+  run_ = static_cast<kvm_run*>(p);
+  return absl::OkStatus();
+}
+
+void KvmVcpuFd::bind_thread() {
+  thread_ = pthread_self();
+  bound_ = true;
+}
+
+absl::StatusOr<bool> KvmVcpuFd::enter() {
+  if (ioctl(fd_, KVM_RUN, 0) == 0) return true;
+  if (errno == EINTR || errno == EAGAIN) {
+    run_->immediate_exit = 0;
+    return false;
+  }
+  return Errno("KVM_RUN");
+}
+
+void KvmVcpuFd::kick() {
+  if (!run_) return;
+  __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  if (bound_) pthread_kill(thread_.load(), SIGRTMIN);
+}
+
+}  // namespace qvm

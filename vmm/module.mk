@@ -1,0 +1,11 @@
+# vmm/: the VM manager core (libqvmcore.a) and qvm's main().
+CORE_SRCS += vmm/log.cc vmm/guest_memory.cc vmm/bus.cc vmm/exit.cc \
+             vmm/event_loop.cc vmm/vdev_host.cc vmm/vm.cc vmm/config.cc \
+             vmm/kvm.cc
+QVM_MAIN_OBJ := $(OBJ)/vmm/main.o
+
+$(OBJ)/vmm/vdev_host.o: CXXFLAGS += -DQVM_BUILD_VDEV_DIR='"$(abspath $(VDEVDIR))"'
+
+$(BIN)/qvm: $(QVM_MAIN_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) -rdynamic -o $@ $(QVM_MAIN_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS_CORE)

@@ -1,0 +1,516 @@
+#include "vmm/vdev_host.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+#ifndef QVM_BUILD_VDEV_DIR
+#define QVM_BUILD_VDEV_DIR ""
+#endif
+
+namespace qvm {
+namespace {
+
+// The loader whose dlopen() is running constructors right now. Plug-ins
+// register from their constructors, which run inside dlopen on this thread.
+thread_local VdevLoader* t_loading = nullptr;
+
+// Members of struct qvm_factory that a plug-in built against ABI 1.0 has.
+constexpr size_t kFactoryMinSize = offsetof(qvm_factory, pic) + sizeof(void*);
+
+}  // namespace
+
+VdevLoader::VdevLoader(std::vector<std::string> search_dirs)
+    : dirs_(std::move(search_dirs)) {}
+
+std::vector<std::string> VdevLoader::DefaultSearchDirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = getenv("QVM_VDEV_PATH"))
+    for (auto d : absl::StrSplit(env, ':', absl::SkipEmpty()))
+      dirs.emplace_back(d);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    std::string e(exe);
+    auto slash = e.rfind('/');
+    if (slash != std::string::npos)
+      dirs.push_back(e.substr(0, slash) + "/../lib/qvm");
+  }
+  if (QVM_BUILD_VDEV_DIR[0]) dirs.push_back(QVM_BUILD_VDEV_DIR);
+  dirs.push_back("");  // the dynamic loader's own search path
+  return dirs;
+}
+
+void VdevLoader::accept(const qvm_factory* f) {
+  if (f == nullptr) {
+    pending_error_ = "registered a null factory";
+    return;
+  }
+  pending_.push_back(f);
+}
+
+std::string VdevLoader::origin(const std::string& type) const {
+  auto it = origins_.find(type);
+  return it == origins_.end() ? "" : it->second;
+}
+
+absl::StatusOr<const qvm_factory*> VdevLoader::get(const std::string& type) {
+  auto it = factories_.find(type);
+  if (it != factories_.end()) return it->second;
+  for (char c : type)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+          c == '.'))
+      return absl::NotFoundError(absl::StrCat("bad vdev type `", type, "`"));
+  std::string file = "vdev-" + type + ".so";
+  std::string tried;
+  for (const auto& d : dirs_) {
+    std::string path = d.empty() ? file : d + "/" + file;
+    if (!d.empty() && access(path.c_str(), R_OK) != 0) {
+      absl::StrAppend(&tried, tried.empty() ? "" : ", ", path);
+      continue;
+    }
+    pending_.clear();
+    pending_error_.clear();
+    t_loading = this;
+    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    t_loading = nullptr;
+    if (!h) {
+      if (d.empty()) {
+        absl::StrAppend(&tried, tried.empty() ? "" : ", ", "the loader path");
+        continue;
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot load ", path, ": ", dlerror()));
+    }
+    if (!pending_error_.empty())
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", pending_error_));
+    const qvm_factory* found = nullptr;
+    for (const qvm_factory* f : pending_) {
+      if (f->abi_major != QVM_VDEV_ABI_MAJOR)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s: built for vdev ABI %u.%u, this qvm provides %u.%u", path,
+            f->abi_major, f->abi_minor, QVM_VDEV_ABI_MAJOR,
+            QVM_VDEV_ABI_MINOR));
+      if (f->struct_size < kFactoryMinSize)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s: factory structure too small (%zu bytes)", path,
+            f->struct_size));
+      if (f->name == nullptr || f->control == nullptr)
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": factory without a name or control callback"));
+      if ((f->flags & QVM_VDEVF_PIC) && f->pic == nullptr)
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": controller factory without pic operations"));
+      if (f->state_size > (64u << 20))
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": per-instance state size is absurd"));
+      factories_[f->name] = f;
+      origins_[f->name] = path;
+      if (type == f->name) found = f;
+    }
+    if (!found)
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": does not register a factory named `", type, "`"));
+    return found;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no plug-in vdev-", type, ".so (looked in ", tried, ")"));
+}
+
+}  // namespace qvm
+
+using qvm::BusStatus;
+
+qvm_vdev::qvm_vdev(qvm::VdevHost* h, const qvm_factory* f, qvm::VdevSpec s,
+                   std::string n)
+    : host(h), factory(f), spec(std::move(s)), name(std::move(n)) {
+  size_t sz = f->state_size ? f->state_size : 1;
+  state = aligned_alloc(64, (sz + 63) / 64 * 64);
+  if (state) memset(state, 0, (sz + 63) / 64 * 64);
+}
+
+qvm_vdev::~qvm_vdev() { free(state); }
+
+int qvm_vdev::control(unsigned ctrl, int arg, const char* value) {
+  std::lock_guard<std::mutex> g(mu);
+  return factory->control(this, state, ctrl, arg, value);
+}
+
+absl::Status qvm_vdev::configure() {
+  if (!state) return absl::ResourceExhaustedError("out of memory");
+  configuring = true;
+  int rc = control(QVM_CTRL_OPTIONS_START);
+  if (rc < 0)
+    return qvm::ConfigError(spec.where, absl::StrFormat(
+        "vdev %s: initialization failed (%s)", spec.type, strerror(-rc)));
+  for (const auto& o : spec.options) {
+    int idx = -1;
+    if (factory->options)
+      for (int i = 0; factory->options[i]; i++)
+        if (o.name == factory->options[i]) {
+          idx = i;
+          break;
+        }
+    if (idx < 0)
+      return qvm::ConfigError(
+          o.where, absl::StrFormat("vdev %s: unknown option `%s`", spec.type,
+                                   o.name));
+    rc = control(QVM_CTRL_OPTION, idx, o.value.c_str());
+    if (rc < 0)
+      return qvm::ConfigError(
+          o.value_where,
+          absl::StrFormat("vdev %s: bad value `%s` for option `%s`", spec.type,
+                          o.value, o.name));
+  }
+  if ((factory->flags & QVM_VDEVF_NEEDS_LOC) && spec.locs.empty())
+    return qvm::ConfigError(spec.where, absl::StrFormat(
+        "vdev %s: needs a `loc`", spec.type));
+  if ((factory->flags & QVM_VDEVF_NEEDS_INTR) && spec.intrs.empty())
+    return qvm::ConfigError(spec.where, absl::StrFormat(
+        "vdev %s: needs an `intr`", spec.type));
+  rc = control(QVM_CTRL_OPTIONS_END);
+  configuring = false;
+  if (rc == -EEXIST)
+    return qvm::ConfigError(spec.where, absl::StrFormat(
+        "vdev %s: its region overlaps another device's", spec.type));
+  if (rc < 0)
+    return qvm::ConfigError(spec.where, absl::StrFormat(
+        "vdev %s: configuration refused (%s)", spec.type, strerror(-rc)));
+  return absl::OkStatus();
+}
+
+absl::Status qvm_vdev::resolve_interrupts() {
+  intrs.clear();
+  const auto& list = spec.intrs.empty() ? default_intrs : spec.intrs;
+  for (const auto& is : list) {
+    if (is.apic)
+      return qvm::ConfigError(is.where, "`intr apic`: not supported yet");
+    qvm::VdevInstance* c = host->find_device(is.controller);
+    std::string spec_str = absl::StrCat(is.controller, ":", is.line);
+    if (c == nullptr || !c->is_pic())
+      return qvm::ConfigError(is.where, absl::StrFormat(
+          "vdev %s: no interrupt controller named `%s`", spec.type,
+          is.controller));
+    if (is.line >= c->pic_line_count())
+      return qvm::ConfigError(is.where, absl::StrFormat(
+          "vdev %s: `%s` has no line %u", spec.type, is.controller, is.line));
+    intrs.push_back({c, is.line, spec_str});
+  }
+  intr_levels.assign(intrs.size(), 0);
+  return absl::OkStatus();
+}
+
+static bool SizeAllowed(const qvm_factory* f, uint32_t size) {
+  uint32_t bit = size == 1 ? QVM_ACCESS_1 : size == 2 ? QVM_ACCESS_2
+               : size == 4 ? QVM_ACCESS_4 : size == 8 ? QVM_ACCESS_8 : 0;
+  uint32_t allowed = f->access_sizes ? f->access_sizes : 0xf;
+  return bit && (allowed & bit);
+}
+
+static BusStatus ToBus(int rc) {
+  switch (rc) {
+    case QVM_DONE: return BusStatus::Done;
+    case QVM_RETRY: return BusStatus::Retry;
+    case QVM_TERMINATE: return BusStatus::Terminate;
+    default: return BusStatus::BusError;
+  }
+}
+
+BusStatus qvm_vdev::read(const qvm::BusAccess& acc, uint8_t* data) {
+  if (!factory->read || !SizeAllowed(factory, acc.size))
+    return BusStatus::BusError;
+  if (acc.region >= regions.size()) return BusStatus::BusError;
+  qvm_access a{regions[acc.region].space, acc.size, acc.offset, acc.region,
+               acc.vcpu};
+  std::lock_guard<std::mutex> g(mu);
+  return ToBus(factory->read(this, state, &a, data));
+}
+
+BusStatus qvm_vdev::write(const qvm::BusAccess& acc, const uint8_t* data) {
+  if (!factory->write || !SizeAllowed(factory, acc.size))
+    return BusStatus::BusError;
+  if (acc.region >= regions.size()) return BusStatus::BusError;
+  qvm_access a{regions[acc.region].space, acc.size, acc.offset, acc.region,
+               acc.vcpu};
+  uint8_t copy[8];
+  memcpy(copy, data, acc.size);
+  std::lock_guard<std::mutex> g(mu);
+  return ToBus(factory->write(this, state, &a, copy));
+}
+
+bool qvm_vdev::is_pic() const {
+  return (factory->flags & QVM_VDEVF_PIC) && factory->pic;
+}
+
+int qvm_vdev::pic_set_line(unsigned line, int level) {
+  if (!is_pic() || !factory->pic->set_line) return -EINVAL;
+  std::lock_guard<std::mutex> g(mu);
+  return factory->pic->set_line(this, state, line, level ? 1 : 0);
+}
+
+unsigned qvm_vdev::pic_line_count() {
+  if (!is_pic() || !factory->pic->line_count) return 0;
+  std::lock_guard<std::mutex> g(mu);
+  return factory->pic->line_count(this, state);
+}
+
+void qvm_vdev::pic_eoi(unsigned vector) {
+  if (!is_pic() || !factory->pic->eoi) return;
+  std::lock_guard<std::mutex> g(mu);
+  factory->pic->eoi(this, state, vector);
+}
+
+int qvm_vdev::pic_inta() {
+  if (!is_pic() || !factory->pic->inta) return -1;
+  std::lock_guard<std::mutex> g(mu);
+  return factory->pic->inta(this, state);
+}
+
+// ---------------------------------------------------------------------------
+// The C ABI.
+
+extern "C" {
+
+__attribute__((visibility("default"))) void qvm_register_factory(
+    const struct qvm_factory* factory) {
+  if (qvm::t_loading) qvm::t_loading->accept(factory);
+}
+
+__attribute__((visibility("default"))) const char* qvm_dev_name(qvm_vdev_t* dev) {
+  return dev ? dev->name.c_str() : "";
+}
+
+__attribute__((visibility("default"))) void qvm_dev_lock(qvm_vdev_t* dev) {
+  if (dev) dev->mu.lock();
+}
+__attribute__((visibility("default"))) void qvm_dev_unlock(qvm_vdev_t* dev) {
+  if (dev) dev->mu.unlock();
+}
+
+__attribute__((visibility("default"))) unsigned qvm_loc_count(qvm_vdev_t* dev) {
+  return dev ? unsigned(dev->spec.locs.size()) : 0;
+}
+
+__attribute__((visibility("default"))) int qvm_loc_get(qvm_vdev_t* dev, unsigned i,
+                                                       uint32_t* space, uint64_t* base) {
+  if (!dev || i >= dev->spec.locs.size()) return -1;
+  const auto& l = dev->spec.locs[i];
+  if (space)
+    *space = l.space == qvm::Space::Io ? QVM_SPACE_IO
+           : l.space == qvm::Space::Pci ? QVM_SPACE_PCI_CFG : QVM_SPACE_MEM;
+  if (base) *base = l.addr;
+  return 0;
+}
+
+__attribute__((visibility("default"))) int qvm_region_add(qvm_vdev_t* dev, uint32_t space,
+                                                          uint64_t base, uint64_t size) {
+  if (!dev) return -EINVAL;
+  if (dev->regions.size() >= 64) return -ENOSPC;
+  qvm::Bus* bus = dev->host->bus(space);
+  if (!bus) return -EINVAL;
+  if (dev->host->guest_running()) return -EBUSY;
+  dev->regions.push_back({space, base, size});
+  uint32_t idx = uint32_t(dev->regions.size() - 1);
+  absl::Status st = bus->insert(base, size, dev, idx);
+  if (!st.ok()) {
+    dev->regions.pop_back();
+    qvm::Log(qvm::LogLevel::Error, "vdev %s: %s", dev->name.c_str(),
+             std::string(st.message()).c_str());
+    return absl::IsAlreadyExists(st) ? -EEXIST : -EINVAL;
+  }
+  return int(idx);
+}
+
+__attribute__((visibility("default"))) unsigned qvm_intr_count(qvm_vdev_t* dev) {
+  if (!dev) return 0;
+  return unsigned(dev->spec.intrs.size());
+}
+
+__attribute__((visibility("default"))) int qvm_intr_default(qvm_vdev_t* dev,
+                                                            const char* controller,
+                                                            unsigned line) {
+  if (!dev || !controller) return -EINVAL;
+  if (!dev->spec.intrs.empty()) return 0;  // the config overrides defaults
+  if (dev->default_intrs.size() >= 16) return -ENOSPC;
+  qvm::IntrSpec is;
+  is.controller = controller;
+  is.line = line;
+  is.where = dev->spec.where;
+  dev->default_intrs.push_back(is);
+  return 0;
+}
+
+__attribute__((visibility("default"))) int qvm_intr_set(qvm_vdev_t* dev, unsigned i,
+                                                         int level) {
+  if (!dev || i >= dev->intrs.size()) return -EINVAL;
+  dev->intr_levels[i] = level ? 1 : 0;
+  return dev->intrs[i].controller->pic_set_line(dev->intrs[i].line, level);
+}
+
+__attribute__((visibility("default"))) int qvm_intr_pulse(qvm_vdev_t* dev, unsigned i) {
+  int rc = qvm_intr_set(dev, i, 1);
+  if (rc < 0) return rc;
+  return qvm_intr_set(dev, i, 0);
+}
+
+__attribute__((visibility("default"))) int qvm_irq_set_named(qvm_vdev_t* dev,
+                                                             const char* controller,
+                                                             unsigned line, int level) {
+  if (!dev || !controller) return -EINVAL;
+  qvm::VdevInstance* c = dev->host->find_device(controller);
+  if (!c || !c->is_pic()) return -ENOENT;
+  if (c == dev) return -EDEADLK;
+  return c->pic_set_line(line, level);
+}
+
+__attribute__((visibility("default"))) int qvm_msi(qvm_vdev_t* dev, uint64_t address,
+                                                   uint32_t data) {
+  if (!dev) return -EINVAL;
+  return dev->host->signal_msi(address, data);
+}
+
+__attribute__((visibility("default"))) int qvm_msi_route(qvm_vdev_t* dev, unsigned gsi,
+                                                         uint64_t address, uint32_t data,
+                                                         int masked) {
+  if (!dev) return -EINVAL;
+  return dev->host->set_msi_route(gsi, address, data, masked != 0);
+}
+
+__attribute__((visibility("default"))) int qvm_cpu_extint(qvm_vdev_t* dev, int level) {
+  if (!dev || !dev->is_pic()) return -EINVAL;
+  return dev->host->cpu_extint(dev, level != 0);
+}
+
+__attribute__((visibility("default"))) uint64_t qvm_time_ns(void) {
+  return qvm::MonotonicNs();
+}
+
+struct qvm_timer {
+  qvm_vdev_t* dev;
+  qvm_timer_fn fn;
+  void* arg;
+  qvm::EventLoop::Timer* t;
+};
+
+__attribute__((visibility("default"))) qvm_timer_t* qvm_timer_create(qvm_vdev_t* dev,
+                                                                     qvm_timer_fn fn,
+                                                                     void* arg) {
+  if (!dev || !fn) return nullptr;
+  auto* tm = new (std::nothrow) qvm_timer{dev, fn, arg, nullptr};
+  if (!tm) return nullptr;
+  tm->t = dev->host->events().timer_create([tm] {
+    std::lock_guard<std::mutex> g(tm->dev->mu);
+    tm->fn(tm->dev, tm->dev->state, tm->arg);
+  });
+  return tm;
+}
+
+__attribute__((visibility("default"))) int qvm_timer_arm(qvm_timer_t* t, uint64_t when_ns,
+                                                         uint64_t period_ns) {
+  if (!t) return -EINVAL;
+  t->dev->host->events().timer_arm(t->t, when_ns, period_ns);
+  return 0;
+}
+
+__attribute__((visibility("default"))) int qvm_timer_cancel(qvm_timer_t* t) {
+  if (!t) return -EINVAL;
+  t->dev->host->events().timer_cancel(t->t);
+  return 0;
+}
+
+__attribute__((visibility("default"))) void qvm_timer_destroy(qvm_timer_t* t) {
+  if (!t) return;
+  t->dev->host->events().timer_destroy(t->t);
+  delete t;
+}
+
+__attribute__((visibility("default"))) int qvm_gmem_read(qvm_vdev_t* dev, uint64_t gpa,
+                                                         void* buf, size_t len) {
+  if (!dev || (!buf && len)) return -EINVAL;
+  return dev->host->memory().read(gpa, buf, len) ? 0 : -EFAULT;
+}
+
+__attribute__((visibility("default"))) int qvm_gmem_write(qvm_vdev_t* dev, uint64_t gpa,
+                                                          const void* buf, size_t len) {
+  if (!dev || (!buf && len)) return -EINVAL;
+  return dev->host->memory().write(gpa, buf, len) ? 0 : -EFAULT;
+}
+
+__attribute__((visibility("default"))) void* qvm_gmem_map(qvm_vdev_t* dev, uint64_t gpa,
+                                                          size_t len, int writable) {
+  if (!dev) return nullptr;
+  auto s = dev->host->memory().map(gpa, len, writable != 0);
+  return s.empty() ? nullptr : s.data();
+}
+
+__attribute__((visibility("default"))) void qvm_gmem_unmap(qvm_vdev_t*, void*, size_t) {}
+
+__attribute__((visibility("default"))) int qvm_hostdev_open(qvm_vdev_t* dev,
+                                                            const char* spec,
+                                                            int for_write) {
+  if (!dev || !spec) return -1;
+  std::string s(spec);
+  if (s == ">-" || (s == "-" && for_write)) return dup(1);
+  if (s == "<-" || (s == "-" && !for_write)) {
+    int fd = dup(0);
+    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+  }
+  if (!s.empty() && (s[0] == '>' || s[0] == '<')) s = s.substr(1);
+  if (s.empty()) return -1;
+  int flags = for_write ? (O_WRONLY | O_CREAT | O_APPEND) : (O_RDONLY | O_NONBLOCK);
+  return open(s.c_str(), flags | O_CLOEXEC | O_NOCTTY, 0644);
+}
+
+__attribute__((visibility("default"))) int qvm_fd_watch(qvm_vdev_t* dev, int fd,
+                                                        qvm_timer_fn fn, void* arg) {
+  if (!dev || !fn || fd < 0) return -EINVAL;
+  absl::Status st = dev->host->events().watch_fd(fd, [dev, fn, arg] {
+    std::lock_guard<std::mutex> g(dev->mu);
+    fn(dev, dev->state, arg);
+  });
+  return st.ok() ? 0 : -EINVAL;
+}
+
+__attribute__((visibility("default"))) void qvm_power(qvm_vdev_t* dev, int what) {
+  if (dev) dev->host->request_power(what);
+}
+
+__attribute__((visibility("default"))) void qvm_exit_code(qvm_vdev_t* dev, int code) {
+  if (!dev) return;
+  dev->host->request_exit(code >= 32 && code <= 63 ? code : 6);
+}
+
+__attribute__((visibility("default"))) void qvm_log(qvm_vdev_t* dev, int level,
+                                                    const char* fmt, ...) {
+  if (!dev || !fmt) return;
+  if (level < QVM_LOG_FATAL) level = QVM_LOG_FATAL;
+  if (level > QVM_LOG_VERBOSE) level = QVM_LOG_VERBOSE;
+  auto lvl = static_cast<qvm::LogLevel>(level);
+  if (!qvm::LogEnabled(lvl)) return;
+  uint64_t suppressed = 0;
+  if (!dev->log_limit.allow(&suppressed)) return;
+  char buf[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (suppressed)
+    qvm::Log(lvl, "%s: (%llu messages suppressed)", dev->name.c_str(),
+             (unsigned long long)suppressed);
+  qvm::Log(lvl, "%s: %s", dev->name.c_str(), buf);
+}
+
+}  // extern "C"

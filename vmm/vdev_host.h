@@ -1,0 +1,115 @@
+// qvm's side of the vdev ABI: the loader that finds vdev-NAME.so, the
+// instance object behind the opaque qvm_vdev_t, and the services the C ABI
+// functions reach through VdevHost (implemented by the VM).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "qvm/vdev.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_memory.h"
+#include "vmm/log.h"
+
+namespace qvm {
+
+using VdevInstance = ::qvm_vdev;
+
+// What an instance needs from the VM. Implemented by Vm; unit tests provide
+// their own.
+class VdevHost {
+ public:
+  virtual ~VdevHost() = default;
+  virtual GuestMemory& memory() = 0;
+  virtual Bus* bus(uint32_t space) = 0;  // nullptr for a space not present
+  virtual VdevInstance* find_device(const std::string& name) = 0;
+  virtual EventLoop& events() = 0;
+  virtual int signal_msi(uint64_t address, uint32_t data) = 0;
+  virtual int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
+                            bool masked) = 0;
+  virtual int cpu_extint(VdevInstance* pic, bool level) = 0;
+  virtual void request_power(int what) = 0;  // enum qvm_power
+  virtual void request_exit(int code) = 0;
+  virtual bool guest_running() const = 0;
+};
+
+// Loads plug-ins and keeps their factories (one table per loader, no
+// process-global registry).
+class VdevLoader {
+ public:
+  explicit VdevLoader(std::vector<std::string> search_dirs);
+  // The default search order of spec §5: $QVM_VDEV_PATH, <exe>/../lib/qvm,
+  // the build tree, then the dynamic loader's path.
+  static std::vector<std::string> DefaultSearchDirs();
+  // Finds and loads vdev-TYPE.so (once) and returns its factory.
+  absl::StatusOr<const qvm_factory*> get(const std::string& type);
+  // Where a type's plug-in came from (for dryrun/status).
+  std::string origin(const std::string& type) const;
+  // Called by qvm_register_factory while this loader is loading.
+  void accept(const qvm_factory* f);
+
+ private:
+  std::vector<std::string> dirs_;
+  std::map<std::string, const qvm_factory*> factories_;
+  std::map<std::string, std::string> origins_;
+  std::vector<const qvm_factory*> pending_;
+  std::string pending_error_;
+};
+
+struct ResolvedIntr {
+  VdevInstance* controller = nullptr;
+  unsigned line = 0;
+  std::string spec;  // "ioapic:4"
+};
+
+struct DeviceRegion {
+  uint32_t space;
+  uint64_t base, size;
+};
+
+}  // namespace qvm
+
+// The opaque handle of the C ABI is the instance itself.
+struct qvm_vdev : public qvm::BusDevice {
+  qvm_vdev(qvm::VdevHost* host, const qvm_factory* f, qvm::VdevSpec spec,
+           std::string name);
+  ~qvm_vdev() override;
+
+  // BusDevice
+  qvm::BusStatus read(const qvm::BusAccess& acc, uint8_t* data) override;
+  qvm::BusStatus write(const qvm::BusAccess& acc, const uint8_t* data) override;
+  std::string bus_name() const override { return name; }
+
+  // Control sequence. configure() runs OPTIONS_START, OPTION..., OPTIONS_END
+  // and reports option errors at their config locations.
+  absl::Status configure();
+  absl::Status resolve_interrupts();
+  int control(unsigned ctrl, int arg = 0, const char* value = nullptr);
+
+  // Interrupt-controller side (only when factory->pic is set).
+  bool is_pic() const;
+  int pic_set_line(unsigned line, int level);
+  unsigned pic_line_count();
+  void pic_eoi(unsigned vector);
+  int pic_inta();
+
+  qvm::VdevHost* host;
+  const qvm_factory* factory;
+  qvm::VdevSpec spec;
+  std::string name;
+  void* state = nullptr;
+  std::mutex mu;
+  std::vector<qvm::DeviceRegion> regions;
+  std::vector<qvm::IntrSpec> default_intrs;
+  std::vector<qvm::ResolvedIntr> intrs;
+  std::vector<int> intr_levels;
+  qvm::RateLimiter log_limit{20, 5};
+  bool configuring = false;
+};

@@ -1,0 +1,524 @@
+#include "vmm/vm.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "vmm/log.h"
+
+namespace qvm {
+namespace {
+
+constexpr uint64_t kDefaultRam = 128ull << 20;
+
+std::string SpaceName(uint32_t s) {
+  return s == QVM_SPACE_IO ? "io" : s == QVM_SPACE_PCI_CFG ? "pci" : "mem";
+}
+
+}  // namespace
+
+Vm::Vm(Config cfg, std::unique_ptr<Machine> machine)
+    : cfg_(std::move(cfg)),
+      machine_(std::move(machine)),
+      loader_(VdevLoader::DefaultSearchDirs()) {}
+
+Vm::~Vm() {
+  stop_vcpus();
+  for (auto& d : devs_) d->control(QVM_CTRL_TERMINATE);
+}
+
+unsigned Vm::ncpus() const {
+  return cfg_.cpus.empty() ? 1u : unsigned(cfg_.cpus.size());
+}
+
+Bus* Vm::bus(uint32_t space) {
+  if (space == QVM_SPACE_IO) return &io_;
+  if (space == QVM_SPACE_MEM) return &mmio_;
+  return nullptr;
+}
+
+VdevInstance* Vm::find_device(const std::string& name) {
+  for (auto& d : devs_)
+    if (d->name == name) return d.get();
+  return nullptr;
+}
+
+absl::Status Vm::refuse_unsupported() const {
+  auto refuse = [](const SourceLoc& w, const std::string& what) {
+    return ConfigError(w, absl::StrCat("`", what, "`: not supported yet"));
+  };
+  if (!cfg_.passes.empty()) return refuse(cfg_.passes[0].where, "pass");
+  if (!cfg_.reserves.empty()) return refuse(cfg_.reserves[0].where, "reserve");
+  for (const auto& l : cfg_.loads) {
+    if (l.kind == LoadKind::Fdt) return refuse(l.where, "fdt load");
+    if (l.kind == LoadKind::Acpi) return refuse(l.where, "acpi load");
+  }
+  if (cfg_.dump) {
+    SourceLoc w;
+    w.file = "<config>";
+    return ConfigError(w, "`dump`: not supported yet");
+  }
+  if (cfg_.debug) {
+    SourceLoc w;
+    w.file = "<config>";
+    return ConfigError(w, "`debug`: not supported yet");
+  }
+  static const std::set<std::string> kSupportedVars = {"reboot-exit", "acpi"};
+  for (const auto& v : cfg_.sets)
+    if (!kSupportedVars.count(v.name))
+      return refuse(v.where, "set " + v.name);
+  return absl::OkStatus();
+}
+
+absl::Status Vm::build_memory() {
+  if (cfg_.mem.empty()) {
+    MemSpec m;
+    m.start = machine_->default_ram_base();
+    m.size = kDefaultRam;
+    m.where.file = "<default>";
+    cfg_.mem.push_back(m);
+  }
+  for (auto& m : cfg_.mem) {
+    uint64_t start = m.start ? *m.start : (mem_.top() + 0xfff) & ~0xfffull;
+    if (!m.start && mem_.regions().empty()) start = machine_->default_ram_base();
+    absl::Status st = mem_.add(start, m.size, m.rom);
+    if (!st.ok())
+      return ConfigError(m.where, absl::StrCat(m.rom ? "rom" : "ram", ": ",
+                                               st.message()));
+    m.start = start;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vm::build_devices() {
+  // Platform devices are implied when the config lists none of them.
+  std::vector<std::string> platform = machine_->platform_devices();
+  bool any = false;
+  for (const auto& v : cfg_.vdevs)
+    if (std::find(platform.begin(), platform.end(), v.type) != platform.end())
+      any = true;
+  std::vector<VdevSpec> specs;
+  if (!any)
+    for (const auto& t : platform) {
+      VdevSpec s;
+      s.type = t;
+      s.where.file = "<implied>";
+      specs.push_back(s);
+    }
+  for (const auto& v : cfg_.vdevs) specs.push_back(v);
+
+  // Names: `name` wins; otherwise TYPE for the first instance of a type,
+  // TYPE-1, TYPE-2, ... for the next ones.
+  std::set<std::string> taken;
+  for (const auto& s : specs)
+    if (!s.name.empty()) taken.insert(s.name);
+  std::map<std::string, int> count;
+  for (auto& s : specs) {
+    auto fac = loader_.get(s.type);
+    if (!fac.ok())
+      return ConfigError(s.where, absl::StrCat("vdev `", s.type, "`: ",
+                                               fac.status().message()));
+    std::string name = s.name;
+    if (name.empty()) {
+      for (;;) {
+        int n = count[s.type]++;
+        name = n == 0 ? s.type : absl::StrCat(s.type, "-", n);
+        if (!taken.count(name)) break;
+      }
+      taken.insert(name);
+    }
+    devs_.push_back(std::make_unique<VdevInstance>(this, *fac, s, name));
+    absl::Status st = devs_.back()->configure();
+    if (!st.ok()) return st;
+  }
+  for (auto& d : devs_) {
+    absl::Status st = d->resolve_interrupts();
+    if (!st.ok()) return st;
+  }
+  // Device MMIO must not hide behind RAM (the accelerator maps RAM first).
+  for (const auto& r : mmio_.regions())
+    for (const auto& m : mem_.regions())
+      if (r.base < m.gpa + m.size && m.gpa < r.base + r.size) {
+        auto* d = static_cast<VdevInstance*>(r.dev);
+        return ConfigError(d->spec.where, absl::StrFormat(
+            "vdev %s: region 0x%x-0x%x overlaps guest memory", d->name,
+            r.base, r.base + r.size - 1));
+      }
+  return absl::OkStatus();
+}
+
+std::vector<DeviceInfo> Vm::device_info() const {
+  std::vector<DeviceInfo> out;
+  for (const auto& d : devs_) {
+    DeviceInfo di;
+    di.type = d->spec.type;
+    di.name = d->name;
+    for (const auto& r : d->regions) di.regions.push_back({r.space, r.base, r.size});
+    for (const auto& i : d->intrs) di.intrs.push_back({i.controller->name, i.line});
+    out.push_back(std::move(di));
+  }
+  return out;
+}
+
+absl::Status Vm::build() {
+  absl::Status st = refuse_unsupported();
+  if (!st.ok()) return st;
+  if (cfg_.unsupported) {
+    periph_.unsupported = cfg_.unsupported->action;
+    periph_.unsupported_set = true;
+  }
+  if (ncpus() > 64)
+    return ConfigError(cfg_.cpus[64].where, "at most 64 vCPUs are supported");
+  long host_cpus = sysconf(_SC_NPROCESSORS_CONF);
+  for (const auto& c : cfg_.cpus)
+    for (int m : c.runmask)
+      if (m >= host_cpus)
+        return ConfigError(c.where, absl::StrFormat(
+            "cpu: runmask names host CPU %d, the host has %ld", m, host_cpus));
+  st = build_memory();
+  if (!st.ok()) return st;
+  st = loop_.init({SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP});
+  if (!st.ok()) return st;
+  st = build_devices();
+  if (!st.ok()) return st;
+  st = machine_->load(cfg_, mem_, device_info(), ncpus());
+  if (!st.ok()) return st;
+  return absl::OkStatus();
+}
+
+void Vm::print(FILE* out) const {
+  fprintf(out, "system %s\n", cfg_.system.c_str());
+  fprintf(out, "memory map:\n");
+  struct Row { uint64_t base, end; std::string what; };
+  std::vector<Row> rows;
+  for (const auto& m : mem_.regions())
+    rows.push_back({m.gpa, m.gpa + m.size - 1, m.readonly ? "rom" : "ram"});
+  for (const auto& r : mmio_.regions())
+    rows.push_back({r.base, r.base + r.size - 1,
+                    "vdev " + static_cast<VdevInstance*>(r.dev)->name});
+  std::sort(rows.begin(), rows.end(),
+            [](const Row& a, const Row& b) { return a.base < b.base; });
+  for (const auto& r : rows)
+    fprintf(out, "  mem 0x%012llx-0x%012llx %s\n", (unsigned long long)r.base,
+            (unsigned long long)r.end, r.what.c_str());
+  for (const auto& r : io_.regions())
+    fprintf(out, "  io  0x%04llx-0x%04llx vdev %s\n", (unsigned long long)r.base,
+            (unsigned long long)(r.base + r.size - 1),
+            static_cast<VdevInstance*>(r.dev)->name.c_str());
+  fprintf(out, "vcpus: %u\n", ncpus());
+  for (unsigned i = 0; i < ncpus(); i++) {
+    std::string sched = "default", mask = "any";
+    if (i < cfg_.cpus.size()) {
+      const auto& c = cfg_.cpus[i];
+      if (c.priority)
+        sched = absl::StrFormat("%d%c", *c.priority, c.policy);
+      if (!c.runmask.empty()) mask = absl::StrJoin(c.runmask, ",");
+    }
+    fprintf(out, "  cpu %u: sched %s runmask %s\n", i, sched.c_str(), mask.c_str());
+  }
+  fprintf(out, "vdevs:\n");
+  for (const auto& d : devs_) {
+    std::vector<std::string> locs, intrs, opts;
+    for (const auto& r : d->regions)
+      locs.push_back(absl::StrFormat("%s:0x%x+0x%x", SpaceName(r.space), r.base, r.size));
+    for (const auto& i : d->intrs) intrs.push_back(i.controller->name + ":" + std::to_string(i.line));
+    for (const auto& o : d->spec.options) opts.push_back(o.name + " " + o.value);
+    fprintf(out, "  %s (%s)%s\n", d->name.c_str(), d->spec.type.c_str(),
+            d->spec.where.file == "<implied>" ? " implied" : "");
+    fprintf(out, "    loc %s\n", locs.empty() ? "-" : absl::StrJoin(locs, " ").c_str());
+    fprintf(out, "    intr %s\n", intrs.empty() ? "-" : absl::StrJoin(intrs, " ").c_str());
+    if (!opts.empty()) fprintf(out, "    options %s\n", absl::StrJoin(opts, ", ").c_str());
+    fprintf(out, "    plug-in %s\n", loader_.origin(d->spec.type).c_str());
+  }
+  fprintf(out, "boot: %s\n", machine_->boot_summary().c_str());
+  if (cfg_.cmdline) fprintf(out, "cmdline: %s\n", cfg_.cmdline->c_str());
+}
+
+int Vm::signal_msi(uint64_t address, uint32_t data) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  absl::Status st = backend_->signal_msi(address, data);
+  if (!st.ok()) {
+    QVM_LOG_RL(LogLevel::Warn, "MSI 0x%llx/0x%x: %s", (unsigned long long)address,
+               data, std::string(st.message()).c_str());
+    return -EIO;
+  }
+  return 0;
+}
+
+int Vm::set_msi_route(unsigned gsi, uint64_t address, uint32_t data, bool masked) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  absl::Status st = backend_->set_msi_route(gsi, address, data, masked);
+  if (!st.ok()) {
+    QVM_LOG_RL(LogLevel::Warn, "MSI route %u: %s", gsi, std::string(st.message()).c_str());
+    return -EIO;
+  }
+  return 0;
+}
+
+int Vm::cpu_extint(VdevInstance* pic, bool level) {
+  std::lock_guard<std::mutex> g(extint_mu_);
+  extint_pic_ = pic;
+  extint_level_ = level;
+  if (!vcpus_.empty() && vcpus_[0]->be)
+    vcpus_[0]->be->set_extint(level, [pic] { return pic->pic_inta(); });
+  return 0;
+}
+
+void Vm::post(Request r, int code) {
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    if (int(r) > int(req_)) {
+      req_ = r;
+      req_code_ = code;
+    }
+  }
+  loop_.wake();
+}
+
+void Vm::request_power(int what) {
+  post(what == QVM_POWER_RESET ? Request::Reset : Request::PowerOff, 0);
+}
+
+void Vm::request_exit(int code) { post(Request::Exit, code); }
+
+void Vm::on_wake() {
+  std::lock_guard<std::mutex> g(req_mu_);
+  if (req_ != Request::None) loop_.stop();
+}
+
+void Vm::status_report() {
+  Log(LogLevel::Info, "status: system %s, %u vcpu(s), up %.3f s, %u reset(s)",
+      cfg_.system.c_str(), ncpus(), double(MonotonicNs() - start_ns_) / 1e9, resets_);
+  for (size_t i = 0; i < vcpus_.size(); i++) {
+    std::string line;
+    for (size_t k = 0; k < size_t(ExitKind::Count); k++) {
+      uint64_t n = vcpus_[i]->stats.by_kind[k].load();
+      if (n) absl::StrAppend(&line, " ", ExitKindName(ExitKind(k)), "=", n);
+    }
+    Log(LogLevel::Info, "status: vcpu %zu exits:%s", i, line.empty() ? " none" : line.c_str());
+  }
+  for (auto& d : devs_) d->control(QVM_CTRL_STATUS);
+}
+
+void Vm::on_signal(int sig) {
+  switch (sig) {
+    case SIGTERM:
+    case SIGINT: {
+      if (power_button_pressed_) {
+        Log(LogLevel::Warn, "second %s: power cut", strsignal(sig));
+        post(Request::Exit, kExitPowerCut);
+        return;
+      }
+      power_button_pressed_ = true;
+      bool handled = false;
+      for (auto& d : devs_)
+        if (d->control(QVM_CTRL_POWER_BUTTON) == 0) handled = true;
+      Log(LogLevel::Info, "%s: power button pressed%s", strsignal(sig),
+          handled ? "" : " (no device models one: powering off)");
+      if (!handled) post(Request::PowerOff, 0);
+      return;
+    }
+    case SIGQUIT:
+      Log(LogLevel::Info, "SIGQUIT: power cut");
+      post(Request::Exit, kExitPowerCut);
+      return;
+    case SIGUSR1:
+      status_report();
+      return;
+    case SIGUSR2:
+      Log(LogLevel::Warn, "SIGUSR2: guest dumps are not supported yet");
+      return;
+    default:
+      return;
+  }
+}
+
+static void KickHandler(int) {}
+
+absl::Status Vm::start_vcpus() {
+  stop_ = false;
+  for (unsigned i = 0; i < ncpus(); i++) {
+    auto be = backend_->create_vcpu(i);
+    if (!be.ok()) return be.status();
+    auto v = std::make_unique<Vcpu>();
+    v->be = std::move(*be);
+    absl::Status st = machine_->prepare_vcpu(*v->be, i);
+    if (!st.ok()) return st;
+    vcpus_.push_back(std::move(v));
+  }
+  {
+    std::lock_guard<std::mutex> g(extint_mu_);
+    if (extint_pic_ && extint_level_) {
+      VdevInstance* pic = extint_pic_;
+      vcpus_[0]->be->set_extint(true, [pic] { return pic->pic_inta(); });
+    }
+  }
+  running_ = true;
+  for (unsigned i = 0; i < vcpus_.size(); i++)
+    vcpus_[i]->thread = std::thread([this, i] { vcpu_main(i); });
+  return absl::OkStatus();
+}
+
+void Vm::stop_vcpus() {
+  // stop_ is set before the kick, and a kick makes the next or current guest
+  // entry return at once, so one kick per vCPU is enough.
+  stop_ = true;
+  for (auto& v : vcpus_)
+    if (v->be) v->be->kick();
+  for (auto& v : vcpus_)
+    if (v->thread.joinable()) v->thread.join();
+  running_ = false;
+}
+
+void Vm::vcpu_main(unsigned index) {
+  Vcpu& v = *vcpus_[index];
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGRTMIN);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  char tname[16];
+  snprintf(tname, sizeof tname, "vcpu%u", index);
+  pthread_setname_np(pthread_self(), tname);
+  if (index < cfg_.cpus.size()) {
+    const CpuSpec& c = cfg_.cpus[index];
+    if (!c.runmask.empty()) {
+      cpu_set_t cs;
+      CPU_ZERO(&cs);
+      for (int m : c.runmask) CPU_SET(m, &cs);
+      int rc = pthread_setaffinity_np(pthread_self(), sizeof cs, &cs);
+      if (rc) Log(LogLevel::Warn, "cpu %u: host refused runmask: %s", index, strerror(rc));
+    }
+    if (c.priority) {
+      int policy = c.policy == 'r' ? SCHED_RR : c.policy == 'f' ? SCHED_FIFO : SCHED_OTHER;
+      sched_param sp{};
+      sp.sched_priority = policy == SCHED_OTHER ? 0 : *c.priority;
+      int rc = pthread_setschedparam(pthread_self(), policy, &sp);
+      if (rc)
+        Log(LogLevel::Warn, "cpu %u: host refused sched priority %d%c: %s "
+            "(running with the default policy)", index, *c.priority, c.policy,
+            strerror(rc));
+    }
+  }
+  absl::Status st = v.be->bind_thread();
+  if (!st.ok()) {
+    Log(LogLevel::Fatal, "vcpu %u: %s", index, std::string(st.message()).c_str());
+    post(Request::Exit, kExitFatalAfterStart);
+    return;
+  }
+  Peripherals p = periph_;
+  p.io = &io_;
+  p.mem = &mmio_;
+  p.stats = &v.stats;
+  p.terminate_code = &terminate_code_;
+  p.eoi_ctx = this;
+  p.eoi = [](void* ctx, uint32_t vector) {
+    for (auto& d : static_cast<Vm*>(ctx)->devs_)
+      if (d->is_pic()) d->pic_eoi(vector);
+  };
+  while (!stop_.load(std::memory_order_relaxed)) {
+    auto ex = v.be->run();
+    if (!ex.ok()) {
+      Log(LogLevel::Fatal, "vcpu %u: %s", index, std::string(ex.status().message()).c_str());
+      post(Request::Exit, kExitFatalAfterStart);
+      return;
+    }
+    ExitAction a = HandleExit(p, index, **ex);
+    switch (a) {
+      case ExitAction::Continue:
+        continue;
+      case ExitAction::Stop:
+        return;
+      case ExitAction::Reset:
+        post(Request::Reset, 0);
+        return;
+      case ExitAction::PowerOff:
+        post(Request::PowerOff, 0);
+        return;
+      case ExitAction::Terminate: {
+        int code = terminate_code_.load();
+        post(Request::Exit, code ? code : kExitUnexpected);
+        return;
+      }
+    }
+  }
+}
+
+int Vm::run() {
+  struct sigaction sa {};
+  sa.sa_handler = KickHandler;
+  sigaction(SIGRTMIN, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGRTMIN);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // only vCPU threads take kicks
+  loop_.set_wake([this] { on_wake(); });
+  loop_.on_signal([this](int s) { on_signal(s); });
+  start_ns_ = MonotonicNs();
+  bool first = true;
+  for (;;) {
+    {
+      auto be = machine_->create_backend(ncpus());
+      if (!be.ok()) {
+        Log(LogLevel::Fatal, "%s", std::string(be.status().message()).c_str());
+        return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
+      }
+      std::lock_guard<std::mutex> g(backend_mu_);
+      backend_ = std::move(*be);
+      if (first) Log(LogLevel::Info, "accelerator: %s", backend_->describe().c_str());
+    }
+    absl::Status st = backend_->map_memory(mem_);
+    if (st.ok() && !first) st = machine_->load(cfg_, mem_, device_info(), ncpus());
+    for (auto& d : devs_) d->control(QVM_CTRL_RESET);
+    if (first)
+      for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);
+    if (st.ok()) st = start_vcpus();
+    if (!st.ok()) {
+      Log(LogLevel::Fatal, "%s", std::string(st.message()).c_str());
+      stop_vcpus();
+      return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
+    }
+    first = false;
+    loop_.run();
+    stop_vcpus();
+    vcpus_.clear();
+    Request r;
+    int code;
+    {
+      std::lock_guard<std::mutex> g(req_mu_);
+      r = req_;
+      code = req_code_;
+      req_ = Request::None;
+    }
+    {
+      std::lock_guard<std::mutex> g(backend_mu_);
+      backend_.reset();
+    }
+    if (r == Request::Reset) {
+      const SetVar* v = cfg_.var("reboot-exit");
+      if (v && v->boolean && *v->boolean) {
+        Log(LogLevel::Info, "guest reset: exiting (reboot-exit on)");
+        return kExitOk;
+      }
+      resets_++;
+      power_button_pressed_ = false;
+      Log(LogLevel::Info, "guest reset: restarting in place");
+      mem_.zero_all();
+      continue;
+    }
+    if (r == Request::Exit) return code;
+    return kExitOk;  // guest powered off
+  }
+}
+
+}  // namespace qvm
