@@ -193,8 +193,6 @@ absl::Status CheckCmdline(const std::string& cmdline, uint64_t limit,
 
 absl::Status WriteCmdline(Ctx& c) {
   const std::string& cl = c.req.cmdline;
-  if (auto s = c.Place(kCmdlineAddr, cl.size() + 1, "cmdline"); !s.ok())
-    return s;
   return c.Write(kCmdlineAddr, cl.c_str(), cl.size() + 1, "cmdline");
 }
 
@@ -332,8 +330,6 @@ absl::Status FinishZeroPage(Ctx& c, std::array<uint8_t, 4096>& zp,
     Put<uint32_t>(zp.data(), o + 16, e820[i].type);
   }
   if (version >= 0x020e) Put<uint64_t>(zp.data(), kBpAcpiRsdp, c.req.rsdp_addr);
-  if (auto s = c.Place(kZeroPageAddr, zp.size(), "zero page"); !s.ok())
-    return s;
   if (auto s = c.Write(kZeroPageAddr, zp.data(), zp.size(), "zero page");
       !s.ok())
     return s;
@@ -341,14 +337,29 @@ absl::Status FinishZeroPage(Ctx& c, std::array<uint8_t, 4096>& zp,
   return absl::OkStatus();
 }
 
-// Common prologue: fixed tables claimed first so images cannot land on them.
-absl::Status Prologue(Ctx& c, bool long_mode) {
+enum class BootInfo { None, ZeroPage, PvhStartInfo };
+
+// Common prologue: the fixed tables are claimed (and the GDT and page tables
+// written) before any image is placed, so an image that would land on them
+// is an error naming the image.
+absl::Status Prologue(Ctx& c, bool long_mode, BootInfo info, bool cmdline) {
   if (auto s = ClaimAcpi(c); !s.ok()) return s;
   if (auto s = WriteGdt(c); !s.ok()) return s;
   if (long_mode) {
     if (auto s = SetLong64(c); !s.ok()) return s;
   } else {
     SetFlat32(c.st);
+  }
+  if (info == BootInfo::ZeroPage) {
+    if (auto s = c.Place(kZeroPageAddr, kPage, "zero page"); !s.ok()) return s;
+  } else if (info == BootInfo::PvhStartInfo) {
+    if (auto s = c.Place(kPvhInfoAddr, kPage, "hvm_start_info"); !s.ok())
+      return s;
+  }
+  if (cmdline) {
+    if (auto s = c.Place(kCmdlineAddr, c.req.cmdline.size() + 1, "cmdline");
+        !s.ok())
+      return s;
   }
   c.st.rsp = kStackTop;
   return absl::OkStatus();
@@ -449,7 +460,9 @@ absl::Status LoadBzImage(Ctx& c, const ImageFile& k) {
       !s.ok())
     return s;
 
-  if (auto s = Prologue(c, /*long_mode=*/true); !s.ok()) return s;
+  if (auto s = Prologue(c, /*long_mode=*/true, BootInfo::ZeroPage, true);
+      !s.ok())
+    return s;
   if (auto s = c.Place(load, end - load, "kernel"); !s.ok())
     return k.bad(std::string(s.message()));
   if (auto s = k.copy_to_guest(c.mem, load, setup_size, ksize, "kernel");
@@ -531,7 +544,9 @@ absl::Status LoadPvh(Ctx& c, const ImageFile& k, const ElfImage& elf,
                      uint64_t entry) {
   if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
     return s;
-  if (auto s = Prologue(c, /*long_mode=*/false); !s.ok()) return s;
+  if (auto s = Prologue(c, /*long_mode=*/false, BootInfo::PvhStartInfo, true);
+      !s.ok())
+    return s;
   if (auto s = LoadSegments(c, k, elf); !s.ok()) return s;
   if (auto s = WriteCmdline(c); !s.ok()) return s;
   if (auto s = LoadData(c); !s.ok()) return s;
@@ -565,8 +580,6 @@ absl::Status LoadPvh(Ctx& c, const ImageFile& k, const ElfImage& elf,
     Put<uint64_t>(pg.data(), mm + i * 24 + 8, e820[i].size);
     Put<uint32_t>(pg.data(), mm + i * 24 + 16, e820[i].type);
   }
-  if (auto s = c.Place(kPvhInfoAddr, pg.size(), "hvm_start_info"); !s.ok())
-    return s;
   if (auto s = c.Write(kPvhInfoAddr, pg.data(), pg.size(), "hvm_start_info");
       !s.ok())
     return s;
@@ -614,7 +627,9 @@ absl::Status LoadElf64(Ctx& c, const ImageFile& k, const ElfImage& elf) {
   }
   if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
     return s;
-  if (auto s = Prologue(c, /*long_mode=*/true); !s.ok()) return s;
+  if (auto s = Prologue(c, /*long_mode=*/true, BootInfo::ZeroPage, true);
+      !s.ok())
+    return s;
   if (auto s = LoadSegments(c, k, elf); !s.ok()) return s;
   if (auto s = WriteCmdline(c); !s.ok()) return s;
   if (auto s = LoadData(c); !s.ok()) return s;
@@ -658,7 +673,10 @@ absl::Status LoadRaw(Ctx& c, const ImageFile& k) {
         "raw image at 0x%x..0x%x is not inside one guest memory region",
         load, load + k.size() - 1));
   }
-  if (auto s = Prologue(c, /*long_mode=*/false); !s.ok()) return s;
+  if (auto s = Prologue(c, /*long_mode=*/false, BootInfo::None,
+                        !c.req.cmdline.empty());
+      !s.ok())
+    return s;
   if (auto s = c.Place(load, k.size(), "kernel"); !s.ok())
     return k.bad(std::string(s.message()));
   if (auto s = k.copy_to_guest(c.mem, load, 0, k.size(), "kernel"); !s.ok())

@@ -125,13 +125,10 @@ absl::Status KvmVmFd::set_msi_route(unsigned gsi, uint64_t address, uint32_t dat
     e.u.msi.data = data;
     routes_[gsi] = e;
   }
-  std::vector<uint8_t> buf(sizeof(kvm_irq_routing) +
-                           routes_.size() * sizeof(kvm_irq_routing_entry));
-  auto* table = reinterpret_cast<kvm_irq_routing*>(buf.data());
-  table->nr = uint32_t(routes_.size());
+  KvmFlexArray<kvm_irq_routing_entry> table(routes_.size());
   size_t i = 0;
-  for (const auto& [k, e] : routes_) table->entries[i++] = e;
-  if (ioctl(vm_, KVM_SET_GSI_ROUTING, table) != 0) return Errno("KVM_SET_GSI_ROUTING");
+  for (const auto& [k, e] : routes_) table.entries()[i++] = e;
+  if (ioctl(vm_, kKvmSetGsiRouting, table.data()) != 0) return Errno("KVM_SET_GSI_ROUTING");
   return absl::OkStatus();
 }
 

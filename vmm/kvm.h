@@ -17,6 +17,41 @@
 
 namespace qvm {
 
+// The kernel's variable-length KVM structures (kvm_cpuid2, kvm_msrs,
+// kvm_irq_routing) are declared with __DECLARE_FLEX_ARRAY, which in C++ adds
+// an empty struct and shifts the array and the ioctl size. qvm uses these
+// C-layout headers and ioctl numbers instead; the element types are fine.
+struct KvmFlexHeader {
+  uint32_t count;  // nent / nmsrs / nr
+  uint32_t pad;    // padding / flags
+};
+static_assert(sizeof(KvmFlexHeader) == 8);
+inline constexpr unsigned long kKvmGetSupportedCpuid =
+    _IOWR(KVMIO, 0x05, KvmFlexHeader);
+inline constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmFlexHeader);
+inline constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmFlexHeader);
+inline constexpr unsigned long kKvmSetGsiRouting =
+    _IOW(KVMIO, 0x6a, KvmFlexHeader);
+
+// A header followed by `n` entries of T, laid out as the kernel expects.
+template <typename T>
+class KvmFlexArray {
+ public:
+  explicit KvmFlexArray(size_t n)
+      : buf_(sizeof(KvmFlexHeader) + n * sizeof(T)) {
+    header()->count = uint32_t(n);
+  }
+  KvmFlexHeader* header() { return reinterpret_cast<KvmFlexHeader*>(buf_.data()); }
+  T* entries() { return reinterpret_cast<T*>(buf_.data() + sizeof(KvmFlexHeader)); }
+  void* data() { return buf_.data(); }
+  uint32_t count() const {
+    return reinterpret_cast<const KvmFlexHeader*>(buf_.data())->count;
+  }
+
+ private:
+  alignas(8) std::vector<uint8_t> buf_;
+};
+
 // Describes the host's KVM: "KVM API 12 (kvm_pvm: software, ...)".
 std::string DescribeKvmHost();
 // True when /dev/kvm answers KVM_GET_API_VERSION with 12.

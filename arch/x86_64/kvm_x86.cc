@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -58,11 +59,12 @@ absl::Status KvmX86Vm::init(unsigned ncpus) {
                                KVM_MSR_EXIT_REASON_UNKNOWN).ok();
   }
   // CPUID: what KVM supports, adjusted per vCPU at creation.
-  for (int n = 128; n <= 4096; n *= 2) {
-    cpuid_.assign(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2), 0);
-    auto* c = reinterpret_cast<kvm_cpuid2*>(cpuid_.data());
-    c->nent = uint32_t(n);
-    if (ioctl(vm_.kvm_fd(), KVM_GET_SUPPORTED_CPUID, c) == 0) return absl::OkStatus();
+  for (size_t n = 256; n <= 4096; n *= 2) {
+    KvmFlexArray<kvm_cpuid_entry2> c(n);
+    if (ioctl(vm_.kvm_fd(), kKvmGetSupportedCpuid, c.data()) == 0) {
+      cpuid_.assign(c.entries(), c.entries() + c.count());
+      return absl::OkStatus();
+    }
     if (errno != E2BIG) return Errno("KVM_GET_SUPPORTED_CPUID");
   }
   return absl::InternalError("KVM_GET_SUPPORTED_CPUID: too many entries");
@@ -93,15 +95,15 @@ absl::Status KvmX86Vm::set_msi_route(unsigned gsi, uint64_t address, uint32_t da
   return vm_.set_msi_route(gsi, address, data, masked);
 }
 
-absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<uint8_t>& cpuid_in,
+absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<kvm_cpuid_entry2>& cpuid_in,
                               unsigned ncpus) {
   absl::Status st = fd_.open(vm, index_);
   if (!st.ok()) return st;
-  std::vector<uint8_t> buf = cpuid_in;
-  auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
+  KvmFlexArray<kvm_cpuid_entry2> c(cpuid_in.size());
+  std::copy(cpuid_in.begin(), cpuid_in.end(), c.entries());
   unsigned shift = Log2Ceil(ncpus);
-  for (uint32_t i = 0; i < c->nent; i++) {
-    kvm_cpuid_entry2& e = c->entries[i];
+  for (uint32_t i = 0; i < c.count(); i++) {
+    kvm_cpuid_entry2& e = c.entries()[i];
     switch (e.function) {
       case 1:
         e.ebx = (e.ebx & 0x0000ffff) | (index_ << 24) | ((ncpus & 0xff) << 16);
@@ -132,17 +134,17 @@ absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<uint8_t>& cpu
         break;
     }
   }
-  if (ioctl(fd_.fd(), KVM_SET_CPUID2, c) != 0) return Errno("KVM_SET_CPUID2");
+  if (ioctl(fd_.fd(), kKvmSetCpuid2, c.data()) != 0) return Errno("KVM_SET_CPUID2");
   // MSRs a firmware would have set: fast strings, and MTRRs enabled with
   // write-back default so that the guest's PAT setup works.
-  alignas(kvm_msrs) uint8_t mbuf[sizeof(kvm_msrs) + 2 * sizeof(kvm_msr_entry)] = {};
-  auto* msrs = reinterpret_cast<kvm_msrs*>(mbuf);
-  msrs->nmsrs = 2;
-  msrs->entries[0].index = 0x1a0;  // IA32_MISC_ENABLE: fast strings
-  msrs->entries[0].data = 1;
-  msrs->entries[1].index = 0x2ff;  // IA32_MTRR_DEF_TYPE: E | FE | WB
-  msrs->entries[1].data = 0xc06;
-  int n = ioctl(fd_.fd(), KVM_SET_MSRS, msrs);
+  KvmFlexArray<kvm_msr_entry> msrs(2);
+  msrs.entries()[0] = kvm_msr_entry{};
+  msrs.entries()[0].index = 0x1a0;  // IA32_MISC_ENABLE: fast strings
+  msrs.entries()[0].data = 1;
+  msrs.entries()[1] = kvm_msr_entry{};
+  msrs.entries()[1].index = 0x2ff;  // IA32_MTRR_DEF_TYPE: E | FE | WB
+  msrs.entries()[1].data = 0xc06;
+  int n = ioctl(fd_.fd(), kKvmSetMsrs, msrs.data());
   if (n != 2) Log(LogLevel::Debug, "vcpu %u: KVM_SET_MSRS set %d of 2", index_, n);
   return absl::OkStatus();
 }

@@ -29,13 +29,13 @@ class KvmX86Vm : public VmBackend {
   KvmVmFd vm_;
   unsigned ncpus_ = 1;
   bool user_msr_ = false;
-  std::vector<uint8_t> cpuid_;  // kvm_cpuid2 + entries
+  std::vector<kvm_cpuid_entry2> cpuid_;
 };
 
 class KvmX86Vcpu : public VcpuBackend {
  public:
   KvmX86Vcpu(unsigned index) : index_(index) {}
-  absl::Status init(const KvmVmFd& vm, const std::vector<uint8_t>& cpuid,
+  absl::Status init(const KvmVmFd& vm, const std::vector<kvm_cpuid_entry2>& cpuid,
                     unsigned ncpus);
   absl::StatusOr<Exit*> run() override;
   void kick() override { fd_.kick(); }

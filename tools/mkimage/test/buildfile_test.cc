@@ -150,7 +150,8 @@ TEST_CASE("parse errors are FILE:LINE: message") {
   CHECK(Err("[kernel=k] /x=y\n") == "dir/main.build:1: header attributes must be on a line of their own");
   CHECK(Err("[module]\n") == "dir/main.build:1: attributes type/module/+script need a file on the same line");
   CHECK(Err("x=y z\n/a=b c\n") == "dir/main.build:2: host path 'b c' contains whitespace");
-  CHECK(Err("usr/bin/x=y\n") == "dir/main.build:1: expected IMAGE-PATH=HOST-PATH, IMAGE-PATH = { ... }, or a variable assignment");
+  CHECK(Err("usr/bin/x=y\n") == "dir/main.build:1: image path 'usr/bin/x' must be absolute (start with '/')");
+  CHECK(Err("just-a-word\n") == "dir/main.build:1: image path 'just-a-word' must be absolute (start with '/')");
   CHECK(Err("[perms=0644] usr/bin/x=y\n") == "dir/main.build:1: image path 'usr/bin/x' must be absolute (start with '/')");
   CHECK(Err("/a/../b=y\n") == "dir/main.build:1: image path '/a/../b' has a '..' component");
   CHECK(Err("/a=\n") == "dir/main.build:1: nothing after '='");
