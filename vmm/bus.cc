@@ -10,11 +10,11 @@ namespace qvm {
 
 absl::Status Bus::insert(uint64_t base, uint64_t size, BusDevice* dev,
                          uint32_t index) {
-  uint64_t end;
+  uint64_t last;  // inclusive: a region may end exactly at 2^64
   if (size == 0)
     return absl::InvalidArgumentError(
         absl::StrFormat("%s region at 0x%x has size 0", name_, base));
-  if (__builtin_add_overflow(base, size, &end) || (limit_ && end > limit_))
+  if (__builtin_add_overflow(base, size - 1, &last) || (limit_ && last >= limit_))
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s region 0x%x+0x%x lies outside the bus", name_, base, size));
   std::unique_lock<std::shared_mutex> g(mu_);
@@ -24,13 +24,13 @@ absl::Status Bus::insert(uint64_t base, uint64_t size, BusDevice* dev,
   auto conflict = [&](const Region& r) {
     return absl::AlreadyExistsError(absl::StrFormat(
         "%s region 0x%x-0x%x of %s overlaps 0x%x-0x%x of %s", name_, base,
-        end - 1, dev->bus_name(), r.base, r.base + r.size - 1,
+        last, dev->bus_name(), r.base, r.base + r.size - 1,
         r.dev->bus_name()));
   };
-  if (it != regions_.end() && it->base < end) return conflict(*it);
+  if (it != regions_.end() && it->base <= last) return conflict(*it);
   if (it != regions_.begin()) {
     const Region& prev = *(it - 1);
-    if (prev.base + prev.size > base) return conflict(prev);
+    if (prev.base + (prev.size - 1) >= base) return conflict(prev);
   }
   regions_.insert(it, Region{base, size, dev, index});
   return absl::OkStatus();
@@ -47,15 +47,15 @@ bool Bus::remove(uint64_t base, BusDevice* dev) {
 }
 
 bool Bus::lookup(uint64_t addr, uint32_t size, Region* out) const {
-  uint64_t end;
-  if (size == 0 || __builtin_add_overflow(addr, uint64_t(size), &end))
+  uint64_t last;
+  if (size == 0 || __builtin_add_overflow(addr, uint64_t(size) - 1, &last))
     return false;
   auto it = std::upper_bound(
       regions_.begin(), regions_.end(), addr,
       [](uint64_t a, const Region& r) { return a < r.base; });
   if (it == regions_.begin()) return false;
   const Region& r = *(it - 1);
-  if (addr < r.base || end > r.base + r.size) return false;
+  if (addr < r.base || last > r.base + (r.size - 1)) return false;
   *out = r;
   return true;
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs qvm's test suites and prints one summary line of its own:
+#   N passed, M failed, K skipped
+# Suites: every build/bin/*-tests Catch2 binary (each test case counts), the
+# micro-guests (native lane) and the x86_64 emulated-host lane. Each suite
+# reports `RESULT PASS|FAIL|SKIP <suite>/<name>` lines; this script counts
+# them. Usage: run-tests.sh all|native|x86_64
+set -u
+lane=${1:-all}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+logdir=build/test-logs
+mkdir -p "$logdir"
+results=$logdir/results.txt
+: > "$results"
+
+record() { echo "$*" | tee -a "$results"; }
+
+run_catch() {
+  local bin=$1 name
+  name=$(basename "$bin")
+  local xml=$logdir/$name.xml
+  "$bin" -r junit -o "$xml" >/dev/null 2>"$logdir/$name.stderr"
+  local rc=$?
+  if [ ! -s "$xml" ]; then
+    record "RESULT FAIL $name/run binary exited $rc without a report"
+    return
+  fi
+  # One result per test case; a test case with <failure> or <error> fails.
+  python3 - "$xml" "$name" <<'PY' | tee -a "$results"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+for tc in root.iter('testcase'):
+    name = tc.get('name', '?').replace(' ', '_')
+    bad = tc.find('failure') is not None or tc.find('error') is not None
+    print(f"RESULT {'FAIL' if bad else 'PASS'} {sys.argv[2]}/{name}")
+PY
+}
+
+if [ "$lane" = all ] || [ "$lane" = native ]; then
+  for bin in build/bin/*-tests; do
+    [ -x "$bin" ] || continue
+    run_catch "$bin"
+  done
+  if [ -x test/microguests/run.sh ]; then
+    bash test/microguests/run.sh 2>&1 | tee "$logdir/microguests.out" | grep '^RESULT ' >> "$results"
+    grep '^RESULT ' "$logdir/microguests.out"
+  else
+    record "RESULT FAIL native/microguests runner missing"
+  fi
+fi
+
+if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
+  if [ -x test/lanes/x86_64/run.sh ]; then
+    bash test/lanes/x86_64/run.sh 2>&1 | tee "$logdir/x86_64-lane.out" | grep '^RESULT ' >> "$results"
+    grep '^RESULT ' "$logdir/x86_64-lane.out"
+  else
+    record "RESULT FAIL x86_64/lane runner missing"
+  fi
+fi
+
+pass=$(grep -c '^RESULT PASS ' "$results")
+fail=$(grep -c '^RESULT FAIL ' "$results")
+skip=$(grep -c '^RESULT SKIP ' "$results")
+if [ "$fail" -gt 0 ]; then
+  echo "failed tests:"
+  grep '^RESULT FAIL ' "$results" | sed 's/^RESULT FAIL /  /'
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -1,0 +1,176 @@
+// HandleExit: exit dispatch as a plain function, no accelerator involved.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "vmm/bus.h"
+#include "vmm/exit.h"
+
+namespace {
+
+using namespace qvm;
+
+struct Recorder : BusDevice {
+  std::vector<std::pair<uint64_t, uint32_t>> writes;
+  BusStatus status = BusStatus::Done;
+  uint8_t value = 0x42;
+  BusStatus read(const BusAccess& a, uint8_t* d) override {
+    std::memset(d, value, a.size);
+    return status;
+  }
+  BusStatus write(const BusAccess& a, const uint8_t* d) override {
+    uint32_t v = 0;
+    std::memcpy(&v, d, std::min<uint32_t>(a.size, 4));
+    writes.push_back({a.addr, v});
+    return status;
+  }
+  std::string bus_name() const override { return "rec"; }
+};
+
+struct Fixture {
+  Bus io{"io", 0x10000};
+  Bus mem{"mmio", 0};
+  Recorder dev;
+  ExitStats stats;
+  std::atomic<int> code{0};
+  Peripherals p;
+  Fixture() {
+    REQUIRE(io.insert(0x3f8, 8, &dev, 0).ok());
+    REQUIRE(mem.insert(0xd0000000, 0x1000, &dev, 0).ok());
+    p.io = &io;
+    p.mem = &mem;
+    p.stats = &stats;
+    p.terminate_code = &code;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("string port I/O dispatches every element in order") {
+  Fixture f;
+  uint8_t buf[3] = {'a', 'b', 'c'};
+  Exit e;
+  e.kind = ExitKind::Pio;
+  e.addr = 0x3f8;
+  e.size = 1;
+  e.count = 3;
+  e.write = true;
+  e.data = buf;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
+  REQUIRE(f.dev.writes.size() == 3);
+  CHECK(f.dev.writes[0].second == 'a');
+  CHECK(f.dev.writes[2].second == 'c');
+  CHECK(f.stats.by_kind[size_t(ExitKind::Pio)] == 1);
+}
+
+TEST_CASE("unassigned port reads float high; writes are dropped") {
+  Fixture f;
+  uint8_t buf[4] = {0, 0, 0, 0};
+  Exit e;
+  e.kind = ExitKind::Pio;
+  e.addr = 0x80;
+  e.size = 4;
+  e.data = buf;
+  f.p.unsupported = UnsupportedAction::Ignore;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
+  for (uint8_t b : buf) CHECK(b == 0xff);
+}
+
+TEST_CASE("unsupported terminate stops with exit code 5") {
+  Fixture f;
+  uint8_t buf[1] = {0};
+  Exit e;
+  e.kind = ExitKind::Mmio;
+  e.addr = 0xe0000000;
+  e.size = 1;
+  e.write = true;
+  e.data = buf;
+  f.p.unsupported = UnsupportedAction::Terminate;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Terminate);
+  CHECK(f.code == 5);
+}
+
+TEST_CASE("malformed exits never reach devices") {
+  Fixture f;
+  uint8_t buf[16] = {};
+  Exit e;
+  e.kind = ExitKind::Pio;
+  e.addr = 0x3f8;
+  e.size = 3;  // not a legal port size
+  e.data = buf;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Terminate);
+  Exit m;
+  m.kind = ExitKind::Mmio;
+  m.addr = 0xd0000000;
+  m.size = 16;
+  m.data = buf;
+  CHECK(HandleExit(f.p, 0, m) == ExitAction::Terminate);
+  CHECK(f.dev.writes.empty());
+}
+
+TEST_CASE("device termination maps to vdev error 6") {
+  Fixture f;
+  f.dev.status = BusStatus::Terminate;
+  uint8_t buf[1] = {1};
+  Exit e;
+  e.kind = ExitKind::Pio;
+  e.addr = 0x3f8;
+  e.size = 1;
+  e.write = true;
+  e.data = buf;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Terminate);
+  CHECK(f.code == 6);
+}
+
+TEST_CASE("bus errors read as all-ones and continue") {
+  Fixture f;
+  f.dev.status = BusStatus::BusError;
+  uint8_t buf[2] = {0, 0};
+  Exit e;
+  e.kind = ExitKind::Mmio;
+  e.addr = 0xd0000010;
+  e.size = 2;
+  e.data = buf;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
+  CHECK(buf[0] == 0xff);
+  CHECK(buf[1] == 0xff);
+}
+
+TEST_CASE("unknown MSRs fault by default and follow an explicit policy") {
+  Fixture f;
+  Exit e;
+  e.kind = ExitKind::MsrRead;
+  e.addr = 0xc0011029;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
+  CHECK(e.msr_fault);
+  f.p.unsupported_set = true;
+  f.p.unsupported = UnsupportedAction::Ignore;
+  Exit w;
+  w.kind = ExitKind::MsrWrite;
+  w.addr = 0x10;
+  CHECK(HandleExit(f.p, 0, w) == ExitAction::Continue);
+  CHECK_FALSE(w.msr_fault);
+}
+
+TEST_CASE("EOIs are broadcast and power events map to actions") {
+  Fixture f;
+  static uint32_t seen = 0;
+  f.p.eoi = [](void*, uint32_t v) { seen = v; };
+  Exit e;
+  e.kind = ExitKind::Eoi;
+  e.vector = 0x31;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
+  CHECK(seen == 0x31);
+  Exit s;
+  s.kind = ExitKind::Shutdown;
+  CHECK(HandleExit(f.p, 0, s) == ExitAction::Reset);
+  Exit o;
+  o.kind = ExitKind::PowerOff;
+  CHECK(HandleExit(f.p, 0, o) == ExitAction::PowerOff);
+  Exit x;
+  x.kind = ExitKind::Fatal;
+  x.reason = "entry failed";
+  CHECK(HandleExit(f.p, 0, x) == ExitAction::Terminate);
+  CHECK(f.code == 96);
+}
