@@ -24,7 +24,7 @@ irq_handler:
         incl irq_count
         movl $0, LAPIC_EOI
         popal
-        iret
+        INTR_RETURN
 
 /* Quiet the UART source: IER 0, clear a pending THRE by reading IIR. */
 uart_quiet:

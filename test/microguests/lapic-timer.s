@@ -12,7 +12,7 @@
 timer_handler:
         incl ticks
         movl $0, LAPIC_EOI
-        iret
+        INTR_RETURN
 
 main:
         SET_GATE VEC, timer_handler

@@ -16,7 +16,7 @@
 pit_handler:
         incl ticks
         movl $0, LAPIC_EOI
-        iret
+        INTR_RETURN
 
 /* latch channel 0 and read the 16-bit count into %eax */
 pit_latch:

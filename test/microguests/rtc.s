@@ -81,7 +81,7 @@ rtc_handler:
         incl rtc_ticks
         movl $0, LAPIC_EOI
         popal
-        iret
+        INTR_RETURN
 
 main:
         /* 1. register D */

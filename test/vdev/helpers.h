@@ -1,0 +1,28 @@
+// Shared helpers for the vdev tests.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include "fake_host.h"
+
+// Gives each test a clean fake host (and cleans up after it).
+struct HostFixture {
+  fake::Host &h = fake::Host::get();
+  HostFixture() { h.reset(); }
+  ~HostFixture() { h.reset(); }
+  qvm_vdev *make(const std::string &type, const fake::Config &cfg = {}) {
+    qvm_vdev *d = h.create(type, cfg);
+    REQUIRE(d != nullptr);
+    return d;
+  }
+};
+
+inline fake::Config cfg_intr(const std::string &ctrl, unsigned line) {
+  fake::Config c;
+  c.intrs.push_back({ctrl, line});
+  return c;
+}
+
+constexpr uint64_t kMs = 1000000ull;
+constexpr uint64_t kUs = 1000ull;
+constexpr uint64_t kSec = 1000000000ull;

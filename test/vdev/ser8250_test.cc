@@ -1,0 +1,269 @@
+// ser8250: 16550A register model.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "helpers.h"
+
+namespace {
+
+constexpr uint16_t B = 0x3f8;
+enum { RBR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6,
+       SCR = 7 };
+
+struct Pipes {
+  int out[2] = {-1, -1};
+  int in[2] = {-1, -1};
+  Pipes() {
+    REQUIRE(pipe2(out, O_NONBLOCK) == 0);
+    REQUIRE(pipe2(in, O_NONBLOCK) == 0);
+  }
+  ~Pipes() {
+    for (int fd : {out[0], out[1], in[0], in[1]})
+      if (fd >= 0) close(fd);
+  }
+  std::string drain() {
+    std::string s;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(out[0], buf, sizeof buf)) > 0) s.append(buf, n);
+    return s;
+  }
+};
+
+struct UartFixture : HostFixture {
+  Pipes p;
+  qvm_vdev *u = nullptr;
+  UartFixture() {
+    h.hostdevs[">-"] = dup(p.out[1]);
+    h.hostdevs["<-"] = dup(p.in[0]);
+    u = make("ser8250");
+  }
+  uint8_t rd(int r) { return static_cast<uint8_t>(h.inb(u, B + r)); }
+  void wr(int r, uint8_t v) { h.outb(u, B + r, v); }
+  void feed(const std::string &s) {
+    REQUIRE(write(p.in[1], s.data(), s.size()) == (ssize_t)s.size());
+    h.poll_fds();
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(UartFixture, "ser8250: defaults and idle IIR", "[ser8250]") {
+  REQUIRE(u->regions.size() == 1);
+  CHECK(u->regions[0].space == QVM_SPACE_IO);
+  CHECK(u->regions[0].base == 0x3f8);
+  CHECK(u->regions[0].size == 8);
+  REQUIRE(u->intrs.size() == 1);
+  CHECK(u->intrs[0].controller == "ioapic");
+  CHECK(u->intrs[0].line == 4);
+  CHECK(rd(IIR) == 0x01);
+  CHECK(rd(LSR) == 0x60);
+  CHECK(rd(MSR) == 0xB0);  // connected host: DCD, DSR, CTS
+  wr(FCR, 0x07);
+  CHECK(rd(IIR) == 0xC1);
+  CHECK(u->intr_level[0] == 0);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: THRE interrupt semantics", "[ser8250]") {
+  wr(FCR, 0x01);
+  wr(IER, 0x02);  // ETBEI with THR empty raises THRE at once
+  CHECK(u->intr_level[0] == 1);
+  CHECK(rd(IIR) == 0xC2);  // reading IIR with THRE as source clears it
+  CHECK(u->intr_level[0] == 0);
+  CHECK(rd(IIR) == 0xC1);
+  wr(RBR, 'A');  // THR write -> sent -> THR empty again
+  CHECK(u->intr_level[0] == 1);
+  CHECK(p.drain() == "A");
+  wr(IER, 0x00);
+  CHECK(u->intr_level[0] == 0);
+  CHECK(rd(IIR) == 0xC1);
+  // Linux's THRE re-assert test: IER=THRI, read IIR, IER=0, IER=THRI again.
+  wr(IER, 0x02);
+  uint8_t iir1 = rd(IIR);
+  wr(IER, 0x00);
+  wr(IER, 0x02);
+  uint8_t iir2 = rd(IIR);
+  CHECK((iir1 & 1) == 0);
+  CHECK((iir2 & 1) == 0);
+  CHECK(u->rises(0) >= 3);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: DLAB selects divisor latches", "[ser8250]") {
+  wr(IER, 0x05);
+  wr(LCR, 0x83);
+  wr(0, 0x01);
+  wr(1, 0x02);
+  CHECK(rd(0) == 0x01);
+  CHECK(rd(1) == 0x02);
+  CHECK(p.drain().empty());
+  wr(LCR, 0x03);
+  CHECK(rd(IER) == 0x05);  // IER untouched by DLM writes
+  CHECK(rd(LCR) == 0x03);
+  wr(0, 'x');
+  CHECK(p.drain() == "x");
+  wr(SCR, 0x5a);
+  CHECK(rd(SCR) == 0x5a);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: loopback and MSR deltas", "[ser8250]") {
+  // Linux autoconfig: MCR = LOOP | RTS | OUT2 -> MSR top nibble 0x90.
+  wr(MCR, 0x1A);
+  uint8_t msr = rd(MSR);
+  CHECK((msr & 0xF0) == 0x90);
+  CHECK((msr & 0x02) != 0);  // DSR dropped: delta DSR
+  CHECK((rd(MSR) & 0x0F) == 0);  // deltas clear on read
+  wr(MCR, 0x1F);  // + DTR, OUT1 -> DSR, RI
+  CHECK((rd(MSR) & 0xF0) == 0xF0);
+  wr(MCR, 0x1B);  // OUT1 off -> RI 1->0 -> TERI
+  CHECK((rd(MSR) & 0x04) != 0);
+  // Loopback data goes to the receiver, not the host.
+  wr(FCR, 0x01);
+  wr(RBR, 'Q');
+  wr(RBR, 'R');
+  CHECK(p.drain().empty());
+  CHECK((rd(LSR) & 0x01) == 1);
+  CHECK(rd(RBR) == 'Q');
+  CHECK(rd(RBR) == 'R');
+  CHECK((rd(LSR) & 0x01) == 0);
+  wr(MCR, 0x00);
+  CHECK((rd(MSR) & 0xF0) == 0xB0);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: IIR priorities", "[ser8250]") {
+  // No FIFO: two loopback bytes overrun the holding register.
+  wr(MCR, 0x10);
+  rd(MSR);
+  wr(RBR, 1);
+  wr(RBR, 2);
+  wr(MCR, 0x12);  // RTS -> CTS changes: modem status pending
+  wr(IER, 0x0F);
+  CHECK(rd(IIR) == 0x06);  // line status first
+  CHECK((rd(LSR) & 0x03) == 0x03);  // OE + DR; OE clears
+  CHECK(rd(IIR) == 0x04);  // rx data
+  CHECK(rd(RBR) == 2);     // 16450 mode: the newer byte overwrote
+  CHECK(rd(IIR) == 0x02);  // THRE (cleared by this read)
+  CHECK(rd(IIR) == 0x00);  // modem status
+  rd(MSR);
+  CHECK(rd(IIR) == 0x01);
+  CHECK(u->intr_level[0] == 0);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: host input, FIFO trigger and timeout", "[ser8250]") {
+  wr(FCR, 0xC7);  // FIFO, trigger 14
+  wr(IER, 0x01);
+  feed("hello");
+  CHECK(rd(IIR) == 0xCC);  // below trigger: character timeout
+  CHECK(u->intr_level[0] == 1);
+  wr(FCR, 0x41);  // trigger 4 (no clear)
+  CHECK(rd(IIR) == 0xC4);
+  std::string got;
+  while (rd(LSR) & 1) got += static_cast<char>(rd(RBR));
+  CHECK(got == "hello");
+  CHECK(u->intr_level[0] == 0);
+  // More than the FIFO holds: staged, nothing lost, no overrun.
+  std::string big(40, 'z');
+  for (int i = 0; i < 40; i++) big[i] = static_cast<char>('a' + i % 26);
+  feed(big);
+  got.clear();
+  for (int i = 0; i < 100 && (rd(LSR) & 1); i++) {
+    got += static_cast<char>(rd(RBR));
+  }
+  CHECK(got == big);
+  CHECK((rd(LSR) & 0x02) == 0);
+  // FCR bit 1 clears the receive FIFO.
+  feed("abc");
+  wr(FCR, 0x43);
+  CHECK((rd(LSR) & 1) == 0);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: host input EOF does not spin", "[ser8250]") {
+  close(p.in[1]);
+  p.in[1] = -1;
+  h.poll_fds();
+  h.poll_fds();
+  h.poll_fds();
+  int eof_logs = 0;
+  for (auto &l : u->logs)
+    if (l.find("end of file") != std::string::npos) eof_logs++;
+  CHECK(eof_logs == 1);
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: reset restores power-on state", "[ser8250]") {
+  wr(LCR, 0x83);
+  wr(FCR, 0x07);
+  wr(IER, 0x0F);
+  wr(MCR, 0x1F);
+  REQUIRE(h.control(u, QVM_CTRL_RESET) == 0);
+  CHECK(rd(LCR) == 0);
+  CHECK(rd(IER) == 0);
+  CHECK(rd(MCR) == 0);
+  CHECK(rd(IIR) == 0x01);
+  CHECK(rd(LSR) == 0x60);
+  CHECK(u->intr_level[0] == 0);
+}
+
+TEST_CASE("ser8250: memory space with regshift", "[ser8250]") {
+  HostFixture f;
+  int out[2];
+  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
+  f.h.hostdevs[">/dev/null-test"] = out[1];
+  fake::Config c;
+  c.locs.push_back({QVM_SPACE_MEM, 0x10000000});
+  c.options = {{"regshift", "2"}, {"hostdev", ">/dev/null-test"}};
+  qvm_vdev *u = f.make("ser8250", c);
+  REQUIRE(u->regions[0].space == QVM_SPACE_MEM);
+  CHECK(u->regions[0].size == 32);
+  CHECK(u->watches.empty());  // a file/pipe output has no input side
+  f.h.mwrite(u, 0x10000000 + 7 * 4, 4, 0xA5);
+  CHECK(f.h.mread(u, 0x10000000 + 7 * 4, 4) == 0xA5);
+  f.h.mwrite(u, 0x10000000 + 2 * 4, 4, 0x01);
+  CHECK(f.h.mread(u, 0x10000000 + 2 * 4, 4) == 0xC1);
+  CHECK(f.h.mread(u, 0x10000000 + 2 * 4 + 1, 1) == 0);  // between registers
+  f.h.mwrite(u, 0x10000000, 4, 'M');
+  char ch = 0;
+  CHECK(read(out[0], &ch, 1) == 1);
+  CHECK(ch == 'M');
+  close(out[0]);
+}
+
+TEST_CASE("ser8250: option errors", "[ser8250]") {
+  HostFixture f;
+  fake::Config c;
+  c.options = {{"regshift", "9"}};
+  CHECK(f.h.create("ser8250", c) == nullptr);
+  CHECK(f.h.last_rc < 0);
+  c.options = {{"regshift", "abc"}};
+  CHECK(f.h.create("ser8250", c) == nullptr);
+  c.options = {{"hostdev", "<input-only"}};
+  CHECK(f.h.create("ser8250", c) == nullptr);
+  fake::Config c2;
+  c2.locs.push_back({QVM_SPACE_PCI_CFG, 0});
+  CHECK(f.h.create("ser8250", c2) == nullptr);
+}
+
+TEST_CASE("ser8250: two instances keep separate state", "[ser8250]") {
+  HostFixture f;
+  fake::Config a, b;
+  a.options = {{"hostdev", ">/tmp/qvm-vdev-test-a.out"}};
+  b.options = {{"hostdev", ">/tmp/qvm-vdev-test-b.out"}};
+  b.locs.push_back({QVM_SPACE_IO, 0x2f8});
+  b.intrs.push_back({"ioapic", 3});
+  qvm_vdev *u1 = f.make("ser8250", a);
+  qvm_vdev *u2 = f.make("ser8250", b);
+  f.h.outb(u1, 0x3f8 + 7, 0x11);
+  f.h.outb(u2, 0x2f8 + 7, 0x22);
+  CHECK(f.h.inb(u1, 0x3f8 + 7) == 0x11);
+  CHECK(f.h.inb(u2, 0x2f8 + 7) == 0x22);
+  CHECK(u2->intrs[0].line == 3);
+  f.h.outb(u1, 0x3f8, 'k');
+  f.h.reset();
+  FILE *fp = fopen("/tmp/qvm-vdev-test-a.out", "r");
+  REQUIRE(fp);
+  CHECK(fgetc(fp) == 'k');
+  fclose(fp);
+  unlink("/tmp/qvm-vdev-test-a.out");
+  unlink("/tmp/qvm-vdev-test-b.out");
+}
