@@ -339,7 +339,7 @@ absl::StatusOr<std::vector<uint8_t>> BuildDsdtAml(const AcpiPlatform& p) {
         rt.QWordMemory(lo, hi);
       }
       Bytes body = Name("_HID", HardwareId("PNP0C02"));
-      Append(body, Name("_UID", Integer(0x4d434647)));  // distinct from others
+      Append(body, Name("_UID", String("ECAM")));
       Append(body, Crs(rt));
       Append(sb, Device("MRES", body));
     }

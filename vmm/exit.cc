@@ -52,7 +52,9 @@ bool Unsupported(const Peripherals& p, const char* what, unsigned vcpu,
       return true;
     case UnsupportedAction::Log:
     case UnsupportedAction::Fault:
-      QVM_LOG_RL(LogLevel::Warn, "vcpu %u: unhandled %s %s at 0x%llx size %u",
+      // Without an explicit `unsupported`, probes of absent hardware (PCI
+      // config ports, COM2, ...) are normal guest behaviour: debug level.
+      QVM_LOG_RL(p.unsupported_set ? LogLevel::Warn : LogLevel::Debug, "vcpu %u: unhandled %s %s at 0x%llx size %u",
                  vcpu, what, write ? "write" : "read",
                  (unsigned long long)addr, size);
       return true;

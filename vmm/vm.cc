@@ -144,6 +144,13 @@ absl::Status Vm::build_devices() {
     absl::Status st = d->resolve_interrupts();
     if (!st.ok()) return st;
   }
+  // Every region and interrupt is assigned now.
+  for (auto& d : devs_) {
+    int rc = d->control(QVM_CTRL_RESOURCES);
+    if (rc < 0)
+      return ConfigError(d->spec.where, absl::StrFormat(
+          "vdev %s: cannot take its resources (%s)", d->name, strerror(-rc)));
+  }
   // Device MMIO must not hide behind RAM (the accelerator maps RAM first).
   for (const auto& r : mmio_.regions())
     for (const auto& m : mem_.regions())

@@ -84,12 +84,16 @@ class X86Machine : public Machine {
         ap.ioapic_addr = d.regions[0].base;
       } else if (d.type == "8259") {
         ap.has_8259 = true;
-      } else if (d.type == "acpi-pm" && d.regions.size() >= 3) {
+      } else if (d.type == "acpi-pm" && !d.regions.empty() &&
+                 d.regions[0].space == QVM_SPACE_IO && d.regions[0].size >= 0xd) {
+        // One block: PM1a_EVT +0 (4), PM1a_CNT +4 (2), PM_TMR +8 (4),
+        // RESET +0xc (1) — the layout vdev-acpi-pm documents.
         have_pm = true;
-        ap.pm.pm1a_evt = uint16_t(d.regions[0].base);
-        ap.pm.pm1a_cnt = uint16_t(d.regions[1].base);
-        ap.pm.pm_tmr = uint16_t(d.regions[2].base);
-        if (d.regions.size() >= 4) ap.pm.reset = uint16_t(d.regions[3].base);
+        uint16_t b = uint16_t(d.regions[0].base);
+        ap.pm.pm1a_evt = b;
+        ap.pm.pm1a_cnt = uint16_t(b + 4);
+        ap.pm.pm_tmr = uint16_t(b + 8);
+        ap.pm.reset = uint16_t(b + 0xc);
         if (!d.intrs.empty()) ap.sci_irq = d.intrs[0].line;
       }
       if (d.type == "pckeyboard") ap.has_8042 = true;

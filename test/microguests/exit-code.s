@@ -7,5 +7,9 @@ main:
         PRINT "exit-code: writing 5 to the debug-exit port\n"
         movb $5, %al
         outb %al, $DEBUG_EXIT
-        /* Still running: the debug-exit device did not end qvm. */
+        /* qvm stops the VM asynchronously (qvm_exit_code): give it ~0.5-1 s
+         * of port exits before concluding that the write did nothing. */
+        pushl $100000
+        call delay
+        addl $4, %esp
         FAIL_MSG 6, "debug-exit write of 5 did not end qvm"

@@ -31,7 +31,7 @@ microguests: $(MICROGUESTS)
 
 .PRECIOUS: $(MG_OUT)/%.o $(MG_OUT)/%.elf
 
-$(MG_OUT)/%.o: $(MG_SRC)/%.s $(MG_SRC)/common.inc
+$(MG_OUT)/%.o: $(MG_SRC)/%.s $(wildcard $(MG_SRC)/*.inc)
 	@mkdir -p $(dir $@)
 	$(MG_AS) --32 --fatal-warnings -I $(MG_SRC) -o $@ $<
 

@@ -64,7 +64,7 @@ result() {  # verdict name why...
 # The guest's own verdict line, or qvm's last message, to explain a failure.
 explain() {
   local log=$1 l
-  l=$(grep -a -m1 -E '^FAIL ' "$log" 2>/dev/null | tr -d '\r' | cut -c1-200)
+  l=$(grep -a -o -m1 -E 'FAIL [^ ]+ check [0-9]+:.*' "$log" 2>/dev/null | tr -d '\r' | cut -c1-200)
   [[ -z "$l" ]] && l=$(grep -a -v '^\s*$' "$log" 2>/dev/null | tail -n 1 | tr -d '\r' | cut -c1-200)
   [[ -n "$l" ]] && printf '(log: %s)' "$l"
 }
@@ -100,6 +100,7 @@ for row in "${rows[@]}"; do
     why="timed out after ${TIMEOUT}s"
   elif [[ "$rc" != "$want" ]]; then
     why="exit $rc, expected $want"
+    ((rc > 128 && rc < 160)) && why="$why (killed by signal $((rc - 128)))"
   fi
   if [[ -z "$why" && -n "${contains:-}" && "$contains" != "-" ]]; then
     IFS='|' read -r -a parts <<< "$contains"

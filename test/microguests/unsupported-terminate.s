@@ -8,4 +8,7 @@ main:
         PRINT "unsupported-terminate: reading unassigned port 0x2f0\n"
         movw $UNASSIGNED_PORT, %dx
         inb %dx, %al
+        pushl $100000                   /* let an asynchronous stop land */
+        call delay
+        addl $4, %esp
         FAIL_MSG 1, "qvm did not terminate on an unassigned port read"

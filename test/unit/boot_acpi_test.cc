@@ -172,6 +172,21 @@ struct Iasl {
     ss << dsl.rdbuf();
     return ss.str();
   }
+  // Runs acpiexec in batch mode on dsdt.dat; returns its output.
+  std::string Exec(const std::string& cmds) {
+    REQUIRE(std::system("command -v acpiexec > /dev/null 2>&1") == 0);
+    std::string cmd = "cd '" + dir + "' && timeout 60 acpiexec -b \"" + cmds +
+                      "\" dsdt.dat > exec.log 2>&1";
+    int rc = std::system(cmd.c_str());
+    std::ifstream lg(dir + "/exec.log");
+    std::stringstream log;
+    log << lg.rdbuf();
+    INFO("acpiexec:\n" << log.str());
+    REQUIRE(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 0);
+    CHECK(log.str().find("AE_") == std::string::npos);  // no ACPICA errors
+    return log.str();
+  }
   // Recompiles a disassembled .dsl; true when iasl reports no errors.
   void Recompile(const std::string& name) {
     std::string cmd = "cd '" + dir + "' && iasl -p " + name + "-re " + name +
@@ -349,6 +364,13 @@ TEST_CASE("ACPI tables pass iasl", "[boot][acpi]") {
   std::string apic = iasl.Disassemble("apic", t.by_sig["APIC"]);
   CHECK(apic.find("Interrupt Source Override") != std::string::npos);
   iasl.Disassemble("hpet", t.by_sig["HPET"]);
+  // Load the DSDT into ACPICA's interpreter and evaluate objects.
+  std::string out = iasl.Exec(
+      "evaluate \\_S5; evaluate \\_SB.COM2._CRS; evaluate \\_SB.D000._STA");
+  CHECK(out.find("Evaluation of \\_S5 returned") != std::string::npos);
+  CHECK(out.find("[Integer] = 0000000000000005") != std::string::npos);
+  CHECK(out.find("47 01 F8 02 F8 02 01 08 22 08 00 79 00") != std::string::npos);
+  CHECK(out.find("[Integer] = 000000000000000F") != std::string::npos);
   iasl.Disassemble("mcfg", t.by_sig["MCFG"]);
   iasl.Disassemble("facs", t.by_sig["FACS"]);
 }

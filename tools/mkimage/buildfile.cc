@@ -61,16 +61,17 @@ struct Sticky {
   std::optional<uint32_t> perms;
   uint32_t uid = 0, gid = 0;
   bool autolib = true;
+  bool strip = true;
 };
 
 struct LineAttrs {
   std::optional<std::optional<uint32_t>> perms;  // set (maybe to "auto")
   std::optional<uint32_t> uid, gid;
-  std::optional<bool> autolib;
+  std::optional<bool> autolib, strip;
   std::string type;  // "", file, dir, link
   bool module = false, script = false;
-  std::optional<std::string> arch, kernel, name, libpath, libdir;
-  bool any_header() const { return arch || kernel || name || libpath || libdir; }
+  std::optional<std::string> arch, kernel, name, libpath, libdir, strip_tool;
+  bool any_header() const { return arch || kernel || name || libpath || libdir || strip_tool; }
   bool any_entry_only() const { return !type.empty() || module || script; }
 };
 
@@ -190,6 +191,12 @@ class Parser {
         } else if (key == "+autolib" || key == "-autolib") {
           no_val();
           a.autolib = key[0] == '+';
+        } else if (key == "+strip" || key == "-strip") {
+          no_val();
+          a.strip = key[0] == '+';
+        } else if (key == "strip") {
+          need_val();
+          a.strip_tool = val;
         } else if (key == "arch") {
           need_val();
           if (val != "x86_64" && val != "aarch64")
@@ -223,7 +230,7 @@ class Parser {
   void ApplyHeader(const Location& loc, const LineAttrs& a, const std::string& base) {
     if (!spec_.entries.empty()) {
       const char* which = a.arch ? "arch" : a.kernel ? "kernel" : a.name ? "name"
-                          : a.libpath ? "libpath" : "libdir";
+                          : a.libpath ? "libpath" : a.libdir ? "libdir" : "strip";
       throw BuildError(loc, std::string("header attribute '") + which +
                                 "' must come before the first file line");
     }
@@ -246,6 +253,7 @@ class Parser {
       spec_.libpath_loc = loc;
     }
     if (a.libdir) spec_.libdir = *a.libdir;
+    if (a.strip_tool) spec_.strip_tool = *a.strip_tool;
   }
 
   void ParseLine(const Location& loc, const std::string& line, const std::string& base,
@@ -262,6 +270,7 @@ class Parser {
       if (a.uid) sticky_.uid = *a.uid;
       if (a.gid) sticky_.gid = *a.gid;
       if (a.autolib) sticky_.autolib = *a.autolib;
+      if (a.strip) sticky_.strip = *a.strip;
       return;
     }
     if (a.any_header())
@@ -291,6 +300,7 @@ class Parser {
     e.uid = a.uid.value_or(sticky_.uid);
     e.gid = a.gid.value_or(sticky_.gid);
     e.autolib = a.autolib.value_or(sticky_.autolib);
+    e.strip = a.strip.value_or(sticky_.strip);
     e.script = a.script;
 
     size_t eq = rest.find('=');

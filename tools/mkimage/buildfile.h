@@ -38,6 +38,7 @@ struct Entry {
   std::optional<uint32_t> perms;  // unset: derived (0755 for executables/scripts/dirs, else 0644)
   uint32_t uid = 0, gid = 0;
   bool autolib = true;  // bundle the shared libraries an ELF file needs
+  bool strip = true;    // strip debug information from ELF programs/libraries
   bool script = false;  // the startup script
 };
 
@@ -49,6 +50,7 @@ struct BuildSpec {
   std::vector<std::string> libpath;  // host library search path; empty: the arch default
   Location libpath_loc;
   std::string libdir;           // image folder for bundled libraries; empty: the arch default
+  std::string strip_tool;       // program that strips debug info; empty: the arch default
   std::vector<Entry> entries;
   std::map<std::string, std::string> vars;  // final variable values
 };

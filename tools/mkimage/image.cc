@@ -4,6 +4,7 @@
 #include <glob.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +138,60 @@ std::string Gzip(const std::string& in) {
   return out;
 }
 
+std::string StripDebug(const std::string& tool, const std::string& elf) {
+  char in_name[] = "/tmp/qvm-mkimage-strip-in.XXXXXX";
+  char out_name[] = "/tmp/qvm-mkimage-strip-out.XXXXXX";
+  int in_fd = mkstemp(in_name);
+  if (in_fd < 0) throw BuildError(std::string("mkstemp: ") + std::strerror(errno));
+  int out_fd = mkstemp(out_name);
+  if (out_fd < 0) {
+    close(in_fd);
+    unlink(in_name);
+    throw BuildError(std::string("mkstemp: ") + std::strerror(errno));
+  }
+  close(out_fd);
+  auto cleanup = [&] {
+    close(in_fd);
+    unlink(in_name);
+    unlink(out_name);
+  };
+  size_t off = 0;
+  while (off < elf.size()) {
+    ssize_t n = write(in_fd, elf.data() + off, elf.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      cleanup();
+      throw BuildError(std::string("write temp file: ") + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  std::string a0 = tool, a1 = "--strip-debug", a2 = "-o", a3 = out_name, a4 = in_name;
+  char* argv[] = {a0.data(), a1.data(), a2.data(), a3.data(), a4.data(), nullptr};
+  pid_t pid;
+  int rc = posix_spawnp(&pid, tool.c_str(), nullptr, nullptr, argv, environ);
+  if (rc != 0) {
+    cleanup();
+    throw BuildError("cannot run '" + tool + "': " + std::strerror(rc) +
+                     " (name another with [strip=PROGRAM], or keep debug info with [-strip])");
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    cleanup();
+    throw BuildError("'" + tool + " --strip-debug' failed");
+  }
+  std::string out;
+  try {
+    out = ReadHostFile(out_name);
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  cleanup();
+  return out;
+}
+
 Image::Image(BuildSpec spec) : spec_(std::move(spec)) {
   machine_ = MachineForArch(spec_.arch);
   libdir_ = spec_.libdir.empty() ? DefaultLibdir(spec_.arch) : spec_.libdir;
@@ -210,6 +265,7 @@ void Image::AddEntry(const Entry& e) {
       struct stat st;
       n.data = ReadRegular(e.loc, e.source, &st);
       n.perms = e.perms.value_or((st.st_mode & 0111) || e.script ? 0755 : 0644);
+      n.strip = e.strip && e.kind == Entry::Kind::kFile;
       host_source_[e.target] = e.source;
       AddNode(e.target, std::move(n));
       if (e.kind == Entry::Kind::kModule) modules_.emplace_back(&e, e.target);
@@ -228,6 +284,7 @@ void Image::AddEntry(const Entry& e) {
       for (const std::string& m : matches) {  // glob() sorts
         struct stat st;
         Node f = n;
+        f.strip = e.strip;
         f.data = ReadRegular(e.loc, m, &st);
         f.perms = e.perms.value_or((st.st_mode & 0111) ? 0755 : 0644);
         std::string target = e.target + "/" + BaseName(m);
@@ -294,6 +351,30 @@ std::string Image::ResolveLibrary(const std::string& name, const std::string& ho
     return cand;
   }
   return "";
+}
+
+void Image::StripPrograms() {
+  std::string tool = spec_.strip_tool;
+  if (tool.empty()) {
+    struct utsname u;
+    bool native = uname(&u) == 0 && spec_.arch == u.machine;
+    tool = native ? "strip" : spec_.arch + "-linux-gnu-strip";
+  }
+  for (auto& [path, n] : nodes_) {
+    if (n.type != Node::Type::kFile || !n.strip || !IsElf(n.data)) continue;
+    ElfInfo info;
+    try {
+      info = ParseElf(n.data);
+    } catch (const std::runtime_error& err) {
+      throw BuildError(n.origin + ": '" + path + "': " + err.what());
+    }
+    if ((info.type != 2 && info.type != 3) || info.machine != machine_) continue;  // ET_EXEC, ET_DYN
+    try {
+      n.data = StripDebug(tool, n.data);
+    } catch (const BuildError& err) {
+      throw BuildError(n.origin + ": stripping '" + path + "': " + err.what());
+    }
+  }
 }
 
 void Image::BundleLibraries() {
@@ -370,10 +451,18 @@ void Image::GenerateInit() {
   if (auto it = nodes_.find("/init"); it != nodes_.end())
     throw BuildError(it->second.origin + ": the image has its own /init, but /init is generated to run the "
                      "startup script '" + script_path_ + "' (remove one of them)");
-  for (const char* need : {"/bin/sh"}) {
-    if (!nodes_.count(need))
-      throw BuildError(nodes_.at(script_path_).origin + ": the generated /init runs " + need +
-                       ", which is not in the image");
+  const std::string& where = nodes_.at(script_path_).origin;
+  if (!nodes_.count("/bin/sh"))
+    throw BuildError(where + ": the generated /init runs /bin/sh, which is not in the image");
+  std::vector<std::string> cmds = {"mkdir", "mount"};
+  if (!module_order_.empty()) cmds.push_back("insmod");
+  for (const std::string& cmd : cmds) {
+    bool found = false;
+    for (const char* dir : {"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"})
+      found = found || nodes_.count(dir + cmd);
+    if (!found)
+      throw BuildError(where + ": the generated /init runs '" + cmd +
+                       "', which is in none of /bin /sbin /usr/bin /usr/sbin of the image");
   }
   std::string s =
       "#!/bin/sh\n"
@@ -400,6 +489,7 @@ void Image::Assemble() {
   if (!machine_) throw BuildError("unknown arch '" + spec_.arch + "'");
   for (const Entry& e : spec_.entries) AddEntry(e);
   OrderModules();
+  StripPrograms();
   BundleLibraries();
   GenerateInit();
   if (!nodes_.count("/dev")) {

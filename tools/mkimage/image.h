@@ -23,6 +23,7 @@ struct Node {
   std::string data;               // file bytes or link target
   std::string origin;             // "FILE:LINE" or what added it
   bool autolib = false;
+  bool strip = false;
   bool explicit_dir = false;
 };
 
@@ -54,6 +55,7 @@ class Image {
   void AddParents(const std::string& path, const std::string& origin);
   void AddEntry(const Entry& e);
   void OrderModules();
+  void StripPrograms();
   void BundleLibraries();
   void GenerateInit();
   std::string ResolveLibrary(const std::string& name, const std::string& host_file,
@@ -73,5 +75,7 @@ class Image {
 
 // Runs `gzip -n -9` on `in`, returns the compressed bytes. Throws BuildError.
 std::string Gzip(const std::string& in);
+// Runs `TOOL --strip-debug` on an ELF file's bytes. Throws BuildError.
+std::string StripDebug(const std::string& tool, const std::string& elf);
 
 }  // namespace mkimage

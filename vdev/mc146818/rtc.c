@@ -27,6 +27,9 @@
  * Register C: IRQF/PF/AF/UF, computed from time (flags are set whether or
  * not their interrupts are enabled); reading it clears it and deasserts
  * the interrupt. Register D: VRT (0x80), read-only.
+ * AF is evaluated at each update the device observes: when several seconds
+ * pass unobserved (AIE off, or the line already up) only the latest one is
+ * compared with the alarm.
  * Interrupt (default ioapic:8): asserted while IRQF is set
  * (PF&PIE | AF&AIE | UF&UIE). A qvm timer wakes the device only while an
  * enabled event can still raise the line.

@@ -36,13 +36,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define FIFO_SIZE 16
-#define STAGE_SIZE 256
+#define STAGE_SIZE 4096
 
 #define IER_ERBFI 0x01
 #define IER_ETBEI 0x02
@@ -80,9 +81,17 @@ struct uart {
     /* configuration */
     char hostdev[256];
     unsigned regshift;
-    int out_fd, in_fd;
-    int in_eof;
-    int eof_pipe_wr;
+    int out_fd;
+    /* Host input: a relay thread copies in_fd (host stdin) into relay[1];
+     * qvm watches relay[0]. The thread stops at end of file and we keep
+     * relay[1] open, so the watched fd never reports EOF (the ABI has no
+     * way to stop watching an fd, and epoll would otherwise report
+     * stdin's EOF forever). stop[] wakes the thread at TERMINATE. */
+    int in_fd;
+    int relay[2];
+    int stop[2];
+    int relay_running;
+    pthread_t relay_thread;
     int configured;
     /* registers */
     uint8_t ier, lcr, mcr, fcr, scr, dll, dlm;
@@ -208,56 +217,127 @@ static void host_output(qvm_vdev_t *dev, struct uart *u, uint8_t b)
         qvm_log(dev, QVM_LOG_WARN, "host output failed, dropping bytes");
 }
 
-static void input_eof(qvm_vdev_t *dev, struct uart *u)
+/* Relay thread: copies host input into our pipe until EOF or stop. Touches
+ * no device state (only fds fixed before it started). */
+static int relay_write_all(const struct uart *u, const uint8_t *buf, size_t n)
 {
-    /* The ABI has no way to stop watching an fd. Replace ours with the read
-     * end of a pipe whose write end we keep open: it never becomes readable,
-     * so the event loop does not spin on an fd stuck at end-of-file. */
-    int p[2];
-    u->in_eof = 1;
-    if (pipe(p) == 0) {
-        if (dup2(p[0], u->in_fd) < 0) {
-            close(p[1]);
-            p[1] = -1;
+    while (n) {
+        struct pollfd p[2] = {{.fd = u->relay[1], .events = POLLOUT},
+                              {.fd = u->stop[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
         }
-        close(p[0]);
-        u->eof_pipe_wr = p[1];
+        if (p[1].revents)
+            return -1;
+        ssize_t k = write(u->relay[1], buf, n);
+        if (k < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -1;
+        }
+        buf += k;
+        n -= (size_t)k;
     }
-    qvm_log(dev, QVM_LOG_INFO, "host input reached end of file");
+    return 0;
+}
+
+static void *relay_main(void *arg)
+{
+    const struct uart *u = arg;
+    uint8_t buf[512];
+    for (;;) {
+        struct pollfd p[2] = {{.fd = u->in_fd, .events = POLLIN},
+                              {.fd = u->stop[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents)
+            break;
+        if (p[0].revents & POLLNVAL)
+            break;
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t n = read(u->in_fd, buf, sizeof buf);
+        if (n == 0)
+            break; /* end of file: stop; relay[1] stays open */
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            break;
+        }
+        if (relay_write_all(u, buf, (size_t)n) != 0)
+            break;
+    }
+    return NULL;
 }
 
 static void uart_input(qvm_vdev_t *dev, void *state, void *arg)
 {
     struct uart *u = state;
-    uint8_t buf[STAGE_SIZE];
+    uint8_t buf[512];
     (void)arg;
-    if (u->in_fd < 0 || u->in_eof)
-        return;
-    struct pollfd p = {.fd = u->in_fd, .events = POLLIN};
-    if (poll(&p, 1, 0) <= 0)
-        return;
-    if (!(p.revents & (POLLIN | POLLHUP)))
+    if (u->relay[0] < 0)
         return;
     unsigned room = STAGE_SIZE - u->st_count;
-    size_t want = room ? room : sizeof buf;
-    ssize_t n = read(u->in_fd, buf, want);
-    if (n == 0) {
-        input_eof(dev, u);
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)
-            input_eof(dev, u);
-        return;
-    }
+    size_t want = room < sizeof buf ? room : sizeof buf;
+    if (want == 0)
+        want = sizeof buf;
+    ssize_t n = read(u->relay[0], buf, want);
+    if (n <= 0)
+        return; /* EAGAIN; EOF cannot happen while relay[1] is open */
     if (room == 0) {
-        u->lsr_err |= LSR_OE; /* bytes lost on the line */
+        u->lsr_err |= LSR_OE; /* the guest is not draining: bytes lost */
     } else {
         for (ssize_t i = 0; i < n; i++)
             u->stage[(u->st_head + u->st_count++) % STAGE_SIZE] = buf[i];
         feed_fifo(u);
     }
     uart_update_irq(dev, u);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd > 2)
+        close(*fd);
+    *fd = -1;
+}
+
+static int relay_start(qvm_vdev_t *dev, struct uart *u)
+{
+    if (pipe2(u->relay, O_CLOEXEC) != 0) {
+        u->relay[0] = u->relay[1] = -1;
+        return -1;
+    }
+    if (pipe2(u->stop, O_CLOEXEC) != 0) {
+        u->stop[0] = u->stop[1] = -1;
+        return -1;
+    }
+    fcntl(u->relay[0], F_SETFL, fcntl(u->relay[0], F_GETFL) | O_NONBLOCK);
+    if (pthread_create(&u->relay_thread, NULL, relay_main, u) != 0)
+        return -1;
+    u->relay_running = 1;
+    if (qvm_fd_watch(dev, u->relay[0], uart_input, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static void relay_stop(struct uart *u)
+{
+    if (u->relay_running) {
+        uint8_t b = 1;
+        while (write(u->stop[1], &b, 1) < 0 && errno == EINTR)
+            ;
+        pthread_join(u->relay_thread, NULL);
+        u->relay_running = 0;
+    }
+    close_fd(&u->relay[0]);
+    close_fd(&u->relay[1]);
+    close_fd(&u->stop[0]);
+    close_fd(&u->stop[1]);
 }
 
 static void uart_reset(struct uart *u)
@@ -469,11 +549,6 @@ static int uart_open_host(qvm_vdev_t *dev, struct uart *u)
         int fd = qvm_hostdev_open(dev, "<-", 0);
         if (fd >= 0 && input_capable(fd)) {
             u->in_fd = fd;
-            if (fd > 2) {
-                int fl = fcntl(fd, F_GETFL);
-                if (fl >= 0)
-                    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-            }
         } else if (fd > 2) {
             close(fd);
         }
@@ -487,7 +562,8 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     struct uart *u = state;
     switch (ctrl) {
     case QVM_CTRL_OPTIONS_START:
-        u->out_fd = u->in_fd = u->eof_pipe_wr = -1;
+        u->out_fd = u->in_fd = -1;
+        u->relay[0] = u->relay[1] = u->stop[0] = u->stop[1] = -1;
         uart_reset(u);
         return 0;
     case QVM_CTRL_OPTION: {
@@ -536,8 +612,10 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     }
     case QVM_CTRL_GUEST_CONFIGURED:
-        if (u->in_fd >= 0 && qvm_fd_watch(dev, u->in_fd, uart_input, NULL) != 0)
-            qvm_log(dev, QVM_LOG_WARN, "cannot watch host input");
+        if (u->in_fd >= 0 && !u->relay_running && relay_start(dev, u) != 0) {
+            qvm_log(dev, QVM_LOG_WARN, "cannot relay host input; input off");
+            relay_stop(u);
+        }
         return 0;
     case QVM_CTRL_RESET:
         uart_reset(u);
@@ -554,13 +632,9 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 u->rx_count, u->st_count, (unsigned long long)u->tx_dropped);
         return 0;
     case QVM_CTRL_TERMINATE:
-        if (u->out_fd > 2)
-            close(u->out_fd);
-        if (u->in_fd > 2)
-            close(u->in_fd);
-        if (u->eof_pipe_wr >= 0)
-            close(u->eof_pipe_wr);
-        u->out_fd = u->in_fd = u->eof_pipe_wr = -1;
+        relay_stop(u);
+        close_fd(&u->out_fd);
+        close_fd(&u->in_fd);
         return 0;
     case QVM_CTRL_POWER_BUTTON:
         return -ENOTSUP;

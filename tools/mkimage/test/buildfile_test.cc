@@ -85,7 +85,8 @@ TEST_CASE("inline files keep their lines verbatim, without expansion") {
 
 TEST_CASE("sticky attributes apply to the following lines until changed") {
   BuildSpec s = Parse({{"dir/main.build",
-                        "[perms=0700 uid=5 gid=6 -autolib]\n"
+                        "[strip=aarch64-linux-gnu-strip]\n"
+                        "[perms=0700 uid=5 gid=6 -autolib -strip]\n"
                         "/a=a\n"
                         "[perms=0644] /b=b\n"
                         "[perms=auto +autolib]\n"
@@ -94,9 +95,12 @@ TEST_CASE("sticky attributes apply to the following lines until changed") {
   CHECK(s.entries[0].uid == 5u);
   CHECK(s.entries[0].gid == 6u);
   CHECK_FALSE(s.entries[0].autolib);
+  CHECK_FALSE(s.entries[0].strip);
+  CHECK(s.strip_tool == "aarch64-linux-gnu-strip");
   CHECK(s.entries[1].perms == 0644u);
   CHECK_FALSE(s.entries[2].perms.has_value());
   CHECK(s.entries[2].autolib);
+  CHECK_FALSE(s.entries[2].strip);
   CHECK(s.entries[2].uid == 5u);
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "tools/mkimage/buildfile.h"
+#include "tools/mkimage/elf.h"
 #include "tools/mkimage/image.h"
 #include "tools/mkimage/test/testutil.h"
 
@@ -73,6 +74,9 @@ TEST_CASE("kernel modules are ordered and loaded by the generated /init") {
   Image img = Build(t,
                     "/bin/busybox=busybox\n"
                     "[type=link] /bin/sh=busybox\n"
+                    "[type=link] /bin/mkdir=busybox\n"
+                    "[type=link] /bin/mount=busybox\n"
+                    "[type=link] /sbin/insmod=../bin/busybox\n"
                     "[module] m/kvm-amd.ko\n"
                     "[module] m/kvm.ko\n"
                     "[module] m/irqbypass.ko\n"
@@ -103,6 +107,8 @@ TEST_CASE("build errors name the buildfile line") {
   CHECK(ErrorOf(t, "/lib/=nothing-*.so\n") == "T/img.build:1: no host file matches 'T/nothing-*.so'");
   CHECK(ErrorOf(t, "[module] a\n") == "T/img.build:1: 'T/a': not an ELF file");
   CHECK(ErrorOf(t, "[+script] /s = {\n}\n") == "T/img.build:1: the generated /init runs /bin/sh, which is not in the image");
+  CHECK(ErrorOf(t, "/bin/sh=a\n/bin/mkdir=a\n[+script] /s = {\n}\n") ==
+        "T/img.build:3: the generated /init runs 'mount', which is in none of /bin /sbin /usr/bin /usr/sbin of the image");
   CHECK(ErrorOf(t, "/bin/sh=a\n/init=a\n[+script] /s = {\n}\n") ==
         "T/img.build:2: the image has its own /init, but /init is generated to run the startup script '/s' (remove one of them)");
 }
@@ -141,4 +147,21 @@ TEST_CASE("two builds of the same buildfile give the same archive") {
   std::string two = WriteCpio(Build(t, bf).CpioEntries());
   CHECK(one == two);
   CHECK(Gzip(one) == Gzip(two));
+}
+
+TEST_CASE("debug information is stripped from programs unless [-strip]") {
+  // This test binary is built with -g: it has a .debug_info section.
+  std::string self = ReadHostFile("/proc/self/exe");
+  REQUIRE(SectionStrings(self, ".debug_info").has_value());
+  TempDir t;
+  t.Write("prog", self, true);
+  Image img = Build(t, "/bin/prog=prog\n[-strip] /bin/raw=prog\n");
+  const std::string& stripped = img.nodes().at("/bin/prog").data;
+  CHECK(stripped.size() < self.size());
+  CHECK_FALSE(SectionStrings(stripped, ".debug_info").has_value());
+  CHECK(ParseElf(stripped).needed == ParseElf(self).needed);
+  CHECK(img.nodes().at("/bin/raw").data == self);
+  CHECK(ErrorOf(t, "[strip=/nonexistent/strip]\n/bin/prog=prog\n") ==
+        "T/img.build:2: stripping '/bin/prog': cannot run '/nonexistent/strip': No such file or directory (name "
+        "another with [strip=PROGRAM], or keep debug info with [-strip])");
 }

@@ -1,0 +1,171 @@
+#!/bin/sh
+# The x86_64 lane's test script. It runs as the startup script of the lane's
+# host image (lane.build), inside QEMU's emulated AMD host with kvm_amd, and
+# reports over the console, one line each:
+#   QVMLANE PLAN <test> ...            the tests it will run, in order
+#   QVMTEST START <test>
+#   QVMTEST PASS|FAIL|SKIP <test> [detail]
+#   QVMTIME <label> <ms>               boot times and per-test wall times
+#   QVMLANE DONE
+# run.sh (on the build machine) turns these into RESULT lines. Kernel
+# command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
+# selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
+# Keep guest consoles quiet: every byte is a VM exit.
+TESTS="host-kvm bad-config boot-1cpu boot-2cpu reboot shell-demo"
+
+busybox --install -s
+cr=$(printf '\r')
+reps=5
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    qvmlane.tests=*) TESTS=$(echo "${arg#qvmlane.tests=}" | tr ',' ' ') ;;
+    qvmlane.reps=*) reps=${arg#qvmlane.reps=} ;;
+  esac
+done
+
+# Milliseconds of uptime (10 ms resolution) without forking.
+now_ms() { read -r up _ </proc/uptime; ms=$(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
+
+# qvm's stdin: a FIFO held open read-write, so it never sees EOF and tests
+# can type into the guest console (printf ... >&3).
+mkfifo /tmp/qvm-in
+exec 3<>/tmp/qvm-in
+
+# watch NAME MODE: copies qvm's output (stdin) to /tmp/NAME.out, adding
+#   QVMSTAMP <n> <ms>   when the n-th QVM-GUEST-INIT marker arrives.
+# MODE reboot: power-cut qvm (SIGQUIT) at the 2nd marker.
+# MODE shell:  type `nproc` after the shell banner, `poweroff` after its answer.
+watch() {
+  n=0 acted=""
+  while IFS= read -r line; do
+    line=${line%"$cr"}
+    case "$line" in
+      *QVM-GUEST-INIT*) n=$((n + 1)); now_ms; echo "QVMSTAMP $n $ms" ;;
+    esac
+    printf '%s\n' "$line"
+    case "$2" in
+      reboot)
+        if [ $n -ge 2 ] && [ -z "$acted" ]; then kill -QUIT "$(cat /tmp/$1.pid)"; acted=1; fi ;;
+      shell)
+        case "$line" in
+          QVM-GUEST-SHELL*) [ -z "$acted" ] && printf 'nproc\n' >&3 && acted=nproc ;;
+          [0-9]|[0-9][0-9]) [ "$acted" = nproc ] && echo "QVMNPROC $line" && printf 'poweroff\n' >&3 && acted=off ;;
+        esac ;;
+    esac
+  done >/tmp/$1.out
+}
+
+# guest NAME CONF SECS MODE: runs qvm under a kill timeout; afterwards
+# /tmp/NAME.out holds its output, RC its exit status, BOOT the ms from qvm's
+# start to the first marker (empty when none), MARKS the number of markers.
+guest() {
+  rm -f /tmp/$1.out /tmp/$1.pid
+  now_ms; t0=$ms
+  { timeout -s KILL "$3" qvm @"$2" <&3 2>&1 &
+    echo $! >/tmp/$1.pid
+    wait $!
+    echo "QVMRC $?"; } | watch "$1" "$4"
+  RC=$(sed -n 's/^QVMRC //p' /tmp/$1.out)
+  MARKS=$(grep -c '^QVMSTAMP ' /tmp/$1.out)
+  BOOT=$(awk -v t0="$t0" '$1 == "QVMSTAMP" && $2 == 1 { print $3 - t0 }' /tmp/$1.out)
+  NPROC=$(sed -n 's/.*QVM-GUEST-NPROC \([0-9]*\).*/\1/p' /tmp/$1.out | head -n1)
+}
+
+# Shows the end of a failed run's output on the console.
+show() { tail -n 15 "$1" | sed 's/^/  | /'; }
+
+rc_text() {
+  case "$1" in
+    137) echo "killed after its timeout (hang)" ;;
+    *) echo "exit $1" ;;
+  esac
+}
+
+# Each test sets RESULT (PASS/FAIL/SKIP) and DETAIL.
+t_host_kvm() {
+  if [ ! -c /dev/kvm ]; then
+    RESULT=FAIL DETAIL="no /dev/kvm"; dmesg | grep -i -E 'kvm|svm' | tail -n 5 | sed 's/^/  | /'; return
+  fi
+  if dmesg | grep -q 'Nested Paging enabled'; then RESULT=PASS DETAIL=""
+  else RESULT=FAIL DETAIL="kvm_amd loaded without nested paging"; fi
+}
+
+t_bad_config() {
+  expect='/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate`'
+  timeout -s KILL 20 qvm @/etc/qvm/bad.qvmconf <&3 >/tmp/bad.stdout 2>/tmp/bad.stderr
+  rc=$?
+  if [ $rc -ne 65 ]; then RESULT=FAIL DETAIL="$(rc_text $rc), expected 65"; show /tmp/bad.stderr; return; fi
+  if ! grep -qxF "$expect" /tmp/bad.stderr; then
+    RESULT=FAIL DETAIL="stderr lacks the expected message"
+    echo "  | expected: $expect"; show /tmp/bad.stderr; return
+  fi
+  RESULT=PASS DETAIL=""
+}
+
+# boot_check NAME CONF CPUS: one boot to init and poweroff.
+boot_check() {
+  guest "$1" "$2" 60 plain
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 (markers seen: $MARKS)"
+  elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
+  elif [ "$NPROC" != "$3" ]; then RESULT=FAIL DETAIL="guest nproc ${NPROC:-?}, expected $3"
+  else RESULT=PASS DETAIL=""; return; fi
+  show /tmp/$1.out
+}
+
+t_boot_1cpu() {
+  boot_check boot-1cpu /etc/qvm/boot-1cpu.qvmconf 1
+  [ -n "$BOOT" ] && echo "QVMTIME boot-1cpu $BOOT"
+}
+
+t_boot_2cpu() {
+  i=1
+  while [ $i -le "$reps" ]; do
+    boot_check boot-2cpu /etc/qvm/boot-2cpu.qvmconf 2
+    [ -n "$BOOT" ] && echo "QVMTIME boot-2cpu $BOOT"
+    if [ $RESULT != PASS ]; then DETAIL="run $i of $reps: $DETAIL"; return; fi
+    i=$((i + 1))
+  done
+}
+
+t_reboot() {
+  guest reboot /etc/qvm/reboot.qvmconf 90 reboot
+  if [ "$MARKS" -ge 2 ] && [ "$RC" = 3 ]; then RESULT=PASS DETAIL=""; return; fi
+  if [ "$MARKS" -lt 2 ]; then RESULT=FAIL DETAIL="guest booted $MARKS time(s), expected a reset in place (2); qvm $(rc_text "$RC")"
+  else RESULT=FAIL DETAIL="after the power cut qvm gave $(rc_text "$RC"), expected 3"; fi
+  show /tmp/reboot.out
+}
+
+t_shell_demo() {
+  guest shell /etc/qvm/demo.qvmconf 90 shell
+  np=$(sed -n 's/^QVMNPROC //p' /tmp/shell.out)
+  if [ "$RC" = 0 ] && [ "$np" = 2 ]; then RESULT=PASS DETAIL=""; return; fi
+  if [ -z "$np" ]; then RESULT=FAIL DETAIL="no answer to nproc at the shell prompt; qvm $(rc_text "$RC")"
+  elif [ "$np" != 2 ]; then RESULT=FAIL DETAIL="nproc at the prompt said $np, expected 2"
+  else RESULT=FAIL DETAIL="poweroff at the prompt: qvm $(rc_text "$RC"), expected 0"; fi
+  show /tmp/shell.out
+}
+
+# Self-tests of the lane machinery (run only when named in qvmlane.tests).
+t_selftest_pass() { RESULT=PASS DETAIL=""; }
+t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }
+t_selftest_hang() { sleep 100000; RESULT=PASS DETAIL=""; }
+
+echo "QVMLANE PLAN $TESTS"
+echo "QVMLANE host $(uname -r), $(nproc) cpu, kvm modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+for t in $TESTS; do
+  echo "QVMTEST START $t"
+  now_ms; start=$ms
+  fn=t_$(echo "$t" | tr '-' '_')
+  if type "$fn" >/dev/null 2>&1; then
+    RESULT=FAIL DETAIL="test did not set a result"
+    "$fn"
+  else
+    RESULT=FAIL DETAIL="no such test"
+  fi
+  now_ms
+  echo "QVMTIME test-$t $((ms - start))"
+  echo "QVMTEST $RESULT $t${DETAIL:+ $DETAIL}"
+done
+echo "QVMLANE DONE"
+stty -F /dev/console -tostop 2>/dev/null  # drain the console
+poweroff -f
