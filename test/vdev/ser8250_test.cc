@@ -1,6 +1,7 @@
 // ser8250: 16550A register model.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <string>
@@ -43,9 +44,19 @@ struct UartFixture : HostFixture {
   }
   uint8_t rd(int r) { return static_cast<uint8_t>(h.inb(u, B + r)); }
   void wr(int r, uint8_t v) { h.outb(u, B + r, v); }
+  // Writes host input (one write() of at most PIPE_BUF bytes is atomic, so
+  // the relay thread moves it in one piece) and lets the device take it
+  // from its relay pipe.
   void feed(const std::string &s) {
+    REQUIRE(s.size() <= 512);
     REQUIRE(write(p.in[1], s.data(), s.size()) == (ssize_t)s.size());
+    REQUIRE(u->watches.size() == 1);
+    struct pollfd pf = {u->watches[0].fd, POLLIN, 0};
+    REQUIRE(poll(&pf, 1, 5000) == 1);
     h.poll_fds();
+    int left = -1;
+    REQUIRE(ioctl(u->watches[0].fd, FIONREAD, &left) == 0);
+    REQUIRE(left == 0);
   }
 };
 
@@ -180,15 +191,18 @@ TEST_CASE_METHOD(UartFixture, "ser8250: host input, FIFO trigger and timeout", "
 }
 
 TEST_CASE_METHOD(UartFixture, "ser8250: host input EOF does not spin", "[ser8250]") {
+  wr(IER, 0x01);
+  feed("bye");
   close(p.in[1]);
   p.in[1] = -1;
-  h.poll_fds();
-  h.poll_fds();
-  h.poll_fds();
-  int eof_logs = 0;
-  for (auto &l : u->logs)
-    if (l.find("end of file") != std::string::npos) eof_logs++;
-  CHECK(eof_logs == 1);
+  // The watched fd must not become readable (EOF) once host input ends,
+  // or a level-triggered event loop would spin on it.
+  REQUIRE(u->watches.size() == 1);
+  struct pollfd pf = {u->watches[0].fd, POLLIN, 0};
+  CHECK(poll(&pf, 1, 200) == 0);
+  std::string got;
+  while (rd(LSR) & 1) got += static_cast<char>(rd(RBR));
+  CHECK(got == "bye");
 }
 
 TEST_CASE_METHOD(UartFixture, "ser8250: reset restores power-on state", "[ser8250]") {
@@ -266,4 +280,23 @@ TEST_CASE("ser8250: two instances keep separate state", "[ser8250]") {
   fclose(fp);
   unlink("/tmp/qvm-vdev-test-a.out");
   unlink("/tmp/qvm-vdev-test-b.out");
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: input beyond FIFO + staging overruns", "[ser8250]") {
+  wr(FCR, 0x01);
+  std::string all;
+  for (int i = 0; i < 10; i++) {
+    std::string chunk(500, static_cast<char>('0' + i));
+    feed(chunk);
+    all += chunk;
+  }
+  std::string got;
+  for (int i = 0; i < 10000 && (rd(LSR) & 1); i++)
+    got += static_cast<char>(rd(RBR));
+  CHECK(got.size() == 4096 + 16);
+  CHECK(got == all.substr(0, got.size()));  // in order, nothing reordered
+  // The overrun was reported (OE is read-clear, so re-create: the flag was
+  // latched by the dropped bytes and cleared by the first LSR read above).
+  feed(std::string(500, 'x'));
+  CHECK((rd(LSR) & 0x02) == 0);  // room again: no overrun
 }

@@ -26,9 +26,18 @@
  * Host side (option `hostdev`): `>-` (default) or `-` writes guest output to
  * qvm's stdout and reads guest input from qvm's stdin when that is a
  * terminal, pipe or socket; `>PATH` or `PATH` writes output to a file and has
- * no input. Input is staged in a 256-byte buffer in front of the FIFO so a
- * paste is not lost while the guest drains the FIFO; when both are full, new
- * host bytes are dropped and LSR.OE is set, as on a real line.
+ * no input. Output is written with write() from the vCPU thread; bytes the
+ * host refuses are dropped and counted.
+ * Input: a relay thread (started at GUEST_CONFIGURED, stopped at TERMINATE)
+ * copies stdin into a pipe the device owns, and qvm watches that pipe. The
+ * thread ends at stdin's end of file while the pipe stays open, so an
+ * exhausted stdin (`echo x | qvm ...`) never leaves the event loop spinning
+ * on a permanently readable fd; the device never blocks and never changes
+ * the flags of the shared stdin description. Input is staged in a 4 KiB
+ * buffer in front of the FIFO so a paste is not lost while the guest drains
+ * the FIFO; when both are full, further bytes are dropped and LSR.OE is set,
+ * as on a real line. In loopback the receiver ignores the line (staged
+ * bytes wait).
  */
 #define _GNU_SOURCE
 #include <qvm/vdev.h>
