@@ -1,4 +1,5 @@
-/* unsupported-log: the default policy (no `unsupported` option = log). An
+/* unsupported-log: `unsupported log` (without it, unhandled accesses are
+ * only logged at debug level: probes of absent hardware are normal). An
  * unassigned port read and MMIO write are logged by qvm and the guest goes
  * on: reads are all-ones. Then 4000 more unassigned accesses: qvm's log of
  * them must be rate-limited, so tests.tsv caps this test's whole log at
