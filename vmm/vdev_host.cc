@@ -463,11 +463,8 @@ __attribute__((visibility("default"))) int qvm_hostdev_open(qvm_vdev_t* dev,
   if (!dev || !spec) return -1;
   std::string s(spec);
   if (s == ">-" || (s == "-" && for_write)) return dup(1);
-  if (s == "<-" || (s == "-" && !for_write)) {
-    int fd = dup(0);
-    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
-  }
+  // stdin is shared with the user's terminal: never change its flags.
+  if (s == "<-" || (s == "-" && !for_write)) return dup(0);
   if (!s.empty() && (s[0] == '>' || s[0] == '<')) s = s.substr(1);
   if (s.empty()) return -1;
   int flags = for_write ? (O_WRONLY | O_CREAT | O_APPEND) : (O_RDONLY | O_NONBLOCK);
@@ -482,6 +479,12 @@ __attribute__((visibility("default"))) int qvm_fd_watch(qvm_vdev_t* dev, int fd,
     fn(dev, dev->state, arg);
   });
   return st.ok() ? 0 : -EINVAL;
+}
+
+__attribute__((visibility("default"))) int qvm_fd_unwatch(qvm_vdev_t* dev, int fd) {
+  if (!dev || fd < 0) return -EINVAL;
+  dev->host->events().unwatch_fd(fd);
+  return 0;
 }
 
 __attribute__((visibility("default"))) void qvm_power(qvm_vdev_t* dev, int what) {

@@ -394,6 +394,16 @@ int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg) {
   return 0;
 }
 
+int qvm_fd_unwatch(qvm_vdev_t *dev, int fd) {
+  if (fd < 0) return -EINVAL;
+  for (auto it = dev->watches.begin(); it != dev->watches.end(); ++it)
+    if (it->fd == fd) {
+      dev->watches.erase(it);
+      return 0;
+    }
+  return -ENOENT;
+}
+
 void qvm_power(qvm_vdev_t *dev, int what) { dev->power.push_back(what); }
 
 void qvm_exit_code(qvm_vdev_t *dev, int code) {

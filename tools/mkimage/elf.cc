@@ -205,6 +205,19 @@ std::optional<std::vector<std::string>> SectionStrings(std::string_view data,
   return std::nullopt;
 }
 
+bool HasSectionPrefix(std::string_view data, std::string_view prefix) {
+  Reader r(data);
+  uint64_t shstrndx = 0;
+  std::vector<Shdr> sh = Shdrs(r, &shstrndx);
+  if (sh.empty()) return false;
+  if (shstrndx >= sh.size()) Bad("bad section name table index");
+  const Shdr& names = sh[shstrndx];
+  r.Check(names.offset, names.size, "section name table");
+  for (const Shdr& s : sh)
+    if (r.Str(names.offset, names.size, s.name).rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
 std::string MachineName(uint16_t m) {
   switch (m) {
     case 62: return "x86_64";

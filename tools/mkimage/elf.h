@@ -37,6 +37,9 @@ ElfInfo ParseElf(std::string_view data);
 std::optional<std::vector<std::string>> SectionStrings(std::string_view data,
                                                        std::string_view name);
 
+// True when some section's name starts with `prefix` (e.g. ".debug").
+bool HasSectionPrefix(std::string_view data, std::string_view prefix);
+
 // Name of the ELF machine for messages ("x86_64", "aarch64", "machine 40").
 std::string MachineName(uint16_t machine);
 // ELF machine number for an image architecture name, 0 when unknown.

@@ -370,6 +370,11 @@ void Image::StripPrograms() {
     }
     if ((info.type != 2 && info.type != 3) || info.machine != machine_) continue;  // ET_EXEC, ET_DYN
     try {
+      if (!HasSectionPrefix(n.data, ".debug")) continue;  // nothing to strip
+    } catch (const std::runtime_error& err) {
+      throw BuildError(n.origin + ": '" + path + "': " + err.what());
+    }
+    try {
       n.data = StripDebug(tool, n.data);
     } catch (const BuildError& err) {
       throw BuildError(n.origin + ": stripping '" + path + "': " + err.what());

@@ -16,10 +16,12 @@ TESTS="host-kvm bad-config boot-1cpu boot-2cpu reboot shell-demo"
 busybox --install -s
 cr=$(printf '\r')
 reps=5
+verbose=""
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     qvmlane.tests=*) TESTS=$(echo "${arg#qvmlane.tests=}" | tr ',' ' ') ;;
     qvmlane.reps=*) reps=${arg#qvmlane.reps=} ;;
+    qvmlane.verbose=1) verbose=1 ;;
   esac
 done
 
@@ -69,6 +71,7 @@ guest() {
   MARKS=$(grep -c '^QVMSTAMP ' /tmp/$1.out)
   BOOT=$(awk -v t0="$t0" '$1 == "QVMSTAMP" && $2 == 1 { print $3 - t0 }' /tmp/$1.out)
   NPROC=$(sed -n 's/.*QVM-GUEST-NPROC \([0-9]*\).*/\1/p' /tmp/$1.out | head -n1)
+  [ -n "$verbose" ] && sed 's/^/  : /' /tmp/$1.out
 }
 
 # Shows the end of a failed run's output on the console.
@@ -104,7 +107,7 @@ t_bad_config() {
 
 # boot_check NAME CONF CPUS: one boot to init and poweroff.
 boot_check() {
-  guest "$1" "$2" 60 plain
+  guest "$1" "$2" 45 plain
   if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 (markers seen: $MARKS)"
   elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
   elif [ "$NPROC" != "$3" ]; then RESULT=FAIL DETAIL="guest nproc ${NPROC:-?}, expected $3"
@@ -128,7 +131,7 @@ t_boot_2cpu() {
 }
 
 t_reboot() {
-  guest reboot /etc/qvm/reboot.qvmconf 90 reboot
+  guest reboot /etc/qvm/reboot.qvmconf 60 reboot
   if [ "$MARKS" -ge 2 ] && [ "$RC" = 3 ]; then RESULT=PASS DETAIL=""; return; fi
   if [ "$MARKS" -lt 2 ]; then RESULT=FAIL DETAIL="guest booted $MARKS time(s), expected a reset in place (2); qvm $(rc_text "$RC")"
   else RESULT=FAIL DETAIL="after the power cut qvm gave $(rc_text "$RC"), expected 3"; fi
@@ -136,7 +139,7 @@ t_reboot() {
 }
 
 t_shell_demo() {
-  guest shell /etc/qvm/demo.qvmconf 90 shell
+  guest shell /etc/qvm/demo.qvmconf 60 shell
   np=$(sed -n 's/^QVMNPROC //p' /tmp/shell.out)
   if [ "$RC" = 0 ] && [ "$np" = 2 ]; then RESULT=PASS DETAIL=""; return; fi
   if [ -z "$np" ]; then RESULT=FAIL DETAIL="no answer to nproc at the shell prompt; qvm $(rc_text "$RC")"
@@ -151,7 +154,7 @@ t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }
 t_selftest_hang() { sleep 100000; RESULT=PASS DETAIL=""; }
 
 echo "QVMLANE PLAN $TESTS"
-echo "QVMLANE host $(uname -r), $(nproc) cpu, kvm modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+echo "QVMLANE host $(uname -r), $(nproc) cpu, up $(cut -d' ' -f1 /proc/uptime) s, modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 for t in $TESTS; do
   echo "QVMTEST START $t"
   now_ms; start=$ms

@@ -10,7 +10,8 @@
 # build/test-logs/x86_64-lane.log. Exit status 0 when every test passed.
 # Environment: QVM_LANE_TIMEOUT (s, default 900), QVM_LANE_REPS (boot-2cpu
 # repetitions, default 5), QVM_LANE_TESTS ("a b": a subset, or the lane
-# self-tests selftest-pass/-fail/-hang), MAKE.
+# self-tests selftest-pass/-fail/-hang), QVM_LANE_VERBOSE=1 (show every qvm
+# run's output), MAKE.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$top"
@@ -42,6 +43,7 @@ echo "x86_64 lane: image built in $(( (t_built - t_begin) / 1000000 )) ms; booti
 
 append="console=ttyS0 quiet loglevel=3 panic=-1 qvmlane.reps=$reps"
 [[ -n $only ]] && append+=" qvmlane.tests=${only// /,}"
+[[ -n ${QVM_LANE_VERBOSE:-} ]] && append+=" qvmlane.verbose=1"
 
 declare -A result
 current="" done=0 qemu_rc="" boot2=()
@@ -67,7 +69,7 @@ while IFS= read -r line; do
       [[ $label == boot-2cpu ]] && boot2+=("$ms") ;;
     "QVMLANE DONE") done=1 ;;
     "QVMQEMU EXIT "*) qemu_rc=${line#QVMQEMU EXIT } ;;
-    "  | "*) echo "$line" ;;  # the lane's excerpt of a failed run
+    "  | "* | "  : "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
   esac
 done < <(timeout -k 10 "$lane_timeout" qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 \
            -m 2048 -nodefaults -display none -monitor none -serial stdio -no-reboot \

@@ -161,6 +161,12 @@ TEST_CASE("debug information is stripped from programs unless [-strip]") {
   CHECK_FALSE(SectionStrings(stripped, ".debug_info").has_value());
   CHECK(ParseElf(stripped).needed == ParseElf(self).needed);
   CHECK(img.nodes().at("/bin/raw").data == self);
+  CHECK(HasSectionPrefix(self, ".debug"));
+  CHECK_FALSE(HasSectionPrefix(stripped, ".debug"));
+  // Files without debug sections are left alone: no strip program is run.
+  t.Write("stripped", stripped, true);
+  Image again = Build(t, "[strip=/nonexistent/strip]\n/bin/prog=stripped\n");
+  CHECK(again.nodes().at("/bin/prog").data == stripped);
   CHECK(ErrorOf(t, "[strip=/nonexistent/strip]\n/bin/prog=prog\n") ==
         "T/img.build:2: stripping '/bin/prog': cannot run '/nonexistent/strip': No such file or directory (name "
         "another with [strip=PROGRAM], or keep debug info with [-strip])");

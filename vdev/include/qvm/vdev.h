@@ -135,8 +135,10 @@ struct qvm_pic_ops {
      * (x86 level-triggered interrupts); may be NULL. */
     void (*eoi)(qvm_vdev_t *dev, void *state, unsigned vector);
     /* Interrupt acknowledge for a controller that drives the CPU's external
-     * interrupt input (x86 8259): return the vector to deliver, or -1 when
-     * nothing is pending. May be NULL. */
+     * interrupt input (x86 8259): return the vector to deliver (a
+     * controller may answer with its spurious vector when nothing is
+     * pending, as real hardware does), or -1 to deliver nothing. May be
+     * NULL. */
     int (*inta)(qvm_vdev_t *dev, void *state);
 };
 
@@ -193,7 +195,8 @@ int qvm_region_add(qvm_vdev_t *dev, uint32_t space, uint64_t base,
 
 /* ---- interrupts -------------------------------------------------------- */
 
-/* Number of `intr` specs configured for this instance. When the config gives
+/* Number of `intr` specs configured for this instance (defaults supplied
+ * with qvm_intr_default are not counted). When the config gives
  * none, a device may supply defaults from OPTIONS_END with qvm_intr_default,
  * which the configuration overrides. */
 unsigned qvm_intr_count(qvm_vdev_t *dev);
@@ -224,7 +227,8 @@ int qvm_cpu_extint(qvm_vdev_t *dev, int level);
 /* Clock used by timers: CLOCK_MONOTONIC in nanoseconds. */
 uint64_t qvm_time_ns(void);
 /* Create a timer whose callback runs on qvm's event thread, with the
- * instance lock held. Returns NULL on failure. */
+ * instance lock held. Call from QVM_CTRL_RESOURCES or later. Returns NULL on
+ * failure. */
 qvm_timer_t *qvm_timer_create(qvm_vdev_t *dev, qvm_timer_fn fn, void *arg);
 /* Arm: fire once at absolute time `when_ns` (qvm_time_ns clock), then every
  * `period_ns` if non-zero. Re-arming replaces the previous setting. */
@@ -246,12 +250,16 @@ void qvm_gmem_unmap(qvm_vdev_t *dev, void *ptr, size_t len);
 
 /* ---- host I/O, power, logging ----------------------------------------- */
 
-/* Host streams named by `hostdev`: ">-" is qvm's stdout, "<-"/"-" stdin.
- * Returns a file descriptor or -1. */
+/* Host streams named by `hostdev`: ">-" is qvm's stdout, "<-"/"-" stdin,
+ * otherwise a path (a leading '>' or '<' gives the direction). Returns a new
+ * file descriptor that the device owns and closes, or -1. */
 int qvm_hostdev_open(qvm_vdev_t *dev, const char *spec, int for_write);
 /* Ask for a host fd to be watched: `fn(dev, state, arg)` runs on qvm's event
  * thread with the instance lock held whenever fd is readable. */
 int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg);
+/* Stop watching fd (for example at end of file, or before closing it).
+ * Safe to call from the fd's own callback. */
+int qvm_fd_unwatch(qvm_vdev_t *dev, int fd);
 
 enum qvm_power { QVM_POWER_OFF = 0, QVM_POWER_RESET = 1 };
 /* Ask the VM to power off or reset (asynchronous). */
