@@ -62,16 +62,8 @@ absl::Status Vm::refuse_unsupported() const {
     if (l.kind == LoadKind::Fdt) return refuse(l.where, "fdt load");
     if (l.kind == LoadKind::Acpi) return refuse(l.where, "acpi load");
   }
-  if (cfg_.dump) {
-    SourceLoc w;
-    w.file = "<config>";
-    return ConfigError(w, "`dump`: not supported yet");
-  }
-  if (cfg_.debug) {
-    SourceLoc w;
-    w.file = "<config>";
-    return ConfigError(w, "`debug`: not supported yet");
-  }
+  if (cfg_.dump) return refuse(cfg_.dump_where, "dump");
+  if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   static const std::set<std::string> kSupportedVars = {"reboot-exit", "acpi"};
   for (const auto& v : cfg_.sets)
     if (!kSupportedVars.count(v.name))
@@ -92,8 +84,8 @@ absl::Status Vm::build_memory() {
     if (!m.start && mem_.regions().empty()) start = machine_->default_ram_base();
     absl::Status st = mem_.add(start, m.size, m.rom);
     if (!st.ok())
-      return ConfigError(m.where, absl::StrCat(m.rom ? "rom" : "ram", ": ",
-                                               st.message()));
+      return ConfigError(m.value_where, absl::StrCat("`", m.rom ? "rom" : "ram",
+                                                     "`: ", st.message()));
     m.start = start;
   }
   return absl::OkStatus();
@@ -125,8 +117,9 @@ absl::Status Vm::build_devices() {
   for (auto& s : specs) {
     auto fac = loader_.get(s.type);
     if (!fac.ok())
-      return ConfigError(s.where, absl::StrCat("vdev `", s.type, "`: ",
-                                               fac.status().message()));
+      return ConfigError(s.type_where.file.empty() ? s.where : s.type_where,
+                         absl::StrCat("vdev `", s.type, "`: ",
+                                      fac.status().message()));
     std::string name = s.name;
     if (name.empty()) {
       for (;;) {
@@ -189,8 +182,9 @@ absl::Status Vm::build() {
   for (const auto& c : cfg_.cpus)
     for (int m : c.runmask)
       if (m >= host_cpus)
-        return ConfigError(c.where, absl::StrFormat(
-            "cpu: runmask names host CPU %d, the host has %ld", m, host_cpus));
+        return ConfigError(c.runmask_where, absl::StrFormat(
+            "`runmask`: host CPU %d does not exist (the host has %ld)", m,
+            host_cpus));
   st = build_memory();
   if (!st.ok()) return st;
   st = loop_.init({SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP});

@@ -87,8 +87,8 @@ for row in "${rows[@]}"; do
     result FAIL "$name" "$QVM not built"
     continue
   fi
-  if [[ ! -f "$cfg" || ! -f "$guests/$name.bin" ]]; then
-    result FAIL "$name" "$cfg or $guests/$name.bin not built (make microguests)"
+  if [[ ! -f "$cfg" ]]; then
+    result FAIL "$name" "$cfg not built (make microguests)"
     continue
   fi
   start=$(date +%s%N)
