@@ -138,12 +138,11 @@ TEST_CASE("signals arrive through signalfd on the loop thread", "[resmgr][loop]"
   std::atomic<int> usr1{0}, usr2{0};
   std::atomic<int> value{0};
   std::atomic<uint32_t> pid{0};
-  std::thread::id loop_tid;
-  std::atomic<bool> on_loop{false};
+  std::thread::id handler_tid;  // published by the usr1 increment
   REQUIRE(loop.d->on_signal(SIGUSR1, [&](const signalfd_siginfo& si) {
-    usr1++;
     pid = si.ssi_pid;
-    on_loop = std::this_thread::get_id() == loop.th.get_id();
+    handler_tid = std::this_thread::get_id();
+    usr1++;
   }).ok());
   REQUIRE(loop.d->on_signal(SIGUSR2, [&](const signalfd_siginfo& si) {
     usr2++;
@@ -154,7 +153,7 @@ TEST_CASE("signals arrive through signalfd on the loop thread", "[resmgr][loop]"
   REQUIRE(kill(getpid(), SIGUSR1) == 0);
   REQUIRE(WaitFor([&] { return usr1 == 1; }));
   CHECK(pid == static_cast<uint32_t>(getpid()));
-  CHECK(on_loop);
+  CHECK(handler_tid == loop.th.get_id());
   sigval sv;
   sv.sival_int = 4242;
   REQUIRE(sigqueue(getpid(), SIGUSR2, sv) == 0);

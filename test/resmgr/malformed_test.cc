@@ -55,8 +55,10 @@ TEST_CASE("size table: rules exist for every request type and reject the rest",
   CHECK(proto::RuleFor(proto::kNotifyEvent) == nullptr);
   // Well-formed encodings pass.
   proto::Request r;
-  auto ok = [&](const std::string& p) {
-    return proto::CheckRequest(reinterpret_cast<const uint8_t*>(p.data()), p.size(), &r);
+  std::string keep;  // r's views point into the last packet checked
+  auto ok = [&](std::string p) {
+    keep = std::move(p);
+    return proto::CheckRequest(reinterpret_cast<const uint8_t*>(keep.data()), keep.size(), &r);
   };
   CHECK(ok(proto::EncodeConnect(1, O_RDWR, "env")) == 0);
   CHECK(r.name == "env");
