@@ -102,7 +102,7 @@ class Conn : public Source, public std::enable_shared_from_this<Conn> {
 
 void Conn::update_mask() {
   if (dead) return;
-  uint32_t m = EPOLLRDHUP;
+  uint32_t m = 0;  // EPOLLHUP/EPOLLERR are always reported
   if (can_read()) m |= EPOLLIN;
   if (!outq_.empty()) m |= EPOLLOUT;
   if (m != mask_ && d_->mod(this, m)) mask_ = m;
@@ -385,7 +385,7 @@ class Listener : public Source {
     }
     auto c = std::make_shared<Conn>(d_, att_, Credentials{uc.pid, uc.uid, uc.gid});
     c->fd = cfd;
-    c->mask_ = EPOLLIN | EPOLLRDHUP;
+    c->mask_ = EPOLLIN;
     if (!d_->add(c.get(), c->mask_)) {
       ::close(cfd);
       c->fd = -1;

@@ -5,7 +5,7 @@ set -euo pipefail
 arch=${1:-x86_64}
 pkgs=(build-essential pkg-config libabsl-dev libcapstone-dev libfdt-dev catch2
       cpio busybox-static qemu-system-x86 acpica-tools device-tree-compiler
-      python3 xz-utils zstd kmod)
+      python3 xz-utils zstd lz4 bzip2 kmod)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -30,6 +30,8 @@ downloads:
 guest: downloads $(MKIMAGE)
 	$(MKIMAGE) -o $(BUILD)/guest TOP=$(CURDIR) DL=$(abspath $(DOWNLOADS))/$(ARCH) ARCH=$(ARCH) test/guest/guest.build
 	@cmp -s $(DOWNLOADS)/$(ARCH)/vmlinuz $(BUILD)/guest/vmlinuz || cp -L $(DOWNLOADS)/$(ARCH)/vmlinuz $(BUILD)/guest/vmlinuz
+	@[ "$(ARCH)" != x86_64 ] || [ $(BUILD)/guest/vmlinux -nt $(BUILD)/guest/vmlinuz ] || \
+	  python3 tools/extract-vmlinux.py $(BUILD)/guest/vmlinuz $(BUILD)/guest/vmlinux
 	@echo "guest: $(BUILD)/guest/vmlinuz ($$(cat $(DOWNLOADS)/$(ARCH)/kernel-version)), $(BUILD)/guest/initramfs.cpio.gz"
 
 # A host image from a buildfile (default qvm.build). The buildfiles find

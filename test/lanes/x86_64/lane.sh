@@ -11,7 +11,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config boot-1cpu boot-2cpu reboot shell-demo"
+TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -37,6 +37,7 @@ exec 3<>/tmp/qvm-in
 #   QVMSTAMP <n> <ms>   when the n-th QVM-GUEST-INIT marker arrives.
 # MODE reboot: power-cut qvm (SIGQUIT) at the 2nd marker.
 # MODE shell:  type `nproc` after the shell banner, `poweroff` after its answer.
+# MODE button: press the power button (SIGTERM to qvm) at the shell banner.
 watch() {
   n=0 acted=""
   while IFS= read -r line; do
@@ -48,6 +49,10 @@ watch() {
     case "$2" in
       reboot)
         if [ $n -ge 2 ] && [ -z "$acted" ]; then kill -QUIT "$(cat /tmp/$1.pid)"; acted=1; fi ;;
+      button)
+        case "$line" in
+          QVM-GUEST-SHELL*) [ -z "$acted" ] && kill -TERM "$(cat /tmp/$1.pid)" && acted=1 ;;
+        esac ;;
       shell)
         case "$line" in
           QVM-GUEST-SHELL*) [ -z "$acted" ] && printf 'nproc\n' >&3 && acted=nproc ;;
@@ -130,6 +135,15 @@ t_boot_2cpu() {
   done
 }
 
+t_boot_pvh() {
+  i=1
+  while [ $i -le "$reps" ]; do
+    boot_check boot-pvh /etc/qvm/boot-pvh.qvmconf 2
+    [ -n "$BOOT" ] && echo "QVMTIME boot-pvh $BOOT"
+    if [ $RESULT != PASS ]; then DETAIL="run $i of $reps: $DETAIL"; return; fi
+    i=$((i + 1))
+  done
+}
 t_reboot() {
   guest reboot /etc/qvm/reboot.qvmconf 60 reboot
   if [ "$MARKS" -ge 2 ] && [ "$RC" = 3 ]; then RESULT=PASS DETAIL=""; return; fi
@@ -148,6 +162,14 @@ t_shell_demo() {
   show /tmp/shell.out
 }
 
+# SIGTERM is the virtual power button: the guest must shut down cleanly
+# (ACPI power button -> acpid -> poweroff) and qvm exit 0.
+t_power_button() {
+  guest button /etc/qvm/demo.qvmconf 60 button
+  if [ "$RC" = 0 ] && [ "$MARKS" -ge 1 ]; then RESULT=PASS DETAIL=""; return; fi
+  RESULT=FAIL DETAIL="after SIGTERM qvm gave $(rc_text "$RC"), expected a clean guest poweroff (0)"
+  show /tmp/button.out
+}
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).
 t_selftest_pass() { RESULT=PASS DETAIL=""; }
 t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }
