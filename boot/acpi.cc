@@ -197,7 +197,7 @@ Bytes Facs() {
 Bytes Fadt(const AcpiPlatform& p, uint64_t facs, uint64_t dsdt) {
   Bytes t = Header("FACP", 6);
   t.resize(276, 0);
-  PutLe(t, 36, facs, 4);              // FIRMWARE_CTRL
+  PutLe(t, 36, 0, 4);  // FIRMWARE_CTRL: 0, X_FIRMWARE_CTRL is used
   PutLe(t, 40, dsdt, 4);              // DSDT
   t[45] = 0;                          // preferred PM profile: unspecified
   PutLe(t, 46, p.sci_irq, 2);         // SCI_INT

@@ -16,3 +16,6 @@ $(BIN)/qvm-resmgr-tests: $(patsubst %.cc,$(OBJ)/%.o,$(RESMGR_TEST_SRCS)) $(RESMG
 
 all: $(RESMGR_LIB)
 tests: $(BIN)/qvm-resmgr-tests
+
+# qvm's core (libqvmcore.a) serves /dev/qvm through this library.
+CORE_SRCS += $(RESMGR_SRCS)

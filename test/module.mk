@@ -26,3 +26,4 @@ test-native: all
 	@bash test/run-tests.sh native
 test-x86_64: all
 	@bash test/run-tests.sh x86_64
+-include test/bench/module.mk

@@ -48,6 +48,14 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
   else
     record "RESULT FAIL native/microguests runner missing"
   fi
+  for suite in sdk control; do
+    if [ -x test/$suite/run.sh ]; then
+      bash test/$suite/run.sh 2>&1 | tee "$logdir/$suite.out" | grep '^RESULT ' >> "$results"
+      grep '^RESULT ' "$logdir/$suite.out"
+    else
+      record "RESULT FAIL native/$suite runner missing"
+    fi
+  done
 fi
 
 if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then

@@ -20,6 +20,8 @@ struct DeviceInfo {
   std::vector<Region> regions;
   struct Intr { std::string controller; unsigned line; };
   std::vector<Intr> intrs;
+  // From qvm_acpi_device() during QVM_CTRL_GEN_ACPI (empty: not in ACPI).
+  std::string acpi_hid, acpi_cid;
 };
 
 class Machine {
@@ -29,6 +31,9 @@ class Machine {
   // Devices every machine of this kind needs; implied when a config lists
   // none of them.
   virtual std::vector<std::string> platform_devices() const = 0;
+  // Whether this configuration gets ACPI tables (devices are then asked
+  // for their part with QVM_CTRL_GEN_ACPI).
+  virtual bool builds_acpi(const Config& cfg) const = 0;
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;
   // Opens the accelerator and creates an empty VM.

@@ -1,15 +1,14 @@
 #include "vmm/event_loop.h"
 
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "vmm/log.h"
 
 namespace qvm {
@@ -25,33 +24,37 @@ struct EventLoop::Timer {
 EventLoop::EventLoop() = default;
 
 EventLoop::~EventLoop() {
-  for (int fd : {epfd_, tfd_, sfd_, efd_})
+  disp_.reset();  // unwatches everything before the fds go away
+  for (int fd : {tfd_, efd_})
     if (fd >= 0) close(fd);
 }
 
 absl::Status EventLoop::init(const std::vector<int>& signals) {
-  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (disp_) return absl::OkStatus();
+  auto d = resmgr::Dispatch::Create();
+  if (!d.ok())
+    return absl::InternalError(absl::StrCat("event loop: ", d.status().message()));
+  disp_ = std::move(*d);
   tfd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epfd_ < 0 || tfd_ < 0 || efd_ < 0)
+  if (tfd_ < 0 || efd_ < 0)
     return absl::InternalError(std::string("event loop: ") + strerror(errno));
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : signals) sigaddset(&set, s);
-  if (!signals.empty()) {
-    if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0)
-      return absl::InternalError("event loop: cannot block signals");
-    sfd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd_ < 0)
-      return absl::InternalError(std::string("signalfd: ") + strerror(errno));
-  }
-  for (int fd : {tfd_, sfd_, efd_}) {
-    if (fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
-      return absl::InternalError(std::string("epoll: ") + strerror(errno));
+  absl::Status st = disp_->watch_fd(tfd_, resmgr::Dispatch::kReadable,
+                                    [this](int, uint32_t) { fire_timers(); });
+  if (!st.ok()) return st;
+  st = disp_->watch_fd(efd_, resmgr::Dispatch::kReadable, [this](int, uint32_t) {
+    uint64_t v;
+    ssize_t r = read(efd_, &v, sizeof v);
+    (void)r;
+    if (wake_cb_) wake_cb_();
+  });
+  if (!st.ok()) return st;
+  for (int s : signals) {
+    st = disp_->on_signal(s, [this](const signalfd_siginfo& si) {
+      if (signal_cb_) signal_cb_(int(si.ssi_signo));
+    });
+    if (!st.ok())
+      return absl::InternalError(absl::StrCat("signal ", s, ": ", st.message()));
   }
   return absl::OkStatus();
 }
@@ -65,6 +68,7 @@ EventLoop::Timer* EventLoop::timer_create(Callback cb) {
 }
 
 void EventLoop::arm_timerfd_locked() {
+  if (tfd_ < 0) return;
   itimerspec its{};
   if (!queue_.empty()) {
     uint64_t w = queue_.begin()->first;
@@ -141,25 +145,30 @@ void EventLoop::fire_timers() {
 }
 
 absl::Status EventLoop::watch_fd(int fd, Callback cb) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
+  if (!disp_) return absl::FailedPreconditionError("event loop not initialized");
+  auto shared = std::make_shared<Callback>(std::move(cb));
   {
     std::lock_guard<std::mutex> g(mu_);
-    fds_[fd] = std::make_shared<Callback>(std::move(cb));
+    fds_[fd] = shared;
   }
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
-    return absl::InternalError(std::string("epoll watch: ") + strerror(errno));
+  absl::Status st = disp_->watch_fd(fd, resmgr::Dispatch::kReadable,
+                                    [shared](int, uint32_t) { (*shared)(); });
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> g(mu_);
+    fds_.erase(fd);
+    return absl::InternalError(absl::StrCat("epoll watch: ", st.message()));
+  }
   return absl::OkStatus();
 }
 
 void EventLoop::unwatch_fd(int fd) {
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (disp_) disp_->unwatch_fd(fd);
   std::lock_guard<std::mutex> g(mu_);
   fds_.erase(fd);
 }
 
 void EventLoop::wake() {
+  if (efd_ < 0) return;
   uint64_t one = 1;
   ssize_t r = write(efd_, &one, sizeof one);
   (void)r;
@@ -170,10 +179,11 @@ void EventLoop::stop() {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
   }
-  wake();
+  if (disp_) disp_->wake();
 }
 
 void EventLoop::run() {
+  if (!disp_) return;
   for (;;) {
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -182,36 +192,7 @@ void EventLoop::run() {
         return;
       }
     }
-    epoll_event evs[16];
-    int n = epoll_wait(epfd_, evs, 16, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Log(LogLevel::Internal, "epoll_wait: %s", strerror(errno));
-      return;
-    }
-    for (int i = 0; i < n; i++) {
-      int fd = evs[i].data.fd;
-      if (fd == tfd_) {
-        fire_timers();
-      } else if (fd == efd_) {
-        uint64_t v;
-        ssize_t r = read(efd_, &v, sizeof v);
-        (void)r;
-        if (wake_cb_) wake_cb_();
-      } else if (fd == sfd_) {
-        signalfd_siginfo si;
-        while (read(sfd_, &si, sizeof si) == ssize_t(sizeof si))
-          if (signal_cb_) signal_cb_(int(si.ssi_signo));
-      } else {
-        std::shared_ptr<Callback> cb;
-        {
-          std::lock_guard<std::mutex> g(mu_);
-          auto it = fds_.find(fd);
-          if (it != fds_.end()) cb = it->second;
-        }
-        if (cb) (*cb)();
-      }
-    }
+    disp_->run_once(-1);
   }
 }
 

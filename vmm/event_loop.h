@@ -1,6 +1,11 @@
-// The main thread's event loop: timers (for vdev timers), watched host file
-// descriptors, signals (signalfd) and wake-ups from other threads. It is the
-// control side of qvm; the resource-manager loop of /dev/qvm plugs into it.
+// The main thread's event loop. It is the resource manager's dispatch loop
+// (resmgr::Dispatch): the same epoll set serves /dev/qvm clients, vdev
+// timers, watched host file descriptors, signals (signalfd) and wake-ups
+// from other threads.
+//
+// vdev timers are armed from any thread (a vCPU writing a timer register),
+// so they live in one deadline queue behind one CLOCK_MONOTONIC timerfd that
+// the dispatch loop watches; callbacks run on the loop thread.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "resmgr/resmgr.h"
 
 namespace qvm {
 
@@ -21,6 +27,8 @@ class EventLoop {
 
   EventLoop();
   ~EventLoop();
+  // Creates the dispatch loop and delivers `signals` through it (they are
+  // blocked in the calling thread; threads created afterwards inherit that).
   absl::Status init(const std::vector<int>& signals);
 
   // Timers: any thread may arm/cancel; callbacks run on the loop thread.
@@ -42,11 +50,16 @@ class EventLoop {
   void run();
   void stop();
 
+  // The resource-manager loop itself (valid after init()), for attaching
+  // /dev/qvm names. Loop thread only, as resmgr::Dispatch documents.
+  resmgr::Dispatch* dispatch() { return disp_.get(); }
+
  private:
   void arm_timerfd_locked();
   void fire_timers();
 
-  int epfd_ = -1, tfd_ = -1, sfd_ = -1, efd_ = -1;
+  std::unique_ptr<resmgr::Dispatch> disp_;
+  int tfd_ = -1, efd_ = -1;
   std::mutex mu_;
   std::multimap<uint64_t, Timer*> queue_;
   std::vector<std::unique_ptr<Timer>> timers_;

@@ -1,5 +1,7 @@
 // qvm: one process, one virtual machine.
 //   qvm [option ...]     options are config tokens; @file reads a file
+#include <signal.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -29,6 +31,9 @@ void Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Writes to a vanished reader (a console pipe, `dump "|cmd"`) must fail
+  // with EPIPE, not kill the VM.
+  signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     Usage();

@@ -116,13 +116,20 @@ absl::StatusOr<const qvm_factory*> VdevLoader::get(const std::string& type) {
       if (f->state_size > (64u << 20))
         return absl::FailedPreconditionError(
             absl::StrCat(path, ": per-instance state size is absurd"));
+      auto prev = origins_.find(f->name);
+      if (prev != origins_.end())
+        return absl::FailedPreconditionError(absl::StrCat(
+            path, ": registers factory `", f->name, "`, already registered by ",
+            prev->second));
       factories_[f->name] = f;
       origins_[f->name] = path;
       if (type == f->name) found = f;
     }
     if (!found)
       return absl::FailedPreconditionError(absl::StrCat(
-          path, ": does not register a factory named `", type, "`"));
+          path, pending_.empty() ? ": registers no factory (no constructor calling "
+                                   "qvm_register_factory)"
+                                 : ": does not register a factory named `" + type + "`"));
     return found;
   }
   return absl::NotFoundError(
@@ -163,10 +170,15 @@ absl::Status qvm_vdev::configure() {
           idx = i;
           break;
         }
-    if (idx < 0)
+    if (idx < 0) {
+      std::string valid = "loc, intr, name";
+      if (factory->options)
+        for (int i = 0; factory->options[i]; i++)
+          absl::StrAppend(&valid, ", ", factory->options[i]);
       return qvm::ConfigError(
-          o.where, absl::StrFormat("vdev %s: unknown option `%s`", spec.type,
-                                   o.name));
+          o.where, absl::StrFormat("vdev %s: unknown option `%s` (valid: %s)",
+                                   spec.type, o.name, valid));
+    }
     rc = control(QVM_CTRL_OPTION, idx, o.value.c_str());
     if (rc < 0)
       return qvm::ConfigError(
@@ -424,6 +436,16 @@ __attribute__((visibility("default"))) int qvm_timer_arm(qvm_timer_t* t, uint64_
   return 0;
 }
 
+__attribute__((visibility("default"))) int qvm_timer_arm_rel(qvm_timer_t* t,
+                                                             uint64_t delay_ns,
+                                                             uint64_t period_ns) {
+  if (!t) return -EINVAL;
+  uint64_t now = qvm::MonotonicNs(), when;
+  if (__builtin_add_overflow(now, delay_ns, &when)) when = UINT64_MAX;
+  t->dev->host->events().timer_arm(t->t, when, period_ns);
+  return 0;
+}
+
 __attribute__((visibility("default"))) int qvm_timer_cancel(qvm_timer_t* t) {
   if (!t) return -EINVAL;
   t->dev->host->events().timer_cancel(t->t);
@@ -461,6 +483,8 @@ __attribute__((visibility("default"))) int qvm_hostdev_open(qvm_vdev_t* dev,
                                                             const char* spec,
                                                             int for_write) {
   if (!dev || !spec) return -1;
+  int hooked = dev->host->open_hostdev(dev, spec, for_write);
+  if (hooked != -ENOSYS) return hooked < 0 ? -1 : hooked;
   std::string s(spec);
   if (s == ">-" || (s == "-" && for_write)) return dup(1);
   // stdin is shared with the user's terminal: never change its flags.
@@ -491,6 +515,27 @@ __attribute__((visibility("default"))) void qvm_power(qvm_vdev_t* dev, int what)
   if (dev) dev->host->request_power(what);
 }
 
+static bool AcpiIdOk(const char* id) {
+  if (!id) return false;
+  size_t n = strlen(id);
+  if (n < 4 || n > 8) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isupper(static_cast<unsigned char>(id[i])) &&
+        !isdigit(static_cast<unsigned char>(id[i])))
+      return false;
+  return true;
+}
+
+__attribute__((visibility("default"))) int qvm_acpi_device(qvm_vdev_t* dev, const char* hid,
+                                                           const char* cid) {
+  if (!dev) return -EINVAL;
+  if (!dev->acpi_open) return -ENOTSUP;
+  if (!AcpiIdOk(hid) || (cid && !AcpiIdOk(cid))) return -EINVAL;
+  dev->acpi_hid = hid;
+  dev->acpi_cid = cid ? cid : "";
+  return 0;
+}
+
 __attribute__((visibility("default"))) void qvm_exit_code(qvm_vdev_t* dev, int code) {
   if (!dev) return;
   dev->host->request_exit(code >= 32 && code <= 63 ? code : 6);
@@ -514,6 +559,17 @@ __attribute__((visibility("default"))) void qvm_log(qvm_vdev_t* dev, int level,
     qvm::Log(lvl, "%s: (%llu messages suppressed)", dev->name.c_str(),
              (unsigned long long)suppressed);
   qvm::Log(lvl, "%s: %s", dev->name.c_str(), buf);
+}
+
+__attribute__((visibility("default"))) int qvm_devctl_reply(qvm_vdev_t* dev,
+                                                            const void* data,
+                                                            size_t len) {
+  if (!dev || (!data && len)) return -EINVAL;
+  std::string* out = dev->devctl_out.load();
+  if (!out) return -EINVAL;
+  if (len > 65512 || out->size() + len > 65512) return -ENOSPC;
+  out->append(static_cast<const char*>(data), len);
+  return 0;
 }
 
 }  // extern "C"

@@ -3,6 +3,8 @@
 // functions reach through VdevHost (implemented by the VM).
 #pragma once
 
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -38,6 +40,11 @@ class VdevHost {
   virtual void request_power(int what) = 0;  // enum qvm_power
   virtual void request_exit(int code) = 0;
   virtual bool guest_running() const = 0;
+  // qvm_hostdev_open hook (/dev/qvm console streams): a new fd for the
+  // device, -1 on failure, or -ENOSYS to let qvm_hostdev_open do it.
+  virtual int open_hostdev(VdevInstance*, const char* /*spec*/, int /*for_write*/) {
+    return -ENOSYS;
+  }
 };
 
 // Loads plug-ins and keeps their factories (one table per loader, no
@@ -112,4 +119,8 @@ struct qvm_vdev : public qvm::BusDevice {
   std::vector<int> intr_levels;
   qvm::RateLimiter log_limit{20, 5};
   bool configuring = false;
+  // Reply buffer of the QVM_CTRL_DEVCTL in progress (qvm_devctl_reply).
+  std::atomic<std::string*> devctl_out{nullptr};
+  bool acpi_open = false;  // inside QVM_CTRL_GEN_ACPI
+  std::string acpi_hid, acpi_cid;
 };

@@ -33,7 +33,16 @@ Vm::Vm(Config cfg, std::unique_ptr<Machine> machine)
 
 Vm::~Vm() {
   stop_vcpus();
+  drain_streams();
+  if (control_) control_->detach();
   for (auto& d : devs_) d->control(QVM_CTRL_TERMINATE);
+  if (stdin_forwarded_) loop_.unwatch_fd(0);
+  for (auto& o : outs_) {
+    loop_.unwatch_fd(o.rfd);
+    close(o.rfd);
+    if (o.real > 2) close(o.real);
+  }
+  for (auto& i : ins_) close(i.wfd);
 }
 
 unsigned Vm::ncpus() const {
@@ -62,9 +71,9 @@ absl::Status Vm::refuse_unsupported() const {
     if (l.kind == LoadKind::Fdt) return refuse(l.where, "fdt load");
     if (l.kind == LoadKind::Acpi) return refuse(l.where, "acpi load");
   }
-  if (cfg_.dump) return refuse(cfg_.dump_where, "dump");
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
-  static const std::set<std::string> kSupportedVars = {"reboot-exit", "acpi"};
+  static const std::set<std::string> kSupportedVars = {"reboot-exit", "acpi",
+                                                     "resmgr-path", "resmgr-group"};
   for (const auto& v : cfg_.sets)
     if (!kSupportedVars.count(v.name))
       return refuse(v.where, "set " + v.name);
@@ -164,6 +173,8 @@ std::vector<DeviceInfo> Vm::device_info() const {
     di.name = d->name;
     for (const auto& r : d->regions) di.regions.push_back({r.space, r.base, r.size});
     for (const auto& i : d->intrs) di.intrs.push_back({i.controller->name, i.line});
+    di.acpi_hid = d->acpi_hid;
+    di.acpi_cid = d->acpi_cid;
     out.push_back(std::move(di));
   }
   return out;
@@ -191,6 +202,16 @@ absl::Status Vm::build() {
   if (!st.ok()) return st;
   st = build_devices();
   if (!st.ok()) return st;
+  build_stat_regions();
+  if (machine_->builds_acpi(cfg_))
+    for (auto& d : devs_) {
+      d->acpi_open = true;
+      int rc = d->control(QVM_CTRL_GEN_ACPI);
+      d->acpi_open = false;
+      if (rc < 0 && rc != -ENOTSUP)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "vdev %s: ACPI description failed (%s)", d->name, strerror(-rc)));
+    }
   st = machine_->load(cfg_, mem_, device_info(), ncpus());
   if (!st.ok()) return st;
   return absl::OkStatus();
@@ -288,7 +309,17 @@ void Vm::post(Request r, int code) {
 }
 
 void Vm::request_power(int what) {
-  post(what == QVM_POWER_RESET ? Request::Reset : Request::PowerOff, 0);
+  switch (what) {
+    case QVM_POWER_RESET:
+      post(Request::Reset, 0);
+      return;
+    case QVM_POWER_WATCHDOG:
+      Log(LogLevel::Warn, "watchdog expired: stopping the VM");
+      post(Request::Exit, kExitWatchdog);
+      return;
+    default:
+      post(Request::PowerOff, 0);
+  }
 }
 
 void Vm::request_exit(int code) { post(Request::Exit, code); }
@@ -321,13 +352,7 @@ void Vm::on_signal(int sig) {
         post(Request::Exit, kExitPowerCut);
         return;
       }
-      power_button_pressed_ = true;
-      bool handled = false;
-      for (auto& d : devs_)
-        if (d->control(QVM_CTRL_POWER_BUTTON) == 0) handled = true;
-      Log(LogLevel::Info, "%s: power button pressed%s", strsignal(sig),
-          handled ? "" : " (no device models one: powering off)");
-      if (!handled) post(Request::PowerOff, 0);
+      press_power_button(strsignal(sig));
       return;
     }
     case SIGQUIT:
@@ -337,9 +362,15 @@ void Vm::on_signal(int sig) {
     case SIGUSR1:
       status_report();
       return;
-    case SIGUSR2:
-      Log(LogLevel::Warn, "SIGUSR2: guest dumps are not supported yet");
+    case SIGUSR2: {
+      std::string out;
+      int rc = dump(&out);
+      if (rc == 0)
+        Log(LogLevel::Info, "SIGUSR2: guest dump written to %s", out.c_str());
+      else
+        Log(LogLevel::Error, "SIGUSR2: guest dump failed: %s", out.c_str());
       return;
+    }
     default:
       return;
   }
@@ -366,6 +397,10 @@ absl::Status Vm::start_vcpus() {
     }
   }
   running_ = true;
+  for (auto& v : vcpus_) {
+    v->alive = true;
+    v->region_hits.reset(new std::atomic<uint64_t>[stat_regions_.size()]());
+  }
   for (unsigned i = 0; i < vcpus_.size(); i++)
     vcpus_[i]->thread = std::thread([this, i] { vcpu_main(i); });
   return absl::OkStatus();
@@ -375,6 +410,8 @@ void Vm::stop_vcpus() {
   // stop_ is set before the kick, and a kick makes the next or current guest
   // entry return at once, so one kick per vCPU is enough.
   stop_ = true;
+  { std::lock_guard<std::mutex> g(pause_mu_); }
+  pause_cv_.notify_all();  // parked vCPUs see stop_
   for (auto& v : vcpus_)
     if (v->be) v->be->kick();
   for (auto& v : vcpus_)
@@ -391,6 +428,18 @@ void Vm::vcpu_main(unsigned index) {
   char tname[16];
   snprintf(tname, sizeof tname, "vcpu%u", index);
   pthread_setname_np(pthread_self(), tname);
+  v.tid = gettid();
+  struct AliveGuard {
+    Vm* vm;
+    Vcpu& v;
+    ~AliveGuard() {
+      {
+        std::lock_guard<std::mutex> g(vm->pause_mu_);
+        v.alive = false;
+      }
+      vm->pause_cv_.notify_all();
+    }
+  } alive_guard{this, v};
   if (index < cfg_.cpus.size()) {
     const CpuSpec& c = cfg_.cpus[index];
     if (!c.runmask.empty()) {
@@ -428,12 +477,17 @@ void Vm::vcpu_main(unsigned index) {
       if (d->is_pic()) d->pic_eoi(vector);
   };
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (pause_req_.load(std::memory_order_relaxed)) {
+      park(v);
+      continue;
+    }
     auto ex = v.be->run();
     if (!ex.ok()) {
       Log(LogLevel::Fatal, "vcpu %u: %s", index, std::string(ex.status().message()).c_str());
       post(Request::Exit, kExitFatalAfterStart);
       return;
     }
+    count_region(v, **ex);
     ExitAction a = HandleExit(p, index, **ex);
     switch (a) {
       case ExitAction::Continue:
@@ -466,6 +520,11 @@ int Vm::run() {
   loop_.set_wake([this] { on_wake(); });
   loop_.on_signal([this](int s) { on_signal(s); });
   start_ns_ = MonotonicNs();
+  start_wall_ns_ = uint64_t(absl::ToUnixNanos(absl::Now()));
+  if (absl::Status cst = attach_control(); !cst.ok()) {
+    Log(LogLevel::Fatal, "%s", std::string(cst.message()).c_str());
+    return kExitFatalBeforeStart;
+  }
   bool first = true;
   for (;;) {
     {
@@ -492,6 +551,13 @@ int Vm::run() {
     first = false;
     loop_.run();
     stop_vcpus();
+    drain_streams();
+    {
+      std::lock_guard<std::mutex> g(pause_mu_);
+      pause_req_ = false;
+      paused_ = false;
+      parked_ = 0;
+    }
     vcpus_.clear();
     Request r;
     int code;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,8 @@
 #include "vmm/backend.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/control.h"
+#include "vmm/dump.h"
 #include "vmm/event_loop.h"
 #include "vmm/exit.h"
 #include "vmm/guest_memory.h"
@@ -35,7 +38,7 @@ enum ExitCode {
   kExitFatalAfterStart = 96,
 };
 
-class Vm : public VdevHost {
+class Vm : public VdevHost, public ControlTarget {
  public:
   Vm(Config cfg, std::unique_ptr<Machine> machine);
   ~Vm() override;
@@ -58,6 +61,29 @@ class Vm : public VdevHost {
   void request_power(int what) override;
   void request_exit(int code) override;
   bool guest_running() const override { return running_.load(); }
+  int open_hostdev(VdevInstance* dev, const char* spec, int for_write) override;
+
+  // ControlTarget (/dev/qvm/<system>; loop thread)
+  std::string env_json() override;
+  std::string status(bool json) override;
+  int pause() override;
+  int resume() override;
+  int reset() override;
+  int power_button() override;
+  int power_cut() override;
+  int dump(std::string* out) override;
+  StatsSnapshot stats() override;
+  std::vector<std::string> device_names() override;
+  bool has_device(const std::string& name) override;
+  int vdev_devctl(const std::string& dev, uint32_t cmd, std::string_view in,
+                  std::string* out) override;
+  bool has_console(const std::string& dev) override;
+  int console_input(const std::string& dev, std::string_view data,
+                    uint32_t* written) override;
+
+  // The name below the resmgr directory: `system NAME`, or qvm-PID when the
+  // configuration names none (so that unnamed VMs never collide).
+  std::string node_name() const;
 
   const std::vector<std::unique_ptr<VdevInstance>>& devices() const {
     return devs_;
@@ -76,6 +102,13 @@ class Vm : public VdevHost {
   void on_wake();
   void on_signal(int sig);
   void status_report();
+  absl::Status attach_control();
+  void press_power_button(const char* why);
+  void build_stat_regions();
+  void drain_stream(size_t i);
+  void drain_streams();
+  void on_stdin();
+  std::string state_name();
   unsigned ncpus() const;
 
   Config cfg_;
@@ -93,7 +126,13 @@ class Vm : public VdevHost {
     std::unique_ptr<VcpuBackend> be;
     std::thread thread;
     ExitStats stats;
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> alive{false};
+    DumpVcpu snap;  // registers taken when the vCPU parked (pause)
+    std::unique_ptr<std::atomic<uint64_t>[]> region_hits;
   };
+  void park(Vcpu& v);
+  void count_region(Vcpu& v, const Exit& e);
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
@@ -108,6 +147,39 @@ class Vm : public VdevHost {
   Peripherals periph_;
   uint64_t start_ns_ = 0;
   unsigned resets_ = 0;
+
+  // Pause: vCPUs park at the top of their loop (registers snapshotted).
+  std::mutex pause_mu_;
+  std::condition_variable pause_cv_;
+  std::atomic<bool> pause_req_{false};
+  unsigned parked_ = 0;
+  bool paused_ = false;
+  // Exit statistics per device region: io_ regions, then mmio_ regions,
+  // then "unassigned io", "unassigned mem".
+  struct StatRegion {
+    uint32_t space;
+    uint64_t base, size;
+    std::string dev;
+  };
+  std::vector<StatRegion> stat_regions_;
+  size_t n_io_stat_ = 0;
+  // Host streams the vdevs opened (qvm_hostdev_open), relayed by the loop
+  // so /dev/qvm/<system>/<vdev> can serve them as a console.
+  struct OutStream {
+    VdevInstance* dev;
+    int rfd;   // read end of the pipe the device writes to
+    int real;  // the real destination (stdout, a file)
+  };
+  struct InStream {
+    VdevInstance* dev;
+    int wfd;   // write end of the pipe the device reads
+  };
+  std::vector<OutStream> outs_;
+  std::vector<InStream> ins_;
+  bool stdin_forwarded_ = false;
+  uint64_t start_wall_ns_ = 0;
+  std::string dump_dir_;
+  std::unique_ptr<Control> control_;  // last: detached before the rest goes
 };
 
 }  // namespace qvm

@@ -1,6 +1,7 @@
 // The x86_64 PC machine: which devices every PC has, how a guest is loaded
 // (boot/ loaders + ACPI from the configured devices) and how the boot vCPU
 // is started.
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -14,18 +15,6 @@
 namespace qvm {
 namespace {
 
-// ACPI identity of the PC devices qvm ships.
-struct AcpiId {
-  const char* type;
-  const char* hid;
-};
-constexpr AcpiId kAcpiIds[] = {
-    {"ser8250", "PNP0501"},
-    {"mc146818", "PNP0B00"},
-    {"pckeyboard", "PNP0303"},
-    {"timer8254", "PNP0100"},
-};
-
 class X86Machine : public Machine {
  public:
   const char* name() const override { return "x86_64"; }
@@ -33,6 +22,10 @@ class X86Machine : public Machine {
     return {"ioapic", "8259", "timer8254", "mc146818", "pckeyboard", "acpi-pm"};
   }
   uint64_t default_ram_base() const override { return 0; }
+  bool builds_acpi(const Config& cfg) const override {
+    const SetVar* acpi = cfg.var("acpi");
+    return !(acpi && acpi->boolean && !*acpi->boolean);
+  }
 
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
     auto vm = std::make_unique<x86::KvmX86Vm>();
@@ -71,13 +64,12 @@ class X86Machine : public Machine {
     }
     if (cfg.cmdline) req.cmdline = *cfg.cmdline;
 
-    const SetVar* acpi = cfg.var("acpi");
-    bool want_acpi = !(acpi && acpi->boolean && !*acpi->boolean);
+    bool want_acpi = builds_acpi(cfg);
     boot::AcpiPlatform ap;
     ap.ncpus = ncpus;
     bool have_ioapic = false, have_pm = false;
     ap.has_8042 = ap.has_8259 = ap.has_rtc = false;
-    unsigned uid[4] = {};
+    std::map<std::string, unsigned> uid;
     for (const auto& d : devices) {
       if (d.type == "ioapic" && !d.regions.empty()) {
         have_ioapic = true;
@@ -98,14 +90,17 @@ class X86Machine : public Machine {
       }
       if (d.type == "pckeyboard") ap.has_8042 = true;
       if (d.type == "mc146818") ap.has_rtc = true;
-      for (size_t k = 0; k < std::size(kAcpiIds); k++) {
-        if (d.type != kAcpiIds[k].type) continue;
+      if (!d.acpi_hid.empty()) {
         boot::AcpiDevice ad;
-        ad.hid = kAcpiIds[k].hid;
-        ad.uid = uid[k]++;
-        for (const auto& r : d.regions)
+        ad.hid = d.acpi_hid;
+        ad.cid = d.acpi_cid;
+        ad.uid = uid[d.acpi_hid]++;
+        for (const auto& r : d.regions) {
           if (r.space == QVM_SPACE_IO && r.size <= 255)
             ad.io.emplace_back(uint16_t(r.base), uint16_t(r.size));
+          if (r.space == QVM_SPACE_MEM && r.base + r.size <= (1ull << 32))
+            ad.mem.emplace_back(uint32_t(r.base), uint32_t(r.size));
+        }
         for (const auto& i : d.intrs)
           if (i.controller == "ioapic" && i.line < 16)
             ad.irqs.push_back(i.line == 2 ? 0 : i.line);

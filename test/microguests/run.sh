@@ -15,6 +15,9 @@ set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 1
+# Each run gets its own /dev/qvm-style directory so that parallel runs of
+# the same guest (same `system` name) never collide.
+export QVM_RESMGR_DIR=${QVM_RESMGR_DIR:-$(mktemp -d /tmp/qvm-mg.XXXXXX)}
 BUILD=${BUILD:-build}
 QVM=${QVM:-$BUILD/bin/qvm}
 TIMEOUT=${TIMEOUT:-30}

@@ -394,6 +394,17 @@ int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg) {
   return 0;
 }
 
+int qvm_timer_arm_rel(qvm_timer_t *t, uint64_t delay_ns, uint64_t period_ns) {
+  return qvm_timer_arm(t, qvm_time_ns() + delay_ns, period_ns);
+}
+
+int qvm_acpi_device(qvm_vdev_t *dev, const char *hid, const char *cid) {
+  if (!dev || !hid) return -EINVAL;
+  dev->acpi_hid = hid;
+  dev->acpi_cid = cid ? cid : "";
+  return 0;
+}
+
 int qvm_fd_unwatch(qvm_vdev_t *dev, int fd) {
   if (fd < 0) return -EINVAL;
   for (auto it = dev->watches.begin(); it != dev->watches.end(); ++it)

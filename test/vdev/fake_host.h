@@ -95,6 +95,7 @@ struct qvm_vdev {
   std::vector<int> exit_codes;
   std::vector<std::string> logs;
   std::vector<fake::FdWatch> watches;
+  std::string acpi_hid, acpi_cid;  // from qvm_acpi_device
   std::vector<qvm_timer *> timers;
 
   // Rising edges seen on intr index i (0->1 transitions).

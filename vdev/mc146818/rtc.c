@@ -493,6 +493,9 @@ static int rtc_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             return -ENOMEM;
         }
         return 0;
+    case QVM_CTRL_GEN_ACPI:
+        /* The AT real-time clock's PNP id; qvm derives _CRS from our regions/intr. */
+        return qvm_acpi_device(dev, "PNP0B00", NULL);
     case QVM_CTRL_RESET: {
         uint64_t now = qvm_time_ns();
         update_flags(r, now);

@@ -423,6 +423,9 @@ static int kbc_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         }
         return 0;
     }
+    case QVM_CTRL_GEN_ACPI:
+        /* The 8042 keyboard controller's PNP id; qvm derives _CRS from our regions/intr. */
+        return qvm_acpi_device(dev, "PNP0303", NULL);
     case QVM_CTRL_RESET:
         kbc_power_on(k);
         update_irq(dev, k, 0);

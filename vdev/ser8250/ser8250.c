@@ -626,6 +626,9 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             relay_stop(u);
         }
         return 0;
+    case QVM_CTRL_GEN_ACPI:
+        /* The 16550A UART's PNP id; qvm derives _CRS from our regions/intr. */
+        return qvm_acpi_device(dev, "PNP0501", NULL);
     case QVM_CTRL_RESET:
         uart_reset(u);
         if (u->irq_level) {

@@ -490,6 +490,9 @@ static int pit_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             return -ENOMEM;
         }
         return 0;
+    case QVM_CTRL_GEN_ACPI:
+        /* The 8254 timer's PNP id; qvm derives _CRS from our regions/intr. */
+        return qvm_acpi_device(dev, "PNP0100", NULL);
     case QVM_CTRL_RESET:
         if (p->timer)
             qvm_timer_cancel(p->timer);

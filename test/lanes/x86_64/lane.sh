@@ -99,7 +99,7 @@ t_host_kvm() {
 }
 
 t_bad_config() {
-  expect='/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate`'
+  expect='/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate` (valid: loc, intr, name, hostdev, regshift)'
   timeout -s KILL 20 qvm @/etc/qvm/bad.qvmconf <&3 >/tmp/bad.stdout 2>/tmp/bad.stderr
   rc=$?
   if [ $rc -ne 65 ]; then RESULT=FAIL DETAIL="$(rc_text $rc), expected 65"; show /tmp/bad.stderr; return; fi

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 0
+#define QVM_VDEV_ABI_MINOR 1
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -88,6 +88,14 @@ enum qvm_ctrl {
      * A device that models one (ACPI PM block, PSCI, GPIO key) raises its
      * event and returns 0; others return -ENOTSUP. */
     QVM_CTRL_POWER_BUTTON = 10,
+    /* ABI 1.1: a client sent devctl command `arg` (0..INT_MAX) to this
+     * instance's node /dev/qvm/<system>/<name>; `value` is the command's
+     * input as a NUL-terminated string (clients cannot send NUL bytes).
+     * Only delivered to factories with QVM_VDEVF_DEVCTL; the others answer
+     * ENOTTY without being called. Called on the main thread with the
+     * instance lock held. Reply data goes through qvm_devctl_reply; return
+     * 0, or a negative errno (-ENOTTY for an unknown command). */
+    QVM_CTRL_DEVCTL = 11,
 };
 
 /* One guest access to a device region. */
@@ -106,6 +114,7 @@ struct qvm_access {
 #define QVM_VDEVF_SPACE_IO    (1u << 3) /* may live in I/O space */
 #define QVM_VDEVF_SPACE_PCI   (1u << 4) /* is a PCI function */
 #define QVM_VDEVF_PIC         (1u << 5) /* is an interrupt controller */
+#define QVM_VDEVF_DEVCTL      (1u << 6) /* ABI 1.1: handles QVM_CTRL_DEVCTL */
 
 /* Access sizes a device accepts (bitmask); others get QVM_BUS_ERROR-like
  * treatment by qvm without calling the device. */
@@ -158,6 +167,8 @@ struct qvm_factory {
     qvm_rw_fn read;
     qvm_rw_fn write;
     const struct qvm_pic_ops *pic; /* non-NULL iff QVM_VDEVF_PIC */
+    /* ---- ABI 1.1 ---- */
+    const char *version;      /* the plug-in's own version (may be NULL) */
 };
 
 /* Initializer for the version fields: `.QVM_FACTORY_VERSION,` is not legal
@@ -233,6 +244,8 @@ qvm_timer_t *qvm_timer_create(qvm_vdev_t *dev, qvm_timer_fn fn, void *arg);
 /* Arm: fire once at absolute time `when_ns` (qvm_time_ns clock), then every
  * `period_ns` if non-zero. Re-arming replaces the previous setting. */
 int qvm_timer_arm(qvm_timer_t *t, uint64_t when_ns, uint64_t period_ns);
+/* ABI 1.1: arm relative to now: first expiry after `delay_ns`. */
+int qvm_timer_arm_rel(qvm_timer_t *t, uint64_t delay_ns, uint64_t period_ns);
 int qvm_timer_cancel(qvm_timer_t *t);
 void qvm_timer_destroy(qvm_timer_t *t);
 
@@ -261,9 +274,20 @@ int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg);
  * Safe to call from the fd's own callback. */
 int qvm_fd_unwatch(qvm_vdev_t *dev, int fd);
 
-enum qvm_power { QVM_POWER_OFF = 0, QVM_POWER_RESET = 1 };
-/* Ask the VM to power off or reset (asynchronous). */
+enum qvm_power {
+    QVM_POWER_OFF = 0,
+    QVM_POWER_RESET = 1,
+    QVM_POWER_WATCHDOG = 2, /* ABI 1.1: a watchdog expired: qvm exits, code 4 */
+};
+/* Ask the VM to power off, reset or stop for a watchdog (asynchronous). */
 void qvm_power(qvm_vdev_t *dev, int what);
+
+/* ABI 1.1: during QVM_CTRL_GEN_ACPI, describe this instance in the
+ * machine's ACPI namespace: qvm emits a Device with _HID `hid` (an EISA id
+ * such as "PNP0501" or a string id such as "LNRO0005"), an optional _CID,
+ * _UID and a _CRS built from the instance's regions and interrupts. Returns
+ * 0, or -ENOTSUP when the machine has no ACPI (then nothing is emitted). */
+int qvm_acpi_device(qvm_vdev_t *dev, const char *hid, const char *cid);
 
 /* End qvm with a vdev-defined exit code (32..63; anything else becomes 6,
  * "vdev error"). Asynchronous like qvm_power. */
@@ -278,6 +302,12 @@ enum qvm_log_level {
  * paths. */
 void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ABI 1.1: append `len` bytes to the reply of the QVM_CTRL_DEVCTL being
+ * handled (only valid inside that control call). Returns 0, -EINVAL outside
+ * a devctl, or -ENOSPC when the reply would exceed 65512 bytes (nothing is
+ * appended then). */
+int qvm_devctl_reply(qvm_vdev_t *dev, const void *data, size_t len);
 
 #ifdef __cplusplus
 }

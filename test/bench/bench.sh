@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# make bench: qvm against its peers, in one invocation, peers alternating run
+# by run. Prints a table (report.py) and writes build/bench/results.json.
+# Figures only: this never fails on a number (exit status 0 unless the bench
+# itself could not run at all). See test/bench/README.md.
+# Environment: BUILD (build), QUICK=1 (fewer runs), MAKE, QVM_BENCH_LANE=0
+# (skip the x86_64 lane), QVM_BENCH_NATIVE=0 (skip the native lane).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+BUILD=${BUILD:-build}
+out=$BUILD/bench
+g=$out/guests
+bin=$BUILD/bin
+mkdir -p "$out"
+samples=$out/samples.tsv
+notes=$out/notes.tsv
+: >"$samples"
+: >"$notes"
+t_begin=$(date +%s)
+
+if [[ -n ${QUICK:-} && ${QUICK} != 0 ]]; then
+  quick=1 R_LAUNCH=5 R_MEM=3 R_EXIT=3 R_BOOT=3
+else
+  quick=0 R_LAUNCH=15 R_MEM=5 R_EXIT=7 R_BOOT=5
+fi
+N=100000 NBASE=10
+NATIVE="native kvm_pvm"
+[[ -d /sys/module/kvm_pvm ]] || NATIVE="native $(for k in kvm_intel kvm_amd; do [[ -d /sys/module/$k ]] && echo $k; done | head -n1)"
+[[ $NATIVE == "native " ]] && NATIVE="native kvm"
+LANE="x86_64 TCG+SVM"
+
+# sample ITEM PEER LANE RUN KEY=VALUE...
+sample() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$samples"; }
+# note ITEM PEER LANE TEXT  (a cell that has no number, and why)
+note() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$notes"; }
+progress() { echo "bench: $*" >&2; }
+# rotate N WORD...: the words rotated left by N (peers alternate run by run)
+rotate() { local n=$1; shift; local a=("$@") k=${#a[@]} i; for ((i = 0; i < k; i++)); do printf '%s ' "${a[$(( (i + n) % k ))]}"; done; }
+
+QEMU=$(command -v qemu-system-x86_64 || true)
+qemu_cmd() {  # MACHINE RAM KERNEL
+  echo "$QEMU -accel kvm -M $1 -nodefaults -no-user-config -display none -m $2" \
+       "-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=1 -kernel $3"
+}
+
+# ---- native lane ---------------------------------------------------------
+native() {
+  local peers=(qvm) p why err=$out/native.stderr
+  if ! "$bin/qvm-kvm-probe" 2>"$err"; then
+    why="no usable /dev/kvm: $(tail -n1 "$err")"
+    for p in qvm qemu-microvm qemu-pc raw-kvm; do
+      for i in launch-first launch-exit memory exit-pio exit-mmio; do note "$i" "$p" "$NATIVE" "n/a ($why)"; done
+    done
+    return
+  fi
+  # QEMU machines: keep the ones whose -accel kvm runs the launch guest.
+  for m in microvm pc; do
+    if [[ -z $QEMU ]]; then
+      why="qemu-system-x86_64 not installed (make deps)"
+    else
+      line=$("$bin/qvm-bench-run" -t 30000 -e "$err" -- $(qemu_cmd $m 16M "$g/launch.elf"))
+      if [[ $line == *"rc=1" && $line != *"first_ns=-1"* ]]; then peers+=(qemu-$m); continue; fi
+      why="-accel kvm -M $m failed here: ${line##* }; $(grep -v warning "$err" | tail -n1)"
+    fi
+    progress "qemu -M $m: $why"
+    for i in launch-first launch-exit memory exit-pio exit-mmio; do note "$i" "qemu-$m" "$NATIVE" "n/a ($why)"; done
+  done
+
+  # 1. Launch latency.
+  progress "launch latency: ${peers[*]}, $R_LAUNCH runs each"
+  for ((r = 1; r <= R_LAUNCH; r++)); do
+    for p in $(rotate $r "${peers[@]}"); do
+      case $p in
+        qvm) cmd="$bin/qvm @$g/launch.qvmconf" ;;
+        qemu-*) cmd=$(qemu_cmd ${p#qemu-} 16M "$g/launch.elf") ;;
+      esac
+      sample launch "$p" "$NATIVE" "$r" "$("$bin/qvm-bench-run" -t 30000 -e "$err" -- $cmd)"
+    done
+  done
+
+  # 2. VMM-own memory, 256 MiB guest idling in HLT.
+  progress "memory: ${peers[*]}, $R_MEM runs each"
+  for ((r = 1; r <= R_MEM; r++)); do
+    for p in $(rotate $r "${peers[@]}"); do
+      case $p in
+        qvm) cmd="$bin/qvm @$g/idle.qvmconf" ;;
+        qemu-*) cmd=$(qemu_cmd ${p#qemu-} 256M "$g/idle.elf") ;;
+      esac
+      sample memory "$p" "$NATIVE" "$r" "$("$bin/qvm-bench-run" -t 30000 -r 256 -w 300 -e "$err" -- $cmd)"
+    done
+  done
+
+  # 3. Exit cost: N and NBASE writes, same process each; raw KVM loop = floor.
+  local epeers=(qvm raw-kvm "${peers[@]:1}")
+  progress "exit cost: ${epeers[*]}, $R_EXIT runs each of $N and $NBASE port and MMIO writes"
+  for ((r = 1; r <= R_EXIT; r++)); do
+    for kind in pio mmio; do
+      for p in $(rotate $r "${epeers[@]}"); do
+        for n in $N $NBASE; do
+          case $p in
+            qvm) cmd="$bin/qvm @$g/$kind-$n.qvmconf" ;;
+            raw-kvm) cmd="$bin/qvm-bench-kvmloop $g/$kind-$n.bin" ;;
+            qemu-*) cmd=$(qemu_cmd ${p#qemu-} 16M "$g/$kind-$n.elf") ;;
+          esac
+          sample "exit-$kind-$n" "$p" "$NATIVE" "$r" "$("$bin/qvm-bench-run" -t 60000 -e "$err" -- $cmd)"
+        done
+      done
+    done
+  done
+}
+
+# ---- x86_64 lane: full boot inside the emulated host ---------------------
+lane() {
+  local img=$BUILD/image/bench-x86_64 log=$out/x86_64-lane.log blog=$out/x86_64-image.log
+  local p why
+  if ! command -v qemu-system-x86_64 >/dev/null; then
+    why="qemu-system-x86_64 not installed (make deps)"
+  elif ! ${MAKE:-make} --no-print-directory bench-image >"$blog" 2>&1; then
+    tail -n 5 "$blog" | sed 's/^/  | /' >&2
+    why="bench image build failed (see $blog)"
+  else
+    why=""
+  fi
+  if [[ -n $why ]]; then
+    for p in qvm qemu-pc qemu-microvm; do note boot "$p" "$LANE" "n/a ($why)"; done
+    return
+  fi
+  progress "full boot in the x86_64 lane: qvm, qemu-pc, qemu-microvm, $R_BOOT runs each (emulated host boot excluded)"
+  local limit=$((90 + R_BOOT * 90)) rc="" done=0
+  : >"$log"
+  : >"$out/x86_64-qvm-exit-stats.txt"
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    printf '%s\n' "$line" >>"$log"
+    case $line in
+      "QVMBENCH boot "*) read -r _ _ p r rest <<<"$line"; sample boot "$p" "$LANE" "$r" "$rest" ;;
+      "QVMBENCH host "* | "QVMBENCH note "* | "QVMBENCH err "*) progress "lane: ${line#QVMBENCH }" ;;
+      "QVMBENCH stats "*) printf '%s\n' "${line#QVMBENCH stats }" >>"$out/x86_64-qvm-exit-stats.txt" ;;
+      "QVMBENCH done") done=1 ;;
+      "QVMQEMU EXIT "*) rc=${line#QVMQEMU EXIT } ;;
+    esac
+  done < <(timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 \
+             -m 2048 -nodefaults -display none -monitor none -serial stdio -no-reboot \
+             -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz" \
+             -append "console=ttyS0 quiet loglevel=3 panic=-1 qvmbench.reps=$R_BOOT" \
+             </dev/null 2>"$out/x86_64-lane-qemu.stderr"
+           echo "QVMQEMU EXIT $?")
+  if [[ $done != 1 ]]; then
+    why="lane did not finish (qemu exit ${rc:-?}, limit ${limit} s; see $log)"
+    progress "$why"
+    for p in qvm qemu-pc qemu-microvm; do note boot-incomplete "$p" "$LANE" "$why"; done
+  fi
+}
+
+[[ ${QVM_BENCH_NATIVE:-1} != 0 ]] && native
+[[ ${QVM_BENCH_LANE:-1} != 0 ]] && lane
+
+python3 test/bench/report.py --samples "$samples" --notes "$notes" \
+  --json "$out/results.json" --quick "$quick" --n "$N" --nbase "$NBASE" \
+  --native "$NATIVE" --lane "$LANE" --seconds $(( $(date +%s) - t_begin )) \
+  --qemu-version "$( [[ -n $QEMU ]] && $QEMU --version | head -n1)"
+if [[ -s $out/x86_64-qvm-exit-stats.txt ]]; then
+  echo "qvm exit statistics, x86_64 lane, one boot, SIGUSR1 at QVM-GUEST-INIT:"
+  sed 's/^/  /' "$out/x86_64-qvm-exit-stats.txt"
+fi
+exit 0

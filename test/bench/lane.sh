@@ -1,0 +1,71 @@
+#!/bin/sh
+# The bench lane's startup script (bench.build), inside QEMU's emulated AMD
+# host with kvm_amd. Boots the test guest (same kernel, initramfs, cmdline,
+# 2 vCPUs, 256 MiB) under qvm and under QEMU -accel kvm (-M pc, -M microvm),
+# alternating the order run by run, and reports one console line per run:
+#   QVMBENCH boot <peer> <run> first_ns=... exit_ns=... rc=...
+# (qvm-bench-run: process start -> QVM-GUEST-INIT, -> process exit), then
+#   QVMBENCH done
+# Kernel command-line knob: qvmbench.reps=N (default 5).
+busybox --install -s
+reps=5
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in qvmbench.reps=*) reps=${arg#qvmbench.reps=} ;; esac
+done
+echo "QVMBENCH host $(uname -r), $(nproc) cpu, up $(cut -d' ' -f1 /proc/uptime) s"
+[ -c /dev/kvm ] || echo "QVMBENCH note no /dev/kvm in the emulated host"
+
+append="console=ttyS0 quiet qvm.test=poweroff"
+run_peer() {
+  case "$1" in
+    qvm)
+      qvm-bench-run -m QVM-GUEST-INIT -t 60000 -e /tmp/err -- \
+        qvm @/etc/qvm/boot-2cpu.qvmconf ;;
+    qemu-pc)
+      qvm-bench-run -m QVM-GUEST-INIT -t 90000 -e /tmp/err -- \
+        qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config \
+        -display none -m 256M -smp 2 -serial stdio -no-reboot \
+        -kernel /guest/vmlinuz -initrd /guest/initramfs.cpio.gz -append "$append" ;;
+    qemu-microvm)
+      # The guest's poweroff does not end QEMU -M microvm (see README):
+      # killed 5 s after the marker, exit time reported n/a.
+      qvm-bench-run -m QVM-GUEST-INIT -t 90000 -k 5000 -e /tmp/err -- \
+        qemu-system-x86_64 -accel kvm -M microvm -nodefaults -no-user-config \
+        -display none -m 256M -smp 2 -serial stdio -no-reboot \
+        -kernel /guest/vmlinuz -initrd /guest/initramfs.cpio.gz -append "$append" ;;
+  esac
+}
+
+i=1
+while [ "$i" -le "$reps" ]; do
+  case $((i % 3)) in
+    1) order="qvm qemu-pc qemu-microvm" ;;
+    2) order="qemu-pc qemu-microvm qvm" ;;
+    0) order="qemu-microvm qvm qemu-pc" ;;
+  esac
+  for p in $order; do
+    line=$(run_peer "$p")
+    echo "QVMBENCH boot $p $i $line"
+    case "$line" in
+      *rc=0*|*rc=killed*) ;;
+      *) tail -n 3 /tmp/err | sed "s/^/QVMBENCH err $p: /" ;;
+    esac
+  done
+  i=$((i + 1))
+done
+# One extra qvm boot, not timed: SIGUSR1 when the marker appears, so the
+# exit statistics (start -> init) show what the boot's time goes to.
+rm -f /tmp/prof.out
+qvm @/etc/qvm/boot-2cpu.qvmconf </dev/null >/tmp/prof.out 2>&1 &
+pid=$!
+n=0
+while [ $n -lt 600 ] && ! grep -q QVM-GUEST-INIT /tmp/prof.out; do sleep 0.05; n=$((n + 1)); done
+kill -USR1 $pid 2>/dev/null
+n=0
+while [ $n -lt 600 ] && kill -0 $pid 2>/dev/null; do sleep 0.05; n=$((n + 1)); done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+grep -E 'status: (system|vcpu)' /tmp/prof.out | sed 's/^/QVMBENCH stats /'
+echo "QVMBENCH done"
+stty -F /dev/console -tostop 2>/dev/null
+poweroff -f

@@ -1,0 +1,286 @@
+/*
+ * qvm virtual-device (vdev) plug-in ABI.
+ *
+ * This is the only header a vdev plug-in includes. It is plain C (usable
+ * from C++), and it is the stable contract between qvm and every device,
+ * qvm's own included.
+ *
+ * Versioning: QVM_VDEV_ABI_MAJOR changes only when an existing member or
+ * function changes meaning; qvm refuses a plug-in built for another major.
+ * QVM_VDEV_ABI_MINOR grows when members are appended to the end of a struct
+ * or functions are added; a plug-in built against an older minor keeps
+ * working because every struct the plug-in hands to qvm carries its own
+ * size (struct_size) and qvm reads only the members that size covers.
+ *
+ * Lifecycle of one instance (control callback, `ctrl` argument):
+ *   QVM_CTRL_OPTIONS_START            state is zeroed, nothing assigned yet
+ *   QVM_CTRL_OPTION (arg = index into factory->options, value = argument)
+ *   QVM_CTRL_OPTIONS_END              declare regions here (qvm_region_add)
+ *   QVM_CTRL_RESOURCES                every region/interrupt is assigned
+ *   QVM_CTRL_GUEST_CONFIGURED         threads may be started from here on
+ *   QVM_CTRL_STATUS / _GEN_FDT / _GEN_ACPI   when asked
+ *   QVM_CTRL_RESET                    guest reset (also before first run)
+ *   QVM_CTRL_TERMINATE                release everything
+ * The control callback returns 0 on success or a negative errno-style value;
+ * during configuration a failure stops qvm with a configuration error.
+ *
+ * Threading: qvm holds the instance's lock around every callback it makes
+ * into the instance (control, read, write, timer, fd), so callbacks of one
+ * instance never run concurrently. Read/write callbacks run on the vCPU
+ * thread that made the access; timer and fd callbacks run on qvm's event
+ * thread (the main thread); control callbacks on the main thread. A device
+ * that starts threads of its own (only after GUEST_CONFIGURED) takes the
+ * same lock with qvm_dev_lock/qvm_dev_unlock before touching its state.
+ * Lock order: a device may drive an interrupt (which takes the controller's
+ * lock) while holding its own; a controller may cascade to another
+ * controller; a controller never calls back into a device.
+ *
+ * The guest is hostile: every value read from a register write or from guest
+ * memory must be range-checked by the device. Guest memory is reached only
+ * through qvm_gmem_read/qvm_gmem_write/qvm_gmem_map, which check bounds.
+ */
+#ifndef QVM_VDEV_H
+#define QVM_VDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QVM_VDEV_ABI_MAJOR 1
+#define QVM_VDEV_ABI_MINOR 0
+
+/* Opaque handle of one device instance, owned by qvm. */
+typedef struct qvm_vdev qvm_vdev_t;
+/* Opaque handle of one timer. */
+typedef struct qvm_timer qvm_timer_t;
+
+/* Address spaces a region can live in. */
+enum qvm_space {
+    QVM_SPACE_MEM = 0,     /* guest-physical memory (MMIO) */
+    QVM_SPACE_IO = 1,      /* x86 I/O ports */
+    QVM_SPACE_PCI_CFG = 2, /* PCI configuration space of the device */
+};
+
+/* Result of a read/write callback. */
+enum qvm_status {
+    QVM_DONE = 0,       /* access completed */
+    QVM_RETRY = 1,      /* re-execute the instruction later, do not advance */
+    QVM_BUS_ERROR = 2,  /* the guest sees a fault / reads all-ones */
+    QVM_TERMINATE = 3,  /* the device hit a fatal error: qvm exits (code 6) */
+};
+
+/* Control commands (see lifecycle above). */
+enum qvm_ctrl {
+    QVM_CTRL_OPTIONS_START = 0,
+    QVM_CTRL_OPTION = 1,
+    QVM_CTRL_OPTIONS_END = 2,
+    QVM_CTRL_RESOURCES = 3,
+    QVM_CTRL_GUEST_CONFIGURED = 4,
+    QVM_CTRL_STATUS = 5,
+    QVM_CTRL_GEN_FDT = 6,
+    QVM_CTRL_GEN_ACPI = 7,
+    QVM_CTRL_RESET = 8,
+    QVM_CTRL_TERMINATE = 9,
+    /* The user pressed the virtual power button (SIGTERM/SIGINT, qvmctl).
+     * A device that models one (ACPI PM block, PSCI, GPIO key) raises its
+     * event and returns 0; others return -ENOTSUP. */
+    QVM_CTRL_POWER_BUTTON = 10,
+};
+
+/* One guest access to a device region. */
+struct qvm_access {
+    uint32_t space;    /* enum qvm_space */
+    uint32_t size;     /* 1, 2, 4 or 8 bytes */
+    uint64_t offset;   /* offset inside the region */
+    uint32_t region;   /* index returned by qvm_region_add */
+    uint32_t vcpu;     /* index of the accessing vCPU */
+};
+
+/* Factory flags. */
+#define QVM_VDEVF_NEEDS_LOC   (1u << 0) /* a `loc` must be configured */
+#define QVM_VDEVF_NEEDS_INTR  (1u << 1) /* an `intr` must be configured */
+#define QVM_VDEVF_SPACE_MEM   (1u << 2) /* may live in memory space */
+#define QVM_VDEVF_SPACE_IO    (1u << 3) /* may live in I/O space */
+#define QVM_VDEVF_SPACE_PCI   (1u << 4) /* is a PCI function */
+#define QVM_VDEVF_PIC         (1u << 5) /* is an interrupt controller */
+
+/* Access sizes a device accepts (bitmask); others get QVM_BUS_ERROR-like
+ * treatment by qvm without calling the device. */
+#define QVM_ACCESS_1 (1u << 0)
+#define QVM_ACCESS_2 (1u << 1)
+#define QVM_ACCESS_4 (1u << 2)
+#define QVM_ACCESS_8 (1u << 3)
+
+typedef int (*qvm_control_fn)(qvm_vdev_t *dev, void *state, unsigned ctrl,
+                              int arg, const char *value);
+/* data points to `acc->size` bytes, little-endian. For a read qvm has
+ * zero-filled it before the call. */
+typedef int (*qvm_rw_fn)(qvm_vdev_t *dev, void *state,
+                         const struct qvm_access *acc, void *data);
+typedef void (*qvm_timer_fn)(qvm_vdev_t *dev, void *state, void *arg);
+
+/* Interrupt-controller interface: a vdev with QVM_VDEVF_PIC can be named
+ * by other devices' `intr NAME:LINE`. */
+struct qvm_pic_ops {
+    size_t struct_size;
+    /* Set input `line` to `level` (0 or 1). Edge-triggered inputs act on a
+     * 0->1 transition. Returns 0, or -EINVAL for a line that does not exist. */
+    int (*set_line)(qvm_vdev_t *dev, void *state, unsigned line, int level);
+    /* Number of input lines. */
+    unsigned (*line_count)(qvm_vdev_t *dev, void *state);
+    /* End-of-interrupt broadcast for `vector` from the CPU's local APIC
+     * (x86 level-triggered interrupts); may be NULL. */
+    void (*eoi)(qvm_vdev_t *dev, void *state, unsigned vector);
+    /* Interrupt acknowledge for a controller that drives the CPU's external
+     * interrupt input (x86 8259): return the vector to deliver (a
+     * controller may answer with its spurious vector when nothing is
+     * pending, as real hardware does), or -1 to deliver nothing. May be
+     * NULL. */
+    int (*inta)(qvm_vdev_t *dev, void *state);
+};
+
+struct qvm_factory {
+    uint32_t abi_major;       /* QVM_VDEV_ABI_MAJOR at build time */
+    uint32_t abi_minor;       /* QVM_VDEV_ABI_MINOR at build time */
+    size_t struct_size;       /* sizeof(struct qvm_factory) at build time */
+    const char *name;         /* type name, as in `vdev NAME` */
+    const char *description;  /* one line */
+    uint32_t flags;           /* QVM_VDEVF_* */
+    uint32_t access_sizes;    /* QVM_ACCESS_* */
+    const char *const *options; /* NULL-terminated device-specific option
+                                 * names; `loc`, `intr`, `name` are handled
+                                 * by qvm and never passed here */
+    size_t state_size;        /* bytes of zeroed per-instance state */
+    qvm_control_fn control;
+    qvm_rw_fn read;
+    qvm_rw_fn write;
+    const struct qvm_pic_ops *pic; /* non-NULL iff QVM_VDEVF_PIC */
+};
+
+/* Initializer for the version fields: `.QVM_FACTORY_VERSION,` is not legal
+ * C, so use these three designated members explicitly:
+ *   .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,
+ *   .struct_size = sizeof(struct qvm_factory),
+ */
+
+/* Register a factory; call from a constructor function in the plug-in:
+ *   static void __attribute__((constructor)) reg(void) {
+ *       qvm_register_factory(&my_factory);
+ *   }
+ * The factory must stay valid for the life of the process. */
+void qvm_register_factory(const struct qvm_factory *factory);
+
+/* ---- instance information ------------------------------------------- */
+
+/* Instance name (`name` option, or TYPE followed by its instance number). */
+const char *qvm_dev_name(qvm_vdev_t *dev);
+/* Per-instance lock, for a device's own threads (not recursive: never call
+ * it from inside a callback, where qvm already holds it). */
+void qvm_dev_lock(qvm_vdev_t *dev);
+void qvm_dev_unlock(qvm_vdev_t *dev);
+
+/* Number of `loc` specs configured for this instance, and the i-th one.
+ * Returns 0 and fills space/base, or -1 when there is no i-th loc. */
+unsigned qvm_loc_count(qvm_vdev_t *dev);
+int qvm_loc_get(qvm_vdev_t *dev, unsigned i, uint32_t *space, uint64_t *base);
+
+/* Declare a region this device serves (from OPTIONS_END). Returns the region
+ * index (>= 0) or a negative errno: -EEXIST when it overlaps another region
+ * (qvm then reports the conflict and exits with a configuration error). */
+int qvm_region_add(qvm_vdev_t *dev, uint32_t space, uint64_t base,
+                   uint64_t size);
+
+/* ---- interrupts -------------------------------------------------------- */
+
+/* Number of `intr` specs configured for this instance (defaults supplied
+ * with qvm_intr_default are not counted). When the config gives
+ * none, a device may supply defaults from OPTIONS_END with qvm_intr_default,
+ * which the configuration overrides. */
+unsigned qvm_intr_count(qvm_vdev_t *dev);
+int qvm_intr_default(qvm_vdev_t *dev, const char *controller, unsigned line);
+/* Drive the device's i-th interrupt: level 1 asserts, 0 deasserts. */
+int qvm_intr_set(qvm_vdev_t *dev, unsigned i, int level);
+/* Assert then deassert (edge). */
+int qvm_intr_pulse(qvm_vdev_t *dev, unsigned i);
+/* Drive a line on a named controller directly (used by controllers that
+ * cascade, e.g. the IOAPIC forwarding ISA lines to the 8259). Returns
+ * -ENOENT when no such controller exists. */
+int qvm_irq_set_named(qvm_vdev_t *dev, const char *controller, unsigned line,
+                      int level);
+/* Deliver a message-signalled interrupt (x86: address/data as written to
+ * the LAPIC window). */
+int qvm_msi(qvm_vdev_t *dev, uint64_t address, uint32_t data);
+/* Tell the host which MSI a controller input currently maps to so that the
+ * accelerator can track level-triggered EOIs and deliver it directly.
+ * `gsi` is the controller's input line. */
+int qvm_msi_route(qvm_vdev_t *dev, unsigned gsi, uint64_t address,
+                  uint32_t data, int masked);
+/* For a controller driving the CPU's external-interrupt input (8259):
+ * level 1 = an interrupt is pending (the host will call pic->inta). */
+int qvm_cpu_extint(qvm_vdev_t *dev, int level);
+
+/* ---- timers ------------------------------------------------------------ */
+
+/* Clock used by timers: CLOCK_MONOTONIC in nanoseconds. */
+uint64_t qvm_time_ns(void);
+/* Create a timer whose callback runs on qvm's event thread, with the
+ * instance lock held. Call from QVM_CTRL_RESOURCES or later. Returns NULL on
+ * failure. */
+qvm_timer_t *qvm_timer_create(qvm_vdev_t *dev, qvm_timer_fn fn, void *arg);
+/* Arm: fire once at absolute time `when_ns` (qvm_time_ns clock), then every
+ * `period_ns` if non-zero. Re-arming replaces the previous setting. */
+int qvm_timer_arm(qvm_timer_t *t, uint64_t when_ns, uint64_t period_ns);
+int qvm_timer_cancel(qvm_timer_t *t);
+void qvm_timer_destroy(qvm_timer_t *t);
+
+/* ---- guest memory ------------------------------------------------------ */
+
+/* Copy to/from guest-physical memory. The whole range must lie in guest RAM
+ * (ROM for reads too); returns 0 or -EFAULT, never touching anything else. */
+int qvm_gmem_read(qvm_vdev_t *dev, uint64_t gpa, void *buf, size_t len);
+int qvm_gmem_write(qvm_vdev_t *dev, uint64_t gpa, const void *buf,
+                   size_t len);
+/* Map a guest-physical range for DMA. Refused (NULL) unless the whole range
+ * lies inside one RAM region. */
+void *qvm_gmem_map(qvm_vdev_t *dev, uint64_t gpa, size_t len, int writable);
+void qvm_gmem_unmap(qvm_vdev_t *dev, void *ptr, size_t len);
+
+/* ---- host I/O, power, logging ----------------------------------------- */
+
+/* Host streams named by `hostdev`: ">-" is qvm's stdout, "<-"/"-" stdin,
+ * otherwise a path (a leading '>' or '<' gives the direction). Returns a new
+ * file descriptor that the device owns and closes, or -1. */
+int qvm_hostdev_open(qvm_vdev_t *dev, const char *spec, int for_write);
+/* Ask for a host fd to be watched: `fn(dev, state, arg)` runs on qvm's event
+ * thread with the instance lock held whenever fd is readable. */
+int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg);
+/* Stop watching fd (for example at end of file, or before closing it).
+ * Safe to call from the fd's own callback. */
+int qvm_fd_unwatch(qvm_vdev_t *dev, int fd);
+
+enum qvm_power { QVM_POWER_OFF = 0, QVM_POWER_RESET = 1 };
+/* Ask the VM to power off or reset (asynchronous). */
+void qvm_power(qvm_vdev_t *dev, int what);
+
+/* End qvm with a vdev-defined exit code (32..63; anything else becomes 6,
+ * "vdev error"). Asynchronous like qvm_power. */
+void qvm_exit_code(qvm_vdev_t *dev, int code);
+
+enum qvm_log_level {
+    QVM_LOG_FATAL = 0, QVM_LOG_INTERNAL = 1, QVM_LOG_ERROR = 2,
+    QVM_LOG_WARN = 3, QVM_LOG_INFO = 4, QVM_LOG_DEBUG = 5,
+    QVM_LOG_VERBOSE = 6,
+};
+/* Logging, rate-limited per instance: safe to call on guest-triggered
+ * paths. */
+void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QVM_VDEV_H */
