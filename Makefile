@@ -10,10 +10,22 @@
 # Each folder contributes rules through its module.mk.
 
 ARCH     ?= x86_64
-BUILD    ?= build
 BUILDFILE ?= qvm.build
+# aarch64 is cross-built with Debian's cross toolchain and arm64 multiarch
+# -dev packages (make deps ARCH=aarch64) into its own tree, build/aarch64;
+# its tests run under qemu-aarch64-static (test/lanes/aarch64/README.md).
+ifeq ($(ARCH),aarch64)
+BUILD    ?= build/aarch64
+CROSS    ?= aarch64-linux-gnu-
+CXX      := $(CROSS)g++
+CC       := $(CROSS)gcc
+PKG_CONFIG ?= PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+else
+BUILD    ?= build
 CXX      ?= g++
 CC       ?= gcc
+endif
+PKG_CONFIG ?= pkg-config
 
 ABSL_PKGS := absl_statusor absl_status absl_strings absl_str_format \
              absl_synchronization absl_flat_hash_map absl_time
@@ -26,9 +38,19 @@ CXXFLAGS_ALL = $(CXXSTD) $(OPT) $(WARN) $(DEPFLAGS) $(INCLUDES) -fPIC $(CXXFLAGS
 CFLAGS_ALL   = -std=c11 $(OPT) $(WARN) $(DEPFLAGS) $(INCLUDES) -fPIC $(CFLAGS)
 # Abseil is linked statically (its .a archives ship in libabsl-dev) so that
 # qvm carries no Abseil runtime dependency into system images.
-ABSL_LIBS = $(shell pkg-config --libs --static $(ABSL_PKGS) 2>/dev/null | \
+ABSL_LIBS = $(shell $(PKG_CONFIG) --libs --static $(ABSL_PKGS) 2>/dev/null | \
               sed -e 's/-labsl_\([a-z0-9_]*\)/-l:libabsl_\1.a/g')
-LDLIBS_CORE = -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group -lfdt -ldl -lpthread
+LDLIBS_CORE = -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group $(CAPSTONE_LIB) $(FDT_LIB) -ldl -lpthread
+# libfdt-dev is not multiarch-installable beside the native one: the arm64
+# copy is unpacked into build/aarch64/sysroot by `make deps ARCH=aarch64`
+# and linked statically.
+ifeq ($(ARCH),aarch64)
+FDT_LIB ?= build/aarch64/sysroot/usr/lib/aarch64-linux-gnu/libfdt.a
+else
+FDT_LIB ?= -lfdt
+endif
+# Capstone (exit-trace disassembly) is linked statically too.
+CAPSTONE_LIB ?= -l:libcapstone.a
 
 BIN := $(BUILD)/bin
 LIB := $(BUILD)/lib
@@ -52,6 +74,12 @@ include resmgr/module.mk
 include vdev/module.mk
 include tools/module.mk
 include test/module.mk
+
+# The build-side tools (qvm-mkimage) run on the build machine: the x86_64
+# build makes them; an aarch64 build uses those.
+ifeq ($(ARCH),aarch64)
+TOOLS :=
+endif
 
 CORE_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(sort $(CORE_SRCS)))
 

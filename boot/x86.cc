@@ -653,6 +653,204 @@ absl::Status LoadElf64(Ctx& c, const ImageFile& k, const ElfImage& elf) {
   return absl::OkStatus();
 }
 
+// ---- Multiboot 1 ---------------------------------------------------------------
+
+constexpr uint32_t kMbMagic = 0x1badb002;
+constexpr uint32_t kMbBootMagic = 0x2badb002;
+constexpr uint32_t kMbSearch = 8192;
+
+struct MbHeader {
+  uint64_t offset = 0;  // file offset of the magic
+  uint32_t flags = 0;
+  uint32_t header_addr = 0, load_addr = 0, load_end_addr = 0,
+           bss_end_addr = 0, entry_addr = 0;
+};
+
+// The Multiboot 1 header, if the first 8 KiB hold one (magic + valid
+// checksum on a 4-byte boundary).
+std::optional<MbHeader> FindMultiboot(const ImageFile& k) {
+  std::vector<uint8_t> b(static_cast<size_t>(std::min<uint64_t>(k.size(), kMbSearch)));
+  if (b.size() < 12 || !k.read(0, b.data(), b.size())) return std::nullopt;
+  for (size_t off = 0; off + 12 <= b.size(); off += 4) {
+    if (Get<uint32_t>(b.data(), off) != kMbMagic) continue;
+    uint32_t flags = Get<uint32_t>(b.data(), off + 4);
+    uint32_t sum = Get<uint32_t>(b.data(), off + 8);
+    if (static_cast<uint32_t>(kMbMagic + flags + sum) != 0) continue;
+    MbHeader h;
+    h.offset = off;
+    h.flags = flags;
+    if (flags & (1u << 16)) {
+      uint8_t f[20] = {};
+      // The address fields may run past the 8 KiB window; read them from
+      // the file (missing ones are reported by the loader).
+      if (k.read(off + 12, f, sizeof f)) {
+        h.header_addr = Get<uint32_t>(f, 0);
+        h.load_addr = Get<uint32_t>(f, 4);
+        h.load_end_addr = Get<uint32_t>(f, 8);
+        h.bss_end_addr = Get<uint32_t>(f, 12);
+        h.entry_addr = Get<uint32_t>(f, 16);
+      } else {
+        h.flags |= 1u << 31;  // marks "address fields truncated"
+      }
+    }
+    return h;
+  }
+  return std::nullopt;
+}
+
+absl::Status LoadMultiboot(Ctx& c, const ImageFile& k, const MbHeader& h) {
+  // Bits 0-15 are requirements: we support 0 (page-aligned modules) and 1
+  // (memory information).
+  const uint32_t unsupported = h.flags & 0xfffc;
+  if (unsupported) {
+    return k.bad(absl::StrFormat(
+        "Multiboot header requires features 0x%x (only page-aligned modules "
+        "and memory information are provided)",
+        unsupported));
+  }
+  if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
+    return s;
+  if (auto s = Prologue(c, /*long_mode=*/false, BootInfo::None, true); !s.ok())
+    return s;
+  if (auto s = c.Place(kMbInfoAddr, kPage, "multiboot info"); !s.ok())
+    return s;
+  uint64_t entry;
+  if (h.flags & (1u << 16)) {
+    if (h.flags & (1u << 31)) {
+      return k.bad("Multiboot header address fields extend past end of file");
+    }
+    // a.out kludge: the file from (offset - (header_addr - load_addr)) goes
+    // to load_addr up to load_end_addr, then bss to bss_end_addr.
+    if (h.load_addr > h.header_addr ||
+        h.header_addr - h.load_addr > h.offset) {
+      return k.bad(absl::StrFormat(
+          "Multiboot load_addr 0x%x / header_addr 0x%x put the image start "
+          "before the file start",
+          h.load_addr, h.header_addr));
+    }
+    const uint64_t file_off = h.offset - (h.header_addr - h.load_addr);
+    uint64_t load_len = k.size() - file_off;
+    if (h.load_end_addr != 0) {
+      if (h.load_end_addr < h.load_addr) {
+        return k.bad(absl::StrFormat(
+            "Multiboot load_end_addr 0x%x is below load_addr 0x%x",
+            h.load_end_addr, h.load_addr));
+      }
+      if (uint64_t{h.load_end_addr} - h.load_addr > load_len) {
+        return k.bad(absl::StrFormat(
+            "Multiboot load_end_addr 0x%x needs 0x%x bytes but only 0x%x "
+            "follow in the file",
+            h.load_end_addr, uint64_t{h.load_end_addr} - h.load_addr,
+            load_len));
+      }
+      load_len = uint64_t{h.load_end_addr} - h.load_addr;
+    }
+    uint64_t mem_end = uint64_t{h.load_addr} + load_len;
+    if (h.bss_end_addr != 0) {
+      if (h.bss_end_addr < mem_end) {
+        return k.bad(absl::StrFormat(
+            "Multiboot bss_end_addr 0x%x is below the end of the loaded "
+            "image 0x%x",
+            h.bss_end_addr, mem_end));
+      }
+      mem_end = h.bss_end_addr;
+    }
+    if (mem_end == h.load_addr) return k.bad("Multiboot image is empty");
+    if (!c.mem.contains(h.load_addr, mem_end - h.load_addr)) {
+      return k.bad(absl::StrFormat(
+          "Multiboot image 0x%x..0x%x is outside guest RAM", h.load_addr,
+          mem_end - 1));
+    }
+    if (auto s = c.Place(h.load_addr, mem_end - h.load_addr, "kernel");
+        !s.ok())
+      return k.bad(std::string(s.message()));
+    if (auto s = k.copy_to_guest(c.mem, h.load_addr, file_off, load_len,
+                                 "kernel");
+        !s.ok())
+      return s;
+    if (mem_end > h.load_addr + load_len &&
+        !c.mem.fill(h.load_addr + load_len, 0,
+                    static_cast<size_t>(mem_end - h.load_addr - load_len),
+                    true)) {
+      return k.bad("cannot clear Multiboot bss");
+    }
+    entry = h.entry_addr;
+    if (entry < h.load_addr || entry >= mem_end) {
+      return k.bad(absl::StrFormat(
+          "Multiboot entry_addr 0x%x is outside the image 0x%x..0x%x", entry,
+          h.load_addr, mem_end - 1));
+    }
+  } else {
+    if (!LooksLikeElf(k)) {
+      return k.bad("Multiboot header without address fields (flag 16) in a "
+                   "file that is not ELF");
+    }
+    auto elf = ParseElf(k);
+    if (!elf.ok()) return elf.status();
+    if (auto s = LoadSegments(c, k, *elf); !s.ok()) return s;
+    entry = elf->entry;
+    if (entry >= k4G) {
+      return k.bad(absl::StrFormat(
+          "Multiboot ELF entry point 0x%x is above 4 GiB", entry));
+    }
+  }
+  if (auto s = WriteCmdline(c); !s.ok()) return s;
+  if (auto s = LoadData(c); !s.ok()) return s;
+  auto rd = LoadInitrd(c, k4G);
+  if (!rd.ok()) return rd.status();
+
+  // Multiboot information structure and what it points at, in one page.
+  std::array<uint8_t, 4096> pg{};
+  auto e820 = BuildE820(c.mem, c.req.reserved);
+  if (e820.size() > kE820Max) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "guest memory map has %u entries (max %u)", e820.size(), kE820Max));
+  }
+  uint64_t lower = 0, upper = 0;
+  for (const E820Entry& e : e820) {
+    if (e.type != kE820Ram) continue;
+    if (e.addr == 0) lower = std::min<uint64_t>(e.size, 0xa0000) / 1024;
+    if (e.addr <= 0x100000 && e.addr + e.size > 0x100000) {
+      upper = std::min<uint64_t>(e.addr + e.size - 0x100000, 0xfff00000) / 1024;
+    }
+  }
+  uint32_t flags = 1u << 0 | 1u << 2 | 1u << 6 | 1u << 9;
+  Put<uint32_t>(pg.data(), 4, static_cast<uint32_t>(lower));
+  Put<uint32_t>(pg.data(), 8, static_cast<uint32_t>(upper));
+  Put<uint32_t>(pg.data(), 16, static_cast<uint32_t>(kCmdlineAddr));
+  if (rd->size) {
+    flags |= 1u << 3;
+    Put<uint32_t>(pg.data(), 20, 1);
+    Put<uint32_t>(pg.data(), 24, static_cast<uint32_t>(kMbModsAddr));
+    const size_t m = kMbModsAddr - kMbInfoAddr;
+    Put<uint32_t>(pg.data(), m, static_cast<uint32_t>(rd->gpa));
+    Put<uint32_t>(pg.data(), m + 4, static_cast<uint32_t>(rd->gpa + rd->size));
+    Put<uint32_t>(pg.data(), m + 8, static_cast<uint32_t>(kCmdlineAddr +
+                                                          c.req.cmdline.size()));
+  }
+  Put<uint32_t>(pg.data(), 44, static_cast<uint32_t>(e820.size() * 24));
+  Put<uint32_t>(pg.data(), 48, static_cast<uint32_t>(kMbMmapAddr));
+  Put<uint32_t>(pg.data(), 64, static_cast<uint32_t>(kMbNameAddr));
+  std::memcpy(pg.data() + (kMbNameAddr - kMbInfoAddr), "qvm", 4);
+  static_assert(kMbMmapAddr - kMbInfoAddr + kE820Max * 24 <= 4096);
+  for (size_t i = 0; i < e820.size(); i++) {
+    const size_t o = kMbMmapAddr - kMbInfoAddr + i * 24;
+    Put<uint32_t>(pg.data(), o, 20);
+    Put<uint64_t>(pg.data(), o + 4, e820[i].addr);
+    Put<uint64_t>(pg.data(), o + 12, e820[i].size);
+    Put<uint32_t>(pg.data(), o + 20, e820[i].type);
+  }
+  Put<uint32_t>(pg.data(), 0, flags);
+  if (auto s = c.Write(kMbInfoAddr, pg.data(), pg.size(), "multiboot info");
+      !s.ok())
+    return s;
+  c.st.kind = "multiboot";
+  c.st.rip = entry;
+  c.st.rax = kMbBootMagic;
+  c.st.rbx = kMbInfoAddr;
+  return absl::OkStatus();
+}
+
 // ---- raw -----------------------------------------------------------------------
 
 absl::Status LoadRaw(Ctx& c, const ImageFile& k) {
@@ -773,7 +971,15 @@ absl::StatusOr<EntryState> LoadX86(GuestMemory& mem, const BootRequest& req) {
     if (!elf.ok()) return elf.status();
     auto pvh = FindPvhEntry(*k, *elf);
     if (!pvh.ok()) return pvh.status();
-    s = pvh->has_value() ? LoadPvh(c, *k, *elf, **pvh) : LoadElf64(c, *k, *elf);
+    if (pvh->has_value()) {
+      s = LoadPvh(c, *k, *elf, **pvh);
+    } else if (auto mb = FindMultiboot(*k)) {
+      s = LoadMultiboot(c, *k, *mb);
+    } else {
+      s = LoadElf64(c, *k, *elf);
+    }
+  } else if (auto mb = FindMultiboot(*k)) {
+    s = LoadMultiboot(c, *k, *mb);
   } else {
     s = LoadRaw(c, *k);
   }

@@ -29,6 +29,10 @@ inline constexpr uint64_t kPdAddr = 0x4000;        // 4 PDs, 0x4000-0x7fff
 inline constexpr uint64_t kPvhInfoAddr = 0x8000;   // hvm_start_info
 inline constexpr uint64_t kPvhModlistAddr = 0x8040;
 inline constexpr uint64_t kPvhMemmapAddr = 0x8080;
+inline constexpr uint64_t kMbInfoAddr = 0x9000;    // Multiboot 1 info
+inline constexpr uint64_t kMbModsAddr = 0x9080;    //   module list
+inline constexpr uint64_t kMbNameAddr = 0x90c0;    //   boot loader name
+inline constexpr uint64_t kMbMmapAddr = 0x9100;    //   memory map
 inline constexpr uint64_t kZeroPageAddr = 0x10000; // Linux boot_params
 inline constexpr uint64_t kCmdlineAddr = 0x20000;
 inline constexpr uint64_t kCmdlineMax = 0x10000;   // bytes including NUL
@@ -97,7 +101,7 @@ struct Placement {
 // guest memory.
 struct EntryState {
   CpuMode mode = CpuMode::Flat32;
-  std::string kind;  // "bzImage", "pvh-elf", "elf64", "raw"
+  std::string kind;  // "bzImage", "pvh-elf", "multiboot", "elf64", "raw"
   uint64_t rip = 0, rsp = 0, rflags = 0x2;
   uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rbp = 0;
   uint64_t cr0 = 0, cr3 = 0, cr4 = 0, efer = 0;  // cr3 = 0: paging off
@@ -120,7 +124,8 @@ struct BootRequest {
   std::vector<E820Entry> reserved;
 };
 
-// Detects the kernel format (bzImage, PVH ELF, ELF64, raw — in this order),
+// Detects the kernel format (bzImage, PVH ELF, Multiboot 1, ELF64, raw — in
+// this order),
 // loads the kernel, `data` blobs, the initrd and the command line, writes the
 // boot tables (GDT, page tables, zero page or hvm_start_info) and returns the
 // entry state. Errors name the file and the problem; nothing is promised

@@ -22,6 +22,11 @@ struct DeviceInfo {
   std::vector<Intr> intrs;
   // From qvm_acpi_device() during QVM_CTRL_GEN_ACPI (empty: not in ACPI).
   std::string acpi_hid, acpi_cid;
+  // From QVM_CTRL_GEN_FDT (empty fdt_name: no node) and qvm_irqchip_accel.
+  std::string fdt_name, fdt_compatible;
+  std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
+  uint32_t fdt_phandle = 0;
+  unsigned irqchip_kind = 0, irqchip_nirqs = 0;  // enum qvm_irqchip_kind
 };
 
 class Machine {
@@ -34,6 +39,12 @@ class Machine {
   // Whether this configuration gets ACPI tables (devices are then asked
   // for their part with QVM_CTRL_GEN_ACPI).
   virtual bool builds_acpi(const Config& cfg) const = 0;
+  // Whether the guest is described by a device tree (devices are then asked
+  // for their node with QVM_CTRL_GEN_FDT).
+  virtual bool builds_fdt(const Config&) const { return false; }
+  // Whether an interrupt controller of this kind (enum qvm_irqchip_kind) can
+  // be modelled by the accelerator.
+  virtual bool supports_irqchip(unsigned /*kind*/) const { return false; }
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;
   // Opens the accelerator and creates an empty VM.

@@ -22,6 +22,16 @@ struct VcpuRegs {
   std::string text;  // formatted by the arch
 };
 
+// The instruction a vCPU stopped at (exit traces): its address as the
+// guest sees it, up to 15 bytes read through the guest's own page tables,
+// and the decode mode (x86: 16/32/64; 0 when unknown).
+struct InsnContext {
+  uint64_t pc = 0;
+  uint8_t bytes[16] = {};
+  uint8_t len = 0;
+  uint8_t mode = 0;
+};
+
 class VcpuBackend {
  public:
   virtual ~VcpuBackend() = default;
@@ -39,6 +49,12 @@ class VcpuBackend {
   // take an interrupt. Safe from any thread (kicks the vCPU).
   virtual void set_extint(bool level, std::function<int()> ack) = 0;
   virtual absl::StatusOr<VcpuRegs> regs() = 0;
+  // On the vCPU thread, right after run() returned: the instruction that
+  // caused the exit (empty context when the backend cannot tell).
+  virtual InsnContext current_insn(const GuestMemory& mem) {
+    (void)mem;
+    return {};
+  }
   virtual unsigned index() const = 0;
 };
 
@@ -56,6 +72,11 @@ class VmBackend {
   // irqchip: lets the kernel report EOIs of level-triggered vectors).
   virtual absl::Status set_msi_route(unsigned gsi, uint64_t address,
                                      uint32_t data, bool masked) = 0;
+  // Input `intid` of the accelerator's own interrupt controller (arm64 vGIC
+  // SPI) to `level`.
+  virtual absl::Status irq_line(unsigned /*intid*/, bool /*level*/) {
+    return absl::UnimplementedError("no in-kernel interrupt controller");
+  }
 };
 
 }  // namespace qvm

@@ -256,6 +256,7 @@ constexpr KnownVar kKnownVars[] = {
     {"counter-offset", VarType::Number},
     {"power-button-timeout", VarType::Number},  // seconds
     {"acpi", VarType::Tristate},
+    {"trace-exits", VarType::Number},  // exits kept per vCPU for traces
 };
 
 std::optional<bool> ParseBool(std::string_view s) {

@@ -91,16 +91,17 @@ std::string DumpFileName(const std::string& system, time_t when) {
                          tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-uint64_t CoreSize(size_t nvcpus, const GuestMemory& mem) {
+uint64_t CoreSize(size_t nvcpus, const GuestMemory& mem, const std::string& trace) {
   size_t nph = 1 + mem.regions().size();
   uint64_t notes = NoteSize(5, sizeof(elf_prstatus)) * nvcpus;
+  if (!trace.empty()) notes += NoteSize(4, trace.size());
   uint64_t off = AlignUp(sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + notes, kAlign);
   for (const auto& r : mem.regions()) off = AlignUp(off, kAlign) + r.size;
   return off;
 }
 
 absl::Status WriteCore(int fd, const std::vector<DumpVcpu>& vcpus,
-                       const GuestMemory& mem) {
+                       const GuestMemory& mem, const std::string& trace) {
   std::string notes;
   for (size_t i = 0; i < vcpus.size(); i++) {
     elf_prstatus ps;
@@ -109,6 +110,7 @@ absl::Status WriteCore(int fd, const std::vector<DumpVcpu>& vcpus,
     FillRegs(vcpus[i], &ps);
     AppendNote(&notes, "CORE", NT_PRSTATUS, &ps, sizeof ps);
   }
+  if (!trace.empty()) AppendNote(&notes, "QVM", kNoteQvmTrace, trace.data(), trace.size());
   const auto& regions = mem.regions();
   size_t nph = 1 + regions.size();
   uint64_t hdrs = sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr);

@@ -30,10 +30,13 @@ struct DumpVcpu {
 std::string DumpFileName(const std::string& system, time_t when);
 
 // Writes the core to `fd` (file or pipe).
+// `trace` (may be empty): the exit trace as text, stored as an extra note
+// (owner "QVM", type kNoteQvmTrace) that `readelf -n` shows and gdb ignores.
+inline constexpr uint32_t kNoteQvmTrace = 0x51540001;
 absl::Status WriteCore(int fd, const std::vector<DumpVcpu>& vcpus,
-                       const GuestMemory& mem);
+                       const GuestMemory& mem, const std::string& trace = "");
 
 // Size in bytes WriteCore produces (for tests and progress messages).
-uint64_t CoreSize(size_t nvcpus, const GuestMemory& mem);
+uint64_t CoreSize(size_t nvcpus, const GuestMemory& mem, const std::string& trace = "");
 
 }  // namespace qvm

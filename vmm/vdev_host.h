@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,13 @@ class VdevHost {
   virtual int open_hostdev(VdevInstance*, const char* /*spec*/, int /*for_write*/) {
     return -ENOSYS;
   }
+  // ABI 1.2: whether the machine/accelerator can model interrupt controller
+  // `kind` (enum qvm_irqchip_kind) in the kernel, and the input lines of
+  // the one that does.
+  virtual bool irqchip_supported(unsigned /*kind*/) const { return false; }
+  virtual int irqchip_line(unsigned /*intid*/, bool /*level*/) { return -ENOTSUP; }
+  // ABI 1.2 (PCI): every instance, in creation order.
+  virtual std::vector<VdevInstance*> all_devices() { return {}; }
 };
 
 // Loads plug-ins and keeps their factories (one table per loader, no
@@ -123,4 +131,32 @@ struct qvm_vdev : public qvm::BusDevice {
   std::atomic<std::string*> devctl_out{nullptr};
   bool acpi_open = false;  // inside QVM_CTRL_GEN_ACPI
   std::string acpi_hid, acpi_cid;
+  // ABI 1.2: the device-tree node from QVM_CTRL_GEN_FDT (qvm_fdt_*), and an
+  // accelerator-modelled interrupt controller (qvm_irqchip_accel).
+  bool fdt_open = false;  // inside QVM_CTRL_GEN_FDT
+  uint32_t fdt_phandle = 0;
+  std::string fdt_name, fdt_compatible;
+  std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
+  size_t fdt_bytes = 0;
+  unsigned irqchip_kind = 0, irqchip_nirqs = 0;
+  // ABI 1.2 (PCI): this instance as a PCI function (qvm_pci_declare), and
+  // as a PCI host the BARs it mapped (qvm_pci_bar_map). Accesses that fall
+  // in a mapped BAR are dispatched to the function without the host's lock.
+  struct PciFn {
+    qvm_pci_function decl{};
+    std::vector<uint8_t> caps;
+    unsigned addr = 0;  // bus << 8 | dev << 3 | fn
+  };
+  std::unique_ptr<PciFn> pci_fn;
+  std::atomic<uint32_t> pci_state{0};
+  struct PciBar {
+    uint64_t base, size;
+    qvm_vdev* fn;
+    unsigned bar;
+  };
+  std::shared_mutex pci_bars_mu;
+  std::vector<PciBar> pci_bars;
+  std::atomic<bool> pci_has_bars{false};
+  bool pci_dispatch(const qvm::BusAccess& acc, uint8_t* data, bool write,
+                    qvm::BusStatus* st);
 };

@@ -55,6 +55,12 @@ Bus* Vm::bus(uint32_t space) {
   return nullptr;
 }
 
+std::vector<VdevInstance*> Vm::all_devices() {
+  std::vector<VdevInstance*> out;
+  for (auto& d : devs_) out.push_back(d.get());
+  return out;
+}
+
 VdevInstance* Vm::find_device(const std::string& name) {
   for (auto& d : devs_)
     if (d->name == name) return d.get();
@@ -72,8 +78,8 @@ absl::Status Vm::refuse_unsupported() const {
     if (l.kind == LoadKind::Acpi) return refuse(l.where, "acpi load");
   }
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
-  static const std::set<std::string> kSupportedVars = {"reboot-exit", "acpi",
-                                                     "resmgr-path", "resmgr-group"};
+  static const std::set<std::string> kSupportedVars = {
+      "reboot-exit", "acpi", "resmgr-path", "resmgr-group", "trace-exits"};
   for (const auto& v : cfg_.sets)
     if (!kSupportedVars.count(v.name))
       return refuse(v.where, "set " + v.name);
@@ -142,6 +148,26 @@ absl::Status Vm::build_devices() {
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
   }
+  // A PCI function needs a PCI host: `pci-host` is implied when none is
+  // configured (it enumerates the functions at QVM_CTRL_RESOURCES).
+  bool any_pci = false, have_host = false;
+  for (auto& d : devs_) {
+    if (d->pci_fn) any_pci = true;
+    if (d->spec.type == "pci-host") have_host = true;
+  }
+  if (any_pci && !have_host) {
+    VdevSpec s;
+    s.type = "pci-host";
+    s.where.file = "<implied>";
+    auto fac = loader_.get(s.type);
+    if (!fac.ok())
+      return ConfigError(s.where, absl::StrCat("vdev `pci-host` (implied by a PCI device): ",
+                                               fac.status().message()));
+    std::string name = taken.count("pci-host") ? "pci-host-implied" : "pci-host";
+    devs_.push_back(std::make_unique<VdevInstance>(this, *fac, s, name));
+    absl::Status st = devs_.back()->configure();
+    if (!st.ok()) return st;
+  }
   for (auto& d : devs_) {
     absl::Status st = d->resolve_interrupts();
     if (!st.ok()) return st;
@@ -175,6 +201,12 @@ std::vector<DeviceInfo> Vm::device_info() const {
     for (const auto& i : d->intrs) di.intrs.push_back({i.controller->name, i.line});
     di.acpi_hid = d->acpi_hid;
     di.acpi_cid = d->acpi_cid;
+    di.fdt_name = d->fdt_name;
+    di.fdt_compatible = d->fdt_compatible;
+    di.fdt_props = d->fdt_props;
+    di.fdt_phandle = d->fdt_phandle;
+    di.irqchip_kind = d->irqchip_kind;
+    di.irqchip_nirqs = d->irqchip_nirqs;
     out.push_back(std::move(di));
   }
   return out;
@@ -212,9 +244,36 @@ absl::Status Vm::build() {
         return absl::FailedPreconditionError(absl::StrFormat(
             "vdev %s: ACPI description failed (%s)", d->name, strerror(-rc)));
     }
+  if (machine_->builds_fdt(cfg_)) {
+    // Phandles first, so that nodes can refer to each other in any order.
+    for (size_t i = 0; i < devs_.size(); i++) devs_[i]->fdt_phandle = uint32_t(0x100 + i);
+    for (auto& d : devs_) {
+      d->fdt_open = true;
+      int rc = d->control(QVM_CTRL_GEN_FDT);
+      d->fdt_open = false;
+      if (rc < 0 && rc != -ENOTSUP)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "vdev %s: device-tree description failed (%s)", d->name, strerror(-rc)));
+    }
+  }
   st = machine_->load(cfg_, mem_, device_info(), ncpus());
   if (!st.ok()) return st;
   return absl::OkStatus();
+}
+
+bool Vm::irqchip_supported(unsigned kind) const {
+  return machine_->supports_irqchip(kind);
+}
+
+int Vm::irqchip_line(unsigned intid, bool level) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  absl::Status st = backend_->irq_line(intid, level);
+  if (!st.ok()) {
+    QVM_LOG_RL(LogLevel::Warn, "interrupt %u: %s", intid, std::string(st.message()).c_str());
+    return -EIO;
+  }
+  return 0;
 }
 
 void Vm::print(FILE* out) const {
@@ -329,6 +388,32 @@ void Vm::on_wake() {
   if (req_ != Request::None) loop_.stop();
 }
 
+void Vm::trace_exit(Vcpu& v, const Exit& e) {
+  if (e.kind == ExitKind::Interrupted || e.kind == ExitKind::IrqWindow) return;
+  TraceEntry t;
+  t.ts_ns = MonotonicNs();
+  t.kind = e.kind;
+  t.addr = e.addr;
+  t.size = e.size;
+  t.count = e.count;
+  t.write = e.write;
+  if (e.kind == ExitKind::MsrWrite) t.value = e.msr_value;
+  else if (e.write && e.data) memcpy(&t.value, e.data, std::min<size_t>(e.size, 8));
+  t.insn = v.be->current_insn(mem_);
+  v.trace->record(t);
+}
+
+std::vector<std::string> Vm::trace_lines() const {
+  std::vector<std::string> out;
+  uint64_t now = MonotonicNs();
+  for (size_t i = 0; i < vcpus_.size(); i++)
+    if (vcpus_[i]->trace)
+      for (auto& l : FormatTrace(machine_->name(), unsigned(i),
+                                 vcpus_[i]->trace->entries(), now))
+        out.push_back(std::move(l));
+  return out;
+}
+
 void Vm::status_report() {
   Log(LogLevel::Info, "status: system %s, %u vcpu(s), up %.3f s, %u reset(s)",
       cfg_.system.c_str(), ncpus(), double(MonotonicNs() - start_ns_) / 1e9, resets_);
@@ -340,6 +425,7 @@ void Vm::status_report() {
     }
     Log(LogLevel::Info, "status: vcpu %zu exits:%s", i, line.empty() ? " none" : line.c_str());
   }
+  for (const auto& l : trace_lines()) Log(LogLevel::Info, "status: %s", l.c_str());
   for (auto& d : devs_) d->control(QVM_CTRL_STATUS);
 }
 
@@ -385,6 +471,8 @@ absl::Status Vm::start_vcpus() {
     if (!be.ok()) return be.status();
     auto v = std::make_unique<Vcpu>();
     v->be = std::move(*be);
+    if (const SetVar* tv = cfg_.var("trace-exits"); tv && tv->number && *tv->number)
+      v->trace = std::make_unique<ExitTrace>(std::min<uint64_t>(*tv->number, 4096));
     absl::Status st = machine_->prepare_vcpu(*v->be, i);
     if (!st.ok()) return st;
     vcpus_.push_back(std::move(v));
@@ -488,6 +576,7 @@ void Vm::vcpu_main(unsigned index) {
       return;
     }
     count_region(v, **ex);
+    if (v.trace) trace_exit(v, **ex);
     ExitAction a = HandleExit(p, index, **ex);
     switch (a) {
       case ExitAction::Continue:
@@ -557,6 +646,13 @@ int Vm::run() {
       pause_req_ = false;
       paused_ = false;
       parked_ = 0;
+    }
+    {
+      // Stopping on an error: show what the vCPUs did last.
+      std::lock_guard<std::mutex> g(req_mu_);
+      if (req_ == Request::Exit && req_code_ != kExitPowerCut &&
+          (req_code_ < 32 || req_code_ > 63))
+        for (const auto& l : trace_lines()) Log(LogLevel::Error, "%s", l.c_str());
     }
     vcpus_.clear();
     Request r;

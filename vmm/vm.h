@@ -20,6 +20,7 @@
 #include "vmm/dump.h"
 #include "vmm/event_loop.h"
 #include "vmm/exit.h"
+#include "vmm/exit_trace.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vdev_host.h"
 
@@ -62,6 +63,9 @@ class Vm : public VdevHost, public ControlTarget {
   void request_exit(int code) override;
   bool guest_running() const override { return running_.load(); }
   int open_hostdev(VdevInstance* dev, const char* spec, int for_write) override;
+  std::vector<VdevInstance*> all_devices() override;
+  bool irqchip_supported(unsigned kind) const override;
+  int irqchip_line(unsigned intid, bool level) override;
 
   // ControlTarget (/dev/qvm/<system>; loop thread)
   std::string env_json() override;
@@ -130,8 +134,11 @@ class Vm : public VdevHost, public ControlTarget {
     std::atomic<bool> alive{false};
     DumpVcpu snap;  // registers taken when the vCPU parked (pause)
     std::unique_ptr<std::atomic<uint64_t>[]> region_hits;
+    std::unique_ptr<ExitTrace> trace;  // `set trace-exits N`
   };
   void park(Vcpu& v);
+  void trace_exit(Vcpu& v, const Exit& e);
+  std::vector<std::string> trace_lines() const;
   void count_region(Vcpu& v, const Exit& e);
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::atomic<bool> stop_{false};

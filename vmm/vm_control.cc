@@ -287,7 +287,7 @@ int Vm::dump(std::string* out) {
       rc = errno ? errno : EIO;
       *out = absl::StrCat("cannot run `", cmd, "`: ", strerror(rc));
     } else {
-      st = WriteCore(fileno(p), snaps, mem_);
+      st = WriteCore(fileno(p), snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
       int status = pclose(p);
       if (st.ok() && status != 0) {
         rc = EIO;
@@ -312,7 +312,7 @@ int Vm::dump(std::string* out) {
       rc = errno;
       *out = absl::StrCat(path, ": ", strerror(rc));
     } else {
-      st = WriteCore(fd, snaps, mem_);
+      st = WriteCore(fd, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
       if (::close(fd) != 0 && st.ok())
         st = absl::InternalError(absl::StrCat("close: ", strerror(errno)));
       if (!st.ok()) {

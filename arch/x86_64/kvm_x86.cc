@@ -1,6 +1,7 @@
 #include "arch/x86_64/kvm_x86.h"
 
 #include <sys/ioctl.h>
+#include <x86intrin.h>
 
 #include <cerrno>
 #include <algorithm>
@@ -33,6 +34,9 @@ kvm_segment ToKvm(const boot::Segment& s) {
   return k;
 }
 
+// KVM_GET_MSRS with the C-layout header (see vmm/kvm.h).
+constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmFlexHeader);
+
 unsigned Log2Ceil(unsigned n) {
   unsigned s = 0;
   while ((1u << s) < n) s++;
@@ -55,8 +59,11 @@ absl::Status KvmX86Vm::init(unsigned ncpus) {
   if (!st.ok()) return st;
   if (vm_.check_extension(KVM_CAP_X86_USER_SPACE_MSR)) {
     // Unknown MSRs come to qvm, where the `unsupported` policy decides.
+    // FILTER: MSRs qvm emulates itself (the TSC, see KvmX86Vcpu::init).
     user_msr_ = vm_.enable_cap(KVM_CAP_X86_USER_SPACE_MSR,
-                               KVM_MSR_EXIT_REASON_UNKNOWN).ok();
+                               KVM_MSR_EXIT_REASON_UNKNOWN |
+                                   KVM_MSR_EXIT_REASON_FILTER).ok();
+    msr_filter_ = user_msr_ && vm_.check_extension(KVM_CAP_X86_MSR_FILTER);
   }
   // CPUID: what KVM supports, adjusted per vCPU at creation.
   for (size_t n = 256; n <= 4096; n *= 2) {
@@ -72,7 +79,8 @@ absl::Status KvmX86Vm::init(unsigned ncpus) {
 
 std::string KvmX86Vm::describe() const {
   return absl::StrCat(DescribeKvmHost(), ", split irqchip",
-                      user_msr_ ? ", user-space MSR exits" : "");
+                      user_msr_ ? ", user-space MSR exits" : "",
+                      tsc_emulated_ ? ", TSC MSR emulated in qvm" : "");
 }
 
 absl::Status KvmX86Vm::map_memory(const GuestMemory& mem) {
@@ -83,6 +91,26 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmX86Vm::create_vcpu(unsigned inde
   auto v = std::make_unique<KvmX86Vcpu>(index);
   absl::Status st = v->init(vm_, cpuid_, ncpus_);
   if (!st.ok()) return st;
+  // IA32_TIME_STAMP_COUNTER (0x10): a KVM that models it (hardware KVM)
+  // reads back the guest TSC, which is non-zero once the vCPU exists. One
+  // that does not (kvm_pvm: reads 0, ignores writes) gets the MSR filtered
+  // to user space, where each vCPU keeps its own offset (see
+  // arch/x86_64/README.md: RDTSC itself cannot follow there).
+  if (index == 0 && msr_filter_ && v->kernel_tsc_msr_missing()) {
+    static uint8_t deny[1] = {0};  // bit clear = exit to user space
+    kvm_msr_filter f{};
+    f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+    f.ranges[0].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
+    f.ranges[0].nmsrs = 1;
+    f.ranges[0].base = 0x10;
+    f.ranges[0].bitmap = deny;
+    if (ioctl(vm_.vm_fd(), KVM_X86_SET_MSR_FILTER, &f) == 0)
+      tsc_emulated_ = true;
+    else
+      Log(LogLevel::Warn, "KVM_X86_SET_MSR_FILTER: %s (TSC MSR writes ignored)",
+          strerror(errno));
+  }
+  v->set_tsc_emulated(tsc_emulated_);
   return std::unique_ptr<VcpuBackend>(std::move(v));
 }
 
@@ -147,6 +175,14 @@ absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<kvm_cpuid_ent
   int n = ioctl(fd_.fd(), kKvmSetMsrs, msrs.data());
   if (n != 2) Log(LogLevel::Debug, "vcpu %u: KVM_SET_MSRS set %d of 2", index_, n);
   return absl::OkStatus();
+}
+
+bool KvmX86Vcpu::kernel_tsc_msr_missing() {
+  KvmFlexArray<kvm_msr_entry> m(1);
+  m.entries()[0] = kvm_msr_entry{};
+  m.entries()[0].index = 0x10;
+  if (ioctl(fd_.fd(), kKvmGetMsrs, m.data()) != 1) return true;
+  return m.entries()[0].data == 0;
 }
 
 absl::Status KvmX86Vcpu::set_entry(const boot::EntryState& s) {
@@ -223,8 +259,9 @@ void KvmX86Vcpu::complete_previous() {
 
 absl::StatusOr<Exit*> KvmX86Vcpu::run() {
   complete_previous();
-  inject_extint();
   kvm_run* run = fd_.run_page();
+again:
+  inject_extint();
   exit_ = Exit{};
   auto entered = fd_.enter();
   if (!entered.ok()) return entered.status();
@@ -262,6 +299,17 @@ absl::StatusOr<Exit*> KvmX86Vcpu::run() {
       break;
     case KVM_EXIT_X86_RDMSR:
     case KVM_EXIT_X86_WRMSR:
+      if (tsc_emulated_ && run->msr.index == 0x10 &&
+          run->msr.reason == KVM_MSR_EXIT_REASON_FILTER) {
+        // The guest TSC is the host's plus this vCPU's offset; a write
+        // moves it (forwards or backwards) and it keeps counting.
+        if (run->exit_reason == KVM_EXIT_X86_RDMSR)
+          run->msr.data = __rdtsc() + tsc_offset_;
+        else
+          tsc_offset_ = run->msr.data - __rdtsc();
+        run->msr.error = 0;
+        goto again;
+      }
       exit_.kind = run->exit_reason == KVM_EXIT_X86_RDMSR ? ExitKind::MsrRead
                                                           : ExitKind::MsrWrite;
       exit_.addr = run->msr.index;
@@ -328,6 +376,102 @@ absl::StatusOr<VcpuRegs> KvmX86Vcpu::regs() {
   out.text = absl::StrFormat("rip=%016x rsp=%016x rflags=%08x rax=%016x", r.rip,
                              r.rsp, r.rflags, r.rax);
   return out;
+}
+
+}  // namespace qvm::x86
+
+namespace qvm::x86 {
+namespace {
+
+// Guest-virtual to guest-physical through the guest's own page tables (as
+// the vCPU sees them now): 4-level long mode, 3-level PAE, 2-level 32-bit
+// with PSE. Every table read is a checked guest-memory read; a missing or
+// unreadable entry ends the walk.
+bool Translate(const GuestMemory& mem, const kvm_sregs& sr, uint64_t va, uint64_t* pa) {
+  if (!(sr.cr0 & 0x80000000)) {  // paging off
+    *pa = va & 0xffffffffull;
+    return true;
+  }
+  auto rd64 = [&](uint64_t a, uint64_t* v) { auto r = mem.read_obj<uint64_t>(a); if (!r) return false; *v = *r; return true; };
+  auto rd32 = [&](uint64_t a, uint32_t* v) { auto r = mem.read_obj<uint32_t>(a); if (!r) return false; *v = *r; return true; };
+  constexpr uint64_t kAddr = 0x000ffffffffff000ull;
+  if (sr.efer & 0x400) {  // long mode: PML4 -> PDPT -> PD -> PT
+    uint64_t table = sr.cr3 & kAddr, e = 0;
+    for (int level = 3; level >= 0; level--) {
+      unsigned idx = unsigned((va >> (12 + 9 * level)) & 0x1ff);
+      if (!rd64(table + idx * 8, &e) || !(e & 1)) return false;
+      if (level > 0 && level < 3 && (e & 0x80)) {  // 1 GiB or 2 MiB page
+        uint64_t span = 1ull << (12 + 9 * level);
+        *pa = (e & kAddr & ~(span - 1)) | (va & (span - 1));
+        return true;
+      }
+      table = e & kAddr;
+    }
+    *pa = table | (va & 0xfff);
+    return true;
+  }
+  if (sr.cr4 & 0x20) {  // PAE: PDPT (4 entries) -> PD -> PT
+    uint64_t e = 0;
+    if (!rd64((sr.cr3 & 0xffffffe0ull) + ((va >> 30) & 3) * 8, &e) || !(e & 1)) return false;
+    uint64_t pd = e & kAddr;
+    if (!rd64(pd + ((va >> 21) & 0x1ff) * 8, &e) || !(e & 1)) return false;
+    if (e & 0x80) {
+      *pa = (e & kAddr & ~0x1fffffull) | (va & 0x1fffff);
+      return true;
+    }
+    if (!rd64((e & kAddr) + ((va >> 12) & 0x1ff) * 8, &e) || !(e & 1)) return false;
+    *pa = (e & kAddr) | (va & 0xfff);
+    return true;
+  }
+  uint32_t e = 0;  // 32-bit: PD -> PT, 4 MiB pages with PSE
+  if (!rd32((sr.cr3 & 0xfffff000u) + ((va >> 22) & 0x3ff) * 4, &e) || !(e & 1)) return false;
+  if ((e & 0x80) && (sr.cr4 & 0x10)) {
+    *pa = (e & 0xffc00000u) | (va & 0x3fffff);
+    return true;
+  }
+  if (!rd32((e & 0xfffff000u) + ((va >> 12) & 0x3ff) * 4, &e) || !(e & 1)) return false;
+  *pa = (e & 0xfffff000u) | (va & 0xfff);
+  return true;
+}
+
+}  // namespace
+
+InsnContext KvmX86Vcpu::current_insn(const GuestMemory& mem) {
+  InsnContext c;
+  kvm_regs r{};
+  kvm_sregs sr{};
+  if (ioctl(fd_.fd(), KVM_GET_REGS, &r) != 0 || ioctl(fd_.fd(), KVM_GET_SREGS, &sr) != 0)
+    return c;
+  bool long_mode = (sr.efer & 0x400) && sr.cs.l;
+  c.mode = long_mode ? 64 : ((sr.cr0 & 1) && sr.cs.db) ? 32 : 16;
+  c.pc = long_mode ? r.rip : sr.cs.base + (c.mode == 16 ? (r.rip & 0xffff) : (r.rip & 0xffffffff));
+  auto byte_at = [&](uint64_t va) -> int {
+    uint64_t pa;
+    if (!Translate(mem, sr, va, &pa)) return -1;
+    auto b = mem.read_obj<uint8_t>(pa);
+    return b ? int(*b) : -1;
+  };
+  // KVM completes a single OUT before exiting: RIP is already past it. Step
+  // back over `out dx, al/ax/eax` (EE/EF) or `out imm8, ...` (E6/E7), with
+  // an operand-size prefix, so the trace shows the instruction itself.
+  if (exit_.kind == ExitKind::Pio && exit_.write && exit_.count == 1 && c.pc >= 3) {
+    int b1 = byte_at(c.pc - 1), b2 = byte_at(c.pc - 2);
+    uint64_t back = 0;
+    if (b1 == 0xee || b1 == 0xef) back = 1;
+    else if (b2 == 0xe6 || b2 == 0xe7) back = 2;
+    if (back && byte_at(c.pc - back - 1) == 0x66) back++;
+    c.pc -= back;
+  }
+  // Byte by byte across a possible page boundary (at most 15 reads).
+  for (unsigned i = 0; i < 15; i++) {
+    uint64_t pa;
+    if (!Translate(mem, sr, c.pc + i, &pa)) break;
+    auto b = mem.read_obj<uint8_t>(pa);
+    if (!b) break;
+    c.bytes[i] = *b;
+    c.len = uint8_t(i + 1);
+  }
+  return c;
 }
 
 }  // namespace qvm::x86

@@ -29,6 +29,8 @@ class KvmX86Vm : public VmBackend {
   KvmVmFd vm_;
   unsigned ncpus_ = 1;
   bool user_msr_ = false;
+  bool msr_filter_ = false;    // KVM_X86_SET_MSR_FILTER usable
+  bool tsc_emulated_ = false;  // MSR 0x10 handled in user space
   std::vector<kvm_cpuid_entry2> cpuid_;
 };
 
@@ -45,7 +47,12 @@ class KvmX86Vcpu : public VcpuBackend {
   }
   void set_extint(bool level, std::function<int()> ack) override;
   absl::StatusOr<VcpuRegs> regs() override;
+  InsnContext current_insn(const GuestMemory& mem) override;
   unsigned index() const override { return index_; }
+
+  // True when the kernel does not model IA32_TIME_STAMP_COUNTER (reads 0).
+  bool kernel_tsc_msr_missing();
+  void set_tsc_emulated(bool on) { tsc_emulated_ = on; }
 
   // Loads the boot register state (boot vCPU only).
   absl::Status set_entry(const boot::EntryState& st);
@@ -58,6 +65,8 @@ class KvmX86Vcpu : public VcpuBackend {
   KvmVcpuFd fd_;
   Exit exit_;
   bool pending_msr_ = false;
+  bool tsc_emulated_ = false;
+  uint64_t tsc_offset_ = 0;  // guest TSC - host TSC (emulated MSR 0x10)
   std::mutex extint_mu_;
   bool extint_level_ = false;
   std::function<int()> extint_ack_;

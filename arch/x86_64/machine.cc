@@ -1,6 +1,7 @@
 // The x86_64 PC machine: which devices every PC has, how a guest is loaded
 // (boot/ loaders + ACPI from the configured devices) and how the boot vCPU
 // is started.
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -87,6 +88,19 @@ class X86Machine : public Machine {
         ap.pm.pm_tmr = uint16_t(b + 8);
         ap.pm.reset = uint16_t(b + 0xc);
         if (!d.intrs.empty()) ap.sci_irq = d.intrs[0].line;
+      }
+      if (d.type == "pci-host" && d.regions.size() >= 3) {
+        // vdev-pci-host: region 1 = ECAM, region 2 = the BAR window; INTx
+        // pin P of device D goes to GSI 16 + ((D + P) & 3).
+        boot::AcpiPciHost h;
+        h.ecam_base = d.regions[1].base;
+        h.bus_end = uint8_t(std::min<uint64_t>(d.regions[1].size >> 20, 256) - 1);
+        h.mem_windows.emplace_back(d.regions[2].base,
+                                   d.regions[2].base + d.regions[2].size - 1);
+        for (uint8_t dev = 0; dev < 32; dev++)
+          for (uint8_t pin = 0; pin < 4; pin++)
+            h.prt.push_back({dev, pin, 16u + ((dev + pin) & 3u)});
+        ap.pci = std::move(h);
       }
       if (d.type == "pckeyboard") ap.has_8042 = true;
       if (d.type == "mc146818") ap.has_rtc = true;

@@ -14,9 +14,9 @@
  *   1 launch  one byte 'Q' to COM1's THR (0x3f8), then debug-exit (0xf4) 0
  *   2 idle    one byte 'Q' to COM1's THR, then CLI+HLT forever (the VMM
  *             process idles; the bench reads its smaps and kills it)
- *   3 pio     COUNT byte writes to PORT (default 0x3ff, the 16550's scratch
+ *   3 pio     one byte 'Q' to COM1's THR, COUNT byte writes to PORT (default 0x3ff, the 16550's scratch
  *             register), then debug-exit 0
- *   4 mmio    COUNT byte writes to ADDR (default 0xd0000007: SCR of a 16550
+ *   4 mmio    one byte 'Q' to COM1's THR, COUNT byte writes to ADDR (default 0xd0000007: SCR of a 16550
  *             mapped at 0xd0000000), then debug-exit 0
  * Under qvm the debug-exit write ends the process with 32; under QEMU
  * (isa-debug-exit) with 1; under the raw KVM loop with 0.
@@ -59,11 +59,12 @@ mb_header:
         movw %ax, %ss
         movl $stack_top, %esp
 
-        .if MODE == 1 || MODE == 2
+        /* Every variant: the first byte on the serial port (launch latency;
+         * for pio/mmio the start of the timed loop, which excludes process
+         * start and firmware from the exit cost). */
         movb $'Q', %al
         movw $COM1_THR, %dx
         outb %al, %dx
-        .endif
 
         .if MODE == 2
 3:      cli

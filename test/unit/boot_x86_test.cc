@@ -715,3 +715,164 @@ TEST_CASE("data blobs are checked", "[boot]") {
     CHECK(!LoadX86(g.mem, rq).ok());
   }
 }
+
+namespace {
+
+// A Multiboot 1 header at `off`: magic, flags, checksum, then the a.out
+// address fields when flag 16 is set.
+void AddMbHeader(std::vector<uint8_t>& b, size_t off, uint32_t flags,
+                 uint32_t header_addr = 0, uint32_t load_addr = 0,
+                 uint32_t load_end = 0, uint32_t bss_end = 0,
+                 uint32_t entry = 0) {
+  Put<uint32_t>(b, off, 0x1badb002);
+  Put<uint32_t>(b, off + 4, flags);
+  Put<uint32_t>(b, off + 8, static_cast<uint32_t>(0u - 0x1badb002u - flags));
+  if (flags & (1u << 16)) {
+    Put<uint32_t>(b, off + 12, header_addr);
+    Put<uint32_t>(b, off + 16, load_addr);
+    Put<uint32_t>(b, off + 20, load_end);
+    Put<uint32_t>(b, off + 24, bss_end);
+    Put<uint32_t>(b, off + 28, entry);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Multiboot 1: a.out kludge image", "[boot]") {
+  TempDir td;
+  Guest g;
+  auto img = Pattern(0x1000, 11);
+  AddMbHeader(img, 0x40, (1u << 16) | 3, 0x100040, 0x100000, 0, 0x102000,
+              0x100080);
+  REQUIRE(g.mem.fill(0x101000, 0xcc, 0x2000));
+  BootRequest rq;
+  rq.kernel_path = td.write("mb.bin", img);
+  rq.initrd_path = td.write("mod", Pattern(0x300, 4));
+  rq.cmdline = "startup -v";
+  auto st = LoadX86(g.mem, rq);
+  REQUIRE(st.ok());
+  CHECK(st->kind == "multiboot");
+  CHECK(st->mode == CpuMode::Flat32);
+  CHECK(st->rip == 0x100080);
+  CHECK(st->rax == 0x2badb002);
+  CHECK(st->rbx == kMbInfoAddr);
+  std::vector<uint8_t> k(img.size());
+  REQUIRE(g.mem.read(0x100000, k.data(), k.size()));
+  CHECK(k == img);
+  CHECK(Rd<uint8_t>(g.mem, 0x101000) == 0);     // bss cleared
+  CHECK(Rd<uint8_t>(g.mem, 0x101fff) == 0);
+  CHECK(Rd<uint8_t>(g.mem, 0x102000) == 0xcc);  // beyond bss untouched
+  const uint64_t mbi = kMbInfoAddr;
+  const uint32_t flags = Rd<uint32_t>(g.mem, mbi);
+  CHECK(flags == (1u | 4u | 8u | 64u | 512u));
+  CHECK(Rd<uint32_t>(g.mem, mbi + 4) == 639);
+  CHECK(Rd<uint32_t>(g.mem, mbi + 8) == 63 * 1024);
+  CHECK(Rd<uint32_t>(g.mem, mbi + 16) == kCmdlineAddr);
+  CHECK(Rd<uint32_t>(g.mem, mbi + 20) == 1);
+  const uint32_t mods = Rd<uint32_t>(g.mem, mbi + 24);
+  CHECK(Rd<uint32_t>(g.mem, mods) == 64 * kMiB - 0x1000);
+  CHECK(Rd<uint32_t>(g.mem, mods + 4) == 64 * kMiB - 0x1000 + 0x300);
+  CHECK(Rd<uint32_t>(g.mem, mbi + 44) == 3 * 24);
+  const uint32_t mmap = Rd<uint32_t>(g.mem, mbi + 48);
+  CHECK(Rd<uint32_t>(g.mem, mmap) == 20);
+  CHECK(Rd<uint64_t>(g.mem, mmap + 24 + 4) == 0x9fc00);
+  CHECK(Rd<uint32_t>(g.mem, mmap + 24 + 20) == kE820Reserved);
+  CHECK(Rd<uint32_t>(g.mem, Rd<uint32_t>(g.mem, mbi + 64)) == 0x6d7671);  // "qvm"
+}
+
+TEST_CASE("Multiboot 1: ELF image and malformed headers", "[boot]") {
+  TempDir td;
+  BootRequest rq;
+  SECTION("ELF32 with a Multiboot header") {
+    auto b = MakeElf({{1, 0x1000, 0x200000, 0x200000, 0x100, 0x400}},
+                     0x200010, 0x2000, false, 3);
+    AddMbHeader(b, 0x1000, 0x2);
+    Guest g;
+    rq.kernel_path = td.write("mb.elf", b);
+    auto st = LoadX86(g.mem, rq);
+    REQUIRE(st.ok());
+    CHECK(st->kind == "multiboot");
+    CHECK(st->rip == 0x200010);
+    CHECK(st->rax == 0x2badb002);
+  }
+  auto expect = [&](std::vector<uint8_t> b, const std::string& what) {
+    Guest g;
+    rq.kernel_path = td.write("mb.bin", b);
+    auto st = LoadX86(g.mem, rq);
+    REQUIRE(!st.ok());
+    INFO(st.status().message());
+    CHECK(Contains(st.status(), rq.kernel_path + ": "));
+    CHECK(Contains(st.status(), what));
+  };
+  SECTION("unsupported requirement (video mode)") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0, (1u << 16) | 4, 0x100000, 0x100000, 0, 0, 0x100000);
+    expect(img, "requires features 0x4");
+  }
+  SECTION("load_end below load_addr") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0, 1u << 16, 0x100000, 0x100000, 0xff000, 0, 0x100000);
+    expect(img, "load_end_addr");
+  }
+  SECTION("load_end past the file") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0, 1u << 16, 0x100000, 0x100000, 0x180000, 0, 0x100000);
+    expect(img, "only 0x1000 follow");
+  }
+  SECTION("header_addr before the file start") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0x10, 1u << 16, 0x100100, 0x100000, 0, 0, 0x100000);
+    expect(img, "before the file start");
+  }
+  SECTION("entry outside the image") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0, 1u << 16, 0x100000, 0x100000, 0, 0, 0x200000);
+    expect(img, "entry_addr");
+  }
+  SECTION("bss_end below the image end") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0, 1u << 16, 0x100000, 0x100000, 0, 0x100800, 0x100000);
+    expect(img, "bss_end_addr");
+  }
+  SECTION("image outside RAM") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0, 1u << 16, 0xf0000000, 0xf0000000, 0, 0, 0xf0000000);
+    expect(img, "outside guest RAM");
+  }
+  SECTION("address fields cut off by EOF") {
+    std::vector<uint8_t> img(16, 0);
+    AddMbHeader(img, 0, 0x2);
+    Put<uint32_t>(img, 4, 1u << 16);
+    Put<uint32_t>(img, 8, static_cast<uint32_t>(0u - 0x1badb002u - (1u << 16)));
+    expect(img, "past end of file");
+  }
+  SECTION("no address fields and not ELF") {
+    auto img = Pattern(0x1000, 1);
+    AddMbHeader(img, 0x100, 0x2);
+    expect(img, "not ELF");
+  }
+}
+
+TEST_CASE("Multiboot 1: random header corruption never crashes", "[boot]") {
+  TempDir td;
+  std::mt19937 rng(4242);
+  auto base = Pattern(0x800, 3);
+  AddMbHeader(base, 0x20, (1u << 16) | 3, 0x100020, 0x100000, 0x100800,
+              0x101000, 0x100040);
+  for (int iter = 0; iter < 300; iter++) {
+    auto b = base;
+    // Corrupt the address fields, then fix the checksum so the header is
+    // still recognised.
+    int flips = 1 + static_cast<int>(rng() % 5);
+    for (int i = 0; i < flips; i++) b[0x2c + rng() % 20] = uint8_t(rng());
+    uint32_t flags = (1u << 16) | (rng() % 4 == 0 ? uint32_t(rng()) & 0xffff : 3u);
+    Put<uint32_t>(b, 0x24, flags);
+    Put<uint32_t>(b, 0x28, static_cast<uint32_t>(0u - 0x1badb002u - flags));
+    if (rng() % 4 == 0) b.resize(0x20 + rng() % 0x40);
+    Guest g(32 * kMiB);
+    BootRequest rq;
+    rq.kernel_path = td.write("f.bin", b);
+    auto st = LoadX86(g.mem, rq);
+    if (!st.ok()) CHECK(!st.status().message().empty());
+  }
+}

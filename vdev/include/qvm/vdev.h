@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 1
+#define QVM_VDEV_ABI_MINOR 2
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -308,6 +308,134 @@ void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...)
  * a devctl, or -ENOSPC when the reply would exceed 65512 bytes (nothing is
  * appended then). */
 int qvm_devctl_reply(qvm_vdev_t *dev, const void *data, size_t len);
+
+
+/* ---- ABI 1.2 ---- */
+
+/* Device-tree contribution (machines described by an FDT: aarch64). During
+ * QVM_CTRL_GEN_FDT a device describes itself with one node under the root,
+ * named NAME@<base of its first region> (or NAME without regions).
+ * `compatible` is a space-separated list of compatible strings, most
+ * specific first ("arm,pl011 arm,primecell"). qvm adds `reg` (from the
+ * instance's memory regions, in the root's 2+2 cells), `interrupts` (from
+ * its `intr` specs, in the controller's format: GIC triplets) and `phandle`
+ * unless the device sets them itself. Returns 0, -EINVAL (bad name, or a
+ * second node), or -ENOTSUP outside GEN_FDT / when the machine has no FDT. */
+int qvm_fdt_node(qvm_vdev_t *dev, const char *name, const char *compatible);
+/* Properties of that node (after qvm_fdt_node): one 32-bit cell, `n` cells,
+ * a string, or raw bytes (len 0: an empty property such as
+ * "interrupt-controller"). Cells are given in host order and stored
+ * big-endian. Return 0, -EINVAL, -ENOSPC (more than 64 KiB of properties),
+ * or -ENOTSUP outside GEN_FDT. */
+int qvm_fdt_prop_u32(qvm_vdev_t *dev, const char *prop, uint32_t value);
+int qvm_fdt_prop_cells(qvm_vdev_t *dev, const char *prop,
+                       const uint32_t *cells, unsigned n);
+int qvm_fdt_prop_string(qvm_vdev_t *dev, const char *prop, const char *value);
+int qvm_fdt_prop_bytes(qvm_vdev_t *dev, const char *prop, const void *data,
+                       size_t len);
+/* The phandle of instance `name`'s node (NULL: this instance), for
+ * properties that refer to another device; 0 when there is no such
+ * instance. */
+uint32_t qvm_fdt_phandle(qvm_vdev_t *dev, const char *name);
+
+/* Interrupt controllers the accelerator can model in the host kernel. */
+enum qvm_irqchip_kind {
+    /* GICv2: region 0 distributor (4 KiB), region 1 CPU interface (8 KiB) */
+    QVM_IRQCHIP_GICV2 = 1,
+    /* GICv3: region 0 distributor (64 KiB), region 1 redistributors
+     * (128 KiB per vCPU) */
+    QVM_IRQCHIP_GICV3 = 2,
+};
+/* From QVM_CTRL_OPTIONS_END, after declaring its regions with
+ * qvm_region_add: this interrupt controller is modelled by the accelerator
+ * (arm64 KVM's vGIC) with `nirqs` interrupt IDs (a multiple of 32,
+ * 64..1024); guest accesses to its regions never reach the device. Returns
+ * 0, -EINVAL (bad kind/nirqs or fewer than 2 regions), -EEXIST (asked
+ * twice) or -ENOTSUP (this machine or accelerator cannot). A second
+ * accelerated controller in one VM is a configuration error. */
+int qvm_irqchip_accel(qvm_vdev_t *dev, unsigned kind, unsigned nirqs);
+/* Drive input `intid` of the accelerated controller (GIC: an SPI, interrupt
+ * ID 32..nirqs-1) to `level`. Returns 0, -EINVAL, -ENOTSUP (no accelerated
+ * controller) or -EAGAIN (no guest running: the device re-drives its lines
+ * at QVM_CTRL_RESET). */
+int qvm_irqchip_line(qvm_vdev_t *dev, unsigned intid, int level);
+
+
+/* ABI 1.2 (PCI): a device with QVM_VDEVF_SPACE_PCI describes itself with
+ * qvm_pci_declare() from QVM_CTRL_OPTIONS_END; the `pci-host` vdev (implied
+ * when any PCI function exists) then serves its configuration space (type-0
+ * header, the BARs declared here, the capabilities given here plus an MSI-X
+ * capability) through ports 0xCF8/0xCFC and ECAM, places its BARs in its
+ * MMIO window and routes its INTx pin to the IOAPIC. Guest accesses to a
+ * BAR reach the function's read/write callbacks with acc->space =
+ * QVM_SPACE_MEM, acc->region = the BAR index (0-5) and acc->offset relative
+ * to the BAR; a PCI function therefore declares no regions of its own.
+ * The MSI-X table and PBA live inside one of the function's BARs and are
+ * served by the function itself (it delivers with qvm_msi); whether MSI-X
+ * is enabled or masked in config space is read with qvm_pci_state(). */
+#define QVM_PCI_BAR_MEM32    0u
+#define QVM_PCI_BAR_MEM64    (1u << 0)
+#define QVM_PCI_BAR_PREFETCH (1u << 1)
+
+struct qvm_pci_function {
+    size_t struct_size;            /* sizeof(struct qvm_pci_function) */
+    uint16_t vendor_id, device_id;
+    uint16_t subsystem_vendor_id, subsystem_id;
+    uint8_t revision;
+    uint8_t prog_if, subclass, class_code;
+    uint8_t intx_pin;              /* 0 none, 1 = INTA .. 4 = INTD */
+    uint8_t msix_bar;              /* BAR holding the MSI-X table and PBA */
+    uint16_t msix_vectors;         /* 0 = no MSI-X capability, else 1-2048 */
+    uint32_t msix_table_offset;    /* 8-byte aligned, inside msix_bar */
+    uint32_t msix_pba_offset;      /* 8-byte aligned, inside msix_bar */
+    uint64_t bar_size[6];          /* 0 = unused; power of two, 16 B-1 GiB */
+    uint32_t bar_flags[6];         /* QVM_PCI_BAR_*; a MEM64 BAR uses i+1 */
+    /* Vendor-specific capabilities (ID 0x09) laid end to end, each with its
+     * length in byte 2 (>= 3; total <= 180 bytes); qvm copies them and the
+     * host fills in the next pointers. */
+    const uint8_t *caps;
+    size_t caps_len;
+};
+
+/* Declare this instance a PCI function (from OPTIONS_END). Its address is
+ * the configured `loc pci:BUS:DEV[.FN]` when there is one, else the next
+ * free device on bus 0 (device 0 is the host bridge). Returns the address
+ * as (bus << 8) | (dev << 3) | fn, or -EINVAL (bad description), -EEXIST
+ * (address taken), -ENOSPC (bus full), -EBUSY (declared twice). */
+int qvm_pci_declare(qvm_vdev_t *dev, const struct qvm_pci_function *f);
+
+/* The pci-host's interrupt line for INTx pin `pin` (1-4) of device `devnum`
+ * (0-31) on bus 0: a PCI function names it with
+ * qvm_intr_default(dev, "pci-host", QVM_PCI_INTX_LINE(devnum, pin)). The
+ * host routes it (wired-OR, active low) to IOAPIC input
+ * 16 + ((devnum + pin - 1) & 3), as ACPI's _PRT describes. */
+#define QVM_PCI_INTX_LINE(devnum, pin) \
+    ((unsigned)(devnum) * 4u + (unsigned)(pin) - 1u)
+
+/* Config-space state a function may need, published by the host. */
+#define QVM_PCI_STATE_MEM_ENABLE   (1u << 0) /* command: memory space */
+#define QVM_PCI_STATE_BUS_MASTER   (1u << 1) /* command: bus master */
+#define QVM_PCI_STATE_INTX_DISABLE (1u << 2) /* command: interrupt disable */
+#define QVM_PCI_STATE_MSIX_ENABLE  (1u << 3) /* MSI-X control: enable */
+#define QVM_PCI_STATE_MSIX_MASKALL (1u << 4) /* MSI-X control: function mask */
+/* The function's current state bits (0 for a device that is no PCI
+ * function). Lock-free; callable from any callback. */
+uint32_t qvm_pci_state(qvm_vdev_t *dev);
+
+/* For the PCI host vdev: the i-th PCI function (declaration order). Fills
+ * `*out` (up to out->struct_size bytes; out->caps points into qvm's copy)
+ * and `*addr`; returns its handle, or NULL past the last one. */
+qvm_vdev_t *qvm_pci_enum(qvm_vdev_t *host, unsigned i,
+                         struct qvm_pci_function *out, unsigned *addr);
+/* For the PCI host vdev: make BAR `bar` of `fn` decode guest-physical
+ * [base, base+size), which must lie inside one of `host`'s own
+ * QVM_SPACE_MEM regions, or stop it decoding (size 0). Accesses there are
+ * dispatched to `fn` directly (the host's lock is not taken). Safe while
+ * the guest runs. Returns 0 or -EINVAL. */
+int qvm_pci_bar_map(qvm_vdev_t *host, qvm_vdev_t *fn, unsigned bar,
+                    uint64_t base, uint64_t size);
+/* For the PCI host vdev: publish `fn`'s QVM_PCI_STATE_* bits. */
+int qvm_pci_set_state(qvm_vdev_t *host, qvm_vdev_t *fn, uint32_t state);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,177 @@
+#include "boot/fdt.h"
+
+extern "C" {
+#include <libfdt.h>
+}
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+namespace qvm::boot {
+namespace {
+
+constexpr size_t kMaxFdt = 2u << 20;
+
+class Writer {
+ public:
+  explicit Writer(size_t size) : buf_(size) {}
+  absl::Status status() const { return err_; }
+  void* data() { return buf_.data(); }
+
+  void check(int rc, const char* what) {
+    if (rc < 0 && err_.ok())
+      err_ = absl::InternalError(absl::StrCat("FDT: ", what, ": ", fdt_strerror(rc)));
+  }
+  void begin(const std::string& n) { check(fdt_begin_node(data(), n.c_str()), n.c_str()); }
+  void end() { check(fdt_end_node(data()), "end node"); }
+  void prop(const char* n, const void* v, size_t len) {
+    check(fdt_property(data(), n, v, int(len)), n);
+  }
+  void u32(const char* n, uint32_t v) { check(fdt_property_u32(data(), n, v), n); }
+  void u64(const char* n, uint64_t v) { check(fdt_property_u64(data(), n, v), n); }
+  void str(const char* n, const std::string& v) { check(fdt_property_string(data(), n, v.c_str()), n); }
+  void empty(const char* n) { prop(n, nullptr, 0); }
+  void cells(const char* n, const std::vector<uint32_t>& c) {
+    std::string b;
+    for (uint32_t v : c) {
+      uint32_t be = cpu_to_fdt32(v);
+      b.append(reinterpret_cast<const char*>(&be), 4);
+    }
+    prop(n, b.data(), b.size());
+  }
+  // A string list from space-separated words.
+  void strlist(const char* n, const std::string& words) {
+    std::string b;
+    for (absl::string_view w : absl::StrSplit(words, ' ', absl::SkipEmpty())) {
+      b.append(w.data(), w.size());
+      b.push_back('\0');
+    }
+    prop(n, b.data(), b.size());
+  }
+
+  std::vector<uint8_t> buf_;
+  absl::Status err_;
+};
+
+std::vector<uint32_t> RegCells(const std::vector<std::pair<uint64_t, uint64_t>>& r) {
+  std::vector<uint32_t> c;
+  for (const auto& [b, s] : r) {
+    c.push_back(uint32_t(b >> 32));
+    c.push_back(uint32_t(b));
+    c.push_back(uint32_t(s >> 32));
+    c.push_back(uint32_t(s));
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string FdtNodePath(const FdtDeviceNode& d) {
+  if (d.reg.empty()) return absl::StrCat("/", d.name);
+  return absl::StrFormat("/%s@%x", d.name, d.reg[0].first);
+}
+
+absl::StatusOr<std::vector<uint8_t>> BuildArm64Fdt(const FdtMachine& m) {
+  Writer w(kMaxFdt);
+  w.check(fdt_create(w.data(), int(kMaxFdt)), "create");
+  w.check(fdt_finish_reservemap(w.data()), "reserve map");
+  w.begin("");
+  w.str("model", "qvm arm64");
+  w.strlist("compatible", "qvm,arm64 linux,dummy-virt");
+  w.u32("#address-cells", 2);
+  w.u32("#size-cells", 2);
+  if (m.gic_phandle) w.u32("interrupt-parent", m.gic_phandle);
+
+  w.begin("chosen");
+  if (!m.bootargs.empty()) w.str("bootargs", m.bootargs);
+  if (m.initrd_end > m.initrd_start) {
+    w.u64("linux,initrd-start", m.initrd_start);
+    w.u64("linux,initrd-end", m.initrd_end);
+  }
+  if (!m.stdout_path.empty()) w.str("stdout-path", m.stdout_path);
+  w.end();
+
+  for (const auto& [base, size] : m.memory) {
+    w.begin(absl::StrFormat("memory@%x", base));
+    w.str("device_type", "memory");
+    w.cells("reg", RegCells({{base, size}}));
+    w.end();
+  }
+
+  w.begin("cpus");
+  w.u32("#address-cells", 1);
+  w.u32("#size-cells", 0);
+  for (size_t i = 0; i < m.cpu_mpidr.size(); i++) {
+    w.begin(absl::StrFormat("cpu@%x", m.cpu_mpidr[i]));
+    w.str("device_type", "cpu");
+    w.str("compatible", "arm,arm-v8");
+    w.u32("reg", uint32_t(m.cpu_mpidr[i]));
+    w.str("enable-method", "psci");
+    w.end();
+  }
+  w.end();
+
+  w.begin("psci");
+  w.strlist("compatible", "arm,psci-1.0 arm,psci-0.2");
+  w.str("method", "hvc");
+  w.end();
+
+  if (m.gic_phandle) {
+    // Generic timer PPIs: secure 13, non-secure 14, virtual 11, hypervisor
+    // 10 (INTID 29, 30, 27, 26), level-high; GICv2 adds the CPU mask.
+    uint32_t flags = 4;
+    if (m.gic_v2) {
+      size_t n = std::min<size_t>(m.cpu_mpidr.size(), 8);
+      flags |= ((1u << n) - 1) << 8;
+    }
+    w.begin("timer");
+    w.str("compatible", "arm,armv8-timer");
+    w.cells("interrupts", {1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags});
+    w.empty("always-on");
+    w.end();
+  }
+
+  if (m.clock_phandle) {
+    w.begin("apb-pclk");
+    w.str("compatible", "fixed-clock");
+    w.u32("#clock-cells", 0);
+    w.u32("clock-frequency", 24000000);
+    w.str("clock-output-names", "clk24mhz");
+    w.u32("phandle", m.clock_phandle);
+    w.end();
+  }
+
+  std::set<std::string> paths;
+  for (const auto& d : m.devices) {
+    std::string path = FdtNodePath(d);
+    if (!paths.insert(path).second)
+      return absl::InvalidArgumentError(absl::StrCat("FDT: two devices at ", path));
+    w.begin(path.substr(1));
+    w.strlist("compatible", d.compatible);
+    std::set<std::string> own;
+    for (const auto& p : d.props) own.insert(p.first);
+    if (!d.reg.empty() && !own.count("reg")) w.cells("reg", RegCells(d.reg));
+    if (!d.interrupts.empty() && !own.count("interrupts")) {
+      if (d.interrupt_parent && !own.count("interrupt-parent"))
+        w.u32("interrupt-parent", d.interrupt_parent);
+      w.cells("interrupts", d.interrupts);
+    }
+    if (d.phandle && !own.count("phandle")) w.u32("phandle", d.phandle);
+    for (const auto& [n, v] : d.props) {
+      if (n == "compatible") continue;
+      w.prop(n.c_str(), v.data(), v.size());
+    }
+    w.end();
+  }
+  w.end();
+  w.check(fdt_finish(w.data()), "finish");
+  if (!w.status().ok()) return w.status();
+  size_t total = fdt_totalsize(w.data());
+  std::vector<uint8_t> out(w.buf_.begin(), w.buf_.begin() + total);
+  return out;
+}
+
+}  // namespace qvm::boot

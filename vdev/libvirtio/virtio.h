@@ -1,0 +1,169 @@
+/*
+ * libvirtio: the virtio 1.x device side shared by qvm's virtio vdevs
+ * (static library, linked into each vdev-virtio-*.so; uses only
+ * <qvm/vdev.h>).
+ *
+ *  - transports: modern virtio-pci (common/notify/ISR/device capabilities in
+ *    BAR 0, MSI-X table and PBA in the same BAR, INTx fallback) and
+ *    virtio-mmio version 2 (0x200-byte region + one interrupt line);
+ *  - split virtqueues with VIRTIO_F_EVENT_IDX and VIRTIO_F_INDIRECT_DESC;
+ *  - feature negotiation (FEATURES_OK refused for unknown features or
+ *    without VERSION_1), device reset, NEEDS_RESET on malformed rings.
+ *
+ * Guest memory is reached only through qvm_gmem_read/qvm_gmem_write/
+ * qvm_gmem_map. A descriptor chain is walked at most `queue size`
+ * descriptors (an indirect table at most its own length, no nesting),
+ * every buffer must lie wholly inside guest RAM and be non-empty; any
+ * violation puts the device in NEEDS_RESET and the queue stops.
+ */
+#ifndef QVM_LIBVIRTIO_H
+#define QVM_LIBVIRTIO_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <qvm/vdev.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIO_MAX_QUEUES 8
+#define VIO_MAX_QSIZE 256
+#define VIO_MAX_VECTORS (VIO_MAX_QUEUES + 1)
+
+/* feature bits (transport) */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+/* device status */
+#define VIRTIO_S_ACKNOWLEDGE 1
+#define VIRTIO_S_DRIVER 2
+#define VIRTIO_S_DRIVER_OK 4
+#define VIRTIO_S_FEATURES_OK 8
+#define VIRTIO_S_NEEDS_RESET 0x40
+#define VIRTIO_S_FAILED 0x80
+
+enum vio_transport { VIO_PCI = 1, VIO_MMIO = 2 };
+
+/* PCI BAR 0 layout */
+#define VIO_PCI_COMMON 0x0000
+#define VIO_PCI_ISR 0x1000
+#define VIO_PCI_DEVCFG 0x2000
+#define VIO_PCI_NOTIFY 0x3000
+#define VIO_PCI_MSIX_TABLE 0x4000
+#define VIO_PCI_MSIX_PBA 0x5000
+#define VIO_PCI_BAR_SIZE 0x8000
+#define VIO_MMIO_SIZE 0x200
+
+struct vio_queue {
+    uint16_t size;        /* guest-chosen, 1..max */
+    uint16_t max;
+    uint8_t ready;
+    uint16_t msix_vector;
+    uint64_t desc, avail, used;
+    uint16_t last_avail;  /* next avail entry to take */
+    uint16_t used_idx;    /* next used entry to fill */
+    uint16_t signalled;   /* used_idx at the last interrupt decision */
+};
+
+struct vio_seg {
+    uint64_t gpa;
+    uint32_t len;
+    uint8_t write;        /* device-writable */
+};
+
+/* One descriptor chain, as taken from the avail ring. */
+struct vio_req {
+    uint16_t head;
+    unsigned nseg;
+    uint64_t rlen, wlen;  /* total driver->device and device->driver bytes */
+    struct vio_seg seg[VIO_MAX_QSIZE];
+};
+
+struct vio;
+struct vio_ops {
+    /* The driver notified queue `q` (instance lock held). */
+    void (*notify)(struct vio *v, unsigned q);
+    /* Device-specific reset (status written 0, or VM reset). */
+    void (*reset)(struct vio *v);
+};
+
+struct vio {
+    qvm_vdev_t *dev;
+    const struct vio_ops *ops;
+    int transport;
+    uint32_t device_id;
+    uint64_t host_features;
+    uint64_t driver_features;
+    uint32_t dfsel, gfsel;
+    uint8_t status;
+    uint8_t config_gen;
+    uint8_t isr;          /* bit 0 queue, bit 1 config */
+    int irq_level;
+    uint16_t qsel;
+    unsigned nq;
+    struct vio_queue q[VIO_MAX_QUEUES];
+    uint16_t msix_config;
+    struct { uint32_t lo, hi, data, ctrl; } msix[VIO_MAX_VECTORS];
+    uint32_t pba;
+    uint8_t *cfg;         /* device configuration (little-endian), read-only */
+    unsigned cfg_len;
+    unsigned pci_addr;
+    uint64_t mmio_base;
+    unsigned bad_rings;   /* malformed chains seen */
+};
+
+/* Sets up `v` (call from OPTIONS_START). */
+void vio_init(struct vio *v, qvm_vdev_t *dev, const struct vio_ops *ops,
+              uint32_t device_id, uint64_t features, unsigned nq,
+              uint16_t qmax, void *cfg, unsigned cfg_len);
+/* Chooses the transport and declares it (call from OPTIONS_END): MMIO when
+ * a `loc mem:` and an `intr` are configured, otherwise PCI (class triple
+ * for the config header). Returns 0 or a negative errno. */
+int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass,
+                uint8_t prog_if);
+/* Register accesses (the vdev's read/write callbacks forward here). */
+int vio_read(struct vio *v, const struct qvm_access *acc, void *data);
+int vio_write(struct vio *v, const struct qvm_access *acc, void *data);
+/* QVM_CTRL_GEN_ACPI: virtio-mmio devices appear as LNRO0005. */
+int vio_gen_acpi(struct vio *v);
+/* Full device reset (QVM_CTRL_RESET and status 0). */
+void vio_reset(struct vio *v);
+/* 1 when the driver is running and may use the queues. */
+int vio_running(const struct vio *v);
+int vio_has(const struct vio *v, unsigned feature);
+
+/* Takes the next chain of queue `qi`: 1 = `*r` filled, 0 = ring empty,
+ * -1 = malformed (the device is now in NEEDS_RESET). */
+int vio_pop(struct vio *v, unsigned qi, struct vio_req *r);
+/* Returns chain `head` with `written` bytes written. */
+int vio_push(struct vio *v, unsigned qi, uint16_t head, uint32_t written);
+/* Interrupts the driver for queue `qi` if it asked (EVENT_IDX/flags) and
+ * something was pushed since the last call; with EVENT_IDX also publishes
+ * avail_event. */
+void vio_notify_queue(struct vio *v, unsigned qi);
+/* Marks the device broken (NEEDS_RESET) and tells the driver. */
+void vio_needs_reset(struct vio *v, const char *why);
+/* Config-change interrupt. */
+void vio_config_changed(struct vio *v);
+
+/* Copy between a request's buffers and host memory. `off` counts bytes
+ * across the readable (from) or writable (to) segments only. Return the
+ * bytes copied, or -1 on a guest-memory error. */
+long vio_req_read(struct vio *v, const struct vio_req *r, uint64_t off,
+                  void *buf, uint64_t len);
+long vio_req_write(struct vio *v, const struct vio_req *r, uint64_t off,
+                   const void *buf, uint64_t len);
+/* Maps up to `max` iovecs covering [off, off+len) of the readable
+ * (write=0) or writable (write=1) segments. Returns the count, or -1. The
+ * pointers are valid only for the current request. */
+int vio_req_iov(struct vio *v, const struct vio_req *r, int write,
+                uint64_t off, uint64_t len, struct iovec *iov, int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
