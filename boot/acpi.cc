@@ -1,5 +1,6 @@
 #include "boot/acpi.h"
 
+#include <cctype>
 #include <cstring>
 #include <set>
 
@@ -454,6 +455,145 @@ absl::StatusOr<uint64_t> BuildAcpi(GuestMemory& mem, const AcpiPlatform& p) {
   if (!mem.fill(kAcpiBase, 0, kAcpiLimit - kAcpiBase, /*for_loader=*/true) ||
       !mem.write(kAcpiBase, img->data(), img->size(), /*for_loader=*/true)) {
     return absl::InternalError("ACPI: writing the tables failed");
+  }
+  return kAcpiBase;
+}
+
+}  // namespace qvm::boot
+
+namespace qvm::boot {
+
+absl::StatusOr<std::vector<std::vector<uint8_t>>> SplitAcpiTables(
+    const std::vector<uint8_t>& blob, const std::string& path) {
+  std::vector<std::vector<uint8_t>> out;
+  size_t off = 0;
+  while (off < blob.size()) {
+    if (blob.size() - off < 36) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: %u trailing bytes at offset 0x%x are not an ACPI table (header is 36 bytes)",
+          path, blob.size() - off, off));
+    }
+    uint32_t len;
+    std::memcpy(&len, blob.data() + off + 4, 4);
+    std::string sig(reinterpret_cast<const char*>(blob.data() + off), 4);
+    for (char ch : sig) {
+      if (!(std::isupper(static_cast<unsigned char>(ch)) ||
+            std::isdigit(static_cast<unsigned char>(ch)) || ch == '_')) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: no ACPI table signature at offset 0x%x", path, off));
+      }
+    }
+    if (len < 36 || len > blob.size() - off) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: table %s at offset 0x%x has length %u (0x%x bytes remain)", path, sig, off,
+          len, blob.size() - off));
+    }
+    if (sig == "RSDP" || sig == "RSD " || sig == "XSDT" || sig == "RSDT") {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: table %s at offset 0x%x: give the tables, not the root pointers (qvm builds RSDP/XSDT/RSDT)",
+          path, sig, off));
+    }
+    if (Checksum(blob.data() + off, len) != 0 && sig != "FACS") {
+      // Checksum() returns the byte that would make the sum zero: a valid
+      // table's own bytes sum to zero, so the value computed over it is 0.
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: table %s at offset 0x%x has a bad checksum", path, sig, off));
+    }
+    out.emplace_back(blob.begin() + off, blob.begin() + off + len);
+    off += len;
+  }
+  if (out.empty()) return absl::InvalidArgumentError(path + ": no ACPI tables");
+  return out;
+}
+
+absl::StatusOr<std::vector<uint8_t>> BuildUserAcpiImage(
+    const std::vector<std::vector<uint8_t>>& tables, uint64_t base, uint64_t max_size) {
+  if (base % 16 != 0 || base >= k4G) {
+    return Invalid("table base must be 16-byte aligned and below 4 GiB");
+  }
+  Bytes img(64, 0);
+  auto place = [&img](const Bytes& t, size_t align) {
+    while (img.size() % align) img.push_back(0);
+    size_t off = img.size();
+    aml::Append(img, t);
+    return off;
+  };
+  std::optional<size_t> facs, dsdt, fadt;
+  std::vector<size_t> entries;
+  for (const auto& t : tables) {
+    std::string sig(reinterpret_cast<const char*>(t.data()), 4);
+    if (sig == "FACS") {
+      if (facs) return Invalid("more than one FACS");
+      facs = place(t, 64);
+    } else if (sig == "DSDT") {
+      if (dsdt) return Invalid("more than one DSDT");
+      dsdt = place(t, 16);
+    } else {
+      size_t off = place(t, 16);
+      if (sig == "FACP") {
+        if (fadt) return Invalid("more than one FADT (FACP)");
+        fadt = off;
+      }
+      entries.push_back(off);
+    }
+    if (img.size() > max_size) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "ACPI: the loaded tables need more than the %u bytes that fit at 0x%x", max_size,
+          base));
+    }
+  }
+  if ((dsdt || facs) && !fadt) return Invalid("a DSDT or FACS needs a FADT (FACP) to point at it");
+  if (fadt) {
+    // Point the FADT at the placed FACS and DSDT (32- and 64-bit fields
+    // that the table is long enough to have), then re-checksum it.
+    uint32_t len;
+    std::memcpy(&len, img.data() + *fadt + 4, 4);
+    auto put = [&](size_t field, uint64_t v, int n) {
+      if (field + n <= len) PutLe(img, *fadt + field, v, n);
+    };
+    // FIRMWARE_CTRL and X_FIRMWARE_CTRL are exclusive: the 64-bit one
+    // when the table has it (as the generated FADT does).
+    put(36, facs && len < 140 ? base + *facs : 0, 4);
+    put(40, dsdt ? base + *dsdt : 0, 4);
+    put(132, facs ? base + *facs : 0, 8);
+    put(140, dsdt ? base + *dsdt : 0, 8);
+    img[*fadt + 9] = 0;
+    img[*fadt + 9] = Checksum(img.data() + *fadt, len);
+  }
+  Bytes xsdt = Header("XSDT", 1);
+  Bytes rsdt = Header("RSDT", 1);
+  for (size_t off : entries) {
+    AddLe(xsdt, base + off, 8);
+    AddLe(rsdt, base + off, 4);
+  }
+  Seal(xsdt);
+  Seal(rsdt);
+  const size_t xsdt_off = place(xsdt, 16);
+  const size_t rsdt_off = place(rsdt, 16);
+  if (img.size() > max_size || base + img.size() > k4G) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "ACPI: the loaded tables need %u bytes but only %u fit at 0x%x", img.size(), max_size,
+        base));
+  }
+  std::memcpy(img.data(), "RSD PTR ", 8);
+  std::memcpy(img.data() + 9, "QVM   ", 6);
+  img[15] = 2;
+  PutLe(img, 16, base + rsdt_off, 4);
+  PutLe(img, 20, 36, 4);
+  PutLe(img, 24, base + xsdt_off, 8);
+  img[8] = Checksum(img.data(), 20);
+  img[32] = Checksum(img.data(), 36);
+  return img;
+}
+
+absl::StatusOr<uint64_t> WriteAcpiImage(GuestMemory& mem, const std::vector<uint8_t>& img) {
+  if (!mem.contains(kAcpiBase, kAcpiLimit - kAcpiBase)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "ACPI tables need guest memory at 0x%x..0x%x", kAcpiBase, kAcpiLimit - 1));
+  }
+  if (!mem.fill(kAcpiBase, 0, kAcpiLimit - kAcpiBase, /*for_loader=*/true) ||
+      !mem.write(kAcpiBase, img.data(), img.size(), /*for_loader=*/true)) {
+    return absl::InternalError("cannot write the ACPI tables");
   }
   return kAcpiBase;
 }

@@ -87,6 +87,25 @@ absl::StatusOr<std::vector<uint8_t>> BuildAcpiImage(const AcpiPlatform& p,
 // Returns the RSDP's guest-physical address.
 absl::StatusOr<uint64_t> BuildAcpi(GuestMemory& mem, const AcpiPlatform& p);
 
+// `acpi load PATH`: the file holds one or more complete ACPI tables
+// (standard 36-byte header, valid checksum; FACS has no checksum),
+// back to back, as `acpidump -b` / `iasl` produce them. No RSDP/XSDT/RSDT:
+// qvm builds those. Errors name the file, the table and its offset.
+absl::StatusOr<std::vector<std::vector<uint8_t>>> SplitAcpiTables(
+    const std::vector<uint8_t>& blob, const std::string& path);
+
+// The user's tables replacing the generated ones: placed from `base` + 64
+// (FACS 64-byte aligned, others 16), the FADT's DSDT/X_DSDT and
+// X_FIRMWARE_CTRL (FIRMWARE_CTRL for a FADT too short to have it, else 0)
+// pointed at the placed DSDT/FACS (and re-checksummed), every table but FACS and DSDT listed in a new XSDT and
+// RSDT, and an RSDP (revision 2) at `base`.
+absl::StatusOr<std::vector<uint8_t>> BuildUserAcpiImage(
+    const std::vector<std::vector<uint8_t>>& tables, uint64_t base, uint64_t max_size);
+
+// Writes an image from BuildAcpiImage/BuildUserAcpiImage at 0xe0000 (the
+// whole 0xe0000-0xfffff area is cleared first). Returns the RSDP address.
+absl::StatusOr<uint64_t> WriteAcpiImage(GuestMemory& mem, const std::vector<uint8_t>& img);
+
 // The DSDT's AML body (no table header) — exposed for tests and dumps.
 absl::StatusOr<std::vector<uint8_t>> BuildDsdtAml(const AcpiPlatform& p);
 

@@ -653,17 +653,36 @@ absl::Status LoadElf64(Ctx& c, const ImageFile& k, const ElfImage& elf) {
   return absl::OkStatus();
 }
 
-// ---- Multiboot 1 ---------------------------------------------------------------
+// ---- Multiboot 1 and 2 ---------------------------------------------------------
 
 constexpr uint32_t kMbMagic = 0x1badb002;
 constexpr uint32_t kMbBootMagic = 0x2badb002;
 constexpr uint32_t kMbSearch = 8192;
+constexpr uint32_t kMb2Magic = 0xe85250d6;
+constexpr uint32_t kMb2BootMagic = 0x36d76289;
+constexpr uint32_t kMb2Search = 32768;
+constexpr size_t kMaxModules = 256;
+constexpr size_t kMaxModuleString = 4096;
+
+// Where an a.out-style image goes (Multiboot 1 flag 16, Multiboot 2 address
+// tag): the file from `header offset - (header_addr - load_addr)` is copied
+// to load_addr up to load_end_addr (0 = end of file), then zeroed bss up to
+// bss_end_addr (0 = none).
+struct AoutLoad {
+  uint64_t header_off = 0;
+  uint32_t header_addr = 0, load_addr = 0, load_end_addr = 0, bss_end_addr = 0;
+  bool from_file_start = false;  // Multiboot 2 load_addr = -1
+};
 
 struct MbHeader {
+  int version = 1;
   uint64_t offset = 0;  // file offset of the magic
-  uint32_t flags = 0;
-  uint32_t header_addr = 0, load_addr = 0, load_end_addr = 0,
-           bss_end_addr = 0, entry_addr = 0;
+  uint32_t flags = 0;   // Multiboot 1
+  bool have_addr = false, addr_truncated = false;
+  AoutLoad aout;
+  bool have_entry = false;
+  uint32_t entry_addr = 0;
+  std::string problem;  // Multiboot 2: a tag we must refuse
 };
 
 // The Multiboot 1 header, if the first 8 KiB hold one (magic + valid
@@ -680,17 +699,19 @@ std::optional<MbHeader> FindMultiboot(const ImageFile& k) {
     h.offset = off;
     h.flags = flags;
     if (flags & (1u << 16)) {
+      h.have_addr = h.have_entry = true;
       uint8_t f[20] = {};
       // The address fields may run past the 8 KiB window; read them from
       // the file (missing ones are reported by the loader).
       if (k.read(off + 12, f, sizeof f)) {
-        h.header_addr = Get<uint32_t>(f, 0);
-        h.load_addr = Get<uint32_t>(f, 4);
-        h.load_end_addr = Get<uint32_t>(f, 8);
-        h.bss_end_addr = Get<uint32_t>(f, 12);
+        h.aout.header_off = off;
+        h.aout.header_addr = Get<uint32_t>(f, 0);
+        h.aout.load_addr = Get<uint32_t>(f, 4);
+        h.aout.load_end_addr = Get<uint32_t>(f, 8);
+        h.aout.bss_end_addr = Get<uint32_t>(f, 12);
         h.entry_addr = Get<uint32_t>(f, 16);
       } else {
-        h.flags |= 1u << 31;  // marks "address fields truncated"
+        h.addr_truncated = true;
       }
     }
     return h;
@@ -698,156 +719,424 @@ std::optional<MbHeader> FindMultiboot(const ImageFile& k) {
   return std::nullopt;
 }
 
-absl::Status LoadMultiboot(Ctx& c, const ImageFile& k, const MbHeader& h) {
-  // Bits 0-15 are requirements: we support 0 (page-aligned modules) and 1
-  // (memory information).
-  const uint32_t unsupported = h.flags & 0xfffc;
-  if (unsupported) {
-    return k.bad(absl::StrFormat(
-        "Multiboot header requires features 0x%x (only page-aligned modules "
-        "and memory information are provided)",
-        unsupported));
+// Tag types of the Multiboot 2 information structure this loader provides.
+bool Mb2Provides(uint32_t type) {
+  switch (type) {
+    case 0: case 1: case 2: case 3: case 4: case 6: case 14: case 15:
+      return true;
+    default:
+      return false;
   }
-  if (auto s = CheckCmdline(c.req.cmdline, kCmdlineMax - 1, k.path()); !s.ok())
-    return s;
-  if (auto s = Prologue(c, /*long_mode=*/false, BootInfo::None, true); !s.ok())
-    return s;
-  if (auto s = c.Place(kMbInfoAddr, kPage, "multiboot info"); !s.ok())
-    return s;
-  uint64_t entry;
-  if (h.flags & (1u << 16)) {
-    if (h.flags & (1u << 31)) {
-      return k.bad("Multiboot header address fields extend past end of file");
+}
+
+// The Multiboot 2 header, if the first 32 KiB hold one (magic, architecture
+// 0 (i386), header_length, checksum, on an 8-byte boundary). Tags are
+// walked here; anything we cannot honour is recorded in `problem`.
+std::optional<MbHeader> FindMultiboot2(const ImageFile& k) {
+  std::vector<uint8_t> b(static_cast<size_t>(std::min<uint64_t>(k.size(), kMb2Search)));
+  if (b.size() < 16 || !k.read(0, b.data(), b.size())) return std::nullopt;
+  for (size_t off = 0; off + 16 <= b.size(); off += 8) {
+    if (Get<uint32_t>(b.data(), off) != kMb2Magic) continue;
+    uint32_t arch = Get<uint32_t>(b.data(), off + 4);
+    uint32_t len = Get<uint32_t>(b.data(), off + 8);
+    uint32_t sum = Get<uint32_t>(b.data(), off + 12);
+    if (static_cast<uint32_t>(kMb2Magic + arch + len + sum) != 0) continue;
+    MbHeader h;
+    h.version = 2;
+    h.offset = off;
+    if (arch != 0) {
+      h.problem = absl::StrFormat("Multiboot 2 architecture %u is not i386 (0)", arch);
+      return h;
     }
-    // a.out kludge: the file from (offset - (header_addr - load_addr)) goes
-    // to load_addr up to load_end_addr, then bss to bss_end_addr.
-    if (h.load_addr > h.header_addr ||
-        h.header_addr - h.load_addr > h.offset) {
+    // The header may extend past the search window: read it whole.
+    if (len < 24 || len > 65536 || len % 8 != 0) {
+      h.problem = absl::StrFormat("Multiboot 2 header_length %u is invalid", len);
+      return h;
+    }
+    std::vector<uint8_t> hb(len);
+    if (!k.read(off, hb.data(), len)) {
+      h.problem = "Multiboot 2 header extends past end of file";
+      return h;
+    }
+    bool ended = false;
+    for (size_t t = 16; t + 8 <= len && !ended;) {
+      uint16_t type = Get<uint16_t>(hb.data(), t);
+      uint16_t tflags = Get<uint16_t>(hb.data(), t + 2);
+      uint32_t size = Get<uint32_t>(hb.data(), t + 4);
+      const bool optional = tflags & 1;
+      if (size < 8 || size > len - t) {
+        h.problem = absl::StrFormat("Multiboot 2 header tag %u at +%u has size %u", type, t, size);
+        return h;
+      }
+      auto need = [&](uint32_t n) {
+        if (size >= n) return true;
+        h.problem = absl::StrFormat("Multiboot 2 header tag %u is %u bytes, needs %u", type, size, n);
+        return false;
+      };
+      switch (type) {
+        case 0:
+          ended = true;
+          break;
+        case 1:  // information request
+          for (size_t i = 8; i + 4 <= size; i += 4) {
+            uint32_t want = Get<uint32_t>(hb.data(), t + i);
+            if (!Mb2Provides(want) && !optional) {
+              h.problem = absl::StrFormat(
+                  "Multiboot 2 header requires information tag %u, which qvm does not provide", want);
+              return h;
+            }
+          }
+          break;
+        case 2:  // address
+          if (!need(24)) return h;
+          h.have_addr = true;
+          h.aout.header_off = off;
+          h.aout.header_addr = Get<uint32_t>(hb.data(), t + 8);
+          h.aout.load_addr = Get<uint32_t>(hb.data(), t + 12);
+          h.aout.load_end_addr = Get<uint32_t>(hb.data(), t + 16);
+          h.aout.bss_end_addr = Get<uint32_t>(hb.data(), t + 20);
+          if (h.aout.load_addr == 0xffffffffu) h.aout.from_file_start = true;
+          break;
+        case 3:  // entry address
+          if (!need(12)) return h;
+          h.have_entry = true;
+          h.entry_addr = Get<uint32_t>(hb.data(), t + 8);
+          break;
+        case 4:  // console flags: EGA text required is impossible here
+          if (!need(12)) return h;
+          if ((Get<uint32_t>(hb.data(), t + 8) & 3) == 3) {
+            h.problem = "Multiboot 2 header requires an EGA text console (qvm has none)";
+            return h;
+          }
+          break;
+        case 6:   // module alignment: modules are page aligned anyway
+        case 8:   // EFI i386 entry: ignored when not booting through EFI
+        case 9:   // EFI amd64 entry: likewise
+        case 10:  // relocatable: loading at the link address is allowed
+          break;
+        default:  // 5 framebuffer, 7 EFI boot services, unknown
+          if (!optional) {
+            h.problem = absl::StrFormat(
+                "Multiboot 2 header tag %u (%s) is required but not supported", type,
+                type == 5 ? "framebuffer" : type == 7 ? "EFI boot services" : "unknown");
+            return h;
+          }
+      }
+      t += (size + 7) & ~size_t{7};
+    }
+    if (!ended) h.problem = "Multiboot 2 header has no end tag";
+    return h;
+  }
+  return std::nullopt;
+}
+
+// Loads an a.out-style image; returns [load_addr, mem_end).
+absl::StatusOr<std::pair<uint64_t, uint64_t>> LoadAout(Ctx& c, const ImageFile& k,
+                                                      const AoutLoad& a) {
+  uint64_t file_off;
+  uint64_t load_addr = a.load_addr;
+  if (a.from_file_start) {
+    file_off = 0;
+    if (a.header_addr < a.header_off)
+      return k.bad("Multiboot header_addr is below the header's file offset");
+    load_addr = a.header_addr - a.header_off;
+  } else {
+    if (a.load_addr > a.header_addr || a.header_addr - a.load_addr > a.header_off) {
       return k.bad(absl::StrFormat(
           "Multiboot load_addr 0x%x / header_addr 0x%x put the image start "
           "before the file start",
-          h.load_addr, h.header_addr));
+          a.load_addr, a.header_addr));
     }
-    const uint64_t file_off = h.offset - (h.header_addr - h.load_addr);
-    uint64_t load_len = k.size() - file_off;
-    if (h.load_end_addr != 0) {
-      if (h.load_end_addr < h.load_addr) {
-        return k.bad(absl::StrFormat(
-            "Multiboot load_end_addr 0x%x is below load_addr 0x%x",
-            h.load_end_addr, h.load_addr));
-      }
-      if (uint64_t{h.load_end_addr} - h.load_addr > load_len) {
-        return k.bad(absl::StrFormat(
-            "Multiboot load_end_addr 0x%x needs 0x%x bytes but only 0x%x "
-            "follow in the file",
-            h.load_end_addr, uint64_t{h.load_end_addr} - h.load_addr,
-            load_len));
-      }
-      load_len = uint64_t{h.load_end_addr} - h.load_addr;
+    file_off = a.header_off - (a.header_addr - a.load_addr);
+  }
+  uint64_t load_len = k.size() - file_off;
+  if (a.load_end_addr != 0) {
+    if (a.load_end_addr < load_addr) {
+      return k.bad(absl::StrFormat("Multiboot load_end_addr 0x%x is below load_addr 0x%x",
+                                   a.load_end_addr, load_addr));
     }
-    uint64_t mem_end = uint64_t{h.load_addr} + load_len;
-    if (h.bss_end_addr != 0) {
-      if (h.bss_end_addr < mem_end) {
-        return k.bad(absl::StrFormat(
-            "Multiboot bss_end_addr 0x%x is below the end of the loaded "
-            "image 0x%x",
-            h.bss_end_addr, mem_end));
-      }
-      mem_end = h.bss_end_addr;
-    }
-    if (mem_end == h.load_addr) return k.bad("Multiboot image is empty");
-    if (!c.mem.contains(h.load_addr, mem_end - h.load_addr)) {
+    if (uint64_t{a.load_end_addr} - load_addr > load_len) {
       return k.bad(absl::StrFormat(
-          "Multiboot image 0x%x..0x%x is outside guest RAM", h.load_addr,
-          mem_end - 1));
+          "Multiboot load_end_addr 0x%x needs 0x%x bytes but only 0x%x "
+          "follow in the file",
+          a.load_end_addr, uint64_t{a.load_end_addr} - load_addr, load_len));
     }
-    if (auto s = c.Place(h.load_addr, mem_end - h.load_addr, "kernel");
-        !s.ok())
-      return k.bad(std::string(s.message()));
-    if (auto s = k.copy_to_guest(c.mem, h.load_addr, file_off, load_len,
-                                 "kernel");
-        !s.ok())
+    load_len = uint64_t{a.load_end_addr} - load_addr;
+  }
+  uint64_t mem_end = load_addr + load_len;
+  if (a.bss_end_addr != 0) {
+    if (a.bss_end_addr < mem_end) {
+      return k.bad(absl::StrFormat(
+          "Multiboot bss_end_addr 0x%x is below the end of the loaded image 0x%x",
+          a.bss_end_addr, mem_end));
+    }
+    mem_end = a.bss_end_addr;
+  }
+  if (mem_end == load_addr) return k.bad("Multiboot image is empty");
+  if (!c.mem.contains(load_addr, mem_end - load_addr)) {
+    return k.bad(absl::StrFormat("Multiboot image 0x%x..0x%x is outside guest RAM",
+                                 load_addr, mem_end - 1));
+  }
+  if (auto s = c.Place(load_addr, mem_end - load_addr, "kernel"); !s.ok())
+    return k.bad(std::string(s.message()));
+  if (auto s = k.copy_to_guest(c.mem, load_addr, file_off, load_len, "kernel"); !s.ok())
+    return s;
+  if (mem_end > load_addr + load_len &&
+      !c.mem.fill(load_addr + load_len, 0,
+                  static_cast<size_t>(mem_end - load_addr - load_len), true)) {
+    return k.bad("cannot clear Multiboot bss");
+  }
+  return std::make_pair(load_addr, mem_end);
+}
+
+// Lowest `align`-aligned spot of `size` bytes in RAM in [from, limit) that
+// overlaps nothing placed so far and stays out of the 0x9fc00-0xfffff hole.
+std::optional<uint64_t> FindLowSpot(const Ctx& c, uint64_t size, uint64_t from,
+                                    uint64_t limit, uint64_t align) {
+  for (const MemRegion& r : c.mem.regions()) {
+    if (r.readonly || r.size == 0) continue;
+    uint64_t lo = std::max(r.gpa, from);
+    uint64_t hi = std::min(r.gpa + r.size, limit);
+    uint64_t s = (lo + align - 1) & ~(align - 1);
+    for (size_t guard = 0; guard <= c.layout.count() + 1; guard++) {
+      if (s < lo || s >= hi || hi - s < size) break;
+      if (s < kBiosHoleEnd && s + size > kBiosHoleStart) {
+        s = kBiosHoleEnd;
+        continue;
+      }
+      const Layout::Claim* o = c.layout.overlap(s, size);
+      if (!o) return s;
+      s = (o->end + align - 1) & ~(align - 1);
+    }
+  }
+  return std::nullopt;
+}
+
+struct LoadedModule {
+  uint64_t start = 0, end = 0;
+  std::string string;
+};
+
+// The initrd (module 0, its string the initrd's path) and `module load`s,
+// each page aligned, high in RAM below 4 GiB.
+absl::StatusOr<std::vector<LoadedModule>> LoadModules(Ctx& c) {
+  std::vector<BootModule> all;
+  if (!c.req.initrd_path.empty()) all.push_back({c.req.initrd_path, c.req.initrd_path});
+  for (const BootModule& m : c.req.modules) all.push_back(m);
+  if (all.size() > kMaxModules)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%u boot modules; at most %u are supported", all.size(), kMaxModules));
+  std::vector<LoadedModule> out;
+  for (size_t i = 0; i < all.size(); i++) {
+    const BootModule& m = all[i];
+    if (m.string.size() >= kMaxModuleString || m.string.find('\0') != std::string::npos)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: module string must be under %u bytes without NULs", m.path, kMaxModuleString));
+    auto f = ImageFile::Open(m.path);
+    if (!f.ok()) return f.status();
+    uint64_t size = std::max<uint64_t>(f->size(), 1);  // empty file: 1 zero byte
+    auto spot = FindHighSpot(c, size, k4G);
+    if (!spot) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "%s: module (%u bytes) does not fit in free guest RAM below 4 GiB", m.path,
+          f->size()));
+    }
+    std::string what = absl::StrCat("module ", i);
+    if (auto s = c.Place(*spot, size, what); !s.ok()) return s;
+    if (f->size() == 0) {
+      if (!c.mem.fill(*spot, 0, 1, true)) return f->bad("cannot place empty module");
+    } else if (auto s = f->copy_to_guest(c.mem, *spot, 0, f->size(), what); !s.ok()) {
       return s;
-    if (mem_end > h.load_addr + load_len &&
-        !c.mem.fill(h.load_addr + load_len, 0,
-                    static_cast<size_t>(mem_end - h.load_addr - load_len),
-                    true)) {
-      return k.bad("cannot clear Multiboot bss");
     }
-    entry = h.entry_addr;
-    if (entry < h.load_addr || entry >= mem_end) {
+    out.push_back({*spot, *spot + f->size(), m.string});
+  }
+  return out;
+}
+
+// A boot-information block under construction: bytes plus the guest
+// address they will have (fixed up once the block is placed).
+class InfoBlock {
+ public:
+  size_t size() const { return b_.size(); }
+  size_t reserve(size_t n, size_t align = 1) {
+    size_t off = (b_.size() + align - 1) & ~(align - 1);
+    b_.resize(off + n, 0);
+    return off;
+  }
+  template <typename T>
+  void put(size_t off, T v) { Put<T>(b_.data(), off, v); }
+  size_t str(const std::string& s, size_t align = 1) {
+    size_t off = reserve(s.size() + 1, align);
+    std::memcpy(b_.data() + off, s.data(), s.size());
+    return off;
+  }
+  void bytes(size_t off, const void* p, size_t n) { std::memcpy(b_.data() + off, p, n); }
+  std::vector<uint8_t>& data() { return b_; }
+
+ private:
+  std::vector<uint8_t> b_;
+};
+
+void MemLowerUpper(const std::vector<E820Entry>& e820, uint32_t* lower, uint32_t* upper) {
+  uint64_t lo = 0, up = 0;
+  for (const E820Entry& e : e820) {
+    if (e.type != kE820Ram) continue;
+    if (e.addr == 0) lo = std::min<uint64_t>(e.size, 0xa0000) / 1024;
+    if (e.addr <= 0x100000 && e.addr + e.size > 0x100000)
+      up = std::min<uint64_t>(e.addr + e.size - 0x100000, 0xfff00000) / 1024;
+  }
+  *lower = static_cast<uint32_t>(lo);
+  *upper = static_cast<uint32_t>(up);
+}
+
+absl::Status LoadMultiboot(Ctx& c, const ImageFile& k, const MbHeader& h) {
+  if (h.version == 1) {
+    // Bits 0-15 are requirements: we support 0 (page-aligned modules) and
+    // 1 (memory information).
+    const uint32_t unsupported = h.flags & 0xfffc;
+    if (unsupported) {
       return k.bad(absl::StrFormat(
-          "Multiboot entry_addr 0x%x is outside the image 0x%x..0x%x", entry,
-          h.load_addr, mem_end - 1));
+          "Multiboot header requires features 0x%x (only page-aligned modules "
+          "and memory information are provided)",
+          unsupported));
+    }
+  } else if (!h.problem.empty()) {
+    return k.bad(h.problem);
+  }
+  // The command line the kernel sees starts with the image name, as GRUB
+  // and QEMU pass it.
+  const std::string cmdline =
+      c.req.cmdline.empty() ? k.path() : absl::StrCat(k.path(), " ", c.req.cmdline);
+  if (auto s = CheckCmdline(cmdline, kCmdlineMax - 1, k.path()); !s.ok()) return s;
+  if (auto s = Prologue(c, /*long_mode=*/false, BootInfo::None, false); !s.ok()) return s;
+  uint64_t entry;
+  if (h.have_addr) {
+    if (h.addr_truncated)
+      return k.bad("Multiboot header address fields extend past end of file");
+    auto r = LoadAout(c, k, h.aout);
+    if (!r.ok()) return r.status();
+    if (!h.have_entry) return k.bad("Multiboot 2 address tag without an entry address tag");
+    entry = h.entry_addr;
+    if (entry < r->first || entry >= r->second) {
+      return k.bad(absl::StrFormat("Multiboot entry_addr 0x%x is outside the image 0x%x..0x%x",
+                                   entry, r->first, r->second - 1));
     }
   } else {
     if (!LooksLikeElf(k)) {
-      return k.bad("Multiboot header without address fields (flag 16) in a "
-                   "file that is not ELF");
+      return k.bad(h.version == 1
+                       ? "Multiboot header without address fields (flag 16) in a "
+                         "file that is not ELF"
+                       : "Multiboot 2 header without an address tag in a file that is not ELF");
     }
     auto elf = ParseElf(k);
     if (!elf.ok()) return elf.status();
     if (auto s = LoadSegments(c, k, *elf); !s.ok()) return s;
-    entry = elf->entry;
-    if (entry >= k4G) {
-      return k.bad(absl::StrFormat(
-          "Multiboot ELF entry point 0x%x is above 4 GiB", entry));
-    }
+    entry = h.have_entry ? h.entry_addr : elf->entry;
+    if (entry >= k4G)
+      return k.bad(absl::StrFormat("Multiboot ELF entry point 0x%x is above 4 GiB", entry));
   }
-  if (auto s = WriteCmdline(c); !s.ok()) return s;
   if (auto s = LoadData(c); !s.ok()) return s;
-  auto rd = LoadInitrd(c, k4G);
-  if (!rd.ok()) return rd.status();
-
-  // Multiboot information structure and what it points at, in one page.
-  std::array<uint8_t, 4096> pg{};
+  auto mods = LoadModules(c);
+  if (!mods.ok()) return mods.status();
   auto e820 = BuildE820(c.mem, c.req.reserved);
   if (e820.size() > kE820Max) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "guest memory map has %u entries (max %u)", e820.size(), kE820Max));
   }
-  uint64_t lower = 0, upper = 0;
-  for (const E820Entry& e : e820) {
-    if (e.type != kE820Ram) continue;
-    if (e.addr == 0) lower = std::min<uint64_t>(e.size, 0xa0000) / 1024;
-    if (e.addr <= 0x100000 && e.addr + e.size > 0x100000) {
-      upper = std::min<uint64_t>(e.addr + e.size - 0x100000, 0xfff00000) / 1024;
+  uint32_t lower, upper;
+  MemLowerUpper(e820, &lower, &upper);
+
+  // Build the information block relative to offset 0, then place it at
+  // the lowest free RAM at or above 0x9000 (below the kernel when it is
+  // loaded high, after it otherwise) and relocate its pointers.
+  InfoBlock ib;
+  std::vector<std::pair<size_t, size_t>> ptrs;  // (field offset, target offset)
+  if (h.version == 1) {
+    const size_t info = ib.reserve(0x80, 8);
+    uint32_t flags = 1u << 0 | 1u << 2 | 1u << 6 | 1u << 9;
+    ib.put<uint32_t>(info + 4, lower);
+    ib.put<uint32_t>(info + 8, upper);
+    ptrs.push_back({info + 16, ib.str(cmdline)});
+    if (!mods->empty()) {
+      flags |= 1u << 3;
+      ib.put<uint32_t>(info + 20, static_cast<uint32_t>(mods->size()));
+      const size_t list = ib.reserve(16 * mods->size(), 16);
+      ptrs.push_back({info + 24, list});
+      for (size_t i = 0; i < mods->size(); i++) {
+        const LoadedModule& m = (*mods)[i];
+        ib.put<uint32_t>(list + i * 16, static_cast<uint32_t>(m.start));
+        ib.put<uint32_t>(list + i * 16 + 4, static_cast<uint32_t>(m.end));
+        ptrs.push_back({list + i * 16 + 8, ib.str(m.string)});
+      }
     }
+    const size_t mm = ib.reserve(24 * e820.size(), 8);
+    for (size_t i = 0; i < e820.size(); i++) {
+      ib.put<uint32_t>(mm + i * 24, 20);
+      ib.put<uint64_t>(mm + i * 24 + 4, e820[i].addr);
+      ib.put<uint64_t>(mm + i * 24 + 12, e820[i].size);
+      ib.put<uint32_t>(mm + i * 24 + 20, e820[i].type);
+    }
+    ib.put<uint32_t>(info + 44, static_cast<uint32_t>(24 * e820.size()));
+    ptrs.push_back({info + 48, mm});
+    ptrs.push_back({info + 64, ib.str("qvm")});
+    ib.put<uint32_t>(info, flags);
+  } else {
+    ib.reserve(8, 8);  // total_size, reserved
+    auto tag = [&](uint32_t type, size_t body) {
+      size_t off = ib.reserve(8 + body, 8);
+      ib.put<uint32_t>(off, type);
+      ib.put<uint32_t>(off + 4, static_cast<uint32_t>(8 + body));
+      return off;
+    };
+    size_t t = tag(1, cmdline.size() + 1);
+    ib.bytes(t + 8, cmdline.c_str(), cmdline.size() + 1);
+    t = tag(2, 4);
+    ib.bytes(t + 8, "qvm", 4);
+    for (const LoadedModule& m : *mods) {
+      t = tag(3, 8 + m.string.size() + 1);
+      ib.put<uint32_t>(t + 8, static_cast<uint32_t>(m.start));
+      ib.put<uint32_t>(t + 12, static_cast<uint32_t>(m.end));
+      ib.bytes(t + 16, m.string.c_str(), m.string.size() + 1);
+    }
+    t = tag(4, 8);
+    ib.put<uint32_t>(t + 8, lower);
+    ib.put<uint32_t>(t + 12, upper);
+    t = tag(6, 8 + 24 * e820.size());
+    ib.put<uint32_t>(t + 8, 24);  // entry_size
+    ib.put<uint32_t>(t + 12, 0);  // entry_version
+    for (size_t i = 0; i < e820.size(); i++) {
+      ib.put<uint64_t>(t + 16 + i * 24, e820[i].addr);
+      ib.put<uint64_t>(t + 16 + i * 24 + 8, e820[i].size);
+      ib.put<uint32_t>(t + 16 + i * 24 + 16, e820[i].type);
+    }
+    if (c.req.rsdp_addr != 0) {
+      uint8_t rsdp[36];
+      if (!c.mem.read(c.req.rsdp_addr, rsdp, sizeof rsdp))
+        return absl::InvalidArgumentError("ACPI RSDP is not in guest memory");
+      t = tag(14, 20);  // ACPI old: the RSDP's ACPI 1.0 part
+      ib.bytes(t + 8, rsdp, 20);
+      if (rsdp[15] >= 2) {
+        t = tag(15, 36);  // ACPI new: the whole ACPI 2.0+ RSDP
+        ib.bytes(t + 8, rsdp, 36);
+      }
+    }
+    tag(0, 0);
+    ib.put<uint32_t>(0, static_cast<uint32_t>(ib.size()));
   }
-  uint32_t flags = 1u << 0 | 1u << 2 | 1u << 6 | 1u << 9;
-  Put<uint32_t>(pg.data(), 4, static_cast<uint32_t>(lower));
-  Put<uint32_t>(pg.data(), 8, static_cast<uint32_t>(upper));
-  Put<uint32_t>(pg.data(), 16, static_cast<uint32_t>(kCmdlineAddr));
-  if (rd->size) {
-    flags |= 1u << 3;
-    Put<uint32_t>(pg.data(), 20, 1);
-    Put<uint32_t>(pg.data(), 24, static_cast<uint32_t>(kMbModsAddr));
-    const size_t m = kMbModsAddr - kMbInfoAddr;
-    Put<uint32_t>(pg.data(), m, static_cast<uint32_t>(rd->gpa));
-    Put<uint32_t>(pg.data(), m + 4, static_cast<uint32_t>(rd->gpa + rd->size));
-    Put<uint32_t>(pg.data(), m + 8, static_cast<uint32_t>(kCmdlineAddr +
-                                                          c.req.cmdline.size()));
+  auto at = FindLowSpot(c, ib.size(), kMbInfoAddr, k4G, 8);
+  if (!at) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "%s: no free guest RAM below 4 GiB for the %u-byte Multiboot information",
+        k.path(), ib.size()));
   }
-  Put<uint32_t>(pg.data(), 44, static_cast<uint32_t>(e820.size() * 24));
-  Put<uint32_t>(pg.data(), 48, static_cast<uint32_t>(kMbMmapAddr));
-  Put<uint32_t>(pg.data(), 64, static_cast<uint32_t>(kMbNameAddr));
-  std::memcpy(pg.data() + (kMbNameAddr - kMbInfoAddr), "qvm", 4);
-  static_assert(kMbMmapAddr - kMbInfoAddr + kE820Max * 24 <= 4096);
-  for (size_t i = 0; i < e820.size(); i++) {
-    const size_t o = kMbMmapAddr - kMbInfoAddr + i * 24;
-    Put<uint32_t>(pg.data(), o, 20);
-    Put<uint64_t>(pg.data(), o + 4, e820[i].addr);
-    Put<uint64_t>(pg.data(), o + 12, e820[i].size);
-    Put<uint32_t>(pg.data(), o + 20, e820[i].type);
-  }
-  Put<uint32_t>(pg.data(), 0, flags);
-  if (auto s = c.Write(kMbInfoAddr, pg.data(), pg.size(), "multiboot info");
-      !s.ok())
-    return s;
-  c.st.kind = "multiboot";
+  for (const auto& [field, target] : ptrs)
+    ib.put<uint32_t>(field, static_cast<uint32_t>(*at + target));
+  if (auto s = c.Place(*at, ib.size(), "multiboot info"); !s.ok()) return s;
+  if (auto s = c.Write(*at, ib.data().data(), ib.size(), "multiboot info"); !s.ok()) return s;
+  c.st.kind = h.version == 1 ? "multiboot" : "multiboot2";
   c.st.rip = entry;
-  c.st.rax = kMbBootMagic;
-  c.st.rbx = kMbInfoAddr;
+  c.st.rax = h.version == 1 ? kMbBootMagic : kMb2BootMagic;
+  c.st.rbx = *at;
   return absl::OkStatus();
 }
 
@@ -975,15 +1264,24 @@ absl::StatusOr<EntryState> LoadX86(GuestMemory& mem, const BootRequest& req) {
       s = LoadPvh(c, *k, *elf, **pvh);
     } else if (auto mb = FindMultiboot(*k)) {
       s = LoadMultiboot(c, *k, *mb);
+    } else if (auto mb2 = FindMultiboot2(*k)) {
+      s = LoadMultiboot(c, *k, *mb2);
     } else {
       s = LoadElf64(c, *k, *elf);
     }
   } else if (auto mb = FindMultiboot(*k)) {
     s = LoadMultiboot(c, *k, *mb);
+  } else if (auto mb2 = FindMultiboot2(*k)) {
+    s = LoadMultiboot(c, *k, *mb2);
   } else {
     s = LoadRaw(c, *k);
   }
   if (!s.ok()) return s;
+  if (!req.modules.empty() && c.st.kind != "multiboot" && c.st.kind != "multiboot2") {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: `module load` needs a Multiboot kernel (this image is %s)", req.kernel_path,
+        c.st.kind));
+  }
   return std::move(c.st);
 }
 

@@ -29,10 +29,9 @@ inline constexpr uint64_t kPdAddr = 0x4000;        // 4 PDs, 0x4000-0x7fff
 inline constexpr uint64_t kPvhInfoAddr = 0x8000;   // hvm_start_info
 inline constexpr uint64_t kPvhModlistAddr = 0x8040;
 inline constexpr uint64_t kPvhMemmapAddr = 0x8080;
-inline constexpr uint64_t kMbInfoAddr = 0x9000;    // Multiboot 1 info
-inline constexpr uint64_t kMbModsAddr = 0x9080;    //   module list
-inline constexpr uint64_t kMbNameAddr = 0x90c0;    //   boot loader name
-inline constexpr uint64_t kMbMmapAddr = 0x9100;    //   memory map
+// Multiboot 1/2 information block (info, module list, memory map, strings,
+// command line): at the lowest free RAM at or above this address.
+inline constexpr uint64_t kMbInfoAddr = 0x9000;
 inline constexpr uint64_t kZeroPageAddr = 0x10000; // Linux boot_params
 inline constexpr uint64_t kCmdlineAddr = 0x20000;
 inline constexpr uint64_t kCmdlineMax = 0x10000;   // bytes including NUL
@@ -113,12 +112,21 @@ struct EntryState {
 };
 
 // ---- The one loader entry point -------------------------------------------
+// A Multiboot module (`module load PATH ["STRING"]`).
+struct BootModule {
+  std::string path;
+  std::string string;  // the module's string in the Multiboot information
+};
+
 struct BootRequest {
   std::string kernel_path;
   std::optional<uint64_t> kernel_addr;  // `load ADDR,PATH`
   std::string initrd_path;              // empty: none
   std::string cmdline;
   std::vector<std::pair<uint64_t, std::string>> data;  // `data load ADDR,PATH`
+  // Multiboot modules after the initrd (which is module 0 when given);
+  // refused for other kinds of image.
+  std::vector<BootModule> modules;
   uint64_t rsdp_addr = 0;  // from BuildAcpi (0 = no ACPI tables)
   // MMIO ranges to report as reserved in e820 (see BuildE820).
   std::vector<E820Entry> reserved;

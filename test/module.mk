@@ -20,7 +20,10 @@ $(BIN)/qvm-vdev-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VDEVTEST_SRCS))
 	@mkdir -p $(dir $@)
 	$(CXX) -rdynamic -o $@ $^ -ldl -lpthread
 
+# The micro-guests are x86 guests (arm64 ones: not yet).
+ifneq ($(ARCH),aarch64)
 -include test/microguests/module.mk
+endif
 -include test/lanes/module.mk
 
 .PHONY: tests

@@ -18,3 +18,4 @@ $(VDEVDIR)/vdev-$(1).so: $(patsubst vdev/%,$(OBJ)/vdev/%.pic.o,$(basename $(wild
 	$$(CXX) -shared -o $$@ $$^
 endef
 $(foreach v,$(VDEVS),$(eval $(call vdev_rule,$(v))))
+include vdev/libvirtio/module.mk

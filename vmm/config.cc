@@ -269,7 +269,7 @@ std::optional<bool> ParseBool(std::string_view s) {
 bool IsTopLevel(std::string_view s) {
   static constexpr std::string_view kWords[] = {
       "system", "ram",    "rom",    "reserve", "cpu",    "load",
-      "initrd", "data",   "fdt",    "acpi",    "cmdline", "vdev",
+      "initrd", "data",   "fdt",    "acpi",    "cmdline", "vdev", "module",
       "pass",   "set",    "logger", "dump",    "unsupported",
       "dryrun", "debug"};
   for (std::string_view w : kWords)
@@ -391,7 +391,8 @@ class Parser {
       return absl::OkStatus();
     }
     if (w == "load") return Load(t);
-    if (w == "initrd" || w == "data" || w == "fdt" || w == "acpi")
+    if (w == "initrd" || w == "data" || w == "fdt" || w == "acpi" ||
+        w == "module")
       return BlobLoad(t);
     if (w == "cmdline") {
       auto a = Arg(t);
@@ -520,7 +521,7 @@ class Parser {
   }
 
   // `initrd load PATH`, `data load ADDR,PATH`, `fdt load PATH`,
-  // `acpi load PATH`
+  // `acpi load PATH`, `module load PATH ["STRING"]`
   absl::Status BlobLoad(const Token& t) {
     QVM_CFG_TRY(NeedMemory(t));
     auto a = Arg(t);
@@ -542,6 +543,12 @@ class Parser {
       l.kind = LoadKind::Fdt;
     } else if (t.text == "acpi") {
       l.kind = LoadKind::Acpi;
+    } else if (t.text == "module") {
+      // `module load PATH ["STRING"]`: a quoted token after PATH is the
+      // module's string (unquoted words are the next option).
+      l.kind = LoadKind::Module;
+      if (i_ < toks_.size() && toks_[i_].quoted) l.module_string = toks_[i_++].text;
+      else l.module_string = path;
     } else {
       l.kind = LoadKind::Data;
       size_t comma = path.find(',');

@@ -98,13 +98,16 @@ struct ReserveSpec {
   SourceLoc where;
 };
 
-enum class LoadKind { Kernel, Initrd, Data, Fdt, Acpi };
+enum class LoadKind { Kernel, Initrd, Data, Fdt, Acpi, Module };
 struct LoadSpec {
   LoadKind kind = LoadKind::Kernel;
   std::optional<uint64_t> addr;  // `load ADDR,PATH`, `data load ADDR,PATH`
   std::string path;              // resolved relative to the config file's dir
   SourceLoc where;               // of the keyword (`load`, `initrd`, ...)
   SourceLoc path_where;          // of the token holding PATH
+  // `module load PATH ["STRING"]`: the Multiboot module string (a quoted
+  // token right after PATH); unset = PATH as written.
+  std::optional<std::string> module_string;
 };
 
 // `set VAR VALUE`: the parser knows every variable and its type.

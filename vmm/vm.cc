@@ -75,11 +75,11 @@ absl::Status Vm::refuse_unsupported() const {
   if (!cfg_.reserves.empty()) return refuse(cfg_.reserves[0].where, "reserve");
   for (const auto& l : cfg_.loads) {
     if (l.kind == LoadKind::Fdt) return refuse(l.where, "fdt load");
-    if (l.kind == LoadKind::Acpi) return refuse(l.where, "acpi load");
   }
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   static const std::set<std::string> kSupportedVars = {
-      "reboot-exit", "acpi", "resmgr-path", "resmgr-group", "trace-exits"};
+      "reboot-exit", "acpi", "resmgr-path", "resmgr-group", "trace-exits",
+      "fdt-dump-file"};
   for (const auto& v : cfg_.sets)
     if (!kSupportedVars.count(v.name))
       return refuse(v.where, "set " + v.name);

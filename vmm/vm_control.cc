@@ -49,6 +49,7 @@ const char* LoadKindStr(LoadKind k) {
     case LoadKind::Data: return "data";
     case LoadKind::Fdt: return "fdt";
     case LoadKind::Acpi: return "acpi";
+    case LoadKind::Module: return "module";
   }
   return "?";
 }

@@ -178,11 +178,21 @@ absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<kvm_cpuid_ent
 }
 
 bool KvmX86Vcpu::kernel_tsc_msr_missing() {
+  // Write a marker value and read it back: a KVM that models the MSR returns
+  // the marker plus the few cycles since; one that does not returns 0. The
+  // TSC is then put back to 0 (its value at vCPU creation).
+  constexpr uint64_t kMark = uint64_t{1} << 40;
   KvmFlexArray<kvm_msr_entry> m(1);
   m.entries()[0] = kvm_msr_entry{};
   m.entries()[0].index = 0x10;
+  m.entries()[0].data = kMark;
+  if (ioctl(fd_.fd(), kKvmSetMsrs, m.data()) != 1) return true;
+  m.entries()[0].data = 0;
   if (ioctl(fd_.fd(), kKvmGetMsrs, m.data()) != 1) return true;
-  return m.entries()[0].data == 0;
+  uint64_t got = m.entries()[0].data;
+  m.entries()[0].data = 0;
+  ioctl(fd_.fd(), kKvmSetMsrs, m.data());
+  return got < kMark || got - kMark > (uint64_t{1} << 36);
 }
 
 absl::Status KvmX86Vcpu::set_entry(const boot::EntryState& s) {

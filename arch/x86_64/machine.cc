@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "arch/x86_64/kvm_x86.h"
 #include "boot/acpi.h"
+#include "boot/image_file.h"
 #include "boot/x86.h"
 #include "qvm/vdev.h"
 #include "vmm/arch.h"
@@ -39,6 +40,7 @@ class X86Machine : public Machine {
                     const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
     boot::BootRequest req;
     bool have_kernel = false;
+    std::vector<std::vector<uint8_t>> user_acpi;
     for (const auto& l : cfg.loads) {
       switch (l.kind) {
         case LoadKind::Kernel:
@@ -54,6 +56,23 @@ class X86Machine : public Machine {
         case LoadKind::Data:
           req.data.emplace_back(l.addr.value_or(0), l.path);
           break;
+        case LoadKind::Module:
+          req.modules.push_back({l.path, l.module_string.value_or(l.path)});
+          break;
+        case LoadKind::Acpi: {
+          // `acpi load PATH`: the user's tables replace the generated ones.
+          auto f = boot::ImageFile::Open(l.path);
+          if (!f.ok()) return ConfigError(l.path_where, std::string(f.status().message()));
+          if (f->size() > boot::kAcpiLimit - boot::kAcpiBase)
+            return ConfigError(l.path_where, l.path + ": larger than the 128 KiB ACPI area");
+          std::vector<uint8_t> blob(f->size());
+          if (!blob.empty() && !f->read(0, blob.data(), blob.size()))
+            return ConfigError(l.path_where, l.path + ": cannot read");
+          auto t = boot::SplitAcpiTables(blob, l.path);
+          if (!t.ok()) return ConfigError(l.path_where, std::string(t.status().message()));
+          for (auto& tb : *t) user_acpi.push_back(std::move(tb));
+          break;
+        }
         default:
           break;
       }
@@ -122,7 +141,16 @@ class X86Machine : public Machine {
       }
     }
     uint64_t rsdp = 0;
-    if (want_acpi && have_ioapic && have_pm) {
+    if (!user_acpi.empty()) {
+      auto img = boot::BuildUserAcpiImage(user_acpi, boot::kAcpiBase,
+                                          boot::kAcpiLimit - boot::kAcpiBase);
+      if (!img.ok())
+        return absl::FailedPreconditionError(absl::StrCat("acpi load: ", img.status().message()));
+      auto r = boot::WriteAcpiImage(mem, *img);
+      if (!r.ok())
+        return absl::FailedPreconditionError(absl::StrCat("acpi load: ", r.status().message()));
+      rsdp = *r;
+    } else if (want_acpi && have_ioapic && have_pm) {
       auto r = boot::BuildAcpi(mem, ap);
       if (!r.ok())
         return absl::FailedPreconditionError(absl::StrCat("ACPI: ", r.status().message()));

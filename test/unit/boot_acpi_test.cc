@@ -435,3 +435,73 @@ TEST_CASE("ACPI: errors", "[boot][acpi]") {
     CHECK(!BuildAcpi(hi, AcpiPlatform{}).ok());
   }
 }
+
+TEST_CASE("ACPI: `acpi load` tables replace the generated ones", "[boot][acpi]") {
+  GuestMemory gen;
+  REQUIRE(gen.add(0, 16 << 20, false).ok());
+  REQUIRE(BuildAcpi(gen, Pc(2)).ok());
+  Tables t = Decode(gen);
+  // The user's file: tables back to back, in any order.
+  std::vector<uint8_t> blob;
+  for (const char* sig : {"DSDT", "APIC", "FACS", "FACP", "HPET"})
+    blob.insert(blob.end(), t.by_sig[sig].begin(), t.by_sig[sig].end());
+  auto tables = SplitAcpiTables(blob, "u.aml");
+  REQUIRE(tables.ok());
+  REQUIRE(tables->size() == 5);
+  auto img = BuildUserAcpiImage(*tables, kAcpiBase, kAcpiLimit - kAcpiBase);
+  REQUIRE(img.ok());
+  GuestMemory mem;
+  REQUIRE(mem.add(0, 16 << 20, false).ok());
+  REQUIRE(mem.fill(0xe0000, 0xaa, 0x20000, true));
+  auto rsdp = WriteAcpiImage(mem, *img);
+  REQUIRE(rsdp.ok());
+  CHECK(*rsdp == 0xe0000);
+  Tables u = Decode(mem);  // checksums, RSDP, XSDT/RSDT agree, FADT -> DSDT/FACS
+  CHECK(u.by_sig.size() == 5);
+  CHECK(u.by_sig["DSDT"] == t.by_sig["DSDT"]);
+  CHECK(u.by_sig["APIC"] == t.by_sig["APIC"]);
+  CHECK(u.by_sig["HPET"] == t.by_sig["HPET"]);
+  CHECK(u.by_sig.count("MCFG") == 0);  // the user's set, not the generated
+  CHECK(Sum(u.by_sig["FACP"]) == 0);
+  CHECK(ReadMem(mem, 0xfffff, 1)[0] == 0);  // the area was cleared
+
+  auto bad = [&](std::vector<uint8_t> b, const std::string& what) {
+    auto r = SplitAcpiTables(b, "u.aml");
+    REQUIRE(!r.ok());
+    INFO(r.status().message());
+    CHECK(std::string(r.status().message()).find("u.aml: ") == 0);
+    CHECK(std::string(r.status().message()).find(what) != std::string::npos);
+  };
+  SECTION("bad checksum") {
+    auto b = blob;
+    b[40] ^= 1;
+    bad(b, "bad checksum");
+  }
+  SECTION("truncated") {
+    auto b = blob;
+    b.resize(b.size() - 10);
+    bad(b, "has length");
+  }
+  SECTION("trailing garbage") {
+    auto b = blob;
+    b.push_back(1);
+    bad(b, "trailing bytes");
+  }
+  SECTION("root tables are refused") {
+    auto x = ReadMem(mem, Le<uint64_t>(ReadMem(mem, 0xe0000, 36), 24), 36 + 8 * 3);
+    bad(x, "not the root pointers");
+  }
+  SECTION("not a table") {
+    bad(std::vector<uint8_t>(64, 0), "no ACPI table signature");
+    bad({}, "no ACPI tables");
+  }
+  SECTION("a DSDT without a FADT") {
+    auto r = BuildUserAcpiImage({t.by_sig["DSDT"]}, kAcpiBase, 0x20000);
+    CHECK(!r.ok());
+  }
+  SECTION("too large") {
+    auto r = BuildUserAcpiImage(*tables, kAcpiBase, 0x200);
+    REQUIRE(!r.ok());
+    CHECK(std::string(r.status().message()).find("fit") != std::string::npos);
+  }
+}

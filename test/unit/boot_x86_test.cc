@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -170,6 +171,19 @@ struct Guest {
     REQUIRE(mem.add(0, size, false).ok());
   }
 };
+
+// A NUL-terminated string in guest memory (at most 4 KiB).
+std::string Str(const GuestMemory& m, uint64_t gpa) {
+  std::string out;
+  for (int i = 0; i < 4096; i++) {
+    auto c = m.read_obj<char>(gpa + i);
+    REQUIRE(c.has_value());
+    if (*c == 0) return out;
+    out.push_back(*c);
+  }
+  FAIL("unterminated string");
+  return out;
+}
 
 bool Contains(const absl::Status& s, const std::string& what) {
   return std::string(s.message()).find(what) != std::string::npos;
@@ -767,11 +781,13 @@ TEST_CASE("Multiboot 1: a.out kludge image", "[boot]") {
   CHECK(flags == (1u | 4u | 8u | 64u | 512u));
   CHECK(Rd<uint32_t>(g.mem, mbi + 4) == 639);
   CHECK(Rd<uint32_t>(g.mem, mbi + 8) == 63 * 1024);
-  CHECK(Rd<uint32_t>(g.mem, mbi + 16) == kCmdlineAddr);
+  // The command line's first word is the image's name (GRUB, QEMU).
+  CHECK(Str(g.mem, Rd<uint32_t>(g.mem, mbi + 16)) == rq.kernel_path + " startup -v");
   CHECK(Rd<uint32_t>(g.mem, mbi + 20) == 1);
   const uint32_t mods = Rd<uint32_t>(g.mem, mbi + 24);
   CHECK(Rd<uint32_t>(g.mem, mods) == 64 * kMiB - 0x1000);
   CHECK(Rd<uint32_t>(g.mem, mods + 4) == 64 * kMiB - 0x1000 + 0x300);
+  CHECK(Str(g.mem, Rd<uint32_t>(g.mem, mods + 8)) == rq.initrd_path);
   CHECK(Rd<uint32_t>(g.mem, mbi + 44) == 3 * 24);
   const uint32_t mmap = Rd<uint32_t>(g.mem, mbi + 48);
   CHECK(Rd<uint32_t>(g.mem, mmap) == 20);
@@ -869,6 +885,266 @@ TEST_CASE("Multiboot 1: random header corruption never crashes", "[boot]") {
     Put<uint32_t>(b, 0x24, flags);
     Put<uint32_t>(b, 0x28, static_cast<uint32_t>(0u - 0x1badb002u - flags));
     if (rng() % 4 == 0) b.resize(0x20 + rng() % 0x40);
+    Guest g(32 * kMiB);
+    BootRequest rq;
+    rq.kernel_path = td.write("f.bin", b);
+    auto st = LoadX86(g.mem, rq);
+    if (!st.ok()) CHECK(!st.status().message().empty());
+  }
+}
+
+TEST_CASE("Multiboot 1: modules, strings, info kept clear of the image", "[boot]") {
+  TempDir td;
+  Guest g;
+  // Image at 0x8000 with bss to 0x30000: covers 0x9000 and 0x20000, where
+  // a fixed-address loader would put its info and command line.
+  auto img = Pattern(0x1000, 5);
+  AddMbHeader(img, 0x20, (1u << 16) | 3, 0x8020, 0x8000, 0, 0x30000, 0x8040);
+  BootRequest rq;
+  rq.kernel_path = td.write("low.bin", img);
+  rq.cmdline = "a b";
+  rq.modules = {{td.write("m1", Pattern(0x2345, 1)), "m1 -x"},
+                {td.write("m2", {}), "empty"}};
+  auto st = LoadX86(g.mem, rq);
+  REQUIRE(st.ok());
+  const uint64_t mbi = st->rbx;
+  CHECK(mbi >= 0x30000);  // above the image's bss
+  CHECK(mbi % 8 == 0);
+  std::vector<uint8_t> k(img.size());
+  REQUIRE(g.mem.read(0x8000, k.data(), k.size()));
+  CHECK(k == img);
+  for (uint64_t a = 0x9000; a < 0x30000; a += 0x1000)
+    CHECK(Rd<uint32_t>(g.mem, a) == 0);  // bss stays zero
+  const uint32_t flags = Rd<uint32_t>(g.mem, mbi);
+  CHECK((flags & 8u) != 0);
+  CHECK(Str(g.mem, Rd<uint32_t>(g.mem, mbi + 16)) == rq.kernel_path + " a b");
+  REQUIRE(Rd<uint32_t>(g.mem, mbi + 20) == 2);
+  const uint32_t mods = Rd<uint32_t>(g.mem, mbi + 24);
+  const uint32_t s1 = Rd<uint32_t>(g.mem, mods), e1 = Rd<uint32_t>(g.mem, mods + 4);
+  CHECK(s1 % 4096 == 0);
+  CHECK(e1 - s1 == 0x2345);
+  CHECK(Rd<uint8_t>(g.mem, s1 + 7) == Pattern(0x2345, 1)[7]);
+  CHECK(Str(g.mem, Rd<uint32_t>(g.mem, mods + 8)) == "m1 -x");
+  CHECK(Rd<uint32_t>(g.mem, mods + 16) % 4096 == 0);
+  CHECK(Rd<uint32_t>(g.mem, mods + 20) == Rd<uint32_t>(g.mem, mods + 16));  // empty
+  CHECK(Str(g.mem, Rd<uint32_t>(g.mem, mods + 24)) == "empty");
+  CHECK(Str(g.mem, Rd<uint32_t>(g.mem, mbi + 64)) == "qvm");
+
+  SECTION("modules are refused for non-Multiboot images") {
+    Guest g2;
+    BootRequest r2;
+    r2.kernel_path = td.write("raw.bin", Pattern(0x100, 1));
+    r2.modules = {{rq.modules[0].path, "x"}};
+    auto st2 = LoadX86(g2.mem, r2);
+    REQUIRE(!st2.ok());
+    CHECK(Contains(st2.status(), "needs a Multiboot kernel"));
+  }
+}
+
+namespace {
+
+// A Multiboot 2 header at `off` (8-aligned) with the given tags (each a
+// complete tag, padded to 8 bytes here) and an end tag.
+void AddMb2Header(std::vector<uint8_t>& b, size_t off,
+                  const std::vector<std::vector<uint32_t>>& tags, uint32_t arch = 0) {
+  std::vector<uint32_t> w = {0xe85250d6, arch, 0, 0};
+  for (const auto& t : tags) {
+    w.insert(w.end(), t.begin(), t.end());
+    if (w.size() % 2) w.push_back(0);
+  }
+  w.push_back(0);
+  w.push_back(8);
+  w[2] = static_cast<uint32_t>(w.size() * 4);
+  w[3] = 0u - (w[0] + w[1] + w[2]);
+  for (size_t i = 0; i < w.size(); i++) Put<uint32_t>(b, off + i * 4, w[i]);
+}
+
+uint32_t Get32(const std::vector<uint8_t>& b, size_t off) {
+  uint32_t v = 0;
+  if (off + 4 <= b.size()) std::memcpy(&v, b.data() + off, 4);
+  return v;
+}
+
+// Tag header word: type | flags << 16.
+constexpr uint32_t T(uint16_t type, uint16_t flags = 0) {
+  return type | uint32_t{flags} << 16;
+}
+
+}  // namespace
+
+TEST_CASE("Multiboot 2: address tag image and information tags", "[boot]") {
+  TempDir td;
+  Guest g;
+  auto img = Pattern(0x2000, 9);
+  AddMb2Header(img, 0x48,
+               {{T(2), 24, 0x200048, 0x200000, 0, 0x204000},
+                {T(3), 12, 0x200100},
+                {T(1), 20, 1, 3, 6},       // request cmdline, modules, mmap
+                {T(5, 1), 20, 0, 0, 32},   // framebuffer, optional
+                {T(6), 8}});
+  BootRequest rq;
+  rq.kernel_path = td.write("mb2.bin", img);
+  rq.cmdline = "-v";
+  rq.initrd_path = td.write("rd", Pattern(0x1800, 2));
+  rq.modules = {{td.write("m", Pattern(0x10, 3)), "m arg"}};
+  // A fake RSDP (revision 2) where BuildAcpi would put it.
+  std::vector<uint8_t> rsdp(36, 0);
+  std::memcpy(rsdp.data(), "RSD PTR ", 8);
+  rsdp[15] = 2;
+  rsdp[35] = 0x5a;
+  REQUIRE(g.mem.write(0xe0000, rsdp.data(), rsdp.size(), true));
+  rq.rsdp_addr = 0xe0000;
+  auto st = LoadX86(g.mem, rq);
+  REQUIRE(st.ok());
+  CHECK(st->kind == "multiboot2");
+  CHECK(st->mode == CpuMode::Flat32);
+  CHECK(st->cr0 == 0x11);
+  CHECK(st->rip == 0x200100);
+  CHECK(st->rax == 0x36d76289);
+  const uint64_t mbi = st->rbx;
+  CHECK(mbi % 8 == 0);
+  CHECK(Rd<uint8_t>(g.mem, 0x202000) == 0);  // bss cleared
+  const uint32_t total = Rd<uint32_t>(g.mem, mbi);
+  REQUIRE(total > 16);
+  REQUIRE(total < 0x10000);
+  std::map<uint32_t, std::vector<uint64_t>> tags;  // type -> tag addresses
+  uint64_t t = mbi + 8;
+  bool ended = false;
+  while (t < mbi + total) {
+    CHECK(t % 8 == 0);
+    uint32_t type = Rd<uint32_t>(g.mem, t), size = Rd<uint32_t>(g.mem, t + 4);
+    REQUIRE(size >= 8);
+    tags[type].push_back(t);
+    if (type == 0) {
+      ended = true;
+      CHECK(size == 8);
+      CHECK(t + 8 == mbi + total);
+      break;
+    }
+    t += (size + 7) & ~7u;
+  }
+  CHECK(ended);
+  REQUIRE(tags[1].size() == 1);
+  CHECK(Str(g.mem, tags[1][0] + 8) == rq.kernel_path + " -v");
+  REQUIRE(tags[2].size() == 1);
+  CHECK(Str(g.mem, tags[2][0] + 8) == "qvm");
+  REQUIRE(tags[3].size() == 2);
+  CHECK(Rd<uint32_t>(g.mem, tags[3][0] + 12) - Rd<uint32_t>(g.mem, tags[3][0] + 8) == 0x1800);
+  CHECK(Str(g.mem, tags[3][0] + 16) == rq.initrd_path);
+  CHECK(Rd<uint32_t>(g.mem, tags[3][1] + 8) % 4096 == 0);
+  CHECK(Str(g.mem, tags[3][1] + 16) == "m arg");
+  REQUIRE(tags[4].size() == 1);
+  CHECK(Rd<uint32_t>(g.mem, tags[4][0] + 8) == 639);
+  CHECK(Rd<uint32_t>(g.mem, tags[4][0] + 12) == 63 * 1024);
+  REQUIRE(tags[6].size() == 1);
+  CHECK(Rd<uint32_t>(g.mem, tags[6][0] + 4) == 16 + 3 * 24);
+  CHECK(Rd<uint32_t>(g.mem, tags[6][0] + 8) == 24);
+  CHECK(Rd<uint64_t>(g.mem, tags[6][0] + 16 + 24) == 0x9fc00);
+  CHECK(Rd<uint32_t>(g.mem, tags[6][0] + 16 + 24 + 16) == kE820Reserved);
+  REQUIRE(tags[14].size() == 1);
+  CHECK(Rd<uint32_t>(g.mem, tags[14][0] + 4) == 28);
+  CHECK(Str(g.mem, tags[14][0] + 8).substr(0, 8) == "RSD PTR ");
+  REQUIRE(tags[15].size() == 1);
+  CHECK(Rd<uint32_t>(g.mem, tags[15][0] + 4) == 44);
+  CHECK(Rd<uint8_t>(g.mem, tags[15][0] + 8 + 35) == 0x5a);
+  CHECK(tags.count(8) == 0);  // no framebuffer
+}
+
+TEST_CASE("Multiboot 2: ELF image, preference and malformed headers", "[boot]") {
+  TempDir td;
+  BootRequest rq;
+  SECTION("ELF32 with only a Multiboot 2 header") {
+    auto b = MakeElf({{1, 0x1000, 0x200000, 0x200000, 0x100, 0x400}}, 0x200010, 0x2000, false, 3);
+    AddMb2Header(b, 0x1000, {});
+    Guest g;
+    rq.kernel_path = td.write("mb2.elf", b);
+    auto st = LoadX86(g.mem, rq);
+    REQUIRE(st.ok());
+    CHECK(st->kind == "multiboot2");
+    CHECK(st->rip == 0x200010);
+  }
+  SECTION("both headers: Multiboot 1 wins (as under QEMU -kernel)") {
+    auto b = MakeElf({{1, 0x1000, 0x200000, 0x200000, 0x100, 0x400}}, 0x200010, 0x2000, false, 3);
+    AddMb2Header(b, 0x1000, {});
+    AddMbHeader(b, 0x1080, 0x2);
+    Guest g;
+    rq.kernel_path = td.write("both.elf", b);
+    auto st = LoadX86(g.mem, rq);
+    REQUIRE(st.ok());
+    CHECK(st->kind == "multiboot");
+  }
+  auto expect = [&](std::vector<uint8_t> b, const std::string& what) {
+    Guest g;
+    rq.kernel_path = td.write("mb2.bin", b);
+    auto st = LoadX86(g.mem, rq);
+    REQUIRE(!st.ok());
+    INFO(st.status().message());
+    CHECK(Contains(st.status(), rq.kernel_path + ": "));
+    CHECK(Contains(st.status(), what));
+  };
+  SECTION("required framebuffer") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0, {{T(2), 24, 0x100000, 0x100000, 0, 0}, {T(3), 12, 0x100100},
+                          {T(5), 20, 1024, 768, 32}});
+    expect(img, "framebuffer");
+  }
+  SECTION("required information tag we lack") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0, {{T(2), 24, 0x100000, 0x100000, 0, 0}, {T(3), 12, 0x100100},
+                          {T(1), 12, 8}});
+    expect(img, "information tag 8");
+  }
+  SECTION("optional information request is fine") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0, {{T(2), 24, 0x100000, 0x100000, 0, 0}, {T(3), 12, 0x100100},
+                          {T(1, 1), 12, 8}});
+    Guest g;
+    rq.kernel_path = td.write("ok.bin", img);
+    CHECK(LoadX86(g.mem, rq).ok());
+  }
+  SECTION("address tag without entry tag") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0, {{T(2), 24, 0x100000, 0x100000, 0, 0}});
+    expect(img, "entry address tag");
+  }
+  SECTION("non-i386 architecture") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0, {}, 4);
+    expect(img, "architecture 4");
+  }
+  SECTION("tag overrunning the header") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0, {{T(3), 200, 0x100100}});
+    expect(img, "has size 200");
+  }
+  SECTION("load_addr -1 loads from the file start") {
+    auto img = Pattern(0x1000, 1);
+    AddMb2Header(img, 0x40, {{T(2), 24, 0x300040, 0xffffffff, 0, 0}, {T(3), 12, 0x300080}});
+    Guest g;
+    rq.kernel_path = td.write("m1.bin", img);
+    auto st = LoadX86(g.mem, rq);
+    REQUIRE(st.ok());
+    std::vector<uint8_t> k(img.size());
+    REQUIRE(g.mem.read(0x300000, k.data(), k.size()));
+    CHECK(k == img);
+  }
+}
+
+TEST_CASE("Multiboot 2: random header corruption never crashes", "[boot]") {
+  TempDir td;
+  std::mt19937 rng(777);
+  auto base = Pattern(0x800, 3);
+  AddMb2Header(base, 0x20, {{T(2), 24, 0x100020, 0x100000, 0x100800, 0x101000},
+                            {T(3), 12, 0x100040}, {T(1), 16, 1, 6}});
+  const uint32_t hlen = Get32(base, 0x28);
+  for (int iter = 0; iter < 500; iter++) {
+    auto b = base;
+    int flips = 1 + static_cast<int>(rng() % 6);
+    for (int i = 0; i < flips; i++) b[0x30 + rng() % (hlen - 16)] = uint8_t(rng());
+    if (rng() % 3 == 0) Put<uint32_t>(b, 0x28, uint32_t(rng()) & 0x1ff8);
+    uint32_t len = Get32(b, 0x28);
+    Put<uint32_t>(b, 0x2c, 0u - (0xe85250d6u + 0u + len));
+    if (rng() % 4 == 0) b.resize(0x20 + rng() % 0x80);
     Guest g(32 * kMiB);
     BootRequest rq;
     rq.kernel_path = td.write("f.bin", b);

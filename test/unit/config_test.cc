@@ -371,6 +371,8 @@ dump "|gzip > /tmp/x.gz"
 unsupported fault
 dryrun
 debug
+module load mod1.bin "mod1 -v"
+module load mod2.bin
 )");
   CHECK(c.system == "guest1");
   CHECK(c.system_where.str() == "t.conf:1:1");
@@ -400,7 +402,7 @@ debug
   CHECK(c.cpus[2].priority == 20);
   CHECK(c.cpus[2].policy == 'o');
 
-  REQUIRE(c.loads.size() == 6);
+  REQUIRE(c.loads.size() == 8);
   CHECK(c.loads[0].kind == LoadKind::Kernel);
   CHECK_FALSE(c.loads[0].addr);
   CHECK(c.loads[0].path == "/boot/vmlinuz");
@@ -418,6 +420,11 @@ debug
   CHECK(c.loads[4].path == "/tmp/x.dtb");
   CHECK(c.loads[5].kind == LoadKind::Acpi);
   CHECK(c.loads[5].path == "tables.aml");
+  CHECK(c.loads[6].kind == LoadKind::Module);
+  CHECK(c.loads[6].path == "mod1.bin");
+  CHECK(c.loads[6].module_string == "mod1 -v");
+  CHECK(c.loads[7].kind == LoadKind::Module);
+  CHECK(c.loads[7].module_string == "mod2.bin");  // unquoted next word: none
 
   CHECK(c.cmdline == "console=ttyS0 root=/dev/vda");
 

@@ -1,0 +1,431 @@
+#include "arch/aarch64/kvm_arm64.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "qvm/vdev.h"
+#include "vmm/log.h"
+
+namespace qvm::arm64 {
+namespace {
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+}
+
+constexpr uint64_t kCore = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE;
+
+// System registers (op0, op1, CRn, CRm, op2).
+constexpr uint64_t SysReg(unsigned op0, unsigned op1, unsigned crn, unsigned crm,
+                          unsigned op2) {
+  return KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG |
+         (uint64_t(op0) << KVM_REG_ARM64_SYSREG_OP0_SHIFT) |
+         (uint64_t(op1) << KVM_REG_ARM64_SYSREG_OP1_SHIFT) |
+         (uint64_t(crn) << KVM_REG_ARM64_SYSREG_CRN_SHIFT) |
+         (uint64_t(crm) << KVM_REG_ARM64_SYSREG_CRM_SHIFT) |
+         (uint64_t(op2) << KVM_REG_ARM64_SYSREG_OP2_SHIFT);
+}
+constexpr uint64_t kSctlrEl1 = SysReg(3, 0, 1, 0, 0);
+constexpr uint64_t kTtbr0El1 = SysReg(3, 0, 2, 0, 0);
+constexpr uint64_t kTtbr1El1 = SysReg(3, 0, 2, 0, 1);
+constexpr uint64_t kTcrEl1 = SysReg(3, 0, 2, 0, 2);
+
+constexpr uint64_t kPstateEl1h = 0x5;
+constexpr uint64_t kPstateDaif = 0xfull << 6;
+
+}  // namespace
+
+uint64_t CoreRegX(unsigned n) {
+  return kCore | (offsetof(kvm_regs, regs.regs) / 4 + n * 2);
+}
+uint64_t CoreRegPc() { return kCore | (offsetof(kvm_regs, regs.pc) / 4); }
+uint64_t CoreRegPstate() { return kCore | (offsetof(kvm_regs, regs.pstate) / 4); }
+uint64_t CoreRegSp() { return kCore | (offsetof(kvm_regs, regs.sp) / 4); }
+uint64_t CoreRegSpEl1() { return kCore | (offsetof(kvm_regs, sp_el1) / 4); }
+
+absl::Status KvmArm64Vm::init(unsigned ncpus, UnsupportedAction unsupported) {
+  ncpus_ = ncpus;
+  unsupported_ = unsupported;
+  absl::Status st = vm_.open();
+  if (!st.ok()) return st;
+  if (!vm_.check_extension(KVM_CAP_ARM_PSCI_0_2))
+    return absl::FailedPreconditionError("KVM lacks KVM_CAP_ARM_PSCI_0_2");
+  if (ioctl(vm_.vm_fd(), KVM_ARM_PREFERRED_TARGET, &target_) != 0)
+    return Errno("KVM_ARM_PREFERRED_TARGET");
+  if (vm_.check_extension(KVM_CAP_ARM_NISV_TO_USER))
+    nisv_ = vm_.enable_cap(KVM_CAP_ARM_NISV_TO_USER, 0).ok();
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vm::create_gic(const GicPlan& p) {
+  gic_ = p;
+  kvm_create_device cd{};
+  cd.type = p.kind == QVM_IRQCHIP_GICV3 ? KVM_DEV_TYPE_ARM_VGIC_V3 : KVM_DEV_TYPE_ARM_VGIC_V2;
+  if (ioctl(vm_.vm_fd(), KVM_CREATE_DEVICE, &cd) != 0)
+    return Errno(p.kind == QVM_IRQCHIP_GICV3 ? "KVM_CREATE_DEVICE vGICv3"
+                                             : "KVM_CREATE_DEVICE vGICv2");
+  gic_fd_ = int(cd.fd);
+  auto set_addr = [&](uint64_t type, uint64_t addr) -> absl::Status {
+    kvm_device_attr a{};
+    a.group = KVM_DEV_ARM_VGIC_GRP_ADDR;
+    a.attr = type;
+    a.addr = reinterpret_cast<uint64_t>(&addr);
+    if (ioctl(gic_fd_, KVM_SET_DEVICE_ATTR, &a) != 0)
+      return Errno(absl::StrFormat("vGIC address 0x%x", addr));
+    return absl::OkStatus();
+  };
+  absl::Status st;
+  if (p.kind == QVM_IRQCHIP_GICV3) {
+    st = set_addr(KVM_VGIC_V3_ADDR_TYPE_DIST, p.dist);
+    if (st.ok()) st = set_addr(KVM_VGIC_V3_ADDR_TYPE_REDIST, p.cpu_or_redist);
+  } else {
+    st = set_addr(KVM_VGIC_V2_ADDR_TYPE_DIST, p.dist);
+    if (st.ok()) st = set_addr(KVM_VGIC_V2_ADDR_TYPE_CPU, p.cpu_or_redist);
+  }
+  return st;
+}
+
+absl::Status KvmArm64Vm::finalize_gic() {
+  if (gic_fd_ < 0) return absl::OkStatus();
+  uint32_t n = gic_.nirqs;
+  kvm_device_attr a{};
+  a.group = KVM_DEV_ARM_VGIC_GRP_NR_IRQS;
+  a.addr = reinterpret_cast<uint64_t>(&n);
+  if (ioctl(gic_fd_, KVM_SET_DEVICE_ATTR, &a) != 0) return Errno("vGIC NR_IRQS");
+  kvm_device_attr init{};
+  init.group = KVM_DEV_ARM_VGIC_GRP_CTRL;
+  init.attr = KVM_DEV_ARM_VGIC_CTRL_INIT;
+  if (ioctl(gic_fd_, KVM_SET_DEVICE_ATTR, &init) != 0) return Errno("vGIC CTRL_INIT");
+  return absl::OkStatus();
+}
+
+std::string KvmArm64Vm::describe() const {
+  std::string gic = gic_fd_ < 0 ? "no vGIC"
+                    : gic_.kind == QVM_IRQCHIP_GICV3 ? "in-kernel vGICv3"
+                                                     : "in-kernel vGICv2";
+  return absl::StrFormat("KVM API %d (arm64, target %u), %s, PSCI in the kernel%s",
+                         KVM_API_VERSION, target_.target, gic,
+                         nisv_ ? ", syndrome-less aborts to user space" : "");
+}
+
+absl::Status KvmArm64Vm::map_memory(const GuestMemory& mem) {
+  mem_ = &mem;
+  return vm_.map_memory(mem);
+}
+
+absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmArm64Vm::create_vcpu(unsigned index) {
+  auto v = std::make_unique<KvmArm64Vcpu>(index, mem_, unsupported_);
+  kvm_vcpu_init t = target_;
+  std::memset(t.features, 0, sizeof t.features);
+  t.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+  // Secondary vCPUs start powered off; PSCI CPU_ON (in the kernel) starts them.
+  if (index > 0) t.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+  absl::Status st = v->init(vm_, t);
+  if (!st.ok()) return st;
+  return std::unique_ptr<VcpuBackend>(std::move(v));
+}
+
+absl::Status KvmArm64Vm::signal_msi(uint64_t, uint32_t) {
+  return absl::UnimplementedError("MSI needs a GIC ITS (not modelled)");
+}
+
+absl::Status KvmArm64Vm::set_msi_route(unsigned, uint64_t, uint32_t, bool) {
+  return absl::UnimplementedError("MSI routes need a GIC ITS (not modelled)");
+}
+
+absl::Status KvmArm64Vm::irq_line(unsigned intid, bool level) {
+  if (gic_fd_ < 0) return absl::FailedPreconditionError("no in-kernel GIC");
+  if (intid < 32 || intid >= gic_.nirqs) return absl::InvalidArgumentError("not an SPI");
+  kvm_irq_level l{};
+  l.irq = (uint32_t(KVM_ARM_IRQ_TYPE_SPI) << KVM_ARM_IRQ_TYPE_SHIFT) | intid;
+  l.level = level ? 1 : 0;
+  if (ioctl(vm_.vm_fd(), KVM_IRQ_LINE, &l) != 0) return Errno("KVM_IRQ_LINE");
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vcpu::init(const KvmVmFd& vm, const kvm_vcpu_init& target) {
+  absl::Status st = fd_.open(vm, index_);
+  if (!st.ok()) return st;
+  if (ioctl(fd_.fd(), KVM_ARM_VCPU_INIT, &target) != 0) return Errno("KVM_ARM_VCPU_INIT");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> KvmArm64Vcpu::get_reg(uint64_t id) {
+  uint64_t v = 0;
+  kvm_one_reg r{id, reinterpret_cast<uint64_t>(&v)};
+  if (ioctl(fd_.fd(), KVM_GET_ONE_REG, &r) != 0)
+    return Errno(absl::StrFormat("KVM_GET_ONE_REG 0x%x", id));
+  return v;
+}
+
+absl::Status KvmArm64Vcpu::set_reg(uint64_t id, uint64_t v) {
+  kvm_one_reg r{id, reinterpret_cast<uint64_t>(&v)};
+  if (ioctl(fd_.fd(), KVM_SET_ONE_REG, &r) != 0)
+    return Errno(absl::StrFormat("KVM_SET_ONE_REG 0x%x", id));
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vcpu::set_entry(uint64_t pc, uint64_t x0) {
+  absl::Status st = set_reg(CoreRegPstate(), kPstateEl1h | kPstateDaif);
+  for (unsigned i = 0; st.ok() && i < 4; i++) st = set_reg(CoreRegX(i), i == 0 ? x0 : 0);
+  if (st.ok()) st = set_reg(CoreRegPc(), pc);
+  return st;
+}
+
+// Stage-1 translation of the PC (4 KiB granule, as Linux and the BSDs use)
+// so the faulting instruction can be fetched. Every descriptor is read
+// through the checked guest-memory accessors.
+absl::StatusOr<uint64_t> KvmArm64Vcpu::translate_pc(uint64_t pc) {
+  auto sctlr = get_reg(kSctlrEl1);
+  if (!sctlr.ok()) return sctlr.status();
+  if (!(*sctlr & 1)) return pc;  // MMU off: flat
+  auto tcr = get_reg(kTcrEl1);
+  if (!tcr.ok()) return tcr.status();
+  bool upper = (pc >> 55) & 1;
+  unsigned txsz = upper ? (*tcr >> 16) & 0x3f : *tcr & 0x3f;
+  unsigned tg = upper ? (*tcr >> 30) & 3 : (*tcr >> 14) & 3;
+  bool g4k = upper ? tg == 2 : tg == 0;
+  if (!g4k) return absl::UnimplementedError("instruction fetch: only the 4 KiB granule is walked");
+  if (txsz < 16 || txsz > 39) return absl::InvalidArgumentError("instruction fetch: bad TxSZ");
+  auto ttbr = get_reg(upper ? kTtbr1El1 : kTtbr0El1);
+  if (!ttbr.ok()) return ttbr.status();
+  unsigned bits = 64 - txsz;
+  int level = bits > 39 ? 0 : bits > 30 ? 1 : 2;
+  uint64_t table = *ttbr & 0x0000fffffffff000ull;
+  for (; level <= 3; level++) {
+    unsigned shift = 12 + 9 * unsigned(3 - level);
+    uint64_t idx = (pc >> shift) & 0x1ff;
+    uint64_t desc = 0;
+    if (!mem_ || !mem_->read(table + idx * 8, &desc, 8))
+      return absl::InvalidArgumentError("instruction fetch: page table outside RAM");
+    if (!(desc & 1)) return absl::InvalidArgumentError("instruction fetch: unmapped PC");
+    uint64_t oa = desc & 0x0000fffffffff000ull;
+    if (level == 3) return oa | (pc & 0xfff);
+    if (!(desc & 2)) {  // block
+      if (level == 0) return absl::InvalidArgumentError("instruction fetch: bad descriptor");
+      uint64_t mask = (1ull << shift) - 1;
+      return (oa & ~mask) | (pc & mask);
+    }
+    table = oa;
+  }
+  return absl::InvalidArgumentError("instruction fetch: walk did not end");
+}
+
+void KvmArm64Vcpu::unsupported(const std::string& why) {
+  switch (unsupported_) {
+    case UnsupportedAction::Terminate:
+      exit_.kind = ExitKind::Fatal;
+      exit_.reason = absl::StrCat("MMIO abort without syndrome: ", why);
+      return;
+    case UnsupportedAction::Fault: {
+      QVM_LOG_RL(LogLevel::Warn, "vcpu %u: MMIO abort without syndrome: %s (external abort)",
+                 index_, why.c_str());
+      kvm_vcpu_events ev{};
+      ev.exception.ext_dabt_pending = 1;
+      if (ioctl(fd_.fd(), KVM_SET_VCPU_EVENTS, &ev) != 0) {
+        exit_.kind = ExitKind::Fatal;
+        exit_.reason = absl::StrCat("cannot inject an external abort: ", strerror(errno));
+        return;
+      }
+      exit_.kind = ExitKind::Interrupted;  // re-enter: the guest takes the abort
+      return;
+    }
+    case UnsupportedAction::Log:
+      QVM_LOG_RL(LogLevel::Warn, "vcpu %u: MMIO abort without syndrome: %s (skipped)",
+                 index_, why.c_str());
+      [[fallthrough]];
+    case UnsupportedAction::Ignore:
+      skip_pending_ = true;
+      exit_.kind = ExitKind::Interrupted;
+      return;
+  }
+}
+
+void KvmArm64Vcpu::nisv(uint64_t ipa) {
+  auto pc = get_reg(CoreRegPc());
+  if (!pc.ok()) {
+    exit_.kind = ExitKind::Fatal;
+    exit_.reason = std::string(pc.status().message());
+    return;
+  }
+  auto pa = translate_pc(*pc);
+  if (!pa.ok()) return unsupported(absl::StrFormat("pc 0x%x: %s", *pc, pa.status().message()));
+  uint32_t insn = 0;
+  if (!mem_ || !mem_->read(*pa, &insn, 4))
+    return unsupported(absl::StrFormat("pc 0x%x: instruction not in RAM", *pc));
+  auto acc = a64::DecodeLoadStore(insn);
+  if (!acc.ok()) return unsupported(absl::StrFormat("pc 0x%x: %s", *pc, acc.status().message()));
+  acc_ = *acc;
+  ipa_ = ipa;
+  element_ = 0;
+  emulating_ = true;
+  loaded_[0] = loaded_[1] = 0;
+  // Hand out the first element.
+  exit_.kind = ExitKind::Mmio;
+  exit_.addr = ipa_;
+  exit_.size = acc_.size;
+  exit_.write = !acc_.load;
+  std::memset(buf_, 0, sizeof buf_);
+  if (!acc_.load) {
+    uint64_t v = 0;
+    if (acc_.rt[0] != 31) {
+      auto r = get_reg(CoreRegX(acc_.rt[0]));
+      if (!r.ok()) {
+        exit_.kind = ExitKind::Fatal;
+        exit_.reason = std::string(r.status().message());
+        emulating_ = false;
+        return;
+      }
+      v = *r;
+    }
+    std::memcpy(buf_, &v, acc_.size);
+  }
+  exit_.data = buf_;
+}
+
+absl::StatusOr<bool> KvmArm64Vcpu::complete_emulation() {
+  if (acc_.load) {
+    uint64_t raw = 0;
+    std::memcpy(&raw, buf_, acc_.size);
+    loaded_[element_] = a64::LoadResult(acc_, raw);
+  }
+  if (element_ + 1 < acc_.count) {
+    element_++;
+    exit_ = Exit{};
+    exit_.kind = ExitKind::Mmio;
+    exit_.addr = ipa_ + uint64_t(acc_.size) * element_;
+    exit_.size = acc_.size;
+    exit_.write = !acc_.load;
+    std::memset(buf_, 0, sizeof buf_);
+    if (!acc_.load && acc_.rt[element_] != 31) {
+      auto r = get_reg(CoreRegX(acc_.rt[element_]));
+      if (!r.ok()) return r.status();
+      std::memcpy(buf_, &*r, acc_.size);
+    }
+    exit_.data = buf_;
+    return true;
+  }
+  emulating_ = false;
+  if (acc_.load)
+    for (unsigned i = 0; i < acc_.count; i++)
+      if (acc_.rt[i] != 31) {
+        absl::Status st = set_reg(CoreRegX(acc_.rt[i]), loaded_[i]);
+        if (!st.ok()) return st;
+      }
+  if (acc_.writeback) {
+    uint64_t id = CoreRegX(acc_.rn);
+    if (acc_.rn == 31) {
+      auto ps = get_reg(CoreRegPstate());
+      if (!ps.ok()) return ps.status();
+      id = (*ps & 0xf) == kPstateEl1h ? CoreRegSpEl1() : CoreRegSp();
+    }
+    auto base = get_reg(id);
+    if (!base.ok()) return base.status();
+    absl::Status st = set_reg(id, *base + uint64_t(acc_.wb_offset));
+    if (!st.ok()) return st;
+  }
+  auto pc = get_reg(CoreRegPc());
+  if (!pc.ok()) return pc.status();
+  absl::Status st = set_reg(CoreRegPc(), *pc + 4);
+  if (!st.ok()) return st;
+  return false;
+}
+
+absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
+  if (emulating_) {
+    auto more = complete_emulation();
+    if (!more.ok()) return more.status();
+    if (*more) return &exit_;
+  }
+  if (skip_pending_) {
+    skip_pending_ = false;
+    auto pc = get_reg(CoreRegPc());
+    if (!pc.ok()) return pc.status();
+    absl::Status st = set_reg(CoreRegPc(), *pc + 4);
+    if (!st.ok()) return st;
+  }
+  kvm_run* run = fd_.run_page();
+  exit_ = Exit{};
+  auto entered = fd_.enter();
+  if (!entered.ok()) return entered.status();
+  if (!*entered) {
+    exit_.kind = ExitKind::Interrupted;
+    return &exit_;
+  }
+  switch (run->exit_reason) {
+    case KVM_EXIT_MMIO:
+      exit_.kind = ExitKind::Mmio;
+      exit_.addr = run->mmio.phys_addr;
+      exit_.size = run->mmio.len;
+      exit_.write = run->mmio.is_write;
+      exit_.data = run->mmio.data;
+      if (exit_.size == 0 || exit_.size > 8) {
+        exit_.kind = ExitKind::Fatal;
+        exit_.reason = absl::StrFormat("MMIO exit of %u bytes", exit_.size);
+      }
+      break;
+    case KVM_EXIT_ARM_NISV:
+      nisv(run->arm_nisv.fault_ipa);
+      break;
+    case KVM_EXIT_SYSTEM_EVENT:
+      switch (run->system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+          exit_.kind = ExitKind::PowerOff;
+          break;
+        case KVM_SYSTEM_EVENT_RESET:
+          exit_.kind = ExitKind::Reset;
+          break;
+        default:
+          exit_.kind = ExitKind::Fatal;
+          exit_.reason = absl::StrFormat("system event %u", run->system_event.type);
+      }
+      break;
+    case KVM_EXIT_INTR:
+      exit_.kind = ExitKind::Interrupted;
+      break;
+    case KVM_EXIT_FAIL_ENTRY:
+      exit_.kind = ExitKind::Fatal;
+      exit_.reason = absl::StrFormat(
+          "guest entry failed (hardware reason 0x%llx)",
+          (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+      break;
+    case KVM_EXIT_INTERNAL_ERROR:
+      exit_.kind = ExitKind::Fatal;
+      exit_.reason = absl::StrFormat("KVM internal error, suberror %u", run->internal.suberror);
+      break;
+    default:
+      exit_.kind = ExitKind::Fatal;
+      exit_.reason = absl::StrFormat("unexpected KVM exit reason %u", run->exit_reason);
+  }
+  return &exit_;
+}
+
+absl::StatusOr<VcpuRegs> KvmArm64Vcpu::regs() {
+  VcpuRegs out;
+  for (unsigned i = 0; i < 31; i++) {
+    auto r = get_reg(CoreRegX(i));
+    if (!r.ok()) return r.status();
+    out.gpr[i] = *r;
+  }
+  auto pc = get_reg(CoreRegPc());
+  auto ps = get_reg(CoreRegPstate());
+  if (!pc.ok()) return pc.status();
+  if (!ps.ok()) return ps.status();
+  auto sp = get_reg((*ps & 0xf) == kPstateEl1h ? CoreRegSpEl1() : CoreRegSp());
+  if (!sp.ok()) return sp.status();
+  out.pc = *pc;
+  out.sp = *sp;
+  out.gpr[31] = *sp;
+  out.ngpr = 32;
+  out.text = absl::StrFormat("pc=%016x sp=%016x pstate=%08x x0=%016x x30=%016x", *pc, *sp,
+                             *ps, out.gpr[0], out.gpr[30]);
+  return out;
+}
+
+}  // namespace qvm::arm64

@@ -1,0 +1,222 @@
+// The arm64 machine: the implied interrupt controller, the kernel loaders
+// of boot/arm64.h, the device tree built from the devices' own nodes
+// (boot/fdt.h), and the boot vCPU's entry state (x0 = FDT). The default
+// memory map is in arch/aarch64/README.md.
+#include <map>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "arch/aarch64/kvm_arm64.h"
+#include "boot/arm64.h"
+#include "boot/fdt.h"
+#include "boot/image_file.h"
+#include "qvm/vdev.h"
+#include "vmm/arch.h"
+#include "vmm/log.h"
+
+namespace qvm {
+namespace {
+
+constexpr uint64_t kRamBase = 0x80000000ull;
+constexpr uint32_t kClockPhandle = 0x8000;
+
+uint64_t Mpidr(unsigned i) { return (uint64_t(i >> 4) << 8) | (i & 0xf); }
+
+class Arm64Machine : public Machine {
+ public:
+  const char* name() const override { return "aarch64"; }
+  std::vector<std::string> platform_devices() const override { return {"gic"}; }
+  bool builds_acpi(const Config&) const override { return false; }
+  bool builds_fdt(const Config&) const override { return true; }
+  bool supports_irqchip(unsigned kind) const override {
+    return kind == QVM_IRQCHIP_GICV2 || kind == QVM_IRQCHIP_GICV3;
+  }
+  uint64_t default_ram_base() const override { return kRamBase; }
+
+  absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
+    auto vm = std::make_unique<arm64::KvmArm64Vm>();
+    absl::Status st = vm->init(ncpus, unsupported_);
+    if (!st.ok()) return st;
+    if (gic_.kind) {
+      st = vm->create_gic(gic_);
+      if (!st.ok()) return st;
+    }
+    vm_ = vm.get();
+    return std::unique_ptr<VmBackend>(std::move(vm));
+  }
+
+  absl::Status load(const Config& cfg, GuestMemory& mem,
+                    const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
+    ncpus_ = ncpus;
+    if (cfg.unsupported) unsupported_ = cfg.unsupported->action;
+    SourceLoc none;
+    none.file = "<config>";
+    // The interrupt controller the accelerator models.
+    const DeviceInfo* gic = nullptr;
+    gic_ = arm64::GicPlan{};
+    for (const auto& d : devices) {
+      if (!d.irqchip_kind) continue;
+      if (gic)
+        return ConfigError(none, absl::StrFormat(
+            "vdev %s: a second in-kernel interrupt controller (%s is one)", d.name, gic->name));
+      gic = &d;
+      std::vector<uint64_t> mem_regions;
+      for (const auto& r : d.regions)
+        if (r.space == QVM_SPACE_MEM) mem_regions.push_back(r.base);
+      if (mem_regions.size() < 2)
+        return ConfigError(none, absl::StrFormat("vdev %s: needs two memory regions", d.name));
+      gic_.kind = d.irqchip_kind;
+      gic_.dist = mem_regions[0];
+      gic_.cpu_or_redist = mem_regions[1];
+      gic_.nirqs = d.irqchip_nirqs;
+      if (gic_.kind == QVM_IRQCHIP_GICV2 && ncpus > 8)
+        return ConfigError(none, "GICv2 supports at most 8 vCPUs");
+    }
+    // Kernel, initrd.
+    std::optional<LoadSpec> kernel;
+    std::string initrd;
+    for (const auto& l : cfg.loads) {
+      if (l.kind == LoadKind::Kernel) {
+        if (kernel) return ConfigError(l.where, "`load`: a kernel is already loaded");
+        kernel = l;
+      } else if (l.kind == LoadKind::Initrd) {
+        initrd = l.path;
+      }
+    }
+    if (!kernel) return ConfigError(none, "no guest image: add `load PATH`");
+    // The kernel goes into the RAM region holding `load ADDR` (else the first).
+    const MemRegion* ram = nullptr;
+    for (const auto& r : mem.regions()) {
+      if (r.readonly) continue;
+      if (!ram) ram = &r;
+      if (kernel->addr && *kernel->addr >= r.gpa && *kernel->addr - r.gpa < r.size) ram = &r;
+    }
+    if (!ram) return ConfigError(none, "no guest RAM");
+    auto k = boot::LoadArm64Kernel(mem, kernel->path, kernel->addr, ram->gpa, ram->size);
+    if (!k.ok()) return ConfigError(kernel->where, std::string(k.status().message()));
+    uint64_t initrd_size = 0;
+    std::optional<boot::ImageFile> initrd_file;
+    if (!initrd.empty()) {
+      auto f = boot::ImageFile::Open(initrd);
+      if (!f.ok()) return absl::InvalidArgumentError(f.status().message());
+      initrd_size = f->size();
+      initrd_file.emplace(std::move(*f));
+    }
+    auto place = boot::PlaceArm64(ram->gpa, ram->size, *k, initrd_size);
+    if (!place.ok()) return ConfigError(kernel->where, std::string(place.status().message()));
+    if (initrd_file) {
+      absl::Status st =
+          initrd_file->copy_to_guest(mem, place->initrd, 0, initrd_size, "initrd");
+      if (!st.ok()) return st;
+    }
+    for (const auto& l : cfg.loads) {
+      if (l.kind != LoadKind::Data) continue;
+      auto f = boot::ImageFile::Open(l.path);
+      if (!f.ok()) return ConfigError(l.where, std::string(f.status().message()));
+      absl::Status st = f->copy_to_guest(mem, l.addr.value_or(0), 0, f->size(), "data");
+      if (!st.ok()) return ConfigError(l.where, std::string(st.message()));
+    }
+
+    // Device tree.
+    boot::FdtMachine fm;
+    for (unsigned i = 0; i < ncpus; i++) fm.cpu_mpidr.push_back(Mpidr(i));
+    for (const auto& r : mem.regions()) fm.memory.emplace_back(r.gpa, r.size);
+    if (cfg.cmdline) fm.bootargs = *cfg.cmdline;
+    if (initrd_size) {
+      fm.initrd_start = place->initrd;
+      fm.initrd_end = place->initrd + initrd_size;
+    }
+    if (gic) {
+      fm.gic_phandle = gic->fdt_phandle;
+      fm.gic_v2 = gic->irqchip_kind == QVM_IRQCHIP_GICV2;
+    }
+    bool need_clock = false;
+    for (const auto& d : devices) {
+      if (d.fdt_name.empty()) continue;
+      boot::FdtDeviceNode n;
+      n.name = d.fdt_name;
+      n.compatible = d.fdt_compatible;
+      n.phandle = d.fdt_phandle;
+      n.props = d.fdt_props;
+      for (const auto& r : d.regions)
+        if (r.space == QVM_SPACE_MEM) n.reg.emplace_back(r.base, r.size);
+      for (const auto& i : d.intrs) {
+        if (!gic || i.controller != gic->name) continue;  // other controllers: the device's own
+        if (i.line >= 32) {
+          n.interrupts.insert(n.interrupts.end(), {0, i.line - 32, 4});
+        } else if (i.line >= 16) {
+          n.interrupts.insert(n.interrupts.end(), {1, i.line - 16, 4});
+        }
+      }
+      // PrimeCell (AMBA) devices need their bus clock.
+      if (absl::StrContains(absl::StrCat(" ", d.fdt_compatible, " "), " arm,primecell ")) {
+        bool has = false;
+        for (const auto& p : n.props) has |= p.first == "clocks";
+        if (!has) {
+          need_clock = true;
+          auto be32 = [](uint32_t v) {
+            return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+          };
+          n.props.emplace_back("clocks", be32(kClockPhandle) + be32(kClockPhandle));
+          n.props.emplace_back("clock-names", std::string("uartclk\0apb_pclk\0", 17));
+        }
+      }
+      if (fm.stdout_path.empty() && d.type == "pl011") fm.stdout_path = boot::FdtNodePath(n);
+      fm.devices.push_back(std::move(n));
+    }
+    if (need_clock) fm.clock_phandle = kClockPhandle;
+    auto blob = boot::BuildArm64Fdt(fm);
+    if (!blob.ok()) return blob.status();
+    if (blob->size() > boot::kArm64FdtMax)
+      return absl::FailedPreconditionError("device tree larger than 2 MiB");
+    if (!mem.write(place->fdt, blob->data(), blob->size(), true))
+      return absl::InternalError("cannot write the device tree into guest RAM");
+    fdt_blob_ = *blob;
+    if (const SetVar* v = cfg.var("fdt-dump-file")) dump_fdt(v->raw);
+    entry_ = k->entry;
+    fdt_ = place->fdt;
+    summary_ = absl::StrFormat("arm64 %s, entry 0x%x; FDT at 0x%x (%u bytes)", k->kind,
+                               k->entry, place->fdt, blob->size());
+    if (initrd_size)
+      absl::StrAppend(&summary_, absl::StrFormat("; initrd at 0x%x", place->initrd));
+    return absl::OkStatus();
+  }
+
+  absl::Status prepare_vcpu(VcpuBackend& vcpu, unsigned index) override {
+    auto* v = dynamic_cast<arm64::KvmArm64Vcpu*>(&vcpu);
+    if (!v) return absl::InternalError("arm64 machine given a foreign vCPU");
+    if (index == 0) {
+      absl::Status st = v->set_entry(entry_, fdt_);
+      if (!st.ok()) return st;
+    }
+    // The vGIC is initialised once every vCPU exists.
+    if (index + 1 == ncpus_ && vm_) return vm_->finalize_gic();
+    return absl::OkStatus();
+  }
+
+  std::string boot_summary() const override { return summary_; }
+
+ private:
+  void dump_fdt(const std::string& path) {
+    FILE* f = fopen(path.c_str(), "wb");
+    if (!f || fwrite(fdt_blob_.data(), 1, fdt_blob_.size(), f) != fdt_blob_.size())
+      Log(LogLevel::Error, "fdt-dump-file %s: cannot write", path.c_str());
+    if (f) fclose(f);
+  }
+
+  arm64::GicPlan gic_;
+  arm64::KvmArm64Vm* vm_ = nullptr;
+  UnsupportedAction unsupported_ = UnsupportedAction::Log;
+  unsigned ncpus_ = 1;
+  uint64_t entry_ = 0, fdt_ = 0;
+  std::vector<uint8_t> fdt_blob_;
+  std::string summary_;
+};
+
+}  // namespace
+
+std::unique_ptr<Machine> CreateMachine() { return std::make_unique<Arm64Machine>(); }
+
+}  // namespace qvm
