@@ -123,6 +123,15 @@ class X86Machine : public Machine {
       }
       if (d.type == "pckeyboard") ap.has_8042 = true;
       if (d.type == "mc146818") ap.has_rtc = true;
+      if (d.acpi_hid == "PNP0103" && d.regions.size() == 1 &&
+          d.regions[0].space == QVM_SPACE_MEM) {
+        // vdev-hpet: boot/acpi emits the HPET table and the DSDT's HPET
+        // device (PNP0103, Memory32Fixed) for it; the block id is the
+        // GCAP_ID low dword vdev/hpet documents.
+        ap.hpet_addr = d.regions[0].base;
+        ap.hpet_block_id = 0x8086a201;
+        continue;
+      }
       if (!d.acpi_hid.empty()) {
         boot::AcpiDevice ad;
         ad.hid = d.acpi_hid;

@@ -56,10 +56,15 @@ int qvm_loc_get(qvm_vdev_t*, unsigned, uint32_t*, uint64_t*) { return -1; }
 unsigned qvm_intr_count(qvm_vdev_t*) { return 0; }
 int qvm_region_add(qvm_vdev_t*, uint32_t, uint64_t, uint64_t) { return 0; }
 int qvm_pci_declare(qvm_vdev_t*, const struct qvm_pci_function* f) {
+  // like qvm: copy the capabilities (the caller's buffer is temporary)
   FakeGuest::cur->declared = *f;
+  FakeGuest::cur->caps.assign(f->caps, f->caps + f->caps_len);
+  FakeGuest::cur->declared.caps = FakeGuest::cur->caps.data();
   return 1 << 3;
 }
 int qvm_intr_default(qvm_vdev_t*, const char*, unsigned) { return 0; }
+int qvm_fdt_node(qvm_vdev_t*, const char*, const char*) { return -ENOTSUP; }
+int qvm_fdt_prop_bytes(qvm_vdev_t*, const char*, const void*, size_t) { return -ENOTSUP; }
 int qvm_acpi_device(qvm_vdev_t*, const char*, const char*) { return -ENOTSUP; }
 
 }  // extern "C"

@@ -16,6 +16,7 @@ struct FakeGuest {
   uint32_t pci_state = 0;
   uint64_t bad_accesses = 0;
   qvm_pci_function declared{};
+  std::vector<uint8_t> caps;
   FakeGuest() { cur = this; }
   ~FakeGuest() { cur = nullptr; }
   bool inside(uint64_t gpa, uint64_t len) const;

@@ -227,6 +227,16 @@ int vio_gen_acpi(struct vio *v)
     return rc == -ENOTSUP ? 0 : rc;
 }
 
+int vio_gen_fdt(struct vio *v)
+{
+    if (v->transport != VIO_MMIO)
+        return 0;
+    int rc = qvm_fdt_node(v->dev, "virtio_mmio", "virtio,mmio");
+    if (rc == 0)
+        rc = qvm_fdt_prop_bytes(v->dev, "dma-coherent", NULL, 0);
+    return rc == -ENOTSUP ? 0 : rc;
+}
+
 /* ---- common configuration ------------------------------------------------- */
 
 static int queue_ok(struct vio *v, struct vio_queue *q)

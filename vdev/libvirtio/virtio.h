@@ -129,6 +129,9 @@ int vio_read(struct vio *v, const struct qvm_access *acc, void *data);
 int vio_write(struct vio *v, const struct qvm_access *acc, void *data);
 /* QVM_CTRL_GEN_ACPI: virtio-mmio devices appear as LNRO0005. */
 int vio_gen_acpi(struct vio *v);
+/* QVM_CTRL_GEN_FDT: virtio-mmio devices get a "virtio,mmio" node (qvm adds
+ * reg and interrupts). */
+int vio_gen_fdt(struct vio *v);
 /* Full device reset (QVM_CTRL_RESET and status 0). */
 void vio_reset(struct vio *v);
 /* 1 when the driver is running and may use the queues. */

@@ -298,6 +298,8 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
     }
     case QVM_CTRL_GEN_ACPI:
         return vio_gen_acpi(&b->v);
+    case QVM_CTRL_GEN_FDT:
+        return vio_gen_fdt(&b->v);
     case QVM_CTRL_RESET:
         vio_reset(&b->v);
         return 0;

@@ -142,6 +142,8 @@ static int con_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return 0;
     case QVM_CTRL_GEN_ACPI:
         return vio_gen_acpi(&c->v);
+    case QVM_CTRL_GEN_FDT:
+        return vio_gen_fdt(&c->v);
     case QVM_CTRL_RESET:
         vio_reset(&c->v);
         return 0;

@@ -70,6 +70,8 @@ static int rng_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return vio_declare(&r->v, 0xff, 0x00, 0x00);
     case QVM_CTRL_GEN_ACPI:
         return vio_gen_acpi(&r->v);
+    case QVM_CTRL_GEN_FDT:
+        return vio_gen_fdt(&r->v);
     case QVM_CTRL_RESET:
         vio_reset(&r->v);
         return 0;

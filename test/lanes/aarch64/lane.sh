@@ -203,6 +203,25 @@ t_blk_durable() {
   show /tmp/blkdur.out
 }
 
+# The micro-guest: UART output through MMIO aborts with and without a
+# syndrome (load pair, writeback), then PSCI SYSTEM_OFF -> exit 0.
+t_mg_uart() {
+  guest mg /etc/qvm/mg-uart.qvmconf 30 plain
+  if [ "$RC" = 0 ] && grep -q MG-UART-OK /tmp/mg.out; then RESULT=PASS DETAIL=""; return; fi
+  RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and MG-UART-OK"
+  show /tmp/mg.out
+}
+
+# A verbose boot (only when named in qvmlane.tests): its whole output is shown.
+t_debug() {
+  qvm @/etc/qvm/mg-uart.qvmconf logger debug,verbose,info,warn,error stderr >/tmp/dbg.out 2>&1 <&3 &
+  pid=$!
+  sleep 4; kill -USR1 $pid; sleep 1; kill -USR1 $pid; sleep 1; kill -QUIT $pid; wait $pid
+  echo "rc $?" >>/tmp/dbg.out
+  sed 's/^/  | /' /tmp/dbg.out | tail -n 60
+  RESULT=FAIL DETAIL="debug run"
+}
+
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).
 t_selftest_pass() { RESULT=PASS DETAIL=""; }
 t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }

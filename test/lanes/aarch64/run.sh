@@ -39,6 +39,12 @@ if ! { ${MAKE:-make} --no-print-directory build/bin/qvm-mkimage &&
        ${MAKE:-make} --no-print-directory ARCH=aarch64 all &&
        bash tools/debian-fetch.sh aarch64 build/downloads &&
        build/bin/qvm-mkimage -o build/aarch64/guest test/lanes/aarch64/guest.build &&
+       mkdir -p build/aarch64/microguests &&
+       for s in test/lanes/aarch64/mg/*.s; do
+         n=$(basename "$s" .s)
+         aarch64-linux-gnu-as "$s" -o "build/aarch64/microguests/$n.o" &&
+         aarch64-linux-gnu-objcopy -O binary "build/aarch64/microguests/$n.o" "build/aarch64/microguests/$n.bin" || exit 1
+       done &&
        build/bin/qvm-mkimage --outroot build/image test/lanes/aarch64/lane.build; } >"$buildlog" 2>&1; then
   tail -n 20 "$buildlog" | sed 's/^/  | /'
   fail_all "lane image build failed (see $buildlog)"
