@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "boot/bsd.h"
 #include "boot/elf.h"
 #include "boot/image_file.h"
 
@@ -1140,6 +1141,185 @@ absl::Status LoadMultiboot(Ctx& c, const ImageFile& k, const MbHeader& h) {
   return absl::OkStatus();
 }
 
+// ---- NetBSD / OpenBSD / FreeBSD native protocols -----------------------------
+
+// Writes `n` little-endian 32-bit words at the boot stack (ESP/RSP points at
+// the first, a zero "return address"), claiming the stack's top page.
+absl::Status WriteStackArgs(Ctx& c, const std::vector<uint32_t>& words) {
+  if (auto s = c.Place(kStackTop - kPage, kPage, "boot stack"); !s.ok()) return s;
+  std::vector<uint8_t> b(words.size() * 4);
+  for (size_t i = 0; i < words.size(); i++) Put<uint32_t>(b.data(), i * 4, words[i]);
+  const uint64_t sp = kStackTop - 64;
+  if (auto s = c.Write(sp, b.data(), b.size(), "boot arguments"); !s.ok()) return s;
+  c.st.rsp = sp;
+  return absl::OkStatus();
+}
+
+// Places `bytes` (built for its own guest address by `build`) in low RAM at
+// or above 0x9000, like the Multiboot information.
+template <typename Build>
+absl::StatusOr<uint64_t> PlaceLowBlock(Ctx& c, const ImageFile& k, const std::string& what,
+                                       Build build) {
+  auto probe = build(uint64_t{0});
+  if (!probe.ok()) return probe.status();
+  auto at = FindLowSpot(c, probe->size(), kMbInfoAddr, k4G, 8);
+  if (!at) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "%s: no free guest RAM below 4 GiB for the %u-byte %s", k.path(), probe->size(), what));
+  }
+  auto bytes = build(*at);
+  if (!bytes.ok()) return bytes.status();
+  if (auto s = c.Place(*at, bytes->size(), what); !s.ok()) return s;
+  if (auto s = c.Write(*at, bytes->data(), bytes->size(), what); !s.ok()) return s;
+  return *at;
+}
+
+absl::Status LoadBsd(Ctx& c, const ImageFile& k, const ElfImage& elf, bsd::Flavor fl) {
+  const bool fbsd = fl == bsd::Flavor::FreeBSD;
+  const std::string name = bsd::FlavorName(fl);
+  if (!fbsd && !c.req.initrd_path.empty())
+    return k.bad(name + " kernels take no initrd (the native protocol has no slot for it)");
+  auto howto = bsd::ParseCmdline(fl, c.req.cmdline);
+  if (!howto.ok()) return k.bad(std::string(howto.status().message()));
+  // Segments go where the system's own loader puts them.
+  ElfImage phys = elf;
+  uint64_t kstart = UINT64_MAX, kend = 0;
+  for (ElfSegment& s : phys.phdrs) {
+    if (s.type != kPtLoad || s.memsz == 0) continue;
+    if (fbsd && s.vaddr < bsd::kFreeBsdKernbase)
+      return k.bad(absl::StrFormat("FreeBSD PT_LOAD at 0x%x is below KERNBASE 0x%x", s.vaddr,
+                                   bsd::kFreeBsdKernbase));
+    s.paddr = bsd::PhysOf(fl, s.vaddr);
+    if (s.memsz > k4G || s.paddr >= k4G || s.memsz > k4G - s.paddr)
+      return k.bad(absl::StrFormat("%s PT_LOAD at 0x%x (0x%x bytes) does not fit below 4 GiB",
+                                   name, s.paddr, s.memsz));
+    kstart = std::min(kstart, s.paddr);
+    kend = std::max(kend, s.paddr + s.memsz);
+  }
+  if (kend == 0) return k.bad("ELF has no loadable (PT_LOAD) segments");
+  uint64_t entry = bsd::PhysOf(fl, elf.entry);
+  bool in_seg = false;
+  for (const ElfSegment& s : phys.phdrs)
+    if (s.type == kPtLoad && entry >= s.paddr && entry - s.paddr < s.memsz) in_seg = true;
+  if (!in_seg || (fbsd && elf.entry < bsd::kFreeBsdKernbase))
+    return k.bad(absl::StrFormat("%s entry point 0x%x is in no PT_LOAD segment", name, elf.entry));
+  if (fbsd && kend > (uint64_t{2} << 30))
+    return k.bad("FreeBSD kernel must lie in the first 2 GiB (mapped at KERNBASE)");
+
+  if (auto s = Prologue(c, fbsd, BootInfo::None, false); !s.ok()) return s;
+  if (fbsd) {
+    // KERNBASE (0xffffffff80000000) -> 0..2 GiB: PML4[511] -> a second
+    // PDPT whose entries 510/511 reuse the first two page directories.
+    if (auto s = c.Place(kPvhInfoAddr, kPage, "page tables (KERNBASE)"); !s.ok()) return s;
+    std::vector<uint8_t> pdpt(kPage, 0);
+    Put<uint64_t>(pdpt.data(), 510 * 8, kPdAddr | 0x3);
+    Put<uint64_t>(pdpt.data(), 511 * 8, (kPdAddr + 0x1000) | 0x3);
+    if (auto s = c.Write(kPvhInfoAddr, pdpt.data(), pdpt.size(), "page tables"); !s.ok())
+      return s;
+    uint64_t pml4e = kPvhInfoAddr | 0x3;
+    if (auto s = c.Write(kPml4Addr + 511 * 8, &pml4e, 8, "page tables"); !s.ok()) return s;
+  }
+  if (auto s = LoadSegments(c, k, phys); !s.ok()) return s;
+
+  // Symbols right after the kernel's memory image, 8-byte aligned (where
+  // the kernels look for them: OpenBSD at `end`, NetBSD/FreeBSD by record).
+  auto blob = fbsd ? bsd::FreeBsdSymbolBlob(k) : bsd::ElfSymbolBlob(k);
+  if (!blob.ok()) return blob.status();
+  uint64_t ssym = 0, esym = 0, end = kend;
+  if (!blob->empty()) {
+    ssym = (kend + 7) & ~uint64_t{7};
+    if (auto s = c.Place(ssym, blob->size(), "symbols"); !s.ok())
+      return k.bad(std::string(s.message()));
+    if (auto s = c.Write(ssym, blob->data(), blob->size(), "symbols"); !s.ok()) return s;
+    esym = ssym + blob->size();
+    end = esym;
+  }
+  if (auto s = LoadData(c); !s.ok()) return s;
+  auto e820 = BuildE820(c.mem, c.req.reserved);
+  std::vector<bsd::MemEntry> mem;
+  for (const E820Entry& e : e820) mem.push_back({e.addr, e.size, e.type});
+  uint32_t lower, upper;
+  MemLowerUpper(e820, &lower, &upper);
+
+  if (fl == bsd::Flavor::NetBSD) {
+    auto at = PlaceLowBlock(c, k, "NetBSD bootinfo", [&](uint64_t gpa) {
+      return bsd::NetBsdBootinfo(gpa, mem, ssym, esym);
+    });
+    if (!at.ok()) return at.status();
+    if (auto s = WriteStackArgs(c, {0, howto->howto, 0, static_cast<uint32_t>(*at),
+                                    static_cast<uint32_t>(end), upper, lower});
+        !s.ok())
+      return s;
+  } else if (fl == bsd::Flavor::OpenBSD) {
+    uint64_t argc = 0;
+    auto at = PlaceLowBlock(c, k, "OpenBSD boot arguments", [&](uint64_t gpa) {
+      auto b = bsd::OpenBsdBootargs(gpa, mem);
+      if (b.ok()) argc = b->size();
+      return b;
+    });
+    if (!at.ok()) return at.status();
+    if (auto s = WriteStackArgs(c, {0, howto->howto, 0, bsd::kOpenBsdApiver,
+                                    static_cast<uint32_t>(end), upper, lower,
+                                    static_cast<uint32_t>(argc), static_cast<uint32_t>(*at)});
+        !s.ok())
+      return s;
+  } else {
+    // After the kernel and its symbols, each page aligned: the initrd
+    // (module "md_image"), the environment, the metadata; kernend after.
+    uint64_t next = (end + kPage - 1) & ~(kPage - 1);
+    uint64_t rd_addr = 0, rd_size = 0;
+    if (!c.req.initrd_path.empty()) {
+      auto f = ImageFile::Open(c.req.initrd_path);
+      if (!f.ok()) return f.status();
+      if (f->size() == 0) return f->bad("initrd is empty");
+      if (auto s = c.Place(next, f->size(), "initrd"); !s.ok()) return f->bad(std::string(s.message()));
+      if (auto s = f->copy_to_guest(c.mem, next, 0, f->size(), "initrd"); !s.ok()) return s;
+      rd_addr = next;
+      rd_size = f->size();
+      next = (next + rd_size + kPage - 1) & ~(kPage - 1);
+    }
+    std::vector<std::string> vars = howto->env;  // the user's first: they win
+    vars.push_back("console=comconsole");
+    vars.push_back(absl::StrFormat("hw.uart.console=io:%u,br:%u", bsd::kComPort, bsd::kComSpeed));
+    auto env = bsd::FreeBsdEnv(vars);
+    if (env.size() > 65536) return k.bad("FreeBSD environment exceeds 64 KiB");
+    const uint64_t envp = next;
+    if (auto s = c.Place(envp, env.size(), "FreeBSD environment"); !s.ok()) return k.bad(std::string(s.message()));
+    if (auto s = c.Write(envp, env.data(), env.size(), "FreeBSD environment"); !s.ok()) return s;
+    const uint64_t modulep = (envp + env.size() + kPage - 1) & ~(kPage - 1);
+    bsd::FreeBsdModinfo m;
+    m.elf_header.resize(64);
+    if (!k.read(0, m.elf_header.data(), 64)) return k.bad("ELF header truncated");
+    m.kernel_addr = kstart;
+    m.kernel_size = kend - kstart;
+    m.ssym = ssym;
+    m.esym = esym;
+    m.howto = howto->howto;
+    m.envp = envp;
+    m.mem = mem;
+    if (rd_size) {
+      m.initrd_name = c.req.initrd_path;
+      m.initrd_addr = rd_addr;
+      m.initrd_size = rd_size;
+    }
+    size_t md_size = bsd::FreeBsdMetadata(m).size();
+    m.kernend = (modulep + md_size + kPage - 1) & ~(kPage - 1);
+    auto md = bsd::FreeBsdMetadata(m);
+    if (m.kernend > k4G) return k.bad("FreeBSD boot metadata would end above 4 GiB");
+    if (auto s = c.Place(modulep, m.kernend - modulep, "FreeBSD metadata"); !s.ok())
+      return k.bad(std::string(s.message()));
+    if (auto s = c.Write(modulep, md.data(), md.size(), "FreeBSD metadata"); !s.ok()) return s;
+    if (auto s = WriteStackArgs(c, {0, static_cast<uint32_t>(modulep),
+                                    static_cast<uint32_t>(m.kernend)});
+        !s.ok())
+      return s;
+    entry = elf.entry;  // virtual: mapped through KERNBASE
+  }
+  c.st.kind = name;
+  c.st.rip = entry;
+  return absl::OkStatus();
+}
+
 // ---- raw -----------------------------------------------------------------------
 
 absl::Status LoadRaw(Ctx& c, const ImageFile& k) {
@@ -1258,9 +1438,13 @@ absl::StatusOr<EntryState> LoadX86(GuestMemory& mem, const BootRequest& req) {
   } else if (LooksLikeElf(*k)) {
     auto elf = ParseElf(*k);
     if (!elf.ok()) return elf.status();
+    auto flavor = bsd::Detect(*k, *elf);
+    if (!flavor.ok()) return flavor.status();
     auto pvh = FindPvhEntry(*k, *elf);
     if (!pvh.ok()) return pvh.status();
-    if (pvh->has_value()) {
+    if (*flavor != bsd::Flavor::None) {
+      s = LoadBsd(c, *k, *elf, *flavor);
+    } else if (pvh->has_value()) {
       s = LoadPvh(c, *k, *elf, **pvh);
     } else if (auto mb = FindMultiboot(*k)) {
       s = LoadMultiboot(c, *k, *mb);

@@ -1,5 +1,7 @@
 // x86_64 kernel loaders: Linux bzImage (64-bit boot protocol), ELF with a Xen
-// PVH entry note (uncompressed vmlinux), plain ELF64, raw binaries; `data`
+// PVH entry note (uncompressed vmlinux), Multiboot 1/2, the NetBSD/OpenBSD/
+// FreeBSD native protocols (records built by boot/bsd.h), plain ELF64, raw
+// binaries; `data`
 // blobs, the initrd, the command line, e820, and the boot GDT/page tables.
 // boot/README.md documents the low-memory layout and the register state
 // each kind of image is entered with.
@@ -100,7 +102,8 @@ struct Placement {
 // guest memory.
 struct EntryState {
   CpuMode mode = CpuMode::Flat32;
-  std::string kind;  // "bzImage", "pvh-elf", "multiboot", "elf64", "raw"
+  std::string kind;  // "bzImage", "pvh-elf", "multiboot", "multiboot2",
+                     // "netbsd", "openbsd", "freebsd", "elf64", "raw"
   uint64_t rip = 0, rsp = 0, rflags = 0x2;
   uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rbp = 0;
   uint64_t cr0 = 0, cr3 = 0, cr4 = 0, efer = 0;  // cr3 = 0: paging off
@@ -132,8 +135,9 @@ struct BootRequest {
   std::vector<E820Entry> reserved;
 };
 
-// Detects the kernel format (bzImage, PVH ELF, Multiboot 1, ELF64, raw — in
-// this order),
+// Detects the kernel format (bzImage, NetBSD/OpenBSD/FreeBSD native (ELF
+// note or EI_OSABI), PVH ELF, Multiboot 1, Multiboot 2, ELF64, raw — in
+// this order; boot/README.md),
 // loads the kernel, `data` blobs, the initrd and the command line, writes the
 // boot tables (GDT, page tables, zero page or hvm_start_info) and returns the
 // entry state. Errors name the file and the problem; nothing is promised

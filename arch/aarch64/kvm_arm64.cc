@@ -93,6 +93,7 @@ absl::Status KvmArm64Vm::create_gic(const GicPlan& p) {
 
 absl::Status KvmArm64Vm::finalize_gic() {
   if (gic_fd_ < 0) return absl::OkStatus();
+  Log(LogLevel::Debug, "vGIC: %u interrupts, initialising", gic_.nirqs);
   uint32_t n = gic_.nirqs;
   kvm_device_attr a{};
   a.group = KVM_DEV_ARM_VGIC_GRP_NR_IRQS;
@@ -102,6 +103,7 @@ absl::Status KvmArm64Vm::finalize_gic() {
   init.group = KVM_DEV_ARM_VGIC_GRP_CTRL;
   init.attr = KVM_DEV_ARM_VGIC_CTRL_INIT;
   if (ioctl(gic_fd_, KVM_SET_DEVICE_ATTR, &init) != 0) return Errno("vGIC CTRL_INIT");
+  Log(LogLevel::Debug, "vGIC initialised");
   return absl::OkStatus();
 }
 
@@ -153,6 +155,7 @@ absl::Status KvmArm64Vcpu::init(const KvmVmFd& vm, const kvm_vcpu_init& target) 
   absl::Status st = fd_.open(vm, index_);
   if (!st.ok()) return st;
   if (ioctl(fd_.fd(), KVM_ARM_VCPU_INIT, &target) != 0) return Errno("KVM_ARM_VCPU_INIT");
+  Log(LogLevel::Debug, "vcpu %u: created (target %u)", index_, target.target);
   return absl::OkStatus();
 }
 
@@ -352,6 +355,10 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
   }
   kvm_run* run = fd_.run_page();
   exit_ = Exit{};
+  if (!entered_once_) {
+    entered_once_ = true;
+    Log(LogLevel::Debug, "vcpu %u: first entry", index_);
+  }
   auto entered = fd_.enter();
   if (!entered.ok()) return entered.status();
   if (!*entered) {

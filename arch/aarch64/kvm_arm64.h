@@ -88,7 +88,8 @@ class KvmArm64Vcpu : public VcpuBackend {
   uint64_t ipa_ = 0;
   unsigned element_ = 0;
   uint64_t loaded_[2] = {0, 0};
-  bool skip_pending_ = false;  // `ignore`/`log` policy: step over the insn
+  bool skip_pending_ = false;
+  bool entered_once_ = false;  // `ignore`/`log` policy: step over the insn
 };
 
 // ONE_REG id of general-purpose register n (0..30), SP_EL0, SP_EL1, PC,

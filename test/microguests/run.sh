@@ -95,8 +95,12 @@ for row in "${rows[@]}"; do
     continue
   fi
   start=$(date +%s%N)
-  timeout -k 5 "$TIMEOUT" "$QVM" "@$cfg" < /dev/null > "$log" 2>&1
+  # Guest output (stdout) and qvm's log (stderr) are written by different
+  # threads: keep them apart so a log line can never split a guest line,
+  # then append the log to the guest output for the checks below.
+  timeout -k 5 "$TIMEOUT" "$QVM" "@$cfg" < /dev/null > "$log" 2> "$log.err"
   rc=$?
+  cat "$log.err" >> "$log" && rm -f "$log.err"
   ms=$((($(date +%s%N) - start) / 1000000))
   why=""
   if ((rc == 124 || rc == 137)); then

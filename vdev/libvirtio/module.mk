@@ -18,3 +18,7 @@ $(BIN)/qvm-virtio-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VIRTIO_TEST_SRCS)) $(LIBVI
 	$(CXX) -o $@ $^ -lpthread
 $(OBJ)/test/virtio/%.o: CXXFLAGS += -Ivdev/libvirtio
 tests: $(BIN)/qvm-virtio-tests
+# virtio-net's frame path (vdev/virtio-net/net_core.c: no plug-in glue) is
+# unit-tested here too (test/virtio/net_*_test.cc).
+$(BIN)/qvm-virtio-tests: $(OBJ)/vdev/virtio-net/net_core.pic.o
+$(OBJ)/test/virtio/%.o: CXXFLAGS += -Ivdev/virtio-net

@@ -598,6 +598,12 @@ int vio_pop(struct vio *v, unsigned qi, struct vio_req *r)
     return 1;
 }
 
+void vio_unpop(struct vio *v, unsigned qi, uint16_t n)
+{
+    if (qi < v->nq)
+        v->q[qi].last_avail = (uint16_t)(v->q[qi].last_avail - n);
+}
+
 int vio_push(struct vio *v, unsigned qi, uint16_t head, uint32_t written)
 {
     if (qi >= v->nq || !v->q[qi].ready)

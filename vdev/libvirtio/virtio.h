@@ -141,6 +141,10 @@ int vio_has(const struct vio *v, unsigned feature);
 /* Takes the next chain of queue `qi`: 1 = `*r` filled, 0 = ring empty,
  * -1 = malformed (the device is now in NEEDS_RESET). */
 int vio_pop(struct vio *v, unsigned qi, struct vio_req *r);
+/* Gives back the last `n` chains taken from queue `qi` with vio_pop and not
+ * yet pushed: the next vio_pop takes them again (a device that found too
+ * few buffers for a frame leaves them to the driver). */
+void vio_unpop(struct vio *v, unsigned qi, uint16_t n);
 /* Returns chain `head` with `written` bytes written. */
 int vio_push(struct vio *v, unsigned qi, uint16_t head, uint32_t written);
 /* Interrupts the driver for queue `qi` if it asked (EVENT_IDX/flags) and

@@ -216,7 +216,11 @@ t_mg_uart() {
 t_debug() {
   qvm @/etc/qvm/mg-uart.qvmconf logger debug,verbose,info,warn,error stderr >/tmp/dbg.out 2>&1 <&3 &
   pid=$!
-  sleep 4; kill -USR1 $pid; sleep 1; kill -USR1 $pid; sleep 1; kill -QUIT $pid; wait $pid
+  sleep 4
+  for t in /proc/$pid/task/*; do
+    echo "task $t $(cat $t/comm) state $(cut -d' ' -f3 $t/stat) wchan $(cat $t/wchan)"; cat $t/stack 2>/dev/null | head -8
+  done >>/tmp/dbg.out
+  kill -USR1 $pid; sleep 1; kill -KILL $pid; wait $pid
   echo "rc $?" >>/tmp/dbg.out
   sed 's/^/  | /' /tmp/dbg.out | tail -n 60
   RESULT=FAIL DETAIL="debug run"
