@@ -1,8 +1,8 @@
 # qvm — top-level GNU make build.
 #   make            qvm, vdev plug-ins, tools and tests (build/)
 #   make deps       install the Debian packages the build and tests need
-#   make test       every lane: native (unit + micro-guests), then x86_64
-#   make test-native / make test-x86_64   one lane
+#   make test       every lane: native (unit + micro-guests), x86_64, aarch64
+#   make test-native / make test-x86_64 / make test-aarch64   one lane
 #   make guest      Debian cloud kernel + busybox initramfs in build/guest/
 #   make image      host image from $(BUILDFILE) into build/image/
 #   make run        boot the demo guest (directly or in the emulated host)
@@ -58,7 +58,7 @@ OBJ := $(BUILD)/obj
 VDEVDIR := $(LIB)/qvm
 CORE_LIB := $(LIB)/libqvmcore.a
 
-.PHONY: all deps test test-native test-x86_64 guest image run bench clean install
+.PHONY: all deps test test-native test-x86_64 test-aarch64 guest image run bench clean install
 all:
 
 # Sources of the qvm core library (everything but main), filled by modules.

@@ -35,4 +35,7 @@ test-native: all
 	@bash test/run-tests.sh native
 test-x86_64: all
 	@bash test/run-tests.sh x86_64
+# The aarch64 lane builds its own tree (make ARCH=aarch64) and host image.
+test-aarch64: all
+	@bash test/run-tests.sh aarch64
 -include test/bench/module.mk

@@ -4,7 +4,7 @@
 # Suites: every build/bin/*-tests Catch2 binary (each test case counts), the
 # micro-guests (native lane) and the x86_64 emulated-host lane. Each suite
 # reports `RESULT PASS|FAIL|SKIP <suite>/<name>` lines; this script counts
-# them. Usage: run-tests.sh all|native|x86_64
+# them. Usage: run-tests.sh all|native|x86_64|aarch64
 set -u
 lane=${1:-all}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +64,20 @@ if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
     grep '^RESULT ' "$logdir/x86_64-lane.out"
   else
     record "RESULT FAIL x86_64/lane runner missing"
+  fi
+fi
+
+# aarch64: the cross-built suites under qemu-aarch64-static, then the
+# emulated arm64 host (never at the same time as the x86_64 lane).
+if [ "$lane" = all ] || [ "$lane" = aarch64 ]; then
+  if [ -x test/lanes/aarch64/run.sh ]; then
+    bash test/lanes/aarch64/run.sh 2>&1 | tee "$logdir/aarch64-lane.out" | grep '^RESULT ' >> "$results"
+    grep '^RESULT ' "$logdir/aarch64-lane.out"
+    bash test/lanes/aarch64/unit.sh 2>&1 | tee "$logdir/aarch64-unit.out" | grep '^RESULT ' >> "$results"
+    grep -c '^RESULT PASS ' "$logdir/aarch64-unit.out" | sed 's/$/ aarch64-unit cases passed/'
+    grep '^RESULT [FS]' "$logdir/aarch64-unit.out"
+  else
+    record "RESULT FAIL aarch64/lane runner missing"
   fi
 fi
 

@@ -842,6 +842,10 @@ __attribute__((visibility("default"))) int qvm_pci_set_state(qvm_vdev_t* host, q
   return 0;
 }
 
+__attribute__((visibility("default"))) const char* qvm_system_name(qvm_vdev_t* dev) {
+  return dev ? dev->host->system_name().c_str() : "";
+}
+
 __attribute__((visibility("default"))) void qvm_exit_code(qvm_vdev_t* dev, int code) {
   if (!dev) return;
   dev->host->request_exit(code >= 32 && code <= 63 ? code : 6);

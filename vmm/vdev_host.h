@@ -41,6 +41,8 @@ class VdevHost {
   virtual void request_power(int what) = 0;  // enum qvm_power
   virtual void request_exit(int code) = 0;
   virtual bool guest_running() const = 0;
+  // The VM's `system` name (qvm_system_name).
+  virtual const std::string& system_name() const = 0;
   // qvm_hostdev_open hook (/dev/qvm console streams): a new fd for the
   // device, -1 on failure, or -ENOSYS to let qvm_hostdev_open do it.
   virtual int open_hostdev(VdevInstance*, const char* /*spec*/, int /*for_write*/) {

@@ -62,6 +62,10 @@ class Vm : public VdevHost, public ControlTarget {
   void request_power(int what) override;
   void request_exit(int code) override;
   bool guest_running() const override { return running_.load(); }
+  const std::string& system_name() const override {
+    std::call_once(system_name_once_, [this] { system_name_ = node_name(); });
+    return system_name_;
+  }
   int open_hostdev(VdevInstance* dev, const char* spec, int for_write) override;
   std::vector<VdevInstance*> all_devices() override;
   bool irqchip_supported(unsigned kind) const override;
@@ -88,6 +92,8 @@ class Vm : public VdevHost, public ControlTarget {
   // The name below the resmgr directory: `system NAME`, or qvm-PID when the
   // configuration names none (so that unnamed VMs never collide).
   std::string node_name() const;
+  mutable std::once_flag system_name_once_;
+  mutable std::string system_name_;
 
   const std::vector<std::unique_ptr<VdevInstance>>& devices() const {
     return devs_;

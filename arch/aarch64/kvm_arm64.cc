@@ -104,6 +104,15 @@ absl::Status KvmArm64Vm::finalize_gic() {
   init.attr = KVM_DEV_ARM_VGIC_CTRL_INIT;
   if (ioctl(gic_fd_, KVM_SET_DEVICE_ATTR, &init) != 0) return Errno("vGIC CTRL_INIT");
   Log(LogLevel::Debug, "vGIC initialised");
+  std::lock_guard<std::mutex> g(lines_mu_);
+  gic_ready_ = true;
+  for (unsigned intid : early_high_) {
+    kvm_irq_level l{};
+    l.irq = (uint32_t(KVM_ARM_IRQ_TYPE_SPI) << KVM_ARM_IRQ_TYPE_SHIFT) | intid;
+    l.level = 1;
+    if (ioctl(vm_.vm_fd(), KVM_IRQ_LINE, &l) != 0) return Errno("KVM_IRQ_LINE");
+  }
+  early_high_.clear();
   return absl::OkStatus();
 }
 
@@ -144,6 +153,15 @@ absl::Status KvmArm64Vm::set_msi_route(unsigned, uint64_t, uint32_t, bool) {
 absl::Status KvmArm64Vm::irq_line(unsigned intid, bool level) {
   if (gic_fd_ < 0) return absl::FailedPreconditionError("no in-kernel GIC");
   if (intid < 32 || intid >= gic_.nirqs) return absl::InvalidArgumentError("not an SPI");
+  {
+    // Before CTRL_INIT the vGIC refuses lines (EBUSY): remember them.
+    std::lock_guard<std::mutex> g(lines_mu_);
+    if (!gic_ready_) {
+      if (level) early_high_.insert(intid);
+      else early_high_.erase(intid);
+      return absl::OkStatus();
+    }
+  }
   kvm_irq_level l{};
   l.irq = (uint32_t(KVM_ARM_IRQ_TYPE_SPI) << KVM_ARM_IRQ_TYPE_SHIFT) | intid;
   l.level = level ? 1 : 0;

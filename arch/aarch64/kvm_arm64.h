@@ -5,12 +5,15 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 
 #include "arch/aarch64/a64_decode.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
 #include "vmm/kvm.h"
+#include "vmm/log.h"
 
 namespace qvm::arm64 {
 
@@ -42,6 +45,9 @@ class KvmArm64Vm : public VmBackend {
   kvm_vcpu_init target_{};
   int gic_fd_ = -1;
   GicPlan gic_;
+  std::mutex lines_mu_;
+  bool gic_ready_ = false;
+  std::set<unsigned> early_high_;  // SPIs raised before the vGIC was ready
   UnsupportedAction unsupported_ = UnsupportedAction::Log;
   const GuestMemory* mem_ = nullptr;
 };
@@ -54,6 +60,7 @@ class KvmArm64Vcpu : public VcpuBackend {
   absl::StatusOr<Exit*> run() override;
   void kick() override { fd_.kick(); }
   absl::Status bind_thread() override {
+    Log(LogLevel::Debug, "vcpu %u: thread bound", index_);
     fd_.bind_thread();
     return absl::OkStatus();
   }

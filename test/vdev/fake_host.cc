@@ -231,6 +231,8 @@ void qvm_register_factory(const struct qvm_factory *factory) {
 }
 
 const char *qvm_dev_name(qvm_vdev_t *dev) { return dev->name.c_str(); }
+
+const char *qvm_system_name(qvm_vdev_t *) { return "fake-system"; }
 void qvm_dev_lock(qvm_vdev_t *) {}
 void qvm_dev_unlock(qvm_vdev_t *) {}
 

@@ -106,6 +106,7 @@ static void tx_one(struct vnet *n)
     size_t k = (size_t)(n->hdr ? len : len - VNET_HDR_LEN);
     ssize_t w = n->sock ? send(n->fd, p, k, MSG_DONTWAIT | MSG_NOSIGNAL) : write(n->fd, p, k);
     if (w != (ssize_t)k) {
+        n->tx_errno = w < 0 ? errno : EMSGSIZE;
         n->st.tx_dropped++;
         return;
     }

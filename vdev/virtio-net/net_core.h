@@ -82,6 +82,7 @@ struct vnet {
     int rx_pending;         /* rxbuf holds a frame not yet delivered */
     size_t rx_len;          /* header + frame bytes in rxbuf */
     int rx_errno;
+    int tx_errno;           /* errno of the last refused backend write */
     struct vnet_stats st;
     uint16_t heads[VIO_MAX_QSIZE];
     uint32_t lens[VIO_MAX_QSIZE];

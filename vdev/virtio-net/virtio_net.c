@@ -37,9 +37,6 @@
 #define TX_BUDGET 256u
 #define RX_BUDGET 64u
 
-/* Provided by qvm builds that export the VM's `system` name (weak: older
- * hosts lack it and the MAC seed falls back to the backend's identity). */
-extern const char *qvm_system_name(void) __attribute__((weak));
 
 enum { BE_NONE, BE_TAP, BE_PEER };
 
@@ -299,7 +296,14 @@ static void net_kick(qvm_vdev_t *dev, void *state, void *arg)
     struct net *s = state;
     (void)dev; (void)arg;
     apply_offload(s);
+    uint64_t dropped = s->n.st.tx_dropped, bad = s->n.st.tx_bad;
     int more = vnet_tx(&s->n, TX_BUDGET);
+    if (s->n.st.tx_dropped != dropped)
+        qvm_log(s->dev, QVM_LOG_WARN, "backend refused %llu frame(s): %s",
+                (unsigned long long)(s->n.st.tx_dropped - dropped), strerror(s->n.tx_errno));
+    if (s->n.st.tx_bad != bad)
+        qvm_log(s->dev, QVM_LOG_WARN, "dropped %llu malformed frame(s) from the driver",
+                (unsigned long long)(s->n.st.tx_bad - bad));
     if (!s->watching && s->n.fd >= 0) {
         /* receive was stalled for buffers (or the driver restarted) */
         enum vnet_rx_result r = s->n.rx_pending ? vnet_rx(&s->n, RX_BUDGET) : VNET_RX_IDLE;
@@ -381,7 +385,7 @@ static void choose_mac(struct net *s)
     if (s->have_mac)
         return;
     char seed[256];
-    const char *sys = qvm_system_name ? qvm_system_name() : NULL;
+    const char *sys = qvm_system_name(s->dev);
     if (sys && *sys)
         snprintf(seed, sizeof seed, "%s/%s", sys, qvm_dev_name(s->dev));
     else if (s->be == BE_TAP)

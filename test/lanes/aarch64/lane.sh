@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable"
+TESTS="host-kvm bad-config mg-uart boot-1cpu boot-2cpu reboot"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -53,14 +53,6 @@ watch() {
       button)
         case "$line" in
           QVM-GUEST-SHELL*) [ -z "$acted" ] && kill -TERM "$(cat /tmp/$1.pid)" && acted=1 ;;
-        esac ;;
-      vcon)
-        case "$line" in
-          QVM-VCON-READY*) [ -z "$acted" ] && printf 'ping-from-host\n' >&3 && acted=1 ;;
-        esac ;;
-      kill)
-        case "$line" in
-          QVM-BLK-SYNCED*) [ -z "$acted" ] && kill -KILL $(pidof qvm) && acted=1 ;;
         esac ;;
       shell)
         case "$line" in
@@ -156,53 +148,6 @@ t_reboot() {
 }
 
 
-# virtio: the guest writes 8 MiB with fsync to a virtio-blk disk, reads it
-# back after dropping its caches; the host checks the same md5 on the file;
-# a read-only disk refuses writes; GET_ID; virtio-rng bytes; a line each way
-# on virtio-console.
-fresh_disks() {
-  rm -f /tmp/disk.img /tmp/ro.img
-  dd if=/dev/zero of=/tmp/disk.img bs=1M count=16 2>/dev/null
-  dd if=/dev/zero of=/tmp/ro.img bs=1M count=1 2>/dev/null
-}
-host_md5() { h=$(head -c 8388608 /tmp/disk.img | md5sum); echo "${h%% *}"; }
-t_virtio() {
-  fresh_disks
-  guest virtio /etc/qvm/virtio.qvmconf 90 vcon
-  o=/tmp/virtio.out
-  sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
-  back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
-  ro=$(sed -n 's/^QVM-BLK-RO //p' $o | head -n1)
-  rng=$(sed -n 's/^QVM-RNG //p' $o | head -n1)
-  rh=${rng#* }
-  host=$(host_md5)
-  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
-  elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
-  elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
-  elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
-  elif [ "$ro" != "refused 1 id=disk.img" ]; then RESULT=FAIL DETAIL="read-only disk / GET_ID: got '$ro'"
-  elif [ "${rng%% *}" != virtio_rng.0 ] || [ ${#rh} -ne 64 ] || [ "$rh" = 0000000000000000000000000000000000000000000000000000000000000000 ]; then
-    RESULT=FAIL DETAIL="virtio-rng: got '$rng'"
-  elif ! grep -q '^QVM-VCON-OUT hello' $o; then RESULT=FAIL DETAIL="no line from the guest's /dev/hvc0"
-  elif ! grep -q '^QVM-VCON-IN ping-from-host' $o; then RESULT=FAIL DETAIL="the guest did not read the host's line on /dev/hvc0"
-  else RESULT=PASS DETAIL=""; return; fi
-  show $o
-}
-
-# A write the guest fsync()ed is in the host file after qvm is SIGKILLed
-# right after the guest reports it.
-t_blk_durable() {
-  fresh_disks
-  guest blkdur /etc/qvm/blk-durable.qvmconf 60 kill
-  sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' /tmp/blkdur.out | head -n1)
-  host=$(host_md5)
-  if [ -z "$sum" ]; then RESULT=FAIL DETAIL="the guest reported no synced write; qvm $(rc_text "$RC")"
-  elif [ "$RC" != 137 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected SIGKILL (137)"
-  elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="after SIGKILL the host file md5 $host != guest's $sum"
-  else RESULT=PASS DETAIL=""; return; fi
-  show /tmp/blkdur.out
-}
-
 # The micro-guest: UART output through MMIO aborts with and without a
 # syndrome (load pair, writeback), then PSCI SYSTEM_OFF -> exit 0.
 t_mg_uart() {
@@ -210,20 +155,6 @@ t_mg_uart() {
   if [ "$RC" = 0 ] && grep -q MG-UART-OK /tmp/mg.out; then RESULT=PASS DETAIL=""; return; fi
   RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and MG-UART-OK"
   show /tmp/mg.out
-}
-
-# A verbose boot (only when named in qvmlane.tests): its whole output is shown.
-t_debug() {
-  qvm @/etc/qvm/mg-uart.qvmconf logger debug,verbose,info,warn,error stderr >/tmp/dbg.out 2>&1 <&3 &
-  pid=$!
-  sleep 4
-  for t in /proc/$pid/task/*; do
-    echo "task $t $(cat $t/comm) state $(cut -d' ' -f3 $t/stat) wchan $(cat $t/wchan)"; cat $t/stack 2>/dev/null | head -8
-  done >>/tmp/dbg.out
-  kill -USR1 $pid; sleep 1; kill -KILL $pid; wait $pid
-  echo "rc $?" >>/tmp/dbg.out
-  sed 's/^/  | /' /tmp/dbg.out | tail -n 60
-  RESULT=FAIL DETAIL="debug run"
 }
 
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).

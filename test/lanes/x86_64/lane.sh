@@ -11,7 +11,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable"
+TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable net"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -223,6 +223,52 @@ t_blk_durable() {
   elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="after SIGKILL the host file md5 $host != guest's $sum"
   else RESULT=PASS DETAIL=""; return; fi
   show /tmp/blkdur.out
+}
+
+# net: qvm creates the tap qvmtap0 (virtio-net hostdev); once it exists the
+# host side gets 10.0.2.1/24 and pings the guest (10.0.2.15) while the guest
+# pings the host (plain and 1400-byte echoes); then 1 MiB each way over TCP
+# (busybox nc) with md5 checks, which exercises the checksum/TSO offloads.
+t_net() {
+  rm -f /tmp/net-host
+  ip link del qvmtap0 2>/dev/null
+  ( i=0
+    while [ ! -e /sys/class/net/qvmtap0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    if ! ip addr add 10.0.2.1/24 dev qvmtap0 || ! ip link set qvmtap0 up; then
+      echo "no-tap" >/tmp/net-host; exit 0
+    fi
+    i=0 r=fail
+    while [ $i -lt 40 ]; do
+      if ping -c 1 -W 1 10.0.2.15 >/dev/null 2>&1; then r=ok; break; fi
+      i=$((i + 1))
+    done
+    echo "$r" >/tmp/net-host ) &
+  cfg=$!
+  head -c 1048576 /dev/urandom >/tmp/net-h2g
+  rm -f /tmp/net-g2h
+  # busybox nc ends at end of its stdin: give the receiver one that never ends
+  rm -f /tmp/net-nin; mkfifo /tmp/net-nin; exec 6<>/tmp/net-nin
+  nc -l -p 5001 <&6 >/tmp/net-g2h & n1=$!
+  nc -l -p 5002 </tmp/net-h2g & n2=$!
+  guest net /etc/qvm/net.qvmconf 90 plain
+  wait $cfg
+  kill $n1 $n2 2>/dev/null
+  exec 6<&-
+  h2g=$(md5sum </tmp/net-h2g); h2g=${h2g%% *}
+  g2h=$(md5sum </tmp/net-g2h 2>/dev/null); g2h=${g2h%% *}
+  o=/tmp/net.out
+  mac=$(sed -n 's/^QVM-NET-MAC //p' $o | head -n1)
+  gping=$(sed -n 's/^QVM-NET-PING //p' $o | head -n1)
+  hping=$(cat /tmp/net-host 2>/dev/null)
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ "$mac" != 52:54:00:12:34:56 ]; then RESULT=FAIL DETAIL="guest eth0 MAC '$mac', expected the configured 52:54:00:12:34:56"
+  elif [ "$hping" = no-tap ]; then RESULT=FAIL DETAIL="qvm did not create/open tap qvmtap0 (or ip could not configure it)"
+  elif [ "$gping" != ok ]; then RESULT=FAIL DETAIL="guest ping of the host over virtio-net/tap: ${gping:-no result}"
+  elif [ "$hping" != ok ]; then RESULT=FAIL DETAIL="host ping of the guest: ${hping:-no result}"
+  elif ! grep -q "^QVM-NET-G2H $g2h" $o; then RESULT=FAIL DETAIL="1 MiB guest->host over TCP: host got md5 $g2h ($(wc -c </tmp/net-g2h) bytes), guest sent $(sed -n 's/^QVM-NET-G2H //p' $o)"
+  elif ! grep -q "^QVM-NET-H2G $h2g" $o; then RESULT=FAIL DETAIL="1 MiB host->guest over TCP: guest got $(sed -n 's/^QVM-NET-H2G //p' $o), host sent $h2g"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
 }
 
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).

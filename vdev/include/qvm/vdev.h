@@ -437,6 +437,11 @@ int qvm_pci_bar_map(qvm_vdev_t *host, qvm_vdev_t *fn, unsigned bar,
 /* For the PCI host vdev: publish `fn`'s QVM_PCI_STATE_* bits. */
 int qvm_pci_set_state(qvm_vdev_t *host, qvm_vdev_t *fn, uint32_t state);
 
+/* ABI 1.2: the VM's `system` name ("qvm-PID" when the config has none);
+ * stable for the life of the process (useful to derive default MACs, file
+ * names, ...). */
+const char *qvm_system_name(qvm_vdev_t *dev);
+
 #ifdef __cplusplus
 }
 #endif
