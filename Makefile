@@ -96,8 +96,11 @@ $(CORE_LIB): $(CORE_OBJS)
 
 all: $(BIN)/qvm $(addprefix $(VDEVDIR)/vdev-,$(addsuffix .so,$(VDEVS))) $(TOOLS) tests
 
+# `make test` runs the x86_64 and the aarch64 lanes, so plain `make deps`
+# installs what both need; `make deps ARCH=aarch64` only the aarch64 part.
+DEPS_ARCHES ?= $(if $(filter aarch64,$(ARCH)),aarch64,x86_64 aarch64)
 deps:
-	@bash test/deps.sh $(ARCH)
+	@for a in $(DEPS_ARCHES); do bash test/deps.sh $$a || exit 1; done
 
 # make install PREFIX=DIR: qvm, qvmctl, the plug-ins, the SDK header and its
 # pkg-config file. qvm finds its plug-ins in ../lib/qvm beside itself.
