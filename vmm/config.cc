@@ -257,6 +257,8 @@ constexpr KnownVar kKnownVars[] = {
     {"power-button-timeout", VarType::Number},  // seconds
     {"acpi", VarType::Tristate},
     {"trace-exits", VarType::Number},  // exits kept per vCPU for traces
+    {"cpuid-qvm-leaf", VarType::Bool},         // x86: qvm's 0x40000100 leaf
+    {"cpuid-hide-hypervisor", VarType::Bool},  // x86: no hypervisor bit/leaves
 };
 
 std::optional<bool> ParseBool(std::string_view s) {

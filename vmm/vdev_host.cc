@@ -851,6 +851,12 @@ __attribute__((visibility("default"))) void qvm_exit_code(qvm_vdev_t* dev, int c
   dev->host->request_exit(code >= 32 && code <= 63 ? code : 6);
 }
 
+// ABI 1.2: any process exit status, for test devices (debug-exit).
+__attribute__((visibility("default"))) void qvm_exit_status(qvm_vdev_t* dev, int code) {
+  if (!dev) return;
+  dev->host->request_exit(code >= 0 && code <= 255 ? code : 6);
+}
+
 __attribute__((visibility("default"))) void qvm_log(qvm_vdev_t* dev, int level,
                                                     const char* fmt, ...) {
   if (!dev || !fmt) return;

@@ -79,7 +79,7 @@ absl::Status Vm::refuse_unsupported() const {
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   static const std::set<std::string> kSupportedVars = {
       "reboot-exit", "acpi", "resmgr-path", "resmgr-group", "trace-exits",
-      "fdt-dump-file"};
+      "fdt-dump-file", "cpuid-qvm-leaf", "cpuid-hide-hypervisor"};
   for (const auto& v : cfg_.sets)
     if (!kSupportedVars.count(v.name))
       return refuse(v.where, "set " + v.name);

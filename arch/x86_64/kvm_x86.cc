@@ -45,8 +45,72 @@ unsigned Log2Ceil(unsigned n) {
 
 }  // namespace
 
-absl::Status KvmX86Vm::init(unsigned ncpus) {
+std::vector<kvm_cpuid_entry2> ApplyCpuidPolicy(const std::vector<kvm_cpuid_entry2>& supported,
+                                               unsigned index, unsigned ncpus,
+                                               const CpuidOptions& opt) {
+  auto hv_leaf = [](uint32_t f) { return f >= 0x40000000u && f <= 0x4fffffffu; };
+  std::vector<kvm_cpuid_entry2> out;
+  out.reserve(supported.size() + 1);
+  unsigned shift = Log2Ceil(ncpus);
+  bool qvm_slot_taken = false;
+  for (kvm_cpuid_entry2 e : supported) {
+    if (hv_leaf(e.function)) {
+      if (opt.hide_hypervisor) continue;
+      if ((e.function & 0xffffff00u) == kQvmCpuidBase) qvm_slot_taken = true;
+    }
+    switch (e.function) {
+      case 1:
+        e.ebx = (e.ebx & 0x0000ffff) | (index << 24) | ((ncpus & 0xff) << 16);
+        if (opt.hide_hypervisor)
+          e.ecx &= ~(1u << 31);
+        else
+          e.ecx |= 1u << 31;  // running under a hypervisor
+        if (ncpus > 1) e.edx |= 1u << 28;
+        break;
+      case 0xa:  // no architectural PMU
+        e.eax = e.ebx = e.ecx = e.edx = 0;
+        break;
+      case 0xb:
+      case 0x1f:
+        // Topology: every vCPU is one core of one package.
+        if (e.index == 0) {
+          e.eax = 0;
+          e.ebx = 1;
+          e.ecx = 0x100;  // SMT level
+        } else if (e.index == 1) {
+          e.eax = shift;
+          e.ebx = ncpus;
+          e.ecx = 0x201;  // core level
+        } else {
+          e.eax = e.ebx = 0;
+          e.ecx = e.index;
+        }
+        e.edx = index;
+        break;
+      default:
+        break;
+    }
+    out.push_back(e);
+  }
+  // qvm's identification range, in the next 0x100 slot after KVM's. Guests
+  // scan 0x40000000..0x4000ff00 in 0x100 steps for the signature they know
+  // (Linux: hypervisor_cpuid_base), so this one never hides KVM's leaves;
+  // KVM's own table limit is 256 entries.
+  if (opt.qvm_leaf && !opt.hide_hypervisor && !qvm_slot_taken && out.size() < 256) {
+    kvm_cpuid_entry2 q{};
+    q.function = kQvmCpuidBase;
+    q.eax = kQvmCpuidBase;
+    std::memcpy(&q.ebx, "QVMQ", 4);
+    std::memcpy(&q.ecx, "VMQV", 4);
+    std::memcpy(&q.edx, "M\0\0\0", 4);
+    out.push_back(q);
+  }
+  return out;
+}
+
+absl::Status KvmX86Vm::init(unsigned ncpus, const CpuidOptions& cpuid) {
   ncpus_ = ncpus;
+  cpuid_opt_ = cpuid;
   absl::Status st = vm_.open();
   if (!st.ok()) return st;
   // VMX needs these three pages outside guest RAM; SVM ignores them.
@@ -89,7 +153,7 @@ absl::Status KvmX86Vm::map_memory(const GuestMemory& mem) {
 
 absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmX86Vm::create_vcpu(unsigned index) {
   auto v = std::make_unique<KvmX86Vcpu>(index);
-  absl::Status st = v->init(vm_, cpuid_, ncpus_);
+  absl::Status st = v->init(vm_, cpuid_, ncpus_, cpuid_opt_);
   if (!st.ok()) return st;
   // IA32_TIME_STAMP_COUNTER (0x10): a KVM that models it (hardware KVM)
   // reads back the guest TSC, which is non-zero once the vCPU exists. One
@@ -124,44 +188,12 @@ absl::Status KvmX86Vm::set_msi_route(unsigned gsi, uint64_t address, uint32_t da
 }
 
 absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<kvm_cpuid_entry2>& cpuid_in,
-                              unsigned ncpus) {
+                              unsigned ncpus, const CpuidOptions& opt) {
   absl::Status st = fd_.open(vm, index_);
   if (!st.ok()) return st;
-  KvmFlexArray<kvm_cpuid_entry2> c(cpuid_in.size());
-  std::copy(cpuid_in.begin(), cpuid_in.end(), c.entries());
-  unsigned shift = Log2Ceil(ncpus);
-  for (uint32_t i = 0; i < c.count(); i++) {
-    kvm_cpuid_entry2& e = c.entries()[i];
-    switch (e.function) {
-      case 1:
-        e.ebx = (e.ebx & 0x0000ffff) | (index_ << 24) | ((ncpus & 0xff) << 16);
-        e.ecx |= 1u << 31;  // running under a hypervisor
-        if (ncpus > 1) e.edx |= 1u << 28;
-        break;
-      case 0xa:  // no architectural PMU
-        e.eax = e.ebx = e.ecx = e.edx = 0;
-        break;
-      case 0xb:
-      case 0x1f:
-        // Topology: every vCPU is one core of one package.
-        if (e.index == 0) {
-          e.eax = 0;
-          e.ebx = 1;
-          e.ecx = 0x100;  // SMT level
-        } else if (e.index == 1) {
-          e.eax = shift;
-          e.ebx = ncpus;
-          e.ecx = 0x201;  // core level
-        } else {
-          e.eax = e.ebx = 0;
-          e.ecx = e.index;
-        }
-        e.edx = index_;
-        break;
-      default:
-        break;
-    }
-  }
+  std::vector<kvm_cpuid_entry2> set = ApplyCpuidPolicy(cpuid_in, index_, ncpus, opt);
+  KvmFlexArray<kvm_cpuid_entry2> c(set.size());
+  std::copy(set.begin(), set.end(), c.entries());
   if (ioctl(fd_.fd(), kKvmSetCpuid2, c.data()) != 0) return Errno("KVM_SET_CPUID2");
   // MSRs a firmware would have set: fast strings, and MTRRs enabled with
   // write-back default so that the guest's PAT setup works.

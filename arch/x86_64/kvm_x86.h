@@ -15,9 +15,29 @@ namespace qvm::x86 {
 // Number of interrupt-controller inputs reserved for the user-space IOAPIC.
 inline constexpr unsigned kIoapicPins = 24;
 
+// CPUID policy knobs (`set cpuid-*`, see arch/x86_64/README.md).
+struct CpuidOptions {
+  // Add qvm's identification leaf at 0x40000100 (KVM's 0x40000000 range
+  // is kept as it is: Linux needs it for kvm-clock).
+  bool qvm_leaf = true;
+  // Hide the hypervisor: clear CPUID.1:ECX[31] and drop every
+  // 0x40000000-0x4fffffff leaf (KVM's and qvm's).
+  bool hide_hypervisor = false;
+};
+
+// qvm's hypervisor identification leaf: EAX = highest leaf of the range
+// (itself), EBX:ECX:EDX = "QVMQVMQVM\0\0\0".
+inline constexpr uint32_t kQvmCpuidBase = 0x40000100;
+
+// Applies qvm's CPUID policy for vCPU `index` of `ncpus` to KVM's supported
+// set (pure function, unit-tested).
+std::vector<kvm_cpuid_entry2> ApplyCpuidPolicy(const std::vector<kvm_cpuid_entry2>& supported,
+                                               unsigned index, unsigned ncpus,
+                                               const CpuidOptions& opt);
+
 class KvmX86Vm : public VmBackend {
  public:
-  absl::Status init(unsigned ncpus);
+  absl::Status init(unsigned ncpus, const CpuidOptions& cpuid = {});
   std::string describe() const override;
   absl::Status map_memory(const GuestMemory& mem) override;
   absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(unsigned index) override;
@@ -32,13 +52,14 @@ class KvmX86Vm : public VmBackend {
   bool msr_filter_ = false;    // KVM_X86_SET_MSR_FILTER usable
   bool tsc_emulated_ = false;  // MSR 0x10 handled in user space
   std::vector<kvm_cpuid_entry2> cpuid_;
+  CpuidOptions cpuid_opt_;
 };
 
 class KvmX86Vcpu : public VcpuBackend {
  public:
   KvmX86Vcpu(unsigned index) : index_(index) {}
   absl::Status init(const KvmVmFd& vm, const std::vector<kvm_cpuid_entry2>& cpuid,
-                    unsigned ncpus);
+                    unsigned ncpus, const CpuidOptions& opt);
   absl::StatusOr<Exit*> run() override;
   void kick() override { fd_.kick(); }
   absl::Status bind_thread() override {

@@ -31,13 +31,19 @@ class X86Machine : public Machine {
 
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
     auto vm = std::make_unique<x86::KvmX86Vm>();
-    absl::Status st = vm->init(ncpus);
+    absl::Status st = vm->init(ncpus, cpuid_);
     if (!st.ok()) return st;
     return std::unique_ptr<VmBackend>(std::move(vm));
   }
 
   absl::Status load(const Config& cfg, GuestMemory& mem,
                     const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
+    // `set cpuid-*`: read here (load runs before the first create_backend).
+    cpuid_ = x86::CpuidOptions{};
+    if (const SetVar* v = cfg.var("cpuid-qvm-leaf"); v && v->boolean)
+      cpuid_.qvm_leaf = *v->boolean;
+    if (const SetVar* v = cfg.var("cpuid-hide-hypervisor"); v && v->boolean)
+      cpuid_.hide_hypervisor = *v->boolean;
     boot::BootRequest req;
     bool have_kernel = false;
     std::vector<std::vector<uint8_t>> user_acpi;
@@ -186,6 +192,7 @@ class X86Machine : public Machine {
  private:
   boot::EntryState entry_;
   std::string summary_;
+  x86::CpuidOptions cpuid_;
 };
 
 }  // namespace

@@ -18,8 +18,8 @@
  *             register), then debug-exit 0
  *   4 mmio    one byte 'Q' to COM1's THR, COUNT byte writes to ADDR (default 0xd0000007: SCR of a 16550
  *             mapped at 0xd0000000), then debug-exit 0
- * Under qvm the debug-exit write ends the process with 32; under QEMU
- * (isa-debug-exit) with 1; under the raw KVM loop with 0.
+ * Under qvm and QEMU (both isa-debug-exit semantics) the debug-exit write
+ * of 0 ends the process with 1; under the raw KVM loop with 0.
  */
         .code32
         .ifndef MODE

@@ -6,7 +6,7 @@
  * there are dropped; a string instruction whose memory operand runs past the
  * end of RAM reads all-ones from / drops writes to the part outside RAM; the
  * devices still work afterwards (SCR roundtrip, IOAPIC version, RTE intact).
- * The guest then passes (exit 32). Accesses whose result depends on a
+ * The guest then passes (exit 1). Accesses whose result depends on a
  * device's choice are performed but not checked (survival is the check). */
         .include "common.inc"
         GUEST_NAME "bad-access"

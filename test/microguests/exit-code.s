@@ -1,6 +1,6 @@
 /* exit-code: proves that a failing guest is detected. The guest writes 5 to
- * the debug-exit port; qvm must end with exit code 32 + 5 = 37 (and the
- * runner must see that, not "pass"). */
+ * the debug-exit port; qvm must end with exit code (5 << 1) | 1 = 11, as
+ * QEMU's isa-debug-exit does (and the runner must see that, not "pass"). */
         .include "common.inc"
         GUEST_NAME "exit-code"
 main:

@@ -63,7 +63,7 @@ case_() {
 }
 base=(system sdk ram 16M)
 if [ $kvm_ok = 1 ]; then
-  case_ wdt-stop 32 "" "${base[@]}" load 0x100000,wdt-stop.bin vdev debug-exit \
+  case_ wdt-stop 1 "" "${base[@]}" load 0x100000,wdt-stop.bin vdev debug-exit \
     vdev oldabi loc io:0x510 vdev wdt-ib700 action exit scale 20
   case_ wdt-expire 4 "watchdog expired" "${base[@]}" load 0x100000,wdt-expire.bin vdev debug-exit \
     vdev oldabi loc io:0x510 vdev wdt-ib700 action exit scale 20

@@ -423,6 +423,10 @@ void qvm_exit_code(qvm_vdev_t *dev, int code) {
   dev->exit_codes.push_back(code);
 }
 
+void qvm_exit_status(qvm_vdev_t *dev, int code) {
+  dev->exit_statuses.push_back(code);
+}
+
 void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...) {
   char buf[512];
   va_list ap;

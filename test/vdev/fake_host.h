@@ -93,6 +93,7 @@ struct qvm_vdev {
   std::vector<int> extint_log;
   std::vector<int> power;
   std::vector<int> exit_codes;
+  std::vector<int> exit_statuses;  // qvm_exit_status (ABI 1.2)
   std::vector<std::string> logs;
   std::vector<fake::FdWatch> watches;
   std::string acpi_hid, acpi_cid;  // from qvm_acpi_device

@@ -253,12 +253,17 @@ TEST_CASE("debug-exit: exit codes", "[debug-exit]") {
   CHECK(d->regions[0].base == 0xf4);
   CHECK(d->regions[0].size == 4);
   CHECK(f.h.in(d, 0xf4, 4) == 0);
+  // QEMU isa-debug-exit: status (v << 1) | 1, truncated to 8 bits.
   f.h.outb(d, 0xf4, 0);
   f.h.outb(d, 0xf4, 0x1f);
   f.h.outb(d, 0xf5, 0x25);
   f.h.out(d, 0xf4, 4, 0xFFFFFFFF);
   f.h.out(d, 0xf4, 2, 0x0101);
-  CHECK(d->exit_codes == std::vector<int>{32, 63, 37, 63, 33});
+  f.h.outb(d, 0xf4, 0x7f);
+  f.h.outb(d, 0xf4, 0x80);
+  f.h.out(d, 0xf7, 1, 0x10);
+  CHECK(d->exit_statuses == std::vector<int>{1, 63, 75, 255, 3, 255, 1, 33});
+  CHECK(d->exit_codes.empty());  // never the 32..63 vdev-code path
   CHECK(f.h.control(d, QVM_CTRL_POWER_BUTTON) == -ENOTSUP);
 }
 
@@ -268,5 +273,5 @@ TEST_CASE("debug-exit: memory location", "[debug-exit]") {
   c.locs.push_back({QVM_SPACE_MEM, 0x9000000});
   qvm_vdev *d = f.make("debug-exit", c);
   f.h.mwrite(d, 0x9000000, 4, 3);
-  CHECK(d->exit_codes == std::vector<int>{35});
+  CHECK(d->exit_statuses == std::vector<int>{7});
 }

@@ -1,10 +1,16 @@
 /*
- * debug-exit: a test device that ends qvm with a chosen exit code.
+ * debug-exit: a test device that ends qvm with a chosen exit status, with
+ * QEMU's isa-debug-exit semantics so that test kernels written for
+ * `qemu -device isa-debug-exit,iobase=0xf4,iosize=4` run unchanged.
  *
  * Default loc io:0xf4, 4 bytes (mem: also accepted, 4 bytes). A write of
- * value v (any size, any offset in the region) asks qvm to exit with code
- * 32 + (v & 31), i.e. 32..63, the vdev-defined range. Reads return 0.
- * Micro-guests use it to report pass/fail without a console.
+ * value v (1, 2 or 4 bytes, little-endian, any offset in the region) ends
+ * qvm with exit status (v << 1) | 1. The process exit status holds 8 bits,
+ * so the status is ((v << 1) | 1) & 0xff = ((v & 0x7f) << 1) | 1: always
+ * odd, 1..255 (v = 0 -> 1, v = 5 -> 11, v = 0x7f or 0xff -> 255). That is
+ * exactly what QEMU's exit((v << 1) | 1) produces. These statuses can
+ * coincide with qvm's own codes (3, 5, 7, 65 ...): a test that uses this
+ * device must know its guest's convention. Reads return 0.
  */
 #include <qvm/vdev.h>
 
@@ -34,9 +40,11 @@ static int dbgexit_write(qvm_vdev_t *dev, void *state,
     struct dbgexit *d = state;
     if (acc->size == 0 || acc->size > 8)
         return QVM_BUS_ERROR;
-    uint8_t v = ((const uint8_t *)data)[0]; /* low byte holds bits 0-4 */
+    /* Only bits 0-6 of v survive the 8-bit exit status; they are in the
+     * low byte of the little-endian data whatever the access size. */
+    uint8_t v = ((const uint8_t *)data)[0];
     d->writes++;
-    qvm_exit_code(dev, 32 + (v & 31));
+    qvm_exit_status(dev, (int)((((unsigned)v << 1) | 1u) & 0xffu));
     return QVM_DONE;
 }
 
@@ -77,7 +85,8 @@ static const struct qvm_factory dbgexit_factory = {
     .abi_minor = QVM_VDEV_ABI_MINOR,
     .struct_size = sizeof(struct qvm_factory),
     .name = "debug-exit",
-    .description = "test device: a write ends qvm with exit code 32 + (v & 31)",
+    .description = "test device (QEMU isa-debug-exit): a write of v ends qvm with "
+                   "exit status (v << 1) | 1",
     .flags = QVM_VDEVF_SPACE_IO | QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4,
     .options = dbgexit_options,

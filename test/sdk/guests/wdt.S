@@ -1,6 +1,6 @@
 /* Watchdog micro-guest for the out-of-tree wdt-ib700 example.
  * Built twice: -DSTOP pings, stops the watchdog, then keeps running for
- * ~20000 exits and passes (debug-exit 0 -> qvm 32); without STOP it pings
+ * ~20000 exits and passes (debug-exit 0 -> qvm 1, QEMU isa-debug-exit semantics); without STOP it pings
  * once and spins, so the watchdog must end qvm with exit code 4. The
  * oldabi device at 0x510 is checked first (read = written + 1). */
         .code32

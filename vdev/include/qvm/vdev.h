@@ -290,7 +290,8 @@ void qvm_power(qvm_vdev_t *dev, int what);
 int qvm_acpi_device(qvm_vdev_t *dev, const char *hid, const char *cid);
 
 /* End qvm with a vdev-defined exit code (32..63; anything else becomes 6,
- * "vdev error"). Asynchronous like qvm_power. */
+ * "vdev error"). Asynchronous like qvm_power. Test devices that must
+ * reproduce another VMM's exit status use qvm_exit_status (ABI 1.2). */
 void qvm_exit_code(qvm_vdev_t *dev, int code);
 
 enum qvm_log_level {
@@ -441,6 +442,15 @@ int qvm_pci_set_state(qvm_vdev_t *host, qvm_vdev_t *fn, uint32_t state);
  * stable for the life of the process (useful to derive default MACs, file
  * names, ...). */
 const char *qvm_system_name(qvm_vdev_t *dev);
+
+/* ABI 1.2, for test devices only: end qvm with process exit status `code`
+ * (0..255; anything else becomes 6, "vdev error"), bypassing the 32..63
+ * vdev-defined range of qvm_exit_code. It exists so that a device can mimic
+ * another VMM's test-exit convention (debug-exit: QEMU's isa-debug-exit,
+ * status (v << 1) | 1) so that existing test kernels run unchanged; the
+ * status may then collide with qvm's own codes (0, 3-7, 64, 65, 96), which
+ * is the price of that compatibility. Asynchronous like qvm_power. */
+void qvm_exit_status(qvm_vdev_t *dev, int code);
 
 #ifdef __cplusplus
 }
