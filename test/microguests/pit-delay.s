@@ -5,7 +5,7 @@
  *      off; counter 2 in mode 0 (0xb0) with a 10 ms latch (11932); poll
  *      port 0x61 until OUT2 (bit 5) rises. OUT2 must be low right after the
  *      load, rise no earlier than 9.5 ms and no later than 30 ms, and a
- *      poll of port 0x61 must cost at most 3x a trivial exit (a scratch
+ *      poll of port 0x61 must cost at most 8x a trivial exit (a scratch
  *      register read: measured ~1.7x here); whether the host makes Linux's 1000 polls in 10 ms
  *      is printed, not checked (it is the host's exit cost);
  *   2. counter 2 keeps counting after terminal count (mode 0 wraps), and
@@ -79,7 +79,8 @@ main:
         FAIL_MSG 4, "OUT2 rose late (delay loop too slow)"
 5:      /* Cost of one port 0x61 poll against a trivial exit (500 reads of
          * COM1's scratch register): the PIT must not add to the host's exit
-         * cost more than 3x. (Linux also wants >= 1000 polls in 10 ms, i.e.
+         * cost more than 8x (a generous bound: this catches a PIT path that
+         * sleeps or loops, not noise on a busy host). (Linux also wants >= 1000 polls in 10 ms, i.e.
          * exits under 10 us: reported, but a property of the host.) */
         movw $PM_TMR, %dx
         inl %dx, %eax
@@ -101,8 +102,8 @@ main:
         movl %edx, %edi
         movl pm_scr, %eax
         movl polls, %ebx
-        leal (%ebx,%ebx,2), %ebx
-        mull %ebx                       /* edx:eax = tscr * 3 * polls */
+        shll $3, %ebx
+        mull %ebx                       /* edx:eax = tscr * 8 * polls */
         addl $3580, %eax                /* + 1 ms of slack */
         adcl $0, %edx
         cmpl %edi, %edx
@@ -110,7 +111,7 @@ main:
         jb 54f
         cmpl %esi, %eax
         jae 55f
-54:     FAIL_MSG 5, "port 0x61 polls cost more than 3x a trivial exit"
+54:     FAIL_MSG 5, "port 0x61 polls cost more than 8x a trivial exit"
 55:     cmpl $1000, polls
         jae 6f
         PRINT "pit-delay: note: < 1000 polls in 10 ms: this host's exits are slower than Linux's PIT calibration wants\n"
@@ -157,6 +158,10 @@ main:
         PRINT "pit-delay: counter 2 counts down monotonically\n"
 
         /* ---- 4. latch ---- */
+        movb $0x80, %al                 /* "before" latched too: an unlatched
+                                         * lo/hi pair can tear low and make a
+                                         * correct latch look like it rose */
+        outb %al, $0x43
         call read_ch2
         movl %eax, %ebx                 /* before */
         movb $0x80, %al                 /* latch counter 2 */
