@@ -9,6 +9,11 @@
 #   make bench      qvm against its peers (prints figures)
 # Each folder contributes rules through its module.mk.
 
+# Build in parallel on every core unless the caller chose -j.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 ARCH     ?= x86_64
 BUILDFILE ?= qvm.build
 # aarch64 is cross-built with Debian's cross toolchain and arm64 multiarch
