@@ -25,6 +25,52 @@ bool FileExists(const char* p) { return access(p, F_OK) == 0; }
 
 }  // namespace
 
+void DecodeCommonExit(const kvm_run& run, Exit* e) {
+  switch (run.exit_reason) {
+    case KVM_EXIT_MMIO:
+      e->kind = ExitKind::Mmio;
+      e->addr = run.mmio.phys_addr;
+      e->size = run.mmio.len;
+      e->write = run.mmio.is_write;
+      // The MMIO data lives in the shared run page, which the backend owns.
+      e->data = const_cast<uint8_t*>(run.mmio.data);
+      if (e->size == 0 || e->size > 8) {
+        e->kind = ExitKind::Fatal;
+        e->reason = absl::StrFormat("MMIO exit of %u bytes", e->size);
+      }
+      return;
+    case KVM_EXIT_SYSTEM_EVENT:
+      switch (run.system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+          e->kind = ExitKind::PowerOff;
+          return;
+        case KVM_SYSTEM_EVENT_RESET:
+          e->kind = ExitKind::Reset;
+          return;
+        default:
+          e->kind = ExitKind::Fatal;
+          e->reason = absl::StrFormat("system event %u", run.system_event.type);
+          return;
+      }
+    case KVM_EXIT_INTR:
+      e->kind = ExitKind::Interrupted;
+      return;
+    case KVM_EXIT_FAIL_ENTRY:
+      e->kind = ExitKind::Fatal;
+      e->reason = absl::StrFormat(
+          "guest entry failed (hardware reason 0x%llx)",
+          (unsigned long long)run.fail_entry.hardware_entry_failure_reason);
+      return;
+    case KVM_EXIT_INTERNAL_ERROR:
+      e->kind = ExitKind::Fatal;
+      e->reason = absl::StrFormat("KVM internal error, suberror %u", run.internal.suberror);
+      return;
+    default:
+      e->kind = ExitKind::Fatal;
+      e->reason = absl::StrFormat("unexpected KVM exit reason %u", run.exit_reason);
+  }
+}
+
 bool KvmUsable() {
   int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) return false;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "vmm/exit.h"
 #include "vmm/guest_memory.h"
 
 namespace qvm {
@@ -51,6 +52,12 @@ class KvmFlexArray {
  private:
   alignas(8) std::vector<uint8_t> buf_;
 };
+
+// Decodes the exits every architecture shares — MMIO, system events
+// (poweroff/reset), KVM_EXIT_INTR, entry failures, internal errors and
+// unknown reasons — into `e`. The arch decoders handle their own reasons
+// first and call this for the rest.
+void DecodeCommonExit(const kvm_run& run, Exit* e);
 
 // Describes the host's KVM: "KVM API 12 (kvm_pvm: software, ...)".
 std::string DescribeKvmHost();

@@ -384,49 +384,11 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
     return &exit_;
   }
   switch (run->exit_reason) {
-    case KVM_EXIT_MMIO:
-      exit_.kind = ExitKind::Mmio;
-      exit_.addr = run->mmio.phys_addr;
-      exit_.size = run->mmio.len;
-      exit_.write = run->mmio.is_write;
-      exit_.data = run->mmio.data;
-      if (exit_.size == 0 || exit_.size > 8) {
-        exit_.kind = ExitKind::Fatal;
-        exit_.reason = absl::StrFormat("MMIO exit of %u bytes", exit_.size);
-      }
-      break;
     case KVM_EXIT_ARM_NISV:
       nisv(run->arm_nisv.fault_ipa);
       break;
-    case KVM_EXIT_SYSTEM_EVENT:
-      switch (run->system_event.type) {
-        case KVM_SYSTEM_EVENT_SHUTDOWN:
-          exit_.kind = ExitKind::PowerOff;
-          break;
-        case KVM_SYSTEM_EVENT_RESET:
-          exit_.kind = ExitKind::Reset;
-          break;
-        default:
-          exit_.kind = ExitKind::Fatal;
-          exit_.reason = absl::StrFormat("system event %u", run->system_event.type);
-      }
-      break;
-    case KVM_EXIT_INTR:
-      exit_.kind = ExitKind::Interrupted;
-      break;
-    case KVM_EXIT_FAIL_ENTRY:
-      exit_.kind = ExitKind::Fatal;
-      exit_.reason = absl::StrFormat(
-          "guest entry failed (hardware reason 0x%llx)",
-          (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-      break;
-    case KVM_EXIT_INTERNAL_ERROR:
-      exit_.kind = ExitKind::Fatal;
-      exit_.reason = absl::StrFormat("KVM internal error, suberror %u", run->internal.suberror);
-      break;
     default:
-      exit_.kind = ExitKind::Fatal;
-      exit_.reason = absl::StrFormat("unexpected KVM exit reason %u", run->exit_reason);
+      DecodeCommonExit(*run, &exit_);
   }
   return &exit_;
 }

@@ -328,13 +328,6 @@ again:
       exit_.data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
       break;
     }
-    case KVM_EXIT_MMIO:
-      exit_.kind = ExitKind::Mmio;
-      exit_.addr = run->mmio.phys_addr;
-      exit_.size = run->mmio.len;
-      exit_.write = run->mmio.is_write;
-      exit_.data = run->mmio.data;
-      break;
     case KVM_EXIT_IOAPIC_EOI:
       exit_.kind = ExitKind::Eoi;
       exit_.vector = run->eoi.vector;
@@ -364,30 +357,8 @@ again:
     case KVM_EXIT_IRQ_WINDOW_OPEN:
       exit_.kind = ExitKind::IrqWindow;
       break;
-    case KVM_EXIT_INTR:
-      exit_.kind = ExitKind::Interrupted;
-      break;
     case KVM_EXIT_SHUTDOWN:
       exit_.kind = ExitKind::Shutdown;
-      break;
-    case KVM_EXIT_SYSTEM_EVENT:
-      switch (run->system_event.type) {
-        case KVM_SYSTEM_EVENT_SHUTDOWN:
-          exit_.kind = ExitKind::PowerOff;
-          break;
-        case KVM_SYSTEM_EVENT_RESET:
-          exit_.kind = ExitKind::Reset;
-          break;
-        default:
-          exit_.kind = ExitKind::Fatal;
-          exit_.reason = absl::StrFormat("system event %u", run->system_event.type);
-      }
-      break;
-    case KVM_EXIT_FAIL_ENTRY:
-      exit_.kind = ExitKind::Fatal;
-      exit_.reason = absl::StrFormat(
-          "guest entry failed (hardware reason 0x%llx)",
-          (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
       break;
     case KVM_EXIT_INTERNAL_ERROR: {
       exit_.kind = ExitKind::Fatal;
@@ -399,8 +370,7 @@ again:
       break;
     }
     default:
-      exit_.kind = ExitKind::Fatal;
-      exit_.reason = absl::StrFormat("unexpected KVM exit reason %u", run->exit_reason);
+      DecodeCommonExit(*run, &exit_);
   }
   return &exit_;
 }
