@@ -54,8 +54,14 @@ FDT_LIB ?= build/aarch64/sysroot/usr/lib/aarch64-linux-gnu/libfdt.a
 else
 FDT_LIB ?= -lfdt
 endif
-# Capstone (exit-trace disassembly) is linked statically too.
+# Capstone: exit traces dlopen() the shared library on first use (so its
+# decoder tables stay out of qvm's resident set); the aarch64 abort decoder
+# links it statically.
+ifeq ($(ARCH),aarch64)
 CAPSTONE_LIB ?= -l:libcapstone.a
+else
+CAPSTONE_LIB ?=
+endif
 
 BIN := $(BUILD)/bin
 LIB := $(BUILD)/lib

@@ -1,9 +1,11 @@
 #include "vmm/exit_trace.h"
 
 #include <capstone/capstone.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "absl/strings/str_format.h"
 
@@ -26,6 +28,34 @@ std::vector<TraceEntry> ExitTrace::entries() const {
   return out;
 }
 
+namespace {
+
+// Capstone is loaded on first use: its decoder tables (several MiB once
+// relocated) then stay out of qvm's resident set unless a trace is shown.
+struct CapstoneApi {
+  decltype(&cs_open) open = nullptr;
+  decltype(&cs_disasm) disasm = nullptr;
+  decltype(&cs_free) free = nullptr;
+  decltype(&cs_close) close = nullptr;
+};
+
+const CapstoneApi* Capstone() {
+  static CapstoneApi api;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* h = dlopen("libcapstone.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen("libcapstone.so", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return;
+    api.open = reinterpret_cast<decltype(&cs_open)>(dlsym(h, "cs_open"));
+    api.disasm = reinterpret_cast<decltype(&cs_disasm)>(dlsym(h, "cs_disasm"));
+    api.free = reinterpret_cast<decltype(&cs_free)>(dlsym(h, "cs_free"));
+    api.close = reinterpret_cast<decltype(&cs_close)>(dlsym(h, "cs_close"));
+  });
+  return api.open && api.disasm && api.free && api.close ? &api : nullptr;
+}
+
+}  // namespace
+
 std::string Disassemble(const std::string& arch, const InsnContext& insn) {
   std::string hex;
   for (unsigned i = 0; i < insn.len && i < sizeof insn.bytes; i++)
@@ -40,18 +70,19 @@ std::string Disassemble(const std::string& arch, const InsnContext& insn) {
     a = CS_ARCH_X86;
     m = insn.mode == 64 ? CS_MODE_64 : insn.mode == 16 ? CS_MODE_16 : CS_MODE_32;
   }
+  const CapstoneApi* cs = Capstone();
   csh h;
-  if (cs_open(a, m, &h) != CS_ERR_OK) return "?? " + hex;
+  if (!cs || cs->open(a, m, &h) != CS_ERR_OK) return "?? " + hex;
   cs_insn* ci = nullptr;
-  size_t n = cs_disasm(h, insn.bytes, std::min<size_t>(insn.len, sizeof insn.bytes),
-                       insn.pc, 1, &ci);
+  size_t n = cs->disasm(h, insn.bytes, std::min<size_t>(insn.len, sizeof insn.bytes),
+                        insn.pc, 1, &ci);
   std::string out;
   if (n >= 1)
     out = absl::StrFormat("%s %s", ci[0].mnemonic, ci[0].op_str);
   else
     out = "?? " + hex;
-  if (ci) cs_free(ci, n);
-  cs_close(&h);
+  if (ci) cs->free(ci, n);
+  cs->close(&h);
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }

@@ -209,8 +209,8 @@ def main():
         " Absolute times there are not hardware times; compare ratios.",
         "qvm/peer = ratio of medians (< 1: qvm is faster/smaller). Peers alternate run by run.",
         "micro-guests (test/bench/guest.s): one assembly source per variant, linked once as a Multiboot ELF"
-        " (QEMU -kernel) and objcopy'd to a raw image (qvm `load 0x100000,...`, the raw KVM loop) -"
-        " the same code; qvm's Multiboot loader is not landed yet.",
+        " that qvm (`load NAME.elf`) and QEMU (-kernel) both boot through their Multiboot loaders; the raw KVM"
+        " loop runs the objcopy'd flat image of the same code.",
         "QEMU: -accel kvm -nodefaults -no-user-config -display none, default CPU model"
         " (-cpu host aborts on kvm_pvm), -device isa-debug-exit at 0xf4; -M pc runs SeaBIOS first.",
         f"exit cost: (T({a.n} writes) - T({a.nbase} writes)) / {a.n - a.nbase} per run, T = the guest's first"
