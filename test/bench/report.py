@@ -155,7 +155,7 @@ def main():
     # 5. block I/O
     for p in ("qvm", "qemu-pc"):
         add("block", "block: virtio-blk seq MiB/s, 4K IOPS", a.lane, "-", p, [], 0,
-            "n/a: virtio-blk not landed")
+            "n/a: block I/O runs not written yet (virtio-blk exists; see README)")
 
     # Statistics and ratios (qvm median / peer median, same item and lane).
     for r in rows:
