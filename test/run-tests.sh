@@ -11,8 +11,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 logdir=build/test-logs
 mkdir -p "$logdir"
-results=$logdir/results.txt
-: > "$results"
+# Each run counts into its own file (two concurrent runs must not mix their
+# counts); the last finished run is copied to results.txt for reading.
+results=$(mktemp "$logdir/results.XXXXXX")
+trap 'cp -f "$results" "$logdir/results.txt" 2>/dev/null; rm -f "$results"' EXIT
 
 record() { echo "$*" | tee -a "$results"; }
 
