@@ -16,6 +16,13 @@ set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$top"
 logdir=build/test-logs
+# One emulated-host lane at a time on this machine (two share 2 cores badly
+# and the logs): wait for any other lane run to finish.
+exec 9>"${TMPDIR:-/tmp}/qvm-lane.lock"
+if ! flock -n 9; then
+  echo "$(basename "$(dirname "$0")") lane: waiting for another lane run to finish"
+  flock 9
+fi
 mkdir -p "$logdir"
 log=$logdir/x86_64-lane.log
 buildlog=$logdir/x86_64-lane-build.log

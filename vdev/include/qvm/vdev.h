@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 2
+#define QVM_VDEV_ABI_MINOR 3
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -451,6 +451,8 @@ const char *qvm_system_name(qvm_vdev_t *dev);
  * status may then collide with qvm's own codes (0, 3-7, 64, 65, 96), which
  * is the price of that compatibility. Asynchronous like qvm_power. */
 void qvm_exit_status(qvm_vdev_t *dev, int code);
+
+/* ABI 1.3 */
 
 #ifdef __cplusplus
 }
