@@ -22,7 +22,15 @@ bool Inside(uint64_t a, uint64_t len, uint64_t base, uint64_t size) {
 
 absl::StatusOr<Arm64ImageHeader> ParseArm64Image(const ImageFile& f) {
   uint8_t h[64];
-  if (!f.read(0, h, sizeof h)) return absl::NotFoundError("too small for an arm64 Image");
+  if (!f.read(0, h, sizeof h)) {
+    // Shorter than the header: an Image cut short still shows its magic.
+    uint8_t m[4];
+    if (f.size() >= 0x3c && f.read(0x38, m, 4) &&
+        (uint32_t(m[0]) | uint32_t(m[1]) << 8 | uint32_t(m[2]) << 16 | uint32_t(m[3]) << 24) ==
+            kArm64ImageMagic)
+      return f.bad(absl::StrFormat("arm64 Image: truncated header (%u of 64 bytes)", f.size()));
+    return absl::NotFoundError("too small for an arm64 Image");
+  }
   uint32_t magic = uint32_t(h[0x38]) | uint32_t(h[0x39]) << 8 | uint32_t(h[0x3a]) << 16 |
                    uint32_t(h[0x3b]) << 24;
   if (magic != kArm64ImageMagic) return absl::NotFoundError("no arm64 Image magic");

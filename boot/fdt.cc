@@ -138,9 +138,21 @@ absl::StatusOr<std::vector<uint8_t>> BuildArm64Fdt(const FdtMachine& m) {
     w.begin("apb-pclk");
     w.str("compatible", "fixed-clock");
     w.u32("#clock-cells", 0);
-    w.u32("clock-frequency", 24000000);
+    w.u32("clock-frequency", kApbClockHz);
     w.str("clock-output-names", "clk24mhz");
     w.u32("phandle", m.clock_phandle);
+    w.end();
+  }
+  std::set<uint32_t> clock_rates;
+  for (const auto& [phandle, hz] : m.fixed_clocks) {
+    if (!phandle || !hz || !clock_rates.insert(hz).second)
+      return absl::InvalidArgumentError(
+          absl::StrFormat("FDT: fixed clock %u Hz: no phandle, no rate or given twice", hz));
+    w.begin(absl::StrFormat("clock-%u", hz));
+    w.str("compatible", "fixed-clock");
+    w.u32("#clock-cells", 0);
+    w.u32("clock-frequency", hz);
+    w.u32("phandle", phandle);
     w.end();
   }
 

@@ -13,6 +13,9 @@
 
 namespace qvm::boot {
 
+// Rate of the fixed "apb-pclk" clock (PrimeCell bus and UART clock).
+inline constexpr uint32_t kApbClockHz = 24000000;
+
 struct FdtDeviceNode {
   std::string name;                 // node name without the unit address
   std::string compatible;           // space-separated, most specific first
@@ -34,6 +37,9 @@ struct FdtMachine {
   uint32_t gic_phandle = 0;          // the root's interrupt-parent (0: none)
   bool gic_v2 = false;               // timer PPIs carry a CPU mask on GICv2
   uint32_t clock_phandle = 0;        // the fixed 24 MHz "apb-pclk" clock
+  // Further fixed clocks (phandle, Hz), nodes "clock-<Hz>": devices'
+  // functional clocks of other rates (the SP805's WDOGCLK).
+  std::vector<std::pair<uint32_t, uint32_t>> fixed_clocks;
   std::vector<FdtDeviceNode> devices;
 };
 

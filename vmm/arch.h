@@ -27,6 +27,7 @@ struct DeviceInfo {
   std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
   uint32_t fdt_phandle = 0;
   unsigned irqchip_kind = 0, irqchip_nirqs = 0;  // enum qvm_irqchip_kind
+  bool irqchip_user = false;  // ABI 1.3: the device emulates that controller
 };
 
 class Machine {
@@ -45,6 +46,9 @@ class Machine {
   // Whether an interrupt controller of this kind (enum qvm_irqchip_kind) can
   // be modelled by the accelerator.
   virtual bool supports_irqchip(unsigned /*kind*/) const { return false; }
+  // Whether a device may emulate an interrupt controller of this kind in
+  // user space (ABI 1.3 qvm_irqchip_user).
+  virtual bool supports_user_irqchip(unsigned /*kind*/) const { return false; }
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;
   // Opens the accelerator and creates an empty VM.

@@ -77,6 +77,37 @@ class VmBackend {
   virtual absl::Status irq_line(unsigned /*intid*/, bool /*level*/) {
     return absl::UnimplementedError("no in-kernel interrupt controller");
   }
+  // ABI 1.3, notifications without exits. `fd` (an eventfd) is signalled by
+  // the kernel when the guest writes `len` bytes at `addr` (io: port space;
+  // match: only the value `datamatch`); assign=false removes it again.
+  virtual absl::Status ioeventfd(int /*fd*/, uint64_t /*addr*/, unsigned /*len*/,
+                                 bool /*io*/, bool /*match*/, uint64_t /*datamatch*/,
+                                 bool /*assign*/) {
+    return absl::UnimplementedError("no ioeventfd");
+  }
+  // Whether ioeventfd (irq=false) or MSI irqfds (irq=true) work at all.
+  virtual bool notifiers_supported(bool /*irq*/) const { return false; }
+  // Writes to eventfd `fd` raise GSI `gsi`, whose MSI set_msi_route gives.
+  virtual absl::Status irqfd(int /*fd*/, unsigned /*gsi*/, bool /*assign*/) {
+    return absl::UnimplementedError("no irqfd");
+  }
+  // Interrupt controller in user space (ABI 1.3 qvm_irqchip_user): drive
+  // interrupt input `input` (enum qvm_cpu_input) of vCPU `vcpu`; a level set
+  // before the vCPU exists applies when it is created. Any thread.
+  virtual absl::Status cpu_irq_line(unsigned /*vcpu*/, unsigned /*input*/, bool /*level*/) {
+    return absl::UnimplementedError("the accelerator cannot drive vCPU interrupt inputs");
+  }
+  // Per-vCPU outputs of devices the accelerator keeps (QVM_VCPU_OUT_*):
+  // `fn(vcpu, mask)` runs on the vCPU's thread whenever they change, before
+  // it re-enters the guest. Set before the vCPUs are created.
+  virtual absl::Status watch_vcpu_outputs(std::function<void(unsigned, uint32_t)> /*fn*/) {
+    return absl::UnimplementedError("the accelerator reports no per-vCPU outputs");
+  }
+  // Pause/resume (/dev/qvm): paused() once every vCPU is parked outside the
+  // guest, resuming() before they run again (still parked). Guest clocks
+  // that must not count the paused time stop and restart here.
+  virtual void paused() {}
+  virtual void resuming() {}
 };
 
 }  // namespace qvm

@@ -259,6 +259,8 @@ constexpr KnownVar kKnownVars[] = {
     {"trace-exits", VarType::Number},  // exits kept per vCPU for traces
     {"cpuid-qvm-leaf", VarType::Bool},         // x86: qvm's 0x40000100 leaf
     {"cpuid-hide-hypervisor", VarType::Bool},  // x86: no hypervisor bit/leaves
+    {"msr-unknown", VarType::String},        // x86: ignore|log|fault|terminate
+    {"mtrr-default-type", VarType::String},  // x86: wb|uc|off (IA32_MTRR_DEF_TYPE)
 };
 
 std::optional<bool> ParseBool(std::string_view s) {

@@ -107,6 +107,12 @@ ExitAction Access(const Peripherals& p, const Bus* bus, const char* what,
 
 }  // namespace
 
+bool Peripherals::MsrLogOnce::first(uint64_t index, bool write) {
+  std::lock_guard<std::mutex> g(mu);
+  if (seen.size() >= kMaxLogged) return true;  // rate limiting still applies
+  return seen.insert((index << 1) | (write ? 1 : 0)).second;
+}
+
 ExitAction HandleExit(const Peripherals& p, unsigned vcpu, Exit& e) {
   if (p.stats && e.kind < ExitKind::Count)
     p.stats->by_kind[static_cast<size_t>(e.kind)].fetch_add(
@@ -136,17 +142,21 @@ ExitAction HandleExit(const Peripherals& p, unsigned vcpu, Exit& e) {
     case ExitKind::MsrRead:
     case ExitKind::MsrWrite: {
       bool write = e.kind == ExitKind::MsrWrite;
-      // Unknown MSRs: architectural #GP unless the policy says otherwise.
-      UnsupportedAction a =
-          p.unsupported_set ? p.unsupported : UnsupportedAction::Fault;
+      // Unknown MSRs: architectural #GP unless the policy (`set
+      // msr-unknown`, else `unsupported`) says otherwise.
+      UnsupportedAction a = p.msr_unknown_set ? p.msr_unknown
+                            : p.unsupported_set ? p.unsupported
+                                                : UnsupportedAction::Fault;
       if (!write) e.msr_value = 0;
       switch (a) {
         case UnsupportedAction::Ignore:
           e.msr_fault = false;
           return ExitAction::Continue;
         case UnsupportedAction::Log:
-          QVM_LOG_RL(LogLevel::Warn, "vcpu %u: unhandled MSR %s 0x%llx", vcpu,
-                     write ? "write" : "read", (unsigned long long)e.addr);
+          // Once per MSR and direction: guests poll the same MSR often.
+          if (!p.msr_logged || p.msr_logged->first(e.addr, write))
+            QVM_LOG_RL(LogLevel::Warn, "vcpu %u: unhandled MSR %s 0x%llx (logged once per MSR)",
+                       vcpu, write ? "write" : "read", (unsigned long long)e.addr);
           e.msr_fault = false;
           return ExitAction::Continue;
         case UnsupportedAction::Fault:

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "vmm/config.h"
@@ -58,6 +61,20 @@ struct Peripherals {
   const Bus* mem = nullptr;
   UnsupportedAction unsupported = UnsupportedAction::Log;
   bool unsupported_set = false;  // `unsupported` given explicitly
+  // Unknown MSRs: `set msr-unknown ACTION` overrides `unsupported` for
+  // MSRs only; without either, an unknown MSR is an architectural #GP.
+  UnsupportedAction msr_unknown = UnsupportedAction::Fault;
+  bool msr_unknown_set = false;
+  // `log` for MSRs: each MSR index (and direction) is logged once; past
+  // kMaxLogged distinct ones, rate-limited lines follow.
+  struct MsrLogOnce {
+    static constexpr size_t kMaxLogged = 1024;
+    std::mutex mu;
+    std::set<uint64_t> seen;  // index << 1 | write
+    // True the first time (index, write) is seen (or when the set is full).
+    bool first(uint64_t index, bool write);
+  };
+  std::shared_ptr<MsrLogOnce> msr_logged = std::make_shared<MsrLogOnce>();
   // Called for Eoi exits (broadcast to interrupt controllers).
   void (*eoi)(void* ctx, uint32_t vector) = nullptr;
   void* eoi_ctx = nullptr;

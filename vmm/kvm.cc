@@ -178,6 +178,36 @@ absl::Status KvmVmFd::set_msi_route(unsigned gsi, uint64_t address, uint32_t dat
   return absl::OkStatus();
 }
 
+absl::Status KvmVmFd::ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
+                                uint64_t datamatch, bool assign) {
+  if (!check_extension(KVM_CAP_IOEVENTFD)) return absl::UnimplementedError("KVM lacks ioeventfd");
+  if (len != 1 && len != 2 && len != 4 && len != 8)
+    return absl::InvalidArgumentError("ioeventfd length");
+  kvm_ioeventfd e{};
+  e.datamatch = match ? datamatch : 0;
+  e.addr = addr;
+  e.len = len;
+  e.fd = fd;
+  e.flags = (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0u) | (io ? KVM_IOEVENTFD_FLAG_PIO : 0u) |
+            (assign ? 0u : KVM_IOEVENTFD_FLAG_DEASSIGN);
+  if (ioctl(vm_, KVM_IOEVENTFD, &e) != 0) {
+    if (errno == EEXIST) return absl::AlreadyExistsError("ioeventfd address taken");
+    return Errno("KVM_IOEVENTFD");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvmVmFd::irqfd(int fd, unsigned gsi, bool assign) {
+  if (!check_extension(KVM_CAP_IRQFD) || !check_extension(KVM_CAP_IRQ_ROUTING))
+    return absl::UnimplementedError("KVM lacks irqfd");
+  kvm_irqfd i{};
+  i.fd = uint32_t(fd);
+  i.gsi = gsi;
+  i.flags = assign ? 0u : KVM_IRQFD_FLAG_DEASSIGN;
+  if (ioctl(vm_, KVM_IRQFD, &i) != 0) return Errno("KVM_IRQFD");
+  return absl::OkStatus();
+}
+
 KvmVcpuFd::~KvmVcpuFd() {
   if (run_) munmap(run_, run_size_);
   if (fd_ >= 0) close(fd_);

@@ -77,6 +77,16 @@ class KvmVmFd {
   // GSI routing table of MSI entries (interrupt-controller inputs).
   absl::Status set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
                              bool masked);
+  // KVM_IOEVENTFD / KVM_IRQFD (see VmBackend::ioeventfd/irqfd):
+  // Unimplemented when KVM lacks the capability, AlreadyExists for a
+  // duplicate ioeventfd.
+  absl::Status ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
+                         uint64_t datamatch, bool assign);
+  absl::Status irqfd(int fd, unsigned gsi, bool assign);
+  bool notifiers_supported(bool irq) const {
+    return irq ? check_extension(KVM_CAP_IRQFD) && check_extension(KVM_CAP_IRQ_ROUTING)
+               : check_extension(KVM_CAP_IOEVENTFD) != 0;
+  }
   int vcpu_mmap_size() const { return mmap_size_; }
 
  private:

@@ -150,7 +150,10 @@ qvm_vdev::qvm_vdev(qvm::VdevHost* h, const qvm_factory* f, qvm::VdevSpec s,
   if (state) memset(state, 0, (sz + 63) / 64 * 64);
 }
 
-qvm_vdev::~qvm_vdev() { free(state); }
+qvm_vdev::~qvm_vdev() {
+  qvm::CloseNotifiers(this);  // ABI 1.3 ioeventfds/irqfds (vmm/vdev_notify.cc)
+  free(state);
+}
 
 int qvm_vdev::control(unsigned ctrl, int arg, const char* value) {
   std::lock_guard<std::mutex> g(mu);
@@ -684,6 +687,8 @@ __attribute__((visibility("default"))) int qvm_irqchip_accel(qvm_vdev_t* dev, un
   if (dev->regions.size() < 2) return -EINVAL;
   if (!dev->host->irqchip_supported(kind)) return -ENOTSUP;
   if (dev->irqchip_kind) return -EEXIST;  // (a second one per VM: the machine refuses it)
+  for (qvm_vdev* o : dev->host->all_devices())
+    if (o != dev && o->irqchip_user) return -EEXIST;
   dev->irqchip_kind = kind;
   dev->irqchip_nirqs = nirqs;
   return 0;
@@ -692,9 +697,34 @@ __attribute__((visibility("default"))) int qvm_irqchip_accel(qvm_vdev_t* dev, un
 __attribute__((visibility("default"))) int qvm_irqchip_line(qvm_vdev_t* dev, unsigned intid,
                                                             int level) {
   if (!dev) return -EINVAL;
-  if (!dev->irqchip_kind) return -ENOTSUP;
+  if (!dev->irqchip_kind || dev->irqchip_user) return -ENOTSUP;
   if (intid < 32 || intid >= dev->irqchip_nirqs) return -EINVAL;
   return dev->host->irqchip_line(intid, level != 0);
+}
+
+// ABI 1.3: an interrupt controller emulated by the device itself.
+__attribute__((visibility("default"))) int qvm_irqchip_user(qvm_vdev_t* dev, unsigned kind,
+                                                            qvm_vcpu_outputs_fn outputs) {
+  if (!dev) return -EINVAL;
+  if (kind != QVM_IRQCHIP_GICV2 && kind != QVM_IRQCHIP_GICV3) return -EINVAL;
+  if (dev->regions.size() < 2) return -EINVAL;
+  if (dev->host->guest_running()) return -EBUSY;
+  if (!dev->host->user_irqchip_supported(kind)) return -ENOTSUP;
+  if (dev->irqchip_kind) return -EEXIST;
+  for (qvm_vdev* o : dev->host->all_devices())
+    if (o != dev && o->irqchip_kind) return -EEXIST;
+  dev->irqchip_kind = kind;
+  dev->irqchip_user = true;
+  dev->vcpu_outputs_fn = outputs;
+  return 0;
+}
+
+__attribute__((visibility("default"))) int qvm_vcpu_irq(qvm_vdev_t* dev, unsigned vcpu,
+                                                        unsigned input, int level) {
+  if (!dev) return -EINVAL;
+  if (!dev->irqchip_user) return -EPERM;
+  if (input != QVM_CPU_IRQ && input != QVM_CPU_FIQ) return -EINVAL;
+  return dev->host->vcpu_irq(vcpu, input, level != 0);
 }
 
 /* ---- ABI 1.2: PCI ---- */
@@ -832,6 +862,8 @@ __attribute__((visibility("default"))) int qvm_pci_bar_map(qvm_vdev_t* host, qvm
           v.end());
   if (size) v.push_back({base, size, fn, bar});
   host->pci_has_bars.store(!v.empty(), std::memory_order_release);
+  g.unlock();
+  qvm::MoveBarNotifiers(fn, bar, base, size);  // ABI 1.3: ioeventfds follow the BAR
   return 0;
 }
 
@@ -886,6 +918,32 @@ __attribute__((visibility("default"))) int qvm_devctl_reply(qvm_vdev_t* dev,
   if (len > 65512 || out->size() + len > 65512) return -ENOSPC;
   out->append(static_cast<const char*>(data), len);
   return 0;
+}
+
+// ABI 1.3: what fw-cfg-style devices tell the guest about the VM.
+__attribute__((visibility("default"))) unsigned qvm_vcpu_count(qvm_vdev_t* dev) {
+  if (!dev) return 1;
+  const qvm::Config* c = dev->host->config();
+  return c && !c->cpus.empty() ? unsigned(c->cpus.size()) : 1u;
+}
+
+__attribute__((visibility("default"))) int qvm_ram_region(qvm_vdev_t* dev, unsigned i,
+                                                          uint64_t* base, uint64_t* size) {
+  if (!dev) return -1;
+  std::vector<std::pair<uint64_t, uint64_t>> ram;
+  for (const auto& r : dev->host->memory().regions())
+    if (!r.readonly) ram.emplace_back(r.gpa, r.size);
+  std::sort(ram.begin(), ram.end());
+  if (i >= ram.size()) return -1;
+  if (base) *base = ram[i].first;
+  if (size) *size = ram[i].second;
+  return 0;
+}
+
+__attribute__((visibility("default"))) const char* qvm_cmdline(qvm_vdev_t* dev) {
+  if (!dev) return "";
+  const qvm::Config* c = dev->host->config();
+  return c && c->cmdline ? c->cmdline->c_str() : "";
 }
 
 }  // extern "C"

@@ -53,8 +53,26 @@ class VdevHost {
   // the one that does.
   virtual bool irqchip_supported(unsigned /*kind*/) const { return false; }
   virtual int irqchip_line(unsigned /*intid*/, bool /*level*/) { return -ENOTSUP; }
+  // ABI 1.3 (qvm_irqchip_user, qvm_vcpu_irq): whether a device may emulate
+  // interrupt controller `kind` itself, and vCPU `vcpu`'s input `input`.
+  virtual bool user_irqchip_supported(unsigned /*kind*/) const { return false; }
+  virtual int vcpu_irq(unsigned /*vcpu*/, unsigned /*input*/, bool /*level*/) {
+    return -ENOTSUP;
+  }
   // ABI 1.2 (PCI): every instance, in creation order.
   virtual std::vector<VdevInstance*> all_devices() { return {}; }
+  // ABI 1.3 (qvm_ioeventfd, qvm_irqfd_msi): the accelerator's notification
+  // objects (VmBackend::ioeventfd/irqfd). 0, -ENOTSUP, -EEXIST, -EIO, or
+  // -EAGAIN while no VM exists (ReplayNotifiers registers them later).
+  virtual int notifiers_supported(bool /*irq*/) { return -ENOTSUP; }
+  virtual int ioeventfd(int /*fd*/, uint64_t /*addr*/, unsigned /*len*/, bool /*io*/,
+                        bool /*match*/, uint64_t /*datamatch*/, bool /*assign*/) {
+    return -ENOTSUP;
+  }
+  virtual int irqfd(int /*fd*/, unsigned /*gsi*/, bool /*assign*/) { return -ENOTSUP; }
+  // ABI 1.3 (qvm_vcpu_count, qvm_cmdline): the VM's configuration, or
+  // nullptr (then 1 vCPU and no command line are reported).
+  virtual const Config* config() const { return nullptr; }
 };
 
 // Loads plug-ins and keeps their factories (one table per loader, no
@@ -141,6 +159,10 @@ struct qvm_vdev : public qvm::BusDevice {
   std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
   size_t fdt_bytes = 0;
   unsigned irqchip_kind = 0, irqchip_nirqs = 0;
+  // ABI 1.3: the controller is emulated by this device (qvm_irqchip_user);
+  // its per-vCPU output callback.
+  bool irqchip_user = false;
+  qvm_vcpu_outputs_fn vcpu_outputs_fn = nullptr;
   // ABI 1.2 (PCI): this instance as a PCI function (qvm_pci_declare), and
   // as a PCI host the BARs it mapped (qvm_pci_bar_map). Accesses that fall
   // in a mapped BAR are dispatched to the function without the host's lock.
@@ -161,4 +183,35 @@ struct qvm_vdev : public qvm::BusDevice {
   std::atomic<bool> pci_has_bars{false};
   bool pci_dispatch(const qvm::BusAccess& acc, uint8_t* data, bool write,
                     qvm::BusStatus* st);
+  // ABI 1.3: the ioeventfds / MSI irqfds this instance asked for. qvm owns
+  // the eventfds; they outlive the accelerator's VM (guest resets) and are
+  // registered again with each new one (qvm::ReplayNotifiers).
+  struct Notifier {
+    int fd = -1;
+    bool irq = false;
+    // ioeventfd: where the device asked for it, and where it is registered
+    unsigned region = 0, size = 0;
+    uint64_t offset = 0, datamatch = 0;
+    bool match = false;
+    bool active = false, io = false;
+    uint64_t addr = 0;
+    // MSI irqfd
+    unsigned gsi = 0;
+    bool routed = false;  // a message is set and unmasked
+    uint64_t msi_addr = 0;
+    uint32_t msi_data = 0;
+  };
+  std::mutex notify_mu;  // leaf lock: taken under mu, never the other way
+  std::vector<Notifier> notifiers;
 };
+
+namespace qvm {
+// ABI 1.3: registers every ioeventfd/irqfd of `dev` with the accelerator's
+// current VM (after it was (re)created, before the guest runs).
+void ReplayNotifiers(VdevInstance* dev);
+// Moves the ioeventfds of PCI BAR `bar` of `fn` when a host maps it at
+// [base, base+size) (size 0: unmapped).
+void MoveBarNotifiers(VdevInstance* fn, unsigned bar, uint64_t base, uint64_t size);
+// Deregisters and closes every notifier of `dev` (after QVM_CTRL_TERMINATE).
+void CloseNotifiers(VdevInstance* dev);
+}  // namespace qvm

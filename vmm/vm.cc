@@ -36,6 +36,7 @@ Vm::~Vm() {
   drain_streams();
   if (control_) control_->detach();
   for (auto& d : devs_) d->control(QVM_CTRL_TERMINATE);
+  for (auto& d : devs_) CloseNotifiers(d.get());  // ABI 1.3, while the VM is whole
   if (stdin_forwarded_) loop_.unwatch_fd(0);
   for (auto& o : outs_) {
     loop_.unwatch_fd(o.rfd);
@@ -79,10 +80,14 @@ absl::Status Vm::refuse_unsupported() const {
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   static const std::set<std::string> kSupportedVars = {
       "reboot-exit", "acpi", "resmgr-path", "resmgr-group", "trace-exits",
-      "fdt-dump-file", "cpuid-qvm-leaf", "cpuid-hide-hypervisor"};
-  for (const auto& v : cfg_.sets)
+      "fdt-dump-file", "cpuid-qvm-leaf", "cpuid-hide-hypervisor",
+      "msr-unknown", "mtrr-default-type"};
+  for (const auto& v : cfg_.sets) {
+    // The generic timer's offset (arch/aarch64); x86's TSC offset is not done.
+    if (v.name == "counter-offset" && std::string(machine_->name()) == "aarch64") continue;
     if (!kSupportedVars.count(v.name))
       return refuse(v.where, "set " + v.name);
+  }
   return absl::OkStatus();
 }
 
@@ -207,6 +212,7 @@ std::vector<DeviceInfo> Vm::device_info() const {
     di.fdt_phandle = d->fdt_phandle;
     di.irqchip_kind = d->irqchip_kind;
     di.irqchip_nirqs = d->irqchip_nirqs;
+    di.irqchip_user = d->irqchip_user;
     out.push_back(std::move(di));
   }
   return out;
@@ -219,6 +225,22 @@ absl::Status Vm::build() {
     periph_.unsupported = cfg_.unsupported->action;
     periph_.unsupported_set = true;
   }
+  if (const SetVar* v = cfg_.var("msr-unknown")) {
+    // The `unsupported` actions, for unknown MSRs only (arch/x86_64).
+    static const std::pair<const char*, UnsupportedAction> kActions[] = {
+        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log},
+        {"fault", UnsupportedAction::Fault}, {"terminate", UnsupportedAction::Terminate}};
+    bool ok = false;
+    for (const auto& [name, action] : kActions)
+      if (v->raw == name) {
+        periph_.msr_unknown = action;
+        periph_.msr_unknown_set = ok = true;
+      }
+    if (!ok)
+      return ConfigError(v->value_where, "`set msr-unknown`: unknown action `" + v->raw +
+                                             "` (valid: ignore, log, fault, terminate)");
+  }
+
   if (ncpus() > 64)
     return ConfigError(cfg_.cpus[64].where, "at most 64 vCPUs are supported");
   long host_cpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -271,6 +293,23 @@ int Vm::irqchip_line(unsigned intid, bool level) {
   absl::Status st = backend_->irq_line(intid, level);
   if (!st.ok()) {
     QVM_LOG_RL(LogLevel::Warn, "interrupt %u: %s", intid, std::string(st.message()).c_str());
+    return -EIO;
+  }
+  return 0;
+}
+
+bool Vm::user_irqchip_supported(unsigned kind) const {
+  return machine_->supports_user_irqchip(kind);
+}
+
+int Vm::vcpu_irq(unsigned vcpu, unsigned input, bool level) {
+  if (vcpu >= ncpus()) return -EINVAL;
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  absl::Status st = backend_->cpu_irq_line(vcpu, input, level);
+  if (!st.ok()) {
+    QVM_LOG_RL(LogLevel::Warn, "vcpu %u interrupt input %u: %s", vcpu, input,
+               std::string(st.message()).c_str());
     return -EIO;
   }
   return 0;
@@ -334,6 +373,35 @@ int Vm::signal_msi(uint64_t address, uint32_t data) {
     return -EIO;
   }
   return 0;
+}
+
+// ABI 1.3: notifications without exits (vmm/vdev_notify.cc).
+static int NotifyErr(const absl::Status& st) {
+  if (st.ok()) return 0;
+  if (absl::IsUnimplemented(st)) return -ENOTSUP;
+  if (absl::IsAlreadyExists(st)) return -EEXIST;
+  if (absl::IsInvalidArgument(st)) return -EINVAL;
+  QVM_LOG_RL(LogLevel::Warn, "%s", std::string(st.message()).c_str());
+  return -EIO;
+}
+
+int Vm::notifiers_supported(bool irq) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  return backend_->notifiers_supported(irq) ? 0 : -ENOTSUP;
+}
+
+int Vm::ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match, uint64_t datamatch,
+                  bool assign) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  return NotifyErr(backend_->ioeventfd(fd, addr, len, io, match, datamatch, assign));
+}
+
+int Vm::irqfd(int fd, unsigned gsi, bool assign) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  return NotifyErr(backend_->irqfd(fd, gsi, assign));
 }
 
 int Vm::set_msi_route(unsigned gsi, uint64_t address, uint32_t data, bool masked) {
@@ -626,8 +694,22 @@ int Vm::run() {
       backend_ = std::move(*be);
       if (first) Log(LogLevel::Info, "accelerator: %s", backend_->describe().c_str());
     }
+    // A user-space interrupt controller hears of the per-vCPU outputs.
+    for (auto& d : devs_) {
+      if (!d->irqchip_user || !d->vcpu_outputs_fn) continue;
+      VdevInstance* dev = d.get();
+      absl::Status wst = backend_->watch_vcpu_outputs([dev](unsigned vcpu, uint32_t mask) {
+        std::lock_guard<std::mutex> g(dev->mu);
+        dev->vcpu_outputs_fn(dev, dev->state, vcpu, mask);
+      });
+      if (!wst.ok()) {
+        Log(LogLevel::Fatal, "vdev %s: %s", dev->name.c_str(), std::string(wst.message()).c_str());
+        return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
+      }
+    }
     absl::Status st = backend_->map_memory(mem_);
     if (st.ok() && !first) st = machine_->load(cfg_, mem_, device_info(), ncpus());
+    for (auto& d : devs_) ReplayNotifiers(d.get());  // ABI 1.3: ioeventfds/irqfds
     for (auto& d : devs_) d->control(QVM_CTRL_RESET);
     if (first)
       for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);

@@ -69,7 +69,15 @@ class Vm : public VdevHost, public ControlTarget {
   int open_hostdev(VdevInstance* dev, const char* spec, int for_write) override;
   std::vector<VdevInstance*> all_devices() override;
   bool irqchip_supported(unsigned kind) const override;
+  const Config* config() const override { return &cfg_; }
   int irqchip_line(unsigned intid, bool level) override;
+  // ABI 1.3 notifications (vmm/vdev_notify.cc keeps the registrations).
+  int notifiers_supported(bool irq) override;
+  int ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
+                uint64_t datamatch, bool assign) override;
+  int irqfd(int fd, unsigned gsi, bool assign) override;
+  bool user_irqchip_supported(unsigned kind) const override;
+  int vcpu_irq(unsigned vcpu, unsigned input, bool level) override;
 
   // ControlTarget (/dev/qvm/<system>; loop thread)
   std::string env_json() override;

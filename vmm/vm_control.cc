@@ -232,6 +232,7 @@ int Vm::pause() {
     return ETIMEDOUT;
   }
   paused_ = true;
+  if (backend_) backend_->paused();  // every vCPU is parked
   return 0;
 }
 
@@ -239,6 +240,7 @@ int Vm::resume() {
   {
     std::lock_guard<std::mutex> g(pause_mu_);
     if (!paused_) return 0;
+    if (backend_) backend_->resuming();  // the vCPUs are still parked
     paused_ = false;
     pause_req_ = false;
   }

@@ -37,6 +37,19 @@ constexpr uint64_t kTtbr1El1 = SysReg(3, 0, 2, 0, 1);
 constexpr uint64_t kTcrEl1 = SysReg(3, 0, 2, 0, 2);
 
 constexpr uint64_t kPstateEl1h = 0x5;
+
+// Linux 6.4+ (not in Debian 12's headers): a VM-wide counter offset.
+constexpr long kKvmCapCounterOffset = 227;
+struct KvmArmCounterOffset {
+  uint64_t counter_offset;
+  uint64_t reserved;
+};
+constexpr unsigned long kKvmArmSetCounterOffset = _IOW(KVMIO, 0xb5, KvmArmCounterOffset);
+
+// The per-vCPU output bits of ABI 1.3 are KVM's device_irq_level bits.
+static_assert(QVM_VCPU_OUT_VTIMER == KVM_ARM_DEV_EL1_VTIMER &&
+              QVM_VCPU_OUT_PTIMER == KVM_ARM_DEV_EL1_PTIMER &&
+              QVM_VCPU_OUT_PMU == KVM_ARM_DEV_PMU);
 constexpr uint64_t kPstateDaif = 0xfull << 6;
 
 }  // namespace
@@ -60,6 +73,7 @@ absl::Status KvmArm64Vm::init(unsigned ncpus, UnsupportedAction unsupported) {
     return Errno("KVM_ARM_PREFERRED_TARGET");
   if (vm_.check_extension(KVM_CAP_ARM_NISV_TO_USER))
     nisv_ = vm_.enable_cap(KVM_CAP_ARM_NISV_TO_USER, 0).ok();
+  counter_ioctl_ = vm_.check_extension(kKvmCapCounterOffset) > 0;
   return absl::OkStatus();
 }
 
@@ -117,7 +131,8 @@ absl::Status KvmArm64Vm::finalize_gic() {
 }
 
 std::string KvmArm64Vm::describe() const {
-  std::string gic = gic_fd_ < 0 ? "no vGIC"
+  std::string gic = user_irqchip_ ? "interrupt controller in user space (KVM_CAP_ARM_USER_IRQ)"
+                    : gic_fd_ < 0 ? "no vGIC"
                     : gic_.kind == QVM_IRQCHIP_GICV3 ? "in-kernel vGICv3"
                                                      : "in-kernel vGICv2";
   return absl::StrFormat("KVM API %d (arm64, target %u), %s, PSCI in the kernel%s",
@@ -139,7 +154,176 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmArm64Vm::create_vcpu(unsigned in
   if (index > 0) t.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
   absl::Status st = v->init(vm_, t);
   if (!st.ok()) return st;
+  // The timer interrupts KVM raises are the ones the device tree names.
+  if (gic_fd_ >= 0) {
+    st = v->set_timer_irqs(kTimerIntidVirt, kTimerIntidPhys);
+    if (!st.ok()) return st;
+  }
+  vcpus_.push_back(v.get());
+  if (user_irqchip_) {
+    if (outputs_fn_) v->set_outputs_listener(&outputs_fn_);
+    // Lines the user-space controller set before this vCPU existed.
+    std::lock_guard<std::mutex> g(cpu_mu_);
+    if (index < 256) {
+      cpu_created_[index] = true;
+      cpu_obj_[index] = v.get();
+      v->set_line_owner(this);
+      for (unsigned in = 0; in < 2; in++)
+        if (cpu_lines_[index] & (1u << in)) {
+          st = cpu_irq_ioctl(index, in, true);
+          if (!st.ok()) return st;
+        }
+    }
+  }
   return std::unique_ptr<VcpuBackend>(std::move(v));
+}
+
+absl::Status KvmArm64Vm::enable_user_irqchip() {
+  if (gic_fd_ >= 0) return absl::FailedPreconditionError("an in-kernel vGIC exists already");
+  if (!vm_.check_extension(KVM_CAP_ARM_USER_IRQ))
+    return absl::FailedPreconditionError(
+        "KVM lacks KVM_CAP_ARM_USER_IRQ: a user-space interrupt controller would never "
+        "see the generic timer (use the in-kernel vGIC)");
+  user_irqchip_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vm::cpu_irq_ioctl(unsigned vcpu, unsigned input, bool level) {
+  kvm_irq_level l{};
+  l.irq = (uint32_t(KVM_ARM_IRQ_TYPE_CPU) << KVM_ARM_IRQ_TYPE_SHIFT) |
+          ((vcpu & KVM_ARM_IRQ_VCPU_MASK) << KVM_ARM_IRQ_VCPU_SHIFT) |
+          (input ? KVM_ARM_IRQ_CPU_FIQ : KVM_ARM_IRQ_CPU_IRQ);
+  l.level = level ? 1 : 0;
+  if (ioctl(vm_.vm_fd(), KVM_IRQ_LINE, &l) != 0)
+    return Errno(absl::StrFormat("KVM_IRQ_LINE vcpu %u %s", vcpu, input ? "FIQ" : "IRQ"));
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vm::cpu_irq_line(unsigned vcpu, unsigned input, bool level) {
+  if (!user_irqchip_) return absl::FailedPreconditionError("the vGIC drives the vCPUs' inputs");
+  if (vcpu >= ncpus_ || vcpu >= 256 || input > 1)
+    return absl::InvalidArgumentError("no such vCPU input");
+  std::lock_guard<std::mutex> g(cpu_mu_);
+  uint8_t bit = uint8_t(1u << input);
+  cpu_lines_[vcpu] = level ? uint8_t(cpu_lines_[vcpu] | bit) : uint8_t(cpu_lines_[vcpu] & ~bit);
+  if (!cpu_created_[vcpu]) return absl::OkStatus();  // applied at creation
+  absl::Status st = cpu_irq_ioctl(vcpu, input, level);
+  KvmArm64Vcpu* target = cpu_obj_[vcpu];
+  if (target && !target->on_own_thread()) {
+    // See sync_cpu_lines: make the target re-apply it from its own thread.
+    cpu_gen_[vcpu].fetch_add(1, std::memory_order_acq_rel);
+    target->kick();
+  }
+  return st;
+}
+
+void KvmArm64Vm::sync_cpu_lines(unsigned vcpu, uint32_t* seen) {
+  if (vcpu >= 256 || cpu_gen_[vcpu].load(std::memory_order_acquire) == *seen) return;
+  std::lock_guard<std::mutex> g(cpu_mu_);
+  *seen = cpu_gen_[vcpu].load(std::memory_order_acquire);
+  for (unsigned in = 0; in < 2; in++) {
+    absl::Status st = cpu_irq_ioctl(vcpu, in, (cpu_lines_[vcpu] >> in) & 1);
+    if (!st.ok())
+      QVM_LOG_RL(LogLevel::Warn, "vcpu %u: %s", vcpu, std::string(st.message()).c_str());
+  }
+}
+
+void KvmArm64Vm::vcpu_gone(unsigned vcpu) {
+  std::lock_guard<std::mutex> g(cpu_mu_);
+  if (vcpu < 256) {
+    cpu_obj_[vcpu] = nullptr;
+    cpu_created_[vcpu] = false;
+  }
+}
+
+KvmArm64Vcpu::~KvmArm64Vcpu() {
+  if (line_owner_) line_owner_->vcpu_gone(index_);
+}
+
+absl::Status KvmArm64Vm::watch_vcpu_outputs(std::function<void(unsigned, uint32_t)> fn) {
+  if (!user_irqchip_)
+    return absl::FailedPreconditionError("per-vCPU outputs reach user space only without a vGIC");
+  outputs_fn_ = std::move(fn);
+  return absl::OkStatus();
+}
+
+uint64_t HostCounter() {
+  uint64_t v;
+  asm volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v) : : "memory");
+  return v;
+}
+
+absl::Status KvmArm64Vm::apply_counter_offset(uint64_t offset) {
+  if (counter_ioctl_) {
+    // One VM-wide offset for the virtual and the physical counter.
+    KvmArmCounterOffset o{offset, 0};
+    if (ioctl(vm_.vm_fd(), kKvmArmSetCounterOffset, &o) != 0)
+      return Errno("KVM_ARM_SET_COUNTER_OFFSET");
+    return absl::OkStatus();
+  }
+  // Older kernels (Debian 12's 6.1): the virtual counter's value, the same
+  // on every vCPU (each write moves the VM's virtual offset).
+  uint64_t value = HostCounter() - offset;
+  for (KvmArm64Vcpu* v : vcpus_) {
+    absl::Status st = v->set_reg(KVM_REG_ARM_TIMER_CNT, value);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vm::start_counter(CounterState* st) {
+  counter_ = st;
+  if (!st->known) {  // the VM's first start: the guest counter begins at 0
+    st->offset = HostCounter();
+    st->known = true;
+  }
+  st->paused = false;
+  absl::Status s = apply_counter_offset(st->offset);
+  if (s.ok())
+    Log(LogLevel::Debug, "generic timer: guest counter = host counter - 0x%llx (%s)",
+        (unsigned long long)st->offset,
+        counter_ioctl_ ? "KVM_ARM_SET_COUNTER_OFFSET" : "KVM_REG_ARM_TIMER_CNT");
+  return s;
+}
+
+void KvmArm64Vm::paused() {
+  if (!counter_ || !counter_->freeze || vcpus_.empty()) return;
+  uint64_t now = HostCounter() - counter_->offset;
+  if (!counter_ioctl_) {  // what the vCPUs really count
+    auto r = vcpus_[0]->get_reg(KVM_REG_ARM_TIMER_CNT);
+    if (r.ok()) now = *r;
+  }
+  counter_->paused_at = now;
+  counter_->paused = true;
+}
+
+void KvmArm64Vm::resuming() {
+  if (!counter_ || !counter_->paused) return;
+  counter_->paused = false;
+  uint64_t offset = HostCounter() - counter_->paused_at;
+  absl::Status st = apply_counter_offset(offset);
+  if (!st.ok()) {
+    Log(LogLevel::Error, "resume: guest counter not restored (%s): it jumps by the paused time",
+        std::string(st.message()).c_str());
+    return;
+  }
+  counter_->offset = offset;
+}
+
+absl::Status KvmArm64Vcpu::set_timer_irqs(unsigned vtimer, unsigned ptimer) {
+  const std::pair<uint64_t, unsigned> irqs[] = {{KVM_ARM_VCPU_TIMER_IRQ_VTIMER, vtimer},
+                                                {KVM_ARM_VCPU_TIMER_IRQ_PTIMER, ptimer}};
+  for (const auto& [attr, intid] : irqs) {
+    int value = int(intid);
+    kvm_device_attr a{};
+    a.group = KVM_ARM_VCPU_TIMER_CTRL;
+    a.attr = attr;
+    a.addr = reinterpret_cast<uint64_t>(&value);
+    if (ioctl(fd_.fd(), KVM_HAS_DEVICE_ATTR, &a) != 0) continue;  // KVM's defaults: the same
+    if (ioctl(fd_.fd(), KVM_SET_DEVICE_ATTR, &a) != 0)
+      return Errno(absl::StrFormat("vcpu %u: timer interrupt %u", index_, intid));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status KvmArm64Vm::signal_msi(uint64_t, uint32_t) {
@@ -377,8 +561,19 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
     entered_once_ = true;
     Log(LogLevel::Debug, "vcpu %u: first entry", index_);
   }
+  if (line_owner_) line_owner_->sync_cpu_lines(index_, &lines_seen_);
   auto entered = fd_.enter();
   if (!entered.ok()) return entered.status();
+  if (outputs_fn_) {
+    // User irqchip: KVM reports the timers' levels on every exit (and exits
+    // with EINTR when one changed before re-entering the guest).
+    uint32_t now = uint32_t(run->s.regs.device_irq_level) &
+                   (KVM_ARM_DEV_EL1_VTIMER | KVM_ARM_DEV_EL1_PTIMER | KVM_ARM_DEV_PMU);
+    if (now != outputs_) {
+      outputs_ = now;
+      (*outputs_fn_)(index_, now);
+    }
+  }
   if (!*entered) {
     exit_.kind = ExitKind::Interrupted;
     return &exit_;

@@ -4,10 +4,14 @@
 // aborts without a syndrome decoded with Capstone and emulated here).
 #pragma once
 
+#include <pthread.h>
+
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <optional>
+#include <vector>
 
 #include "arch/aarch64/a64_decode.h"
 #include "vmm/backend.h"
@@ -21,7 +25,28 @@ struct GicPlan {
   unsigned kind = 0;  // enum qvm_irqchip_kind
   uint64_t dist = 0, cpu_or_redist = 0;
   unsigned nirqs = 0;
+  bool user = false;  // emulated by a vdev (qvm_irqchip_user): no vGIC
 };
+
+class KvmArm64Vcpu;
+
+// The guest's generic-timer counter across the VM's life (kept by the
+// machine, so that it survives a reset in place, which makes a new VM).
+// guest virtual counter = host counter - offset.
+struct CounterState {
+  bool known = false;   // offset set (`set counter-offset`, or the first start)
+  uint64_t offset = 0;
+  bool freeze = true;   // the counter stops while the VM is paused
+  bool paused = false;
+  uint64_t paused_at = 0;  // guest counter when the VM was paused
+};
+
+// The generic timer's interrupts as KVM raises them and the device tree
+// describes them (boot/fdt.cc: PPI 11 and 14).
+constexpr unsigned kTimerIntidVirt = 27, kTimerIntidPhys = 30;
+
+// The host's counter (CNTVCT_EL0 of a host process: the physical count).
+uint64_t HostCounter();
 
 class KvmArm64Vm : public VmBackend {
  public:
@@ -30,6 +55,14 @@ class KvmArm64Vm : public VmBackend {
   absl::Status create_gic(const GicPlan& p);
   // NR_IRQS + CTRL_INIT, after every vCPU exists.
   absl::Status finalize_gic();
+  // After every vCPU exists, before the first run: the guest counter per
+  // `st` (its offset is fixed here on the VM's first start).
+  absl::Status start_counter(CounterState* st);
+  // Every vCPU parked (pause) / about to run again (resume): with
+  // `st->freeze`, the counter continues from where it stopped.
+  void paused() override;
+  void resuming() override;
+  bool has_counter_offset_ioctl() const { return counter_ioctl_; }
   std::string describe() const override;
   absl::Status map_memory(const GuestMemory& mem) override;
   absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(unsigned index) override;
@@ -37,8 +70,48 @@ class KvmArm64Vm : public VmBackend {
   absl::Status set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
                              bool masked) override;
   absl::Status irq_line(unsigned intid, bool level) override;
+  absl::Status ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
+                         uint64_t datamatch, bool assign) override {
+    return vm_.ioeventfd(fd, addr, len, io, match, datamatch, assign);
+  }
+  absl::Status irqfd(int fd, unsigned gsi, bool assign) override {
+    return vm_.irqfd(fd, gsi, assign);
+  }
+  // MSI irqfds need MSI routes, which need a GIC ITS (not modelled).
+  bool notifiers_supported(bool irq) const override {
+    return !irq && vm_.notifiers_supported(false);
+  }
+
+  // User-space interrupt controller (no vGIC): KVM_CAP_ARM_USER_IRQ must be
+  // there; vCPU IRQ/FIQ lines via KVM_IRQ_LINE type CPU, the timers' levels
+  // from kvm_run->s.regs.device_irq_level after every exit.
+  absl::Status enable_user_irqchip();
+  absl::Status cpu_irq_line(unsigned vcpu, unsigned input, bool level) override;
+  absl::Status watch_vcpu_outputs(std::function<void(unsigned, uint32_t)> fn) override;
+  // On vCPU `vcpu`'s own thread right before KVM_RUN: when another thread
+  // changed its inputs since `*seen`, apply them again from here. KVM keeps
+  // the IRQ/FIQ lines in the vCPU's HCR_EL2 copy, which the vCPU's own
+  // thread rewrites non-atomically when it loads the vCPU (KVM_RUN, being
+  // scheduled in), so a KVM_IRQ_LINE from another thread at that moment can
+  // be lost; such changes therefore also kick the vCPU, which then re-applies
+  // them before entering the guest again.
+  void sync_cpu_lines(unsigned vcpu, uint32_t* seen);
+  void vcpu_gone(unsigned vcpu);
 
  private:
+  absl::Status cpu_irq_ioctl(unsigned vcpu, unsigned input, bool level);
+  // guest counter = host counter - offset, on every vCPU.
+  absl::Status apply_counter_offset(uint64_t offset);
+  bool counter_ioctl_ = false;  // KVM_CAP_COUNTER_OFFSET (Linux 6.4+)
+  CounterState* counter_ = nullptr;
+  std::vector<KvmArm64Vcpu*> vcpus_;  // owned by the Vm, outlive us in use
+  bool user_irqchip_ = false;
+  std::mutex cpu_mu_;  // cpu_lines_, cpu_created_, cpu_obj_
+  KvmArm64Vcpu* cpu_obj_[256] = {};
+  std::atomic<uint32_t> cpu_gen_[256] = {};  // cross-thread changes per vCPU
+  uint8_t cpu_lines_[256] = {};  // per vCPU: bit 0 IRQ, bit 1 FIQ (as last asked)
+  bool cpu_created_[256] = {};
+  std::function<void(unsigned, uint32_t)> outputs_fn_;
   KvmVmFd vm_;
   unsigned ncpus_ = 1;
   bool nisv_ = false;
@@ -62,7 +135,15 @@ class KvmArm64Vcpu : public VcpuBackend {
   absl::Status bind_thread() override {
     Log(LogLevel::Debug, "vcpu %u: thread bound", index_);
     fd_.bind_thread();
+    thread_ = pthread_self();
+    bound_.store(true, std::memory_order_release);
     return absl::OkStatus();
+  }
+  ~KvmArm64Vcpu() override;
+  // User irqchip: the VM whose input levels this vCPU re-applies.
+  void set_line_owner(KvmArm64Vm* vm) { line_owner_ = vm; }
+  bool on_own_thread() const {
+    return bound_.load(std::memory_order_acquire) && pthread_equal(thread_, pthread_self());
   }
   void set_extint(bool, std::function<int()>) override {}
   absl::StatusOr<VcpuRegs> regs() override;
@@ -70,6 +151,8 @@ class KvmArm64Vcpu : public VcpuBackend {
 
   // Boot state: PC, X0 (the FDT), EL1h with interrupts masked.
   absl::Status set_entry(uint64_t pc, uint64_t x0);
+  // The INTIDs of the virtual and physical timer (in-kernel vGIC only).
+  absl::Status set_timer_irqs(unsigned vtimer, unsigned ptimer);
 
   absl::StatusOr<uint64_t> get_reg(uint64_t id);
   absl::Status set_reg(uint64_t id, uint64_t v);
@@ -97,6 +180,18 @@ class KvmArm64Vcpu : public VcpuBackend {
   uint64_t loaded_[2] = {0, 0};
   bool skip_pending_ = false;
   bool entered_once_ = false;  // `ignore`/`log` policy: step over the insn
+  // User irqchip: the VM's output listener and the last reported mask.
+  const std::function<void(unsigned, uint32_t)>* outputs_fn_ = nullptr;
+  uint32_t outputs_ = 0;
+  KvmArm64Vm* line_owner_ = nullptr;
+  uint32_t lines_seen_ = 0;
+  pthread_t thread_{};
+  std::atomic<bool> bound_{false};
+
+ public:
+  void set_outputs_listener(const std::function<void(unsigned, uint32_t)>* fn) {
+    outputs_fn_ = fn;
+  }
 };
 
 // ONE_REG id of general-purpose register n (0..30), SP_EL0, SP_EL1, PC,

@@ -33,6 +33,11 @@ class Arm64Machine : public Machine {
   bool supports_irqchip(unsigned kind) const override {
     return kind == QVM_IRQCHIP_GICV2 || kind == QVM_IRQCHIP_GICV3;
   }
+  // Only a GICv2 has a memory-mapped CPU interface that user space can
+  // serve; the GICv3 one is system registers that never leave the kernel.
+  bool supports_user_irqchip(unsigned kind) const override {
+    return kind == QVM_IRQCHIP_GICV2;
+  }
   uint64_t default_ram_base() const override { return kRamBase; }
 
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
@@ -40,7 +45,7 @@ class Arm64Machine : public Machine {
     absl::Status st = vm->init(ncpus, unsupported_);
     if (!st.ok()) return st;
     if (gic_.kind) {
-      st = vm->create_gic(gic_);
+      st = gic_.user ? vm->enable_user_irqchip() : vm->create_gic(gic_);
       if (!st.ok()) return st;
     }
     vm_ = vm.get();
@@ -60,7 +65,7 @@ class Arm64Machine : public Machine {
       if (!d.irqchip_kind) continue;
       if (gic)
         return ConfigError(none, absl::StrFormat(
-            "vdev %s: a second in-kernel interrupt controller (%s is one)", d.name, gic->name));
+            "vdev %s: a second machine interrupt controller (%s is one)", d.name, gic->name));
       gic = &d;
       std::vector<uint64_t> mem_regions;
       for (const auto& r : d.regions)
@@ -71,6 +76,7 @@ class Arm64Machine : public Machine {
       gic_.dist = mem_regions[0];
       gic_.cpu_or_redist = mem_regions[1];
       gic_.nirqs = d.irqchip_nirqs;
+      gic_.user = d.irqchip_user;
       if (gic_.kind == QVM_IRQCHIP_GICV2 && ncpus > 8)
         return ConfigError(none, "GICv2 supports at most 8 vCPUs");
     }
@@ -159,8 +165,29 @@ class Arm64Machine : public Machine {
           auto be32 = [](uint32_t v) {
             return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
           };
-          n.props.emplace_back("clocks", be32(kClockPhandle) + be32(kClockPhandle));
-          n.props.emplace_back("clock-names", std::string("uartclk\0apb_pclk\0", 17));
+          // The first clock is the device's functional clock: the 24 MHz
+          // one unless the device states its rate (`clock-frequency`, e.g.
+          // the SP805's WDOGCLK), then a fixed clock of that rate. The
+          // device may name its clocks itself (`clock-names`).
+          uint32_t first = kClockPhandle;
+          bool has_names = false;
+          for (const auto& p : n.props) {
+            has_names |= p.first == "clock-names";
+            if (p.first != "clock-frequency" || p.second.size() != 4) continue;
+            const auto* b = reinterpret_cast<const uint8_t*>(p.second.data());
+            uint32_t hz = uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+            if (hz == 0 || hz == boot::kApbClockHz) continue;
+            first = 0;
+            for (const auto& [ph, f] : fm.fixed_clocks)
+              if (f == hz) first = ph;
+            if (!first) {
+              first = kClockPhandle + 1 + uint32_t(fm.fixed_clocks.size());
+              fm.fixed_clocks.emplace_back(first, hz);
+            }
+          }
+          n.props.emplace_back("clocks", be32(first) + be32(kClockPhandle));
+          if (!has_names)
+            n.props.emplace_back("clock-names", std::string("uartclk\0apb_pclk\0", 17));
         }
       }
       if (fm.stdout_path.empty() && d.type == "pl011") fm.stdout_path = boot::FdtNodePath(n);
@@ -175,6 +202,19 @@ class Arm64Machine : public Machine {
       return absl::InternalError("cannot write the device tree into guest RAM");
     fdt_blob_ = *blob;
     if (const SetVar* v = cfg.var("fdt-dump-file")) dump_fdt(v->raw);
+    // `set counter-offset N`: guest counter = host counter - N for the VM's
+    // whole life (0: the host's count), counting on while paused. Default
+    // (or all ones): the counter starts at 0 and stops while paused. Decided
+    // once: a reset in place keeps the counter going.
+    if (!counter_configured_) {
+      counter_configured_ = true;
+      const SetVar* co = cfg.var("counter-offset");
+      if (co && co->number && *co->number != ~0ull) {
+        counter_.known = true;
+        counter_.offset = *co->number;
+        counter_.freeze = false;
+      }
+    }
     entry_ = k->entry;
     fdt_ = place->fdt;
     summary_ = absl::StrFormat("arm64 %s, entry 0x%x; FDT at 0x%x (%u bytes)", k->kind,
@@ -191,8 +231,13 @@ class Arm64Machine : public Machine {
       absl::Status st = v->set_entry(entry_, fdt_);
       if (!st.ok()) return st;
     }
-    // The vGIC is initialised once every vCPU exists.
-    if (index + 1 == ncpus_ && vm_) return vm_->finalize_gic();
+    // The vGIC is initialised and the guest counter set once every vCPU
+    // exists (before any runs).
+    if (index + 1 == ncpus_ && vm_) {
+      absl::Status st = vm_->finalize_gic();
+      if (st.ok()) st = vm_->start_counter(&counter_);
+      return st;
+    }
     return absl::OkStatus();
   }
 
@@ -213,6 +258,8 @@ class Arm64Machine : public Machine {
   uint64_t entry_ = 0, fdt_ = 0;
   std::vector<uint8_t> fdt_blob_;
   std::string summary_;
+  arm64::CounterState counter_;  // survives resets (new VMs)
+  bool counter_configured_ = false;
 };
 
 }  // namespace

@@ -43,6 +43,24 @@ unsigned Log2Ceil(unsigned n) {
   return s;
 }
 
+// Leaf 0xB/0x1F sub-leaf `e.index`: every vCPU is one core of one package
+// (SMT level width 0, core level width `shift`, x2APIC ID = vCPU index).
+void Topology(kvm_cpuid_entry2& e, unsigned index, unsigned ncpus, unsigned shift) {
+  if (e.index == 0) {
+    e.eax = 0;
+    e.ebx = 1;
+    e.ecx = 0x100;  // SMT level
+  } else if (e.index == 1) {
+    e.eax = shift;
+    e.ebx = ncpus;
+    e.ecx = 0x201;  // core level
+  } else {
+    e.eax = e.ebx = 0;
+    e.ecx = e.index;
+  }
+  e.edx = index;
+}
+
 }  // namespace
 
 std::vector<kvm_cpuid_entry2> ApplyCpuidPolicy(const std::vector<kvm_cpuid_entry2>& supported,
@@ -72,25 +90,34 @@ std::vector<kvm_cpuid_entry2> ApplyCpuidPolicy(const std::vector<kvm_cpuid_entry
         break;
       case 0xb:
       case 0x1f:
-        // Topology: every vCPU is one core of one package.
-        if (e.index == 0) {
-          e.eax = 0;
-          e.ebx = 1;
-          e.ecx = 0x100;  // SMT level
-        } else if (e.index == 1) {
-          e.eax = shift;
-          e.ebx = ncpus;
-          e.ecx = 0x201;  // core level
-        } else {
-          e.eax = e.ebx = 0;
-          e.ecx = e.index;
-        }
-        e.edx = index;
+        Topology(e, index, ncpus, shift);
         break;
       default:
         break;
     }
     out.push_back(e);
+  }
+  // Leaves 0xB/0x1F: KVM may list only some sub-leaves (on AMD hosts only
+  // sub-leaf 0), and a sub-leaf missing from the table reads as zeros: a
+  // guest would see no core level. Every vCPU gets levels 0 (SMT), 1 (core)
+  // and the invalid level 2 that ends a guest's walk.
+  for (uint32_t leaf : {0xbu, 0x1fu}) {
+    bool present = false, have[3] = {false, false, false};
+    for (const auto& e : out)
+      if (e.function == leaf) {
+        present = true;
+        if (e.index < 3) have[e.index] = true;
+      }
+    if (!present) continue;
+    for (uint32_t i = 0; i < 3; i++) {
+      if (have[i] || out.size() >= 255) continue;
+      kvm_cpuid_entry2 e{};
+      e.function = leaf;
+      e.index = i;
+      e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+      Topology(e, index, ncpus, shift);
+      out.push_back(e);
+    }
   }
   // qvm's identification range, in the next 0x100 slot after KVM's. Guests
   // scan 0x40000000..0x4000ff00 in 0x100 steps for the signature they know
@@ -202,8 +229,8 @@ absl::Status KvmX86Vcpu::init(const KvmVmFd& vm, const std::vector<kvm_cpuid_ent
   msrs.entries()[0].index = 0x1a0;  // IA32_MISC_ENABLE: fast strings
   msrs.entries()[0].data = 1;
   msrs.entries()[1] = kvm_msr_entry{};
-  msrs.entries()[1].index = 0x2ff;  // IA32_MTRR_DEF_TYPE: E | FE | WB
-  msrs.entries()[1].data = 0xc06;
+  msrs.entries()[1].index = 0x2ff;  // IA32_MTRR_DEF_TYPE: E | FE | WB by default
+  msrs.entries()[1].data = opt.mtrr_def_type;
   int n = ioctl(fd_.fd(), kKvmSetMsrs, msrs.data());
   if (n != 2) Log(LogLevel::Debug, "vcpu %u: KVM_SET_MSRS set %d of 2", index_, n);
   return absl::OkStatus();

@@ -23,6 +23,10 @@ struct CpuidOptions {
   // Hide the hypervisor: clear CPUID.1:ECX[31] and drop every
   // 0x40000000-0x4fffffff leaf (KVM's and qvm's).
   bool hide_hypervisor = false;
+  // IA32_MTRR_DEF_TYPE at vCPU creation (`set mtrr-default-type`): wb =
+  // 0xC06 (MTRRs and fixed ranges enabled, default write-back), uc = 0xC00
+  // (enabled, default uncached), off = 0 (MTRRs disabled).
+  uint64_t mtrr_def_type = 0xc06;
 };
 
 // qvm's hypervisor identification leaf: EAX = highest leaf of the range
@@ -44,6 +48,14 @@ class KvmX86Vm : public VmBackend {
   absl::Status signal_msi(uint64_t address, uint32_t data) override;
   absl::Status set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
                              bool masked) override;
+  absl::Status ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
+                         uint64_t datamatch, bool assign) override {
+    return vm_.ioeventfd(fd, addr, len, io, match, datamatch, assign);
+  }
+  absl::Status irqfd(int fd, unsigned gsi, bool assign) override {
+    return vm_.irqfd(fd, gsi, assign);
+  }
+  bool notifiers_supported(bool irq) const override { return vm_.notifiers_supported(irq); }
 
  private:
   KvmVmFd vm_;

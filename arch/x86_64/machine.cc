@@ -44,6 +44,14 @@ class X86Machine : public Machine {
       cpuid_.qvm_leaf = *v->boolean;
     if (const SetVar* v = cfg.var("cpuid-hide-hypervisor"); v && v->boolean)
       cpuid_.hide_hypervisor = *v->boolean;
+    if (const SetVar* v = cfg.var("mtrr-default-type")) {
+      if (v->raw == "wb") cpuid_.mtrr_def_type = 0xc06;
+      else if (v->raw == "uc") cpuid_.mtrr_def_type = 0xc00;
+      else if (v->raw == "off") cpuid_.mtrr_def_type = 0;
+      else
+        return ConfigError(v->value_where, "`set mtrr-default-type`: unknown type `" + v->raw +
+                                               "` (valid: wb, uc, off)");
+    }
     boot::BootRequest req;
     bool have_kernel = false;
     std::vector<std::vector<uint8_t>> user_acpi;
@@ -149,8 +157,10 @@ class X86Machine : public Machine {
           if (r.space == QVM_SPACE_MEM && r.base + r.size <= (1ull << 32))
             ad.mem.emplace_back(uint32_t(r.base), uint32_t(r.size));
         }
+        // ISA lines (< 16) as IRQNoFlags; IOAPIC inputs 16-23 as GSIs
+        // (Interrupt: level, active high), e.g. virtio-mmio's LNRO0005.
         for (const auto& i : d.intrs)
-          if (i.controller == "ioapic" && i.line < 16)
+          if (i.controller == "ioapic" && i.line < 24)
             ad.irqs.push_back(i.line == 2 ? 0 : i.line);
         ap.devices.push_back(std::move(ad));
       }

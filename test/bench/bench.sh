@@ -127,7 +127,7 @@ lane() {
     return
   fi
   progress "full boot in the x86_64 lane: qvm, qemu-pc, qemu-microvm, $R_BOOT runs each (emulated host boot excluded)"
-  local limit=$((90 + R_BOOT * 90)) rc="" done=0
+  local limit=$((90 + R_BOOT * 90 + R_BOOT * 3 * 200)) rc="" done=0
   : >"$log"
   : >"$out/x86_64-qvm-exit-stats.txt"
   while IFS= read -r line; do
@@ -135,6 +135,7 @@ lane() {
     printf '%s\n' "$line" >>"$log"
     case $line in
       "QVMBENCH boot "*) read -r _ _ p r rest <<<"$line"; sample boot "$p" "$LANE" "$r" "$rest" ;;
+      "QVMBENCH block "*) read -r _ _ p r rest <<<"$line"; sample block "$p" "$LANE" "$r" "$rest" ;;
       "QVMBENCH host "* | "QVMBENCH note "* | "QVMBENCH err "*) progress "lane: ${line#QVMBENCH }" ;;
       "QVMBENCH stats "*) printf '%s\n' "${line#QVMBENCH stats }" >>"$out/x86_64-qvm-exit-stats.txt" ;;
       "QVMBENCH done") done=1 ;;

@@ -53,6 +53,44 @@ while [ "$i" -le "$reps" ]; do
   done
   i=$((i + 1))
 done
+# block: the guest's qvm-blkbench (O_DIRECT 1 MiB sequential write/read,
+# 4 KiB random reads for 5 s) on virtio-blk backed by /tmp/bench.img:
+#   QVMBENCH block <peer> <run> seqw=MiB/s seqr=MiB/s randr=IOPS rc=...
+# peers: qvm (eventfds), qvm-exit (`notify exit`), qemu-pc (virtio-blk-pci).
+blk_peer() {
+  rm -f /tmp/bench.img /tmp/blk.out
+  dd if=/dev/zero of=/tmp/bench.img bs=1M count=64 2>/dev/null
+  case "$1" in
+    qvm) timeout -s KILL 300 qvm @/etc/qvm/blk-eventfd.qvmconf </dev/null >/tmp/blk.out 2>&1 ;;
+    qvm-exit) timeout -s KILL 300 qvm @/etc/qvm/blk-exit.qvmconf </dev/null >/tmp/blk.out 2>&1 ;;
+    qemu-pc)
+      timeout -s KILL 300 qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config \
+        -display none -m 256M -smp 1 -serial stdio -no-reboot \
+        -kernel /guest/vmlinuz -initrd /guest/initramfs.cpio.gz \
+        -append "console=ttyS0 quiet qvm.test=blkbench" \
+        -drive file=/tmp/bench.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0 \
+        </dev/null >/tmp/blk.out 2>&1 ;;
+  esac
+  rc=$?
+  kv=""
+  for t in seqw seqr randr; do
+    v=$(sed -n "s/^QVM-BLKBENCH $t \([0-9.]*\) .*/\1/p" /tmp/blk.out | tr -d '\r' | head -n1)
+    kv="$kv $t=${v:--1}"
+  done
+  echo "QVMBENCH block $1 $2$kv rc=$rc"
+}
+b=1
+while [ "$b" -le "$reps" ]; do
+  case $((b % 3)) in
+    1) order="qvm qemu-pc qvm-exit" ;;
+    2) order="qemu-pc qvm-exit qvm" ;;
+    0) order="qvm-exit qvm qemu-pc" ;;
+  esac
+  for p in $order; do blk_peer "$p" "$b"; done
+  b=$((b + 1))
+done
+rm -f /tmp/bench.img
+
 # One extra qvm boot, not timed: SIGUSR1 when the marker appears, so the
 # exit statistics (start -> init) show what the boot's time goes to.
 rm -f /tmp/prof.out

@@ -61,3 +61,11 @@ bench-image: $(BIN)/qvm $(addprefix $(VDEVDIR)/vdev-,$(addsuffix .so,$(VDEVS))) 
 # lane's rows, never the native figures).
 bench: $(BIN)/qvm $(addprefix $(VDEVDIR)/vdev-,$(addsuffix .so,$(VDEVS))) bench-tools
 	@BUILD=$(BUILD) QUICK=$(QUICK) MAKE="$(MAKE)" bash $(BENCH_SRC)/bench.sh
+
+# qvm-blkbench: the block benchmark inside the test guest (static; put in
+# the guest's initramfs by test/guest/guest.build, run by the x86_64 lane's
+# blk-perf test and the bench lane's block item).
+$(BUILD)/guest-tools/qvm-blkbench: $(BENCH_SRC)/blkbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+guest: $(BUILD)/guest-tools/qvm-blkbench

@@ -64,15 +64,15 @@ case_() {
 base=(system sdk ram 16M)
 if [ $kvm_ok = 1 ]; then
   case_ wdt-stop 1 "" "${base[@]}" load 0x100000,wdt-stop.bin vdev debug-exit \
-    vdev oldabi loc io:0x510 vdev wdt-ib700 action exit scale 20
+    vdev oldabi loc io:0x520 vdev wdt-ib700 action exit scale 20
   case_ wdt-expire 4 "watchdog expired" "${base[@]}" load 0x100000,wdt-expire.bin vdev debug-exit \
-    vdev oldabi loc io:0x510 vdev wdt-ib700 action exit scale 20
+    vdev oldabi loc io:0x520 vdev wdt-ib700 action exit scale 20
 else
   result SKIP wdt-stop "no usable /dev/kvm"
   result SKIP wdt-expire "no usable /dev/kvm"
 fi
 # Configuration-time checks need no KVM (dryrun builds everything).
-case_ oldabi-dryrun 0 "oldabi" "${base[@]}" load 0x100000,wdt-stop.bin vdev oldabi loc io:0x510 dryrun
+case_ oldabi-dryrun 0 "oldabi" "${base[@]}" load 0x100000,wdt-stop.bin vdev oldabi loc io:0x520 dryrun
 case_ wrong-major 65 "built for vdev ABI 2.0, this qvm provides 1." "${base[@]}" load 0x100000,wdt-stop.bin vdev newmajor
 case_ no-factory 65 "registers no factory" "${base[@]}" load 0x100000,wdt-stop.bin vdev nofactory
 case_ duplicate 65 "registers factory \`ser8250\`, already registered by" "${base[@]}" load 0x100000,wdt-stop.bin vdev ser8250 vdev dupe

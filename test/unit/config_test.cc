@@ -182,6 +182,11 @@ const BadCase kBad[] = {
     {"set acpi sometimes",
      "t.conf:1:10: `acpi`: bad on/off/auto value `sometimes`"},
     {"set counter-offset 1K", "t.conf:1:20: `counter-offset`: bad number `1K`"},
+    {"set counter-offset", "t.conf:1:5: `counter-offset`: missing argument"},
+    {"set counter-offset -1", "t.conf:1:20: `counter-offset`: bad number `-1`"},
+    {"set counter-offset 0x10000000000000000",
+     "t.conf:1:20: `counter-offset`: bad number `0x10000000000000000`"},
+    {"set counter-offset on", "t.conf:1:20: `counter-offset`: bad number `on`"},
     {"set power-button-timeout -1",
      "t.conf:1:26: `power-button-timeout`: bad number `-1`"},
     {"set resmgr-path \"\"", "t.conf:1:17: `resmgr-path`: empty value"},
@@ -585,6 +590,17 @@ TEST_CASE("config: booleans and tristates", "[config]") {
   Config a = MustParse("set acpi AUTO");
   REQUIRE(a.var("acpi"));
   CHECK_FALSE(a.var("acpi")->boolean.has_value());
+}
+
+TEST_CASE("config: counter-offset takes any 64-bit number", "[config]") {
+  // All ones is the documented default (the guest counter starts at 0).
+  Config a = MustParse("set counter-offset 0xffffffffffffffff");
+  REQUIRE(a.var("counter-offset"));
+  CHECK(a.var("counter-offset")->number == ~0ull);
+  Config b = MustParse("set counter-offset 0");
+  CHECK(b.var("counter-offset")->number == 0u);
+  Config c = MustParse("set counter-offset 0d1000 set counter-offset 7");
+  CHECK(c.var("counter-offset")->number == 7u);  // the last one wins
 }
 
 TEST_CASE("config: logger destinations and levels", "[config]") {

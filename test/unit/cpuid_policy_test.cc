@@ -76,6 +76,24 @@ TEST_CASE("cpuid: topology and hypervisor bit per vCPU", "[cpuid]") {
   CHECK(core->edx == 2);  // x2APIC ID
 }
 
+TEST_CASE("cpuid: missing leaf 0xB sub-leaves are supplied", "[cpuid]") {
+  // An AMD host's KVM lists leaf 0xB with sub-leaf 0 only.
+  std::vector<kvm_cpuid_entry2> sup = {Leaf(0, 0, 0xd), Leaf(1), Leaf(0xb, 0)};
+  auto out = ApplyCpuidPolicy(sup, 3, 4, CpuidOptions{});
+  for (uint32_t i = 0; i < 3; i++) {
+    const kvm_cpuid_entry2* e = Find(out, 0xb, i);
+    REQUIRE(e != nullptr);
+    CHECK(e->edx == 3);
+    CHECK((e->ecx & 0xff) == i);
+  }
+  CHECK(Find(out, 0xb, 1)->eax == 2);
+  CHECK(Find(out, 0xb, 1)->ebx == 4);
+  CHECK(Find(out, 0xb, 1)->ecx == 0x201);
+  CHECK(Find(out, 0xb, 1)->flags == KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+  CHECK(Find(out, 0xb, 2)->ecx == 2);
+  CHECK(Find(out, 0x1f, 0) == nullptr);  // absent leaves stay absent
+}
+
 TEST_CASE("cpuid: KVM's leaves kept, qvm's leaf added after them", "[cpuid]") {
   auto v = ApplyCpuidPolicy(Supported(), 0, 1, CpuidOptions{});
   const auto* kvm = Find(v, 0x40000000);

@@ -153,6 +153,41 @@ TEST_CASE("unknown MSRs fault by default and follow an explicit policy") {
   CHECK_FALSE(w.msr_fault);
 }
 
+TEST_CASE("set msr-unknown overrides unsupported for MSRs; log is once per MSR") {
+  Fixture f;
+  f.p.unsupported_set = true;
+  f.p.unsupported = UnsupportedAction::Ignore;
+  f.p.msr_unknown_set = true;
+  f.p.msr_unknown = UnsupportedAction::Fault;
+  Exit e;
+  e.kind = ExitKind::MsrRead;
+  e.addr = 0xc0011fff;
+  CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
+  CHECK(e.msr_fault);
+  f.p.msr_unknown = UnsupportedAction::Terminate;
+  Exit t;
+  t.kind = ExitKind::MsrWrite;
+  t.addr = 0xc0011fff;
+  CHECK(HandleExit(f.p, 0, t) == ExitAction::Terminate);
+  f.p.msr_unknown = UnsupportedAction::Log;
+  Exit l;
+  l.kind = ExitKind::MsrRead;
+  l.addr = 0x1234;
+  l.msr_value = 77;
+  CHECK(HandleExit(f.p, 0, l) == ExitAction::Continue);
+  CHECK_FALSE(l.msr_fault);
+  CHECK(l.msr_value == 0);
+  // The once-per-MSR bookkeeping: index and direction.
+  Peripherals::MsrLogOnce once;
+  CHECK(once.first(0x1234, false));
+  CHECK_FALSE(once.first(0x1234, false));
+  CHECK(once.first(0x1234, true));
+  CHECK(once.first(0x1235, false));
+  for (uint64_t i = 0; i < 2000; i++) once.first(0x10000 + i, false);
+  CHECK(once.seen.size() == Peripherals::MsrLogOnce::kMaxLogged);
+  CHECK(once.first(0x1234, false));  // full: every line goes to the rate limiter
+}
+
 TEST_CASE("EOIs are broadcast and power events map to actions") {
   Fixture f;
   static uint32_t seen = 0;

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -71,6 +72,7 @@ qvm_vdev *Host::create(const std::string &type, const Config &cfg) {
   d->locs = cfg.locs;
   d->intrs = cfg.intrs;
   d->intrs_configured = !cfg.intrs.empty();
+  d->fdt_phandle = static_cast<uint32_t>(devs.size() + 1);
   qvm_vdev *dev = d.get();
   devs.push_back(std::move(d));
 
@@ -109,6 +111,30 @@ void Host::reset() {
   for (auto &[spec, fd] : hostdevs) close(fd);
   hostdevs.clear();
   now_ = kStart;
+  irqchip_supported = true;
+  irqchip_line_rc = 0;
+  user_irqchip_supported = true;
+  access_vcpu = 0;
+}
+
+void Host::vcpu_outputs(qvm_vdev *d, unsigned vcpu, uint32_t mask) {
+  if (d->vcpu_outputs_fn) d->vcpu_outputs_fn(d, d->state, vcpu, mask);
+}
+
+int Host::gen_fdt(qvm_vdev *d) {
+  d->fdt_name.clear();
+  d->fdt_compatible.clear();
+  d->fdt_props.clear();
+  d->fdt_open = true;
+  int rc = d->factory->control(d, d->state, QVM_CTRL_GEN_FDT, 0, nullptr);
+  d->fdt_open = false;
+  return rc;
+}
+
+const std::string *Host::fdt_prop(qvm_vdev *d, const std::string &prop) const {
+  for (auto &[n, v] : d->fdt_props)
+    if (n == prop) return &v;
+  return nullptr;
 }
 
 int Host::control(qvm_vdev *d, unsigned ctrl, int arg, const char *value) {
@@ -125,7 +151,7 @@ static int dispatch(qvm_vdev *d, bool is_write, uint32_t space, uint64_t addr,
     acc.size = size;
     acc.offset = addr - r.base;
     acc.region = static_cast<uint32_t>(i);
-    acc.vcpu = 0;
+    acc.vcpu = Host::get().access_vcpu;
     unsigned char buf[8] = {};
     if (is_write) {
       memcpy(buf, val, 8);
@@ -233,6 +259,15 @@ void qvm_register_factory(const struct qvm_factory *factory) {
 const char *qvm_dev_name(qvm_vdev_t *dev) { return dev->name.c_str(); }
 
 const char *qvm_system_name(qvm_vdev_t *) { return "fake-system"; }
+// ABI 1.3
+unsigned qvm_vcpu_count(qvm_vdev_t *) { return Host::get().vcpus; }
+int qvm_ram_region(qvm_vdev_t *, unsigned i, uint64_t *base, uint64_t *size) {
+  if (i != 0) return -1;
+  if (base) *base = Host::get().ram_base;
+  if (size) *size = Host::get().ram.size();
+  return 0;
+}
+const char *qvm_cmdline(qvm_vdev_t *) { return Host::get().cmdline.c_str(); }
 void qvm_dev_lock(qvm_vdev_t *) {}
 void qvm_dev_unlock(qvm_vdev_t *) {}
 
@@ -437,5 +472,136 @@ void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...) {
   if (getenv("QVM_VDEV_TEST_LOG"))
     fprintf(stderr, "[%s %d] %s\n", dev->name.c_str(), level, buf);
 }
+
+/* ---- ABI 1.2: device tree and accelerated interrupt controller ---- */
+
+static bool fdt_name_ok(const char *n) {
+  if (!n) return false;
+  size_t len = strlen(n);
+  if (len == 0 || len > 31) return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = static_cast<unsigned char>(n[i]);
+    if (!isalnum(c) && !strchr(",._+-#?", c)) return false;
+  }
+  return true;
+}
+
+static int fdt_add(qvm_vdev_t *dev, const char *prop, std::string bytes) {
+  if (!dev) return -EINVAL;
+  if (!dev->fdt_open) return -ENOTSUP;
+  if (dev->fdt_name.empty() || !fdt_name_ok(prop)) return -EINVAL;
+  size_t total = bytes.size() + strlen(prop);
+  for (auto &[n, v] : dev->fdt_props) total += n.size() + v.size();
+  if (total > 65536) return -ENOSPC;
+  for (auto &[n, v] : dev->fdt_props)
+    if (n == prop) {
+      v = std::move(bytes);
+      return 0;
+    }
+  dev->fdt_props.emplace_back(prop, std::move(bytes));
+  return 0;
+}
+
+static std::string be_cells(const uint32_t *c, unsigned n) {
+  std::string out;
+  for (unsigned i = 0; i < n; i++) {
+    char b[4] = {char(c[i] >> 24), char(c[i] >> 16), char(c[i] >> 8), char(c[i])};
+    out.append(b, 4);
+  }
+  return out;
+}
+
+int qvm_fdt_node(qvm_vdev_t *dev, const char *name, const char *compatible) {
+  if (!dev) return -EINVAL;
+  if (!dev->fdt_open) return -ENOTSUP;
+  if (!dev->fdt_name.empty() || !fdt_name_ok(name) || !compatible ||
+      !*compatible || strlen(compatible) > 1024)
+    return -EINVAL;
+  dev->fdt_name = name;
+  dev->fdt_compatible = compatible;
+  return 0;
+}
+
+int qvm_fdt_prop_u32(qvm_vdev_t *dev, const char *prop, uint32_t value) {
+  return fdt_add(dev, prop, be_cells(&value, 1));
+}
+
+int qvm_fdt_prop_cells(qvm_vdev_t *dev, const char *prop, const uint32_t *cells,
+                       unsigned n) {
+  if ((!cells && n) || n > 4096) return -EINVAL;
+  return fdt_add(dev, prop, be_cells(cells, n));
+}
+
+int qvm_fdt_prop_string(qvm_vdev_t *dev, const char *prop, const char *value) {
+  if (!value || strlen(value) > 4096) return -EINVAL;
+  return fdt_add(dev, prop, std::string(value, strlen(value) + 1));
+}
+
+int qvm_fdt_prop_bytes(qvm_vdev_t *dev, const char *prop, const void *data,
+                       size_t len) {
+  if ((!data && len) || len > 65536) return -EINVAL;
+  return fdt_add(dev, prop,
+                 std::string(static_cast<const char *>(data), len));
+}
+
+uint32_t qvm_fdt_phandle(qvm_vdev_t *dev, const char *name) {
+  if (!dev) return 0;
+  if (!name) return dev->fdt_phandle;
+  qvm_vdev *other = Host::get().find(name);
+  return other ? other->fdt_phandle : 0;
+}
+
+int qvm_irqchip_accel(qvm_vdev_t *dev, unsigned kind, unsigned nirqs) {
+  if (!dev) return -EINVAL;
+  if (kind != QVM_IRQCHIP_GICV2 && kind != QVM_IRQCHIP_GICV3) return -EINVAL;
+  if (nirqs < 64 || nirqs > 1024 || nirqs % 32) return -EINVAL;
+  if (dev->regions.size() < 2) return -EINVAL;
+  if (!Host::get().irqchip_supported) return -ENOTSUP;
+  if (dev->irqchip_kind) return -EEXIST;
+  dev->irqchip_kind = kind;
+  dev->irqchip_nirqs = nirqs;
+  return 0;
+}
+
+int qvm_irqchip_line(qvm_vdev_t *dev, unsigned intid, int level) {
+  if (!dev) return -EINVAL;
+  if (!dev->irqchip_kind) return -ENOTSUP;
+  if (intid < 32 || intid >= dev->irqchip_nirqs) return -EINVAL;
+  dev->irqchip_lines.emplace_back(intid, level ? 1 : 0);
+  return Host::get().irqchip_line_rc;
+}
+
+/* ---- ABI 1.3: user irqchip ---- */
+
+int qvm_irqchip_user(qvm_vdev_t *dev, unsigned kind, qvm_vcpu_outputs_fn outputs) {
+  if (!dev) return -EINVAL;
+  if (kind != QVM_IRQCHIP_GICV2 && kind != QVM_IRQCHIP_GICV3) return -EINVAL;
+  if (dev->regions.size() < 2) return -EINVAL;
+  if (!Host::get().user_irqchip_supported) return -ENOTSUP;
+  if (dev->irqchip_kind) return -EEXIST;
+  dev->irqchip_kind = kind;
+  dev->irqchip_user = true;
+  dev->vcpu_outputs_fn = outputs;
+  return 0;
+}
+
+int qvm_vcpu_irq(qvm_vdev_t *dev, unsigned vcpu, unsigned input, int level) {
+  if (!dev) return -EINVAL;
+  if (!dev->irqchip_user) return -EPERM;
+  if (vcpu >= Host::get().vcpus || vcpu >= 8 || input > 1) return -EINVAL;
+  dev->cpu_input[vcpu][input] = level ? 1 : 0;
+  dev->cpu_input_calls++;
+  return 0;
+}
+
+// ABI 1.3 notifications: this fake host is an accelerator without ioeventfd
+// or irqfd (devices must keep their exit path; libvirtio's own tests in
+// test/virtio fake the eventfd path).
+int qvm_ioeventfd(qvm_vdev_t *dev, unsigned, uint64_t, unsigned, unsigned, uint64_t) {
+  return dev ? -ENOTSUP : -EINVAL;
+}
+int qvm_irqfd_msi(qvm_vdev_t *dev) { return dev ? -ENOTSUP : -EINVAL; }
+int qvm_irqfd_msi_set(qvm_vdev_t *, int, uint64_t, uint32_t, int) { return -EINVAL; }
+int qvm_notify_close(qvm_vdev_t *, int) { return -EINVAL; }
 
 }  // extern "C"

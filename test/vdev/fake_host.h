@@ -97,6 +97,23 @@ struct qvm_vdev {
   std::vector<std::string> logs;
   std::vector<fake::FdWatch> watches;
   std::string acpi_hid, acpi_cid;  // from qvm_acpi_device
+  // ABI 1.2 device tree (Host::gen_fdt opens the node window): the node's
+  // name/compatible and its properties in order (big-endian bytes).
+  bool fdt_open = false;
+  std::string fdt_name, fdt_compatible;
+  std::vector<std::pair<std::string, std::string>> fdt_props;
+  uint32_t fdt_phandle = 0;  // assigned at creation (1, 2, ...)
+  // ABI 1.2 accelerated interrupt controller: kind/nirqs from
+  // qvm_irqchip_accel, every qvm_irqchip_line call (intid, level).
+  unsigned irqchip_kind = 0, irqchip_nirqs = 0;
+  std::vector<std::pair<unsigned, int>> irqchip_lines;
+  // ABI 1.3 user irqchip (qvm_irqchip_user): its outputs callback, the
+  // current level of each vCPU's IRQ/FIQ input (qvm_vcpu_irq) and how many
+  // times each was driven.
+  bool irqchip_user = false;
+  qvm_vcpu_outputs_fn vcpu_outputs_fn = nullptr;
+  int cpu_input[8][2] = {};
+  unsigned cpu_input_calls = 0;
   std::vector<qvm_timer *> timers;
 
   // Rising edges seen on intr index i (0->1 transitions).
@@ -138,6 +155,23 @@ class Host {
   int control(qvm_vdev *d, unsigned ctrl, int arg = 0,
               const char *value = nullptr);
 
+  // ABI 1.2: runs QVM_CTRL_GEN_FDT with the FDT window open (the device's
+  // previous node is discarded first); returns the control's rc.
+  int gen_fdt(qvm_vdev *d);
+  // Property `prop` of d's FDT node, or nullptr.
+  const std::string *fdt_prop(qvm_vdev *d, const std::string &prop) const;
+  // Whether qvm_irqchip_accel succeeds (a machine without an in-kernel
+  // interrupt controller answers -ENOTSUP), and what qvm_irqchip_line
+  // returns while no guest runs (-EAGAIN) or 0.
+  bool irqchip_supported = true;
+  int irqchip_line_rc = 0;
+  // ABI 1.3: whether qvm_irqchip_user succeeds, and calls the device's
+  // per-vCPU outputs callback as a vCPU thread would.
+  bool user_irqchip_supported = true;
+  void vcpu_outputs(qvm_vdev *d, unsigned vcpu, uint32_t mask);
+  // The vCPU that read()/write() accesses come from (acc->vcpu).
+  unsigned access_vcpu = 0;
+
   // Clock and timers.
   uint64_t now() const { return now_; }
   void set_now(uint64_t t) { now_ = t; }
@@ -159,6 +193,10 @@ class Host {
   // Guest RAM for qvm_gmem_*.
   uint64_t ram_base = 0x100000;
   std::vector<unsigned char> ram = std::vector<unsigned char>(1 << 20);
+  // ABI 1.3: qvm_vcpu_count / qvm_cmdline answers (qvm_ram_region reports
+  // the one region above).
+  unsigned vcpus = 1;
+  std::string cmdline;
 
   std::vector<std::unique_ptr<qvm_vdev>> devs;
   std::vector<std::unique_ptr<qvm_timer>> timers;

@@ -7,7 +7,21 @@
 #include <cstdio>
 #include <cstring>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 FakeGuest* FakeGuest::cur = nullptr;
+
+std::vector<const qvm_factory*>& FakeFactories() {
+  static std::vector<const qvm_factory*> f;
+  return f;
+}
+
+FakeGuest::Note* FakeGuest::note(int fd) {
+  for (auto& n : notes)
+    if (n.fd == fd) return &n;
+  return nullptr;
+}
 
 bool FakeGuest::inside(uint64_t gpa, uint64_t len) const {
   if (len > ram.size()) return false;
@@ -52,8 +66,16 @@ int qvm_intr_set(qvm_vdev_t*, unsigned, int level) {
   return 0;
 }
 uint32_t qvm_pci_state(qvm_vdev_t*) { return FakeGuest::cur->pci_state; }
-int qvm_loc_get(qvm_vdev_t*, unsigned, uint32_t*, uint64_t*) { return -1; }
-unsigned qvm_intr_count(qvm_vdev_t*) { return 0; }
+// `mmio_base` set: one `loc mem:` and one `intr` (virtio-mmio); else PCI.
+int qvm_loc_get(qvm_vdev_t*, unsigned i, uint32_t* space, uint64_t* base) {
+  if (!FakeGuest::cur->mmio_base || i != 0) return -1;
+  *space = QVM_SPACE_MEM;
+  *base = FakeGuest::cur->mmio_base;
+  return 0;
+}
+unsigned qvm_intr_count(qvm_vdev_t*) {
+  return FakeGuest::cur->mmio_base && !FakeGuest::cur->mmio_no_intr ? 1 : 0;
+}
 int qvm_region_add(qvm_vdev_t*, uint32_t, uint64_t, uint64_t) { return 0; }
 int qvm_pci_declare(qvm_vdev_t*, const struct qvm_pci_function* f) {
   // like qvm: copy the capabilities (the caller's buffer is temporary)
@@ -66,5 +88,44 @@ int qvm_intr_default(qvm_vdev_t*, const char*, unsigned) { return 0; }
 int qvm_fdt_node(qvm_vdev_t*, const char*, const char*) { return -ENOTSUP; }
 int qvm_fdt_prop_bytes(qvm_vdev_t*, const char*, const void*, size_t) { return -ENOTSUP; }
 int qvm_acpi_device(qvm_vdev_t*, const char*, const char*) { return -ENOTSUP; }
+
+void qvm_register_factory(const struct qvm_factory* f) { FakeFactories().push_back(f); }
+void qvm_dev_lock(qvm_vdev_t*) {}
+void qvm_dev_unlock(qvm_vdev_t*) {}
+
+// ABI 1.3: notifications (real eventfds, registrations recorded).
+int qvm_ioeventfd(qvm_vdev_t*, unsigned region, uint64_t offset, unsigned size, unsigned flags,
+                  uint64_t datamatch) {
+  FakeGuest* g = FakeGuest::cur;
+  if (!g->notify_ok) return -ENOTSUP;
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  g->notes.push_back({fd, false, region, offset, size, flags, datamatch, 0, 0, 1});
+  return fd;
+}
+int qvm_irqfd_msi(qvm_vdev_t*) {
+  FakeGuest* g = FakeGuest::cur;
+  if (!g->notify_ok) return -ENOTSUP;
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  g->notes.push_back({fd, true, 0, 0, 0, 0, 0, 0, 0, 1});
+  return fd;
+}
+int qvm_irqfd_msi_set(qvm_vdev_t*, int fd, uint64_t address, uint32_t data, int masked) {
+  FakeGuest::Note* n = FakeGuest::cur->note(fd);
+  if (!n || !n->irq) return -EINVAL;
+  n->addr = address;
+  n->data = data;
+  n->masked = masked;
+  return 0;
+}
+int qvm_notify_close(qvm_vdev_t*, int fd) {
+  FakeGuest* g = FakeGuest::cur;
+  for (size_t i = 0; i < g->notes.size(); i++)
+    if (g->notes[i].fd == fd) {
+      close(fd);
+      g->notes.erase(g->notes.begin() + long(i));
+      return 0;
+    }
+  return -EINVAL;
+}
 
 }  // extern "C"

@@ -6,6 +6,9 @@
 
 #include "virtio.h"
 
+// Factories registered by plug-in objects linked into the test (virtio-blk).
+std::vector<const qvm_factory*>& FakeFactories();
+
 struct FakeGuest {
   static constexpr uint64_t kBase = 0x100000;  // guest RAM: 1 MiB at 1 MiB
   static FakeGuest* cur;
@@ -14,7 +17,15 @@ struct FakeGuest {
   std::vector<std::pair<uint64_t, uint32_t>> msis;
   int intx = 0, intx_raises = 0;
   uint32_t pci_state = 0;
+  uint64_t mmio_base = 0;  // non-zero: the device has `loc mem:` + `intr` (virtio-mmio)
+  bool mmio_no_intr = false;  // ... but no `intr`
   uint64_t bad_accesses = 0;
+  // ABI 1.3 notifications: real eventfds; `notify_ok` false = -ENOTSUP.
+  bool notify_ok = false;
+  struct Note { int fd; bool irq; unsigned region; uint64_t offset; unsigned size;
+                unsigned flags; uint64_t match; uint64_t addr; uint32_t data; int masked; };
+  std::vector<Note> notes;
+  Note* note(int fd);
   qvm_pci_function declared{};
   std::vector<uint8_t> caps;
   FakeGuest() { cur = this; }

@@ -18,6 +18,10 @@ $(BIN)/qvm-virtio-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VIRTIO_TEST_SRCS)) $(LIBVI
 	$(CXX) -o $@ $^ -lpthread
 $(OBJ)/test/virtio/%.o: CXXFLAGS += -Ivdev/libvirtio
 tests: $(BIN)/qvm-virtio-tests
+# blk_lock_test.cc runs `qvm dryrun` with the virtio-blk plug-in.
+$(BIN)/qvm-virtio-tests: | $(BIN)/qvm $(VDEVDIR)/vdev-virtio-blk.so
+# virtio-blk's request path (blk_test.cc) is linked in and driven directly.
+$(BIN)/qvm-virtio-tests: $(OBJ)/vdev/virtio-blk/virtio_blk.pic.o
 # virtio-net's frame path (vdev/virtio-net/net_core.c: no plug-in glue) is
 # unit-tested here too (test/virtio/net_*_test.cc).
 $(BIN)/qvm-virtio-tests: $(OBJ)/vdev/virtio-net/net_core.pic.o

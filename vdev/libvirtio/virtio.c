@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define VRING_DESC_F_NEXT 1
 #define VRING_DESC_F_WRITE 2
@@ -60,6 +61,11 @@ void vio_init(struct vio *v, qvm_vdev_t *dev, const struct vio_ops *ops,
         v->q[i].max = qmax;
     v->cfg = cfg;
     v->cfg_len = cfg_len;
+    v->region = -1;
+    for (unsigned i = 0; i < VIO_MAX_QUEUES; i++)
+        v->kickfd[i] = -1;
+    for (unsigned i = 0; i < VIO_MAX_VECTORS; i++)
+        v->irqfd[i] = -1;
 }
 
 /* ---- interrupts ---------------------------------------------------------- */
@@ -78,7 +84,30 @@ static void msix_fire(struct vio *v, uint16_t vec)
         v->pba |= 1u << vec;
         return;
     }
-    qvm_msi(v->dev, ((uint64_t)v->msix[vec].hi << 32) | v->msix[vec].lo, v->msix[vec].data);
+    uint64_t addr = ((uint64_t)v->msix[vec].hi << 32) | v->msix[vec].lo;
+    if (v->irqfd[vec] >= 0) {
+        /* the vector's route follows the table lazily: set before use */
+        if (!v->irqfd_synced[vec] &&
+            qvm_irqfd_msi_set(v->dev, v->irqfd[vec], addr, v->msix[vec].data, 0) == 0)
+            v->irqfd_synced[vec] = 1;
+        if (v->irqfd_synced[vec]) {
+            uint64_t one = 1;
+            if (write(v->irqfd[vec], &one, sizeof one) == (ssize_t)sizeof one)
+                return;
+        }
+    }
+    qvm_msi(v->dev, addr, v->msix[vec].data);
+}
+
+/* The guest changed MSI-X entry `e`: a masked vector's route is withdrawn
+ * at once, an unmasked one is set again before its next use. */
+static void msix_entry_changed(struct vio *v, unsigned e)
+{
+    if (e >= VIO_MAX_VECTORS || v->irqfd[e] < 0)
+        return;
+    v->irqfd_synced[e] = 0;
+    if (v->msix[e].ctrl & 1)
+        qvm_irqfd_msi_set(v->dev, v->irqfd[e], 0, 0, 1);
 }
 
 static void set_irq(struct vio *v, int level)
@@ -145,6 +174,7 @@ void vio_reset(struct vio *v)
     for (unsigned i = 0; i < VIO_MAX_VECTORS; i++) {
         v->msix[i].lo = v->msix[i].hi = v->msix[i].data = 0;
         v->msix[i].ctrl = 1;   /* masked */
+        msix_entry_changed(v, i);
     }
     reset_queues(v);
     set_irq(v, 0);
@@ -180,6 +210,8 @@ int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t pro
         v->transport = VIO_MMIO;
         v->mmio_base = base;
         int rc = qvm_region_add(v->dev, QVM_SPACE_MEM, base, VIO_MMIO_SIZE);
+        if (rc >= 0)
+            v->region = rc;
         return rc < 0 ? rc : 0;
     }
     if (have_mem)
@@ -420,7 +452,10 @@ static int pci_rw(struct vio *v, const struct qvm_access *acc, void *data, int w
                 continue;
             }
             uint32_t val = (uint32_t)ld((uint8_t *)data + 4 * k, 4);
+            uint32_t old = *r;
             *r = f == 12 ? (val & 1) : val;
+            if (*r != old)
+                msix_entry_changed(v, e);
             if (f == 12 && !(val & 1) && (v->pba & (1u << e)) &&
                 !(qvm_pci_state(v->dev) & QVM_PCI_STATE_MSIX_MASKALL)) {
                 v->pba &= ~(1u << e);
@@ -465,6 +500,7 @@ static int mmio_rw(struct vio *v, const struct qvm_access *acc, void *data, int 
         case 0x060: r = v->isr; break;
         case 0x070: r = v->status; break;
         case 0x0fc: r = v->config_gen; break;
+        case 0x0b0: case 0x0b4: r = 0xffffffffu; break;   /* SHMLen: no regions */
         }
         st(data, 4, r);
         return QVM_DONE;
@@ -498,6 +534,9 @@ static int mmio_rw(struct vio *v, const struct qvm_access *acc, void *data, int 
 
 int vio_read(struct vio *v, const struct qvm_access *acc, void *data)
 {
+    /* registers and bytes nothing answers read as zero, never as what the
+     * access buffer held before */
+    memset(data, 0, acc->size < 8 ? acc->size : 8);
     return v->transport == VIO_PCI ? pci_rw(v, acc, data, 0) : mmio_rw(v, acc, data, 0);
 }
 
@@ -718,4 +757,66 @@ int vio_req_iov(struct vio *v, const struct vio_req *r, int write, uint64_t off,
         pos += s->len;
     }
     return done == len ? n : -1;
+}
+
+/* ---- ABI 1.3: ioeventfds and irqfds ------------------------------------------ */
+
+int vio_eventfds_setup(struct vio *v, int irqfds)
+{
+    int n = 0;
+    for (unsigned i = 0; i < v->nq; i++) {
+        int fd = -1;
+        if (v->transport == VIO_PCI)
+            fd = qvm_ioeventfd(v->dev, 0, VIO_PCI_NOTIFY + 4u * i, 2, 0, 0);
+        else if (v->transport == VIO_MMIO && v->region >= 0)
+            fd = qvm_ioeventfd(v->dev, (unsigned)v->region, 0x050, 4, QVM_IOEVENTFD_DATAMATCH, i);
+        if (fd < 0) {
+            if (fd != -ENOTSUP)
+                qvm_log(v->dev, QVM_LOG_WARN, "queue %u: no ioeventfd (%s): kicks stay on the exit path",
+                        i, strerror(-fd));
+            vio_eventfds_close(v);
+            return 0;
+        }
+        v->kickfd[i] = fd;
+        n++;
+    }
+    if (irqfds && v->transport == VIO_PCI)
+        for (unsigned e = 0; e < v->nq + 1 && e < VIO_MAX_VECTORS; e++) {
+            int fd = qvm_irqfd_msi(v->dev);
+            if (fd < 0)
+                break;          /* qvm_msi for this and the rest */
+            v->irqfd[e] = fd;
+            v->irqfd_synced[e] = 0;
+        }
+    return n;
+}
+
+int vio_kick_fd(const struct vio *v, unsigned q)
+{
+    return q < VIO_MAX_QUEUES ? v->kickfd[q] : -1;
+}
+
+void vio_eventfds_close(struct vio *v)
+{
+    for (unsigned i = 0; i < VIO_MAX_QUEUES; i++)
+        if (v->kickfd[i] >= 0) {
+            qvm_notify_close(v->dev, v->kickfd[i]);
+            v->kickfd[i] = -1;
+        }
+    for (unsigned i = 0; i < VIO_MAX_VECTORS; i++)
+        if (v->irqfd[i] >= 0) {
+            qvm_notify_close(v->dev, v->irqfd[i]);
+            v->irqfd[i] = -1;
+        }
+}
+
+int vio_queue_pending(struct vio *v, unsigned q)
+{
+    if (q >= v->nq || !v->q[q].ready || !vio_running(v))
+        return 0;
+    uint16_t idx;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (rd16(v, v->q[q].avail + 2, &idx) != 0)
+        return 0;
+    return idx != v->q[q].last_avail;
 }

@@ -113,6 +113,11 @@ struct vio {
     unsigned pci_addr;
     uint64_t mmio_base;
     unsigned bad_rings;   /* malformed chains seen */
+    /* ABI 1.3 notifications (vio_eventfds_setup); -1 = none */
+    int region;                    /* MMIO: index of the 0x200-byte region */
+    int kickfd[VIO_MAX_QUEUES];    /* ioeventfd on queue i's notify address */
+    int irqfd[VIO_MAX_VECTORS];    /* MSI irqfd of MSI-X vector i */
+    uint8_t irqfd_synced[VIO_MAX_VECTORS]; /* route == table entry */
 };
 
 /* Sets up `v` (call from OPTIONS_START). */
@@ -155,6 +160,27 @@ void vio_notify_queue(struct vio *v, unsigned qi);
 void vio_needs_reset(struct vio *v, const char *why);
 /* Config-change interrupt. */
 void vio_config_changed(struct vio *v);
+
+/* ABI 1.3, notifications without exits. Asks qvm for an ioeventfd on every
+ * queue's notify address (PCI: 16-bit write at notify + 4*i; MMIO: 32-bit
+ * write of i to QueueNotify) and, with `irqfds` and PCI, an MSI irqfd per
+ * MSI-X vector (interrupts then go out as eventfd writes, the vector's
+ * message kept in sync with the MSI-X table; masked vectors still set
+ * their PBA bit). Call from GUEST_CONFIGURED; the device must then serve
+ * the queues from its own threads, woken by vio_kick_fd(). Returns the
+ * number of queues with an ioeventfd: 0 when qvm cannot (-ENOTSUP:
+ * everything stays on the exit path, ops->notify on the vCPU thread).
+ * Notifications arriving as exits (other access sizes) still reach
+ * ops->notify. INTx / virtio-mmio's level interrupt keep qvm_intr_set. */
+int vio_eventfds_setup(struct vio *v, int irqfds);
+/* The ioeventfd of queue `q`, or -1. */
+int vio_kick_fd(const struct vio *v, unsigned q);
+/* Releases every fd of vio_eventfds_setup (after the device's threads
+ * stopped). */
+void vio_eventfds_close(struct vio *v);
+/* 1 when queue `q` has chains the device has not taken (for a device
+ * thread's "publish avail_event, then look again" step). */
+int vio_queue_pending(struct vio *v, unsigned q);
 
 /* Copy between a request's buffers and host memory. `off` counts bytes
  * across the readable (from) or writable (to) segments only. Return the

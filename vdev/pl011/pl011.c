@@ -8,10 +8,14 @@
  *
  * Model:
  *  - Transmission is instantaneous: FR shows TXFE and never TXFF/BUSY; each
- *    DR write goes to the host stream and raises TXRIS, which ICR (or IMSC
- *    clearing TXIM) acknowledges — the transmitter is always below its FIFO
- *    trigger level. With the FIFOs disabled (LCR_H.FEN = 0, as NetBSD runs
- *    it) the same holds for the one-byte holding register.
+ *    DR write goes to the host stream and raises TXRIS (the FIFO drained
+ *    below every IFLS transmit level at once), which ICR acknowledges; IMSC
+ *    only masks it. As on the real part, TXRIS is not raised by enabling
+ *    TXIM with nothing sent (the interrupt marks a transition). With the
+ *    FIFOs disabled (LCR_H.FEN = 0, as NetBSD runs it) the same holds for
+ *    the one-byte holding register. UARTEN/TXE are not modelled as gates:
+ *    output written before the guest enables the UART (early consoles)
+ *    still appears.
  *  - Receiver: 32-byte FIFO, 1 byte with LCR_H.FEN clear; host input waits
  *    in a 4 KiB staging buffer. RXRIS is set while the FIFO holds at least
  *    the IFLS trigger level, RTRIS (receive timeout) while it holds anything

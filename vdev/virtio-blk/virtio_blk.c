@@ -7,14 +7,25 @@
  * Requests: IN, OUT, FLUSH (fdatasync before completion), GET_ID (file
  * name, 20 bytes), DISCARD and WRITE_ZEROES (offered when the host file
  * can punch holes). Transport: virtio-pci, or virtio-mmio with loc + intr.
- * Requests are served on the notifying vCPU's thread.
+ *   threads N         N request queues (1-8; VIRTIO_BLK_F_MQ when N > 1),
+ *                     each served by its own worker thread
+ *   notify eventfd|exit   eventfd (default): each queue's kicks arrive on an
+ *                     ioeventfd (no VM exit) and its worker serves the
+ *                     queue off the vCPU threads, completing through MSI
+ *                     irqfds; exit: no eventfds, requests served on the
+ *                     notifying vCPU's thread (also the fallback when the
+ *                     accelerator has no ioeventfd).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -29,6 +40,7 @@
 #define BLK_F_RO 5
 #define BLK_F_BLK_SIZE 6
 #define BLK_F_FLUSH 9
+#define BLK_F_MQ 12
 #define BLK_F_DISCARD 13
 #define BLK_F_WRITE_ZEROES 14
 
@@ -47,20 +59,55 @@
 #define SIZE_MAX_SEG (1u << 20)
 #define MAX_RANGE_SECTORS 0x3fffffu
 
+#define BATCH 8                 /* requests a worker takes per lock hold */
+
+enum job_op { OP_DONE, OP_READ, OP_WRITE, OP_FLUSH, OP_ZERO, OP_PUNCH };
+
+/* One request between parsing (device lock held) and completion. */
+struct job {
+    int op;
+    uint8_t status;
+    uint32_t written;       /* device-writable bytes filled, before the status */
+    uint64_t dlen_w;        /* offset of the status byte among writable bytes */
+    uint64_t off, len;      /* file range */
+    int niov;
+    struct iovec iov[VIO_MAX_QSIZE];
+};
+
+struct blk;
+struct worker {
+    struct blk *b;
+    unsigned q;
+    pthread_t th;
+    int started;
+    struct vio_req req[BATCH];
+    struct job job[BATCH];
+};
+
 struct blk {
     struct vio v;
-    struct vio_req req;
+    struct vio_req req;     /* exit path (vCPU thread, lock held) */
+    struct job job;
     uint8_t cfg[60];
     char path[512];
     int have_path;
     int ro;
     int fd;
     int can_punch;
+    unsigned nq;            /* `threads N`: request queues */
+    int notify_exit;        /* `notify exit`: no ioeventfd/irqfd, no workers */
+    int workers_on;
+    int stopfd;
+    int stop;
+    unsigned gen;           /* bumped at every device reset */
+    unsigned inflight;      /* workers inside file I/O without the lock */
     uint64_t bytes;
     char id[20];
     uint64_t nreq, nerr;
+    struct worker *w[VIO_MAX_QUEUES];
 };
 
+static void put16(uint8_t *p, uint16_t x) { p[0] = (uint8_t)x; p[1] = (uint8_t)(x >> 8); }
 static void put32(uint8_t *p, uint32_t x) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(x >> (8 * i)); }
 static void put64(uint8_t *p, uint64_t x) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(x >> (8 * i)); }
 
@@ -100,47 +147,51 @@ static int range_ok(struct blk *b, uint64_t sector, uint64_t len)
     return len <= b->bytes - off;
 }
 
-static uint8_t do_ranges(struct blk *b, struct vio_req *r, int type)
+/* DISCARD / WRITE_ZEROES: one range per request. */
+static void parse_ranges(struct blk *b, struct vio_req *r, int type, struct job *j)
 {
-    if (b->ro) return S_IOERR;
-    if (!b->can_punch) return S_UNSUPP;
+    j->status = S_IOERR;
+    if (b->ro) return;
+    if (!b->can_punch) { j->status = S_UNSUPP; return; }
     uint64_t n = (r->rlen - 16) / 16;
-    if (n == 0 || n > 1 || (r->rlen - 16) % 16) return S_IOERR;
+    if (n == 0 || n > 1 || (r->rlen - 16) % 16) return;
     uint8_t seg[16];
-    if (vio_req_read(&b->v, r, 16, seg, 16) != 16) return S_IOERR;
+    if (vio_req_read(&b->v, r, 16, seg, 16) != 16) return;
     uint64_t sector = 0;
     uint32_t count = 0, flags = 0;
     memcpy(&sector, seg, 8);
     memcpy(&count, seg + 8, 4);
     memcpy(&flags, seg + 12, 4);
-    if (count > MAX_RANGE_SECTORS || (flags & ~1u) || (type == T_DISCARD && flags))
-        return S_UNSUPP;
-    if (!range_ok(b, sector, (uint64_t)count * 512)) return S_IOERR;
-    if (count == 0) return S_OK;
-    off_t off = (off_t)(sector * 512), len = (off_t)count * 512;
-    if (type == T_WRITE_ZEROES &&
-        fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
-        return S_OK;
-    /* a punched hole reads back as zeroes */
-    return fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0
-               ? S_OK : S_IOERR;
-}
-
-static void handle(struct blk *b, struct vio_req *r)
-{
-    struct vio *v = &b->v;
-    uint32_t written = 0;
-    uint8_t status = S_IOERR;
-    uint8_t hdr[16];
-    b->nreq++;
-    if (r->wlen < 1) {                 /* nowhere to put the status */
-        b->nerr++;
-        vio_push(v, 0, r->head, 0);
+    if (count > MAX_RANGE_SECTORS || (flags & ~1u) || (type == T_DISCARD && flags)) {
+        j->status = S_UNSUPP;
         return;
     }
-    uint64_t dlen_w = r->wlen - 1;     /* device-writable data before the status byte */
+    if (!range_ok(b, sector, (uint64_t)count * 512)) return;
+    j->status = S_OK;
+    if (count == 0) return;
+    j->off = sector * 512;
+    j->len = (uint64_t)count * 512;
+    j->op = type == T_WRITE_ZEROES ? OP_ZERO : OP_PUNCH;
+}
+
+/* Parses request `r` into `j` (device lock held): everything that touches
+ * the rings or device state happens here or in complete(). */
+static void prepare(struct blk *b, struct vio_req *r, struct job *j)
+{
+    struct vio *v = &b->v;
+    uint8_t hdr[16];
+    j->op = OP_DONE;
+    j->status = S_IOERR;
+    j->written = 0;
+    j->niov = 0;
+    b->nreq++;
+    if (r->wlen < 1) {                 /* nowhere to put the status */
+        j->dlen_w = UINT64_MAX;
+        return;
+    }
+    j->dlen_w = r->wlen - 1;           /* device-writable data before the status byte */
     if (r->rlen < 16 || vio_req_read(v, r, 0, hdr, 16) != 16)
-        goto done;
+        return;
     uint32_t type;
     uint64_t sector;
     memcpy(&type, hdr, 4);
@@ -149,56 +200,229 @@ static void handle(struct blk *b, struct vio_req *r)
     case T_IN:
     case T_OUT: {
         int wr = type == T_OUT;
-        uint64_t len = wr ? r->rlen - 16 : dlen_w;
-        if (wr && b->ro) break;
-        if (len % 512 || !range_ok(b, sector, len)) break;
-        struct iovec iov[VIO_MAX_QSIZE];
-        int n = vio_req_iov(v, r, !wr, wr ? 16 : 0, len, iov, VIO_MAX_QSIZE);
-        if (n < 0) break;
-        if (xfer(b->fd, iov, n, sector * 512, wr) != 0) break;
-        if (!wr) written = (uint32_t)len;
-        status = S_OK;
-        break;
+        uint64_t len = wr ? r->rlen - 16 : j->dlen_w;
+        if (wr && b->ro) return;
+        if (len % 512 || !range_ok(b, sector, len)) return;
+        int n = vio_req_iov(v, r, !wr, wr ? 16 : 0, len, j->iov, VIO_MAX_QSIZE);
+        if (n < 0) return;
+        j->niov = n;
+        j->off = sector * 512;
+        j->len = len;
+        j->op = wr ? OP_WRITE : OP_READ;
+        return;
     }
     case T_FLUSH:
-        status = (b->ro || fdatasync(b->fd) == 0) ? S_OK : S_IOERR;
-        break;
+        if (b->ro) j->status = S_OK;
+        else j->op = OP_FLUSH;
+        return;
     case T_GET_ID: {
-        uint64_t n = dlen_w < 20 ? dlen_w : 20;
+        uint64_t n = j->dlen_w < 20 ? j->dlen_w : 20;
         if (vio_req_write(v, r, 0, b->id, n) == (long)n) {
-            written = (uint32_t)n;
-            status = S_OK;
+            j->written = (uint32_t)n;
+            j->status = S_OK;
         }
-        break;
+        return;
     }
     case T_DISCARD:
     case T_WRITE_ZEROES:
-        status = do_ranges(b, r, (int)type);
-        break;
+        parse_ranges(b, r, (int)type, j);
+        return;
     default:
-        status = S_UNSUPP;
+        j->status = S_UNSUPP;
     }
-done:
-    if (status != S_OK) b->nerr++;
-    /* the status byte is the last device-writable byte */
-    if (vio_req_write(v, r, dlen_w, &status, 1) == 1)
-        written++;
-    vio_push(v, 0, r->head, written);
 }
 
+/* The file I/O of a parsed request: no device state, no lock needed. */
+static void execute(struct blk *b, struct job *j)
+{
+    switch (j->op) {
+    case OP_READ:
+    case OP_WRITE:
+        if (xfer(b->fd, j->iov, j->niov, j->off, j->op == OP_WRITE) == 0) {
+            j->status = S_OK;
+            if (j->op == OP_READ) j->written = (uint32_t)j->len;
+        }
+        break;
+    case OP_FLUSH:
+        j->status = fdatasync(b->fd) == 0 ? S_OK : S_IOERR;
+        break;
+    case OP_ZERO:
+        if (fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)j->off,
+                      (off_t)j->len) == 0) {
+            j->status = S_OK;
+            break;
+        }
+        /* a punched hole reads back as zeroes */
+        __attribute__((fallthrough));
+    case OP_PUNCH:
+        j->status = fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)j->off,
+                              (off_t)j->len) == 0 ? S_OK : S_IOERR;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Writes the status byte and returns the chain (device lock held). */
+static void complete(struct blk *b, unsigned q, struct vio_req *r, struct job *j)
+{
+    uint32_t written = j->written;
+    if (j->status != S_OK) b->nerr++;
+    /* the status byte is the last device-writable byte */
+    if (j->dlen_w != UINT64_MAX && vio_req_write(&b->v, r, j->dlen_w, &j->status, 1) == 1)
+        written++;
+    vio_push(&b->v, q, r->head, written);
+}
+
+/* The exit path: the driver's notify reached the write callback. */
 static void blk_notify(struct vio *v, unsigned q)
 {
     struct blk *b = (struct blk *)v;
-    if (q != 0) return;
-    for (unsigned i = 0; i < v->q[0].size; i++) {
-        int rc = vio_pop(v, 0, &b->req);
-        if (rc <= 0) break;
-        handle(b, &b->req);
+    if (q >= v->nq) return;
+    if (b->workers_on) {
+        /* a kick the ioeventfd did not catch (another access size): wake
+         * the queue's worker */
+        uint64_t one = 1;
+        if (write(vio_kick_fd(v, q), &one, sizeof one) < 0) { /* counter full: it is awake */ }
+        return;
     }
-    vio_notify_queue(v, 0);
+    for (unsigned i = 0; i < v->q[q].size; i++) {
+        int rc = vio_pop(v, q, &b->req);
+        if (rc <= 0) break;
+        prepare(b, &b->req, &b->job);
+        execute(b, &b->job);
+        complete(b, q, &b->req, &b->job);
+    }
+    vio_notify_queue(v, q);
 }
 
-static const struct vio_ops blk_ops = {.notify = blk_notify, .reset = NULL};
+/* Device reset (status 0, VM reset): wait until no worker is inside file
+ * I/O, so that nothing completes into rings of the previous incarnation;
+ * requests taken before the reset are dropped (gen). */
+static void blk_reset(struct vio *v)
+{
+    struct blk *b = (struct blk *)v;
+    b->gen++;
+    while (__atomic_load_n(&b->inflight, __ATOMIC_ACQUIRE) != 0)
+        usleep(50);
+}
+
+static const struct vio_ops blk_ops = {.notify = blk_notify, .reset = blk_reset};
+
+/* Serves queue w->q until it is empty (called with the lock not held). */
+static void serve(struct worker *w)
+{
+    struct blk *b = w->b;
+    struct vio *v = &b->v;
+    qvm_vdev_t *dev = v->dev;
+    qvm_dev_lock(dev);
+    /* bounded per wake-up (a wake-up of our own continues, see below) */
+    unsigned round = 0;
+    for (; round < 4096 && !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE); round++) {
+        unsigned n = 0, gen = b->gen;
+        while (n < BATCH && vio_pop(v, w->q, &w->req[n]) == 1) {
+            prepare(b, &w->req[n], &w->job[n]);
+            n++;
+        }
+        if (n == 0) {
+            /* publish avail_event, then look again: a request added before
+             * the driver saw it would otherwise never be kicked */
+            vio_notify_queue(v, w->q);
+            if (!vio_queue_pending(v, w->q)) break;
+            continue;
+        }
+        __atomic_add_fetch(&b->inflight, 1, __ATOMIC_ACQ_REL);
+        qvm_dev_unlock(dev);
+        for (unsigned i = 0; i < n; i++)
+            execute(b, &w->job[i]);
+        __atomic_sub_fetch(&b->inflight, 1, __ATOMIC_ACQ_REL);
+        qvm_dev_lock(dev);
+        if (gen != b->gen) continue;   /* the device was reset meanwhile */
+        for (unsigned i = 0; i < n; i++)
+            complete(b, w->q, &w->req[i], &w->job[i]);
+        vio_notify_queue(v, w->q);
+    }
+    qvm_dev_unlock(dev);
+    if (round == 4096) {
+        /* the driver may not kick again for what is already queued */
+        uint64_t one = 1;
+        if (write(vio_kick_fd(v, w->q), &one, sizeof one) < 0) { /* full: still readable */ }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct blk *b = w->b;
+    struct pollfd pf[2] = {{.fd = vio_kick_fd(&b->v, w->q), .events = POLLIN},
+                           {.fd = b->stopfd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE))
+            break;
+        uint64_t cnt;
+        if (read(pf[0].fd, &cnt, sizeof cnt) < 0 && errno != EAGAIN)
+            break;
+        serve(w);
+    }
+    return NULL;
+}
+
+static void workers_stop(qvm_vdev_t *dev, struct blk *b, int locked)
+{
+    if (b->stopfd >= 0) {
+        __atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
+        uint64_t one = 1;
+        if (write(b->stopfd, &one, sizeof one) < 0) { /* cannot fail for 1 */ }
+        /* workers take the device lock: let them finish */
+        if (locked) qvm_dev_unlock(dev);
+        for (unsigned i = 0; i < VIO_MAX_QUEUES; i++)
+            if (b->w[i] && b->w[i]->started)
+                pthread_join(b->w[i]->th, NULL);
+        if (locked) qvm_dev_lock(dev);
+    }
+    for (unsigned i = 0; i < VIO_MAX_QUEUES; i++) {
+        free(b->w[i]);
+        b->w[i] = NULL;
+    }
+    b->workers_on = 0;
+    vio_eventfds_close(&b->v);
+    if (b->stopfd >= 0) close(b->stopfd);
+    b->stopfd = -1;
+}
+
+/* GUEST_CONFIGURED: a worker per queue woken by the queue's ioeventfd,
+ * completions through MSI irqfds. Any failure leaves the exit path. */
+static void workers_start(qvm_vdev_t *dev, struct blk *b)
+{
+    if (b->notify_exit) return;
+    if (vio_eventfds_setup(&b->v, 1) != (int)b->v.nq) {
+        vio_eventfds_close(&b->v);
+        qvm_log(dev, QVM_LOG_INFO, "no ioeventfds: requests served on the vCPU threads");
+        return;
+    }
+    b->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (b->stopfd < 0) {
+        vio_eventfds_close(&b->v);
+        return;
+    }
+    for (unsigned i = 0; i < b->v.nq; i++) {
+        b->w[i] = calloc(1, sizeof *b->w[i]);
+        if (!b->w[i]) break;
+        b->w[i]->b = b;
+        b->w[i]->q = i;
+        if (pthread_create(&b->w[i]->th, NULL, worker_main, b->w[i]) != 0) break;
+        b->w[i]->started = 1;
+    }
+    for (unsigned i = 0; i < b->v.nq; i++)
+        if (!b->w[i] || !b->w[i]->started) {
+            qvm_log(dev, QVM_LOG_WARN, "cannot start queue workers: requests served on the vCPU threads");
+            workers_stop(dev, b, 1);
+            return;
+        }
+    b->workers_on = 1;
+}
 
 static int blk_open(qvm_vdev_t *dev, struct blk *b)
 {
@@ -247,8 +471,24 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
     switch (ctrl) {
     case QVM_CTRL_OPTIONS_START:
         b->fd = -1;
+        b->stopfd = -1;
+        b->nq = 1;
         return 0;
     case QVM_CTRL_OPTION:
+        if (arg == 1) {                                  /* threads N */
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(value, &end, 10);
+            if (errno || end == value || *end || n < 1 || n > VIO_MAX_QUEUES) return -EINVAL;
+            b->nq = (unsigned)n;
+            return 0;
+        }
+        if (arg == 2) {                                  /* notify eventfd|exit */
+            if (!strcmp(value, "exit")) b->notify_exit = 1;
+            else if (!strcmp(value, "eventfd")) b->notify_exit = 0;
+            else return -EINVAL;
+            return 0;
+        }
         if (arg == 0) {
             const char *p = value;
             b->ro = 0;
@@ -268,7 +508,8 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         uint64_t f = (1ull << BLK_F_SIZE_MAX) | (1ull << BLK_F_SEG_MAX) |
                      (1ull << BLK_F_BLK_SIZE) | (1ull << BLK_F_FLUSH) |
                      (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
-        vio_init(&b->v, dev, &blk_ops, 2, f, 1, QSIZE, b->cfg, sizeof b->cfg);
+        if (b->nq > 1) f |= 1ull << BLK_F_MQ;
+        vio_init(&b->v, dev, &blk_ops, 2, f, b->nq, QSIZE, b->cfg, sizeof b->cfg);
         return vio_declare(&b->v, 0x01, 0x00, 0x00);
     }
     case QVM_CTRL_RESOURCES: {
@@ -281,6 +522,7 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         put32(b->cfg + 8, SIZE_MAX_SEG);             /* size_max */
         put32(b->cfg + 12, QSIZE - 2);               /* seg_max */
         put32(b->cfg + 20, 512);                     /* blk_size */
+        put16(b->cfg + 34, (uint16_t)b->nq);         /* num_queues */
         if (b->can_punch) {
             put32(b->cfg + 36, MAX_RANGE_SECTORS);   /* max_discard_sectors */
             put32(b->cfg + 40, 1);                   /* max_discard_seg */
@@ -300,16 +542,22 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return vio_gen_acpi(&b->v);
     case QVM_CTRL_GEN_FDT:
         return vio_gen_fdt(&b->v);
+    case QVM_CTRL_GUEST_CONFIGURED:
+        workers_start(dev, b);
+        return 0;
     case QVM_CTRL_RESET:
         vio_reset(&b->v);
         return 0;
     case QVM_CTRL_STATUS:
-        qvm_log(dev, QVM_LOG_INFO, "%s%s, %llu sectors, status 0x%x, %llu requests, %llu errors, "
-                "%u malformed", b->path, b->ro ? " (read-only)" : "",
-                (unsigned long long)(b->bytes / 512), b->v.status,
-                (unsigned long long)b->nreq, (unsigned long long)b->nerr, b->v.bad_rings);
+        qvm_log(dev, QVM_LOG_INFO, "%s%s, %llu sectors, %u queue(s) %s, status 0x%x, "
+                "%llu requests, %llu errors, %u malformed", b->path, b->ro ? " (read-only)" : "",
+                (unsigned long long)(b->bytes / 512), b->v.nq,
+                b->workers_on ? "on worker threads (eventfds)" : "on vCPU threads (exits)",
+                b->v.status, (unsigned long long)b->nreq, (unsigned long long)b->nerr,
+                b->v.bad_rings);
         return 0;
     case QVM_CTRL_TERMINATE:
+        workers_stop(dev, b, 1);
         if (b->fd >= 0) {
             fdatasync(b->fd);
             close(b->fd);
@@ -333,7 +581,7 @@ static int blk_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
     return vio_write(&((struct blk *)state)->v, acc, data);
 }
 
-static const char *const blk_options[] = {"hostdev", NULL};
+static const char *const blk_options[] = {"hostdev", "threads", "notify", NULL};
 
 static const struct qvm_factory blk_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,

@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config mg-uart boot-1cpu boot-2cpu reboot"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host boot-1cpu boot-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -23,8 +23,12 @@ for arg in $(cat /proc/cmdline); do
     qvmlane.tests=*) TESTS=$(echo "${arg#qvmlane.tests=}" | tr ',' ' ') ;;
     qvmlane.reps=*) reps=${arg#qvmlane.reps=} ;;
     qvmlane.verbose=1) verbose=1 ;;
+    qvmlane.guestlog=1) guestlog=1 ;;
   esac
 done
+# qvmlane.guestlog=1: the nested guests' kernels log at their default level
+# (no `quiet`): segfault reports and oopses reach the failure output.
+[ -n "${guestlog:-}" ] && sed -i 's/ quiet / /' /etc/qvm/*.qvmconf
 
 # Milliseconds of uptime (10 ms resolution) without forking.
 now_ms() { read -r up _ </proc/uptime; ms=$(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
@@ -40,11 +44,15 @@ exec 3<>/tmp/qvm-in
 # MODE shell:  type `nproc` after the shell banner, `poweroff` after its answer.
 # MODE button: press the power button (SIGTERM to qvm) at the shell banner.
 watch() {
-  n=0 acted=""
+  n=0 acted="" panicked=""
   while IFS= read -r line; do
     line=${line%"$cr"}
     case "$line" in
       *QVM-GUEST-INIT*) n=$((n + 1)); now_ms; echo "QVMSTAMP $n $ms" ;;
+      # A guest kernel panic without panic= never reboots: stop qvm at once
+      # (power cut) instead of waiting for the kill timeout.
+      *"Kernel panic - not syncing"*)
+        if [ -z "$panicked" ]; then echo "QVMPANIC $line"; panicked=1; kill -QUIT "$(cat /tmp/$1.pid)"; fi ;;
     esac
     printf '%s\n' "$line"
     case "$2" in
@@ -53,6 +61,24 @@ watch() {
       button)
         case "$line" in
           QVM-GUEST-SHELL*) [ -z "$acted" ] && kill -TERM "$(cat /tmp/$1.pid)" && acted=1 ;;
+        esac ;;
+      mgreset)  # power-cut qvm after the micro-guest's second run (a reset in place)
+        case "$line" in
+          MG-PSCI-OK*) acted=$((${acted:-0} + 1)); [ "$acted" -eq 2 ] && kill -QUIT "$(cat /tmp/$1.pid)" ;;
+        esac ;;
+      pause)  # pause qvm 3 s (/dev/qvm) at the first tick of mg/timer.s
+        case "$line" in
+          MG-TIMER-T*)
+            if [ -z "$acted" ]; then
+              acted=1
+              now_ms; echo "QVMTICK $ms"
+              qvmctl pause "$PAUSE_SYS" >/tmp/$1.ctl 2>&1; prc=$?
+              sleep 3
+              qvmctl resume "$PAUSE_SYS" >>/tmp/$1.ctl 2>&1; rrc=$?
+              echo "QVMPAUSE $prc $rrc"
+            elif [ "$acted" = 1 ]; then
+              acted=2; now_ms; echo "QVMTICK $ms"
+            fi ;;
         esac ;;
       shell)
         case "$line" in
@@ -80,8 +106,12 @@ guest() {
   [ -n "$verbose" ] && sed 's/^/  : /' /tmp/$1.out
 }
 
-# Shows the end of a failed run's output on the console.
-show() { tail -n 15 "$1" | sed 's/^/  | /'; }
+# Shows the end of a failed run's output on the console, after any lines
+# that tell why a guest died (fatal signals, oopses, panics).
+show() {
+  grep -E 'unhandled|segfault|Internal error|Unable to handle|Kernel panic|Call trace|^\[ *[0-9.]*\] *(pc|lr|sp) :|esr|QVMPANIC' "$1" | head -n 30 | sed 's/^/  ! /'
+  tail -n 15 "$1" | sed 's/^/  | /'
+}
 
 rc_text() {
   case "$1" in
@@ -114,7 +144,9 @@ t_bad_config() {
 # boot_check NAME CONF CPUS: one boot to init and poweroff.
 boot_check() {
   guest "$1" "$2" 90 plain
-  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 (markers seen: $MARKS)"
+  if grep -q '^QVMPANIC' /tmp/$1.out; then
+    RESULT=FAIL DETAIL="guest kernel panic: $(sed -n 's/^QVMPANIC //p' /tmp/$1.out | head -n1 | cut -c1-120) (qvm $(rc_text "$RC"))"
+  elif [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 (markers seen: $MARKS)"
   elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
   elif [ "$NPROC" != "$3" ]; then RESULT=FAIL DETAIL="guest nproc ${NPROC:-?}, expected $3"
   else RESULT=PASS DETAIL=""; return; fi
@@ -129,14 +161,23 @@ t_boot_1cpu() {
   fi
 }
 
+# Every repetition runs (a failure does not stop the series): the summary
+# line QVMREPS boot-2cpu PASSED RUNS tells how reliable the boot is.
 t_boot_2cpu() {
-  i=1
+  i=1 passed=0 first=""
   while [ $i -le "$reps" ]; do
     boot_check boot-2cpu /etc/qvm/boot-2cpu.qvmconf 2
     [ -n "$BOOT" ] && echo "QVMTIME boot-2cpu $BOOT"
-    if [ $RESULT != PASS ]; then DETAIL="run $i of $reps: $DETAIL"; return; fi
+    if [ $RESULT = PASS ]; then passed=$((passed + 1))
+    else
+      echo "  ! boot-2cpu run $i of $reps: $DETAIL"
+      [ -z "$first" ] && first="run $i: $DETAIL"
+    fi
     i=$((i + 1))
   done
+  echo "QVMREPS boot-2cpu $passed $reps"
+  if [ $passed -eq "$reps" ]; then RESULT=PASS DETAIL=""
+  else RESULT=FAIL DETAIL="$((reps - passed)) of $reps runs failed; first: $first"; fi
 }
 
 t_reboot() {
@@ -155,6 +196,157 @@ t_mg_uart() {
   if [ "$RC" = 0 ] && grep -q MG-UART-OK /tmp/mg.out; then RESULT=PASS DETAIL=""; return; fi
   RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and MG-UART-OK"
   show /tmp/mg.out
+}
+
+# virtio-blk over virtio-mmio (FDT node virtio,mmio, SPI): the guest writes
+# 16 MiB (qvm.blkmib=16) of random data with fsync, drops its caches and
+# reads it back; the host file must hold the same md5.
+t_virtio_blk() {
+  rm -f /tmp/disk.img
+  dd if=/dev/zero of=/tmp/disk.img bs=1M count=32 2>/dev/null
+  guest vblk /etc/qvm/virtio-blk.qvmconf 180 plain
+  o=/tmp/vblk.out
+  sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
+  back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
+  host=$(head -c 16777216 /tmp/disk.img | md5sum); host=${host%% *}
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
+  elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
+  elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
+}
+
+# mg/psci.s: PSCI VERSION, FEATURES, CPU_ON/AFFINITY_INFO/CPU_OFF of vCPU 1,
+# then SYSTEM_OFF while vCPU 1 spins: qvm must exit 0 at once.
+t_mg_psci() {
+  guest mgpsci /etc/qvm/mg-psci.qvmconf 30 plain
+  if [ "$RC" = 0 ] && grep -q '^MG-PSCI-OK' /tmp/mgpsci.out && ! grep -q MG-PSCI-FAIL /tmp/mgpsci.out; then
+    RESULT=PASS DETAIL=""; grep '^MG-PSCI-VERSION' /tmp/mgpsci.out | sed 's/^/  | /'; return
+  fi
+  RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and MG-PSCI-OK$(sed -n 's/^MG-PSCI-FAIL \(.*\)/ (failed at step \1)/p' /tmp/mgpsci.out | head -n1)"
+  show /tmp/mgpsci.out
+}
+
+# The same guest with SYSTEM_RESET (vCPU 1 spinning): the VM resets in place
+# and the guest passes again; then a power cut (exit 3).
+t_mg_psci_reset() {
+  guest mgpscireset /etc/qvm/mg-psci-reset.qvmconf 40 mgreset
+  tm_oks=$(grep -c '^MG-PSCI-OK' /tmp/mgpscireset.out)
+  if [ "$RC" = 3 ] && [ "$tm_oks" -ge 2 ] && ! grep -q MG-PSCI-FAIL /tmp/mgpscireset.out; then
+    RESULT=PASS DETAIL=""; return
+  fi
+  RESULT=FAIL DETAIL="qvm $(rc_text "$RC") after $tm_oks passing run(s), expected 2 runs (a reset in place) and exit 3"
+  show /tmp/mgpscireset.out
+}
+
+# hexval HEXDIGITS -> $v (decimal)
+hexval() { case "$1" in ""|*[!0-9a-fA-F]*) v=0 ;; *) v=$((0x$1)) ;; esac; }
+
+# mg/timer.s with qvm's default counter offset: the virtual counter starts
+# near 0, and a 3 s pause (qvmctl) between two half-second ticks does not
+# count: the guest sees ~0.5 s between them, the host ~3.5 s.
+t_mg_timer() {
+  PAUSE_SYS=mgtimer
+  guest mgtimer /etc/qvm/mg-timer.qvmconf 40 pause
+  tm_o=/tmp/mgtimer.out
+  hexval "$(sed -n 's/^MG-TIMER-START //p' $tm_o | head -n1)"; tm_start=$v
+  hexval "$(sed -n 's/^MG-TIMER-FREQ //p' $tm_o | head -n1)"; tm_freq=$v
+  tm_t1=$(sed -n 's/^MG-TIMER-T //p' $tm_o | sed -n 1p); tm_t2=$(sed -n 's/^MG-TIMER-T //p' $tm_o | sed -n 2p)
+  tm_w1=$(sed -n 's/^QVMTICK //p' $tm_o | sed -n 1p); tm_w2=$(sed -n 's/^QVMTICK //p' $tm_o | sed -n 2p)
+  tm_pause=$(sed -n 's/^QVMPAUSE //p' $tm_o)
+  if [ "$RC" != 0 ] || ! grep -q '^MG-TIMER-END' $tm_o || grep -q MG-TIMER-FAIL $tm_o; then
+    RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and MG-TIMER-END"; show $tm_o; return
+  fi
+  if [ "$tm_freq" -le 0 ]; then RESULT=FAIL DETAIL="CNTFRQ is 0"; show $tm_o; return; fi
+  tm_start_ms=$((tm_start * 1000 / tm_freq))
+  echo "  | counter at entry: $tm_start ticks ($tm_start_ms ms) at $tm_freq Hz"
+  if [ "$tm_start_ms" -gt 5000 ]; then
+    RESULT=FAIL DETAIL="guest counter started at $tm_start_ms ms, expected near 0"; show $tm_o; return
+  fi
+  if [ "$tm_pause" != "0 0" ] || [ -z "$tm_t2" ] || [ -z "$tm_w2" ]; then
+    RESULT=FAIL DETAIL="pause/resume through qvmctl failed (rc ${tm_pause:-none})"; cat /tmp/mgtimer.ctl 2>/dev/null | sed 's/^/  | /'; show $tm_o; return
+  fi
+  hexval "$tm_t1"; tm_g1=$v; hexval "$tm_t2"; tm_g2=$v
+  tm_gms=$(( (tm_g2 - tm_g1) * 1000 / tm_freq )); tm_wms=$((tm_w2 - tm_w1))
+  echo "  | across the pause: guest $tm_gms ms, host $tm_wms ms"
+  if [ "$tm_wms" -lt 2500 ]; then RESULT=FAIL DETAIL="the pause did not hold the guest (host saw $tm_wms ms)"
+  elif [ "$tm_gms" -gt 1500 ]; then RESULT=FAIL DETAIL="guest counter jumped by the paused time ($tm_gms ms between ticks 0.5 s apart)"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $tm_o
+}
+
+# `set counter-offset 0`: the guest counts what the host counts (it is at
+# least the emulated host's uptime).
+t_mg_timer_host() {
+  read -r tm_up _ </proc/uptime; tm_up=${tm_up%.*}
+  guest mgtimerhost /etc/qvm/mg-timer-host.qvmconf 40 plain
+  tm_o=/tmp/mgtimerhost.out
+  hexval "$(sed -n 's/^MG-TIMER-START //p' $tm_o | head -n1)"; tm_start=$v
+  hexval "$(sed -n 's/^MG-TIMER-FREQ //p' $tm_o | head -n1)"; tm_freq=$v
+  if [ "$RC" != 0 ] || [ "$tm_freq" -le 0 ]; then
+    RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and the counter lines"; show $tm_o; return
+  fi
+  tm_s=$((tm_start / tm_freq))
+  echo "  | counter at entry: $tm_s s (host up $tm_up s)"
+  if [ "$tm_s" -lt $((tm_up - 1)) ]; then
+    RESULT=FAIL DETAIL="guest counter $tm_s s is not the host's (host up $tm_up s)"; show $tm_o; return
+  fi
+  RESULT=PASS DETAIL=""
+}
+
+# mg/uart-nofifo.s: PL011 flags and TX interrupt with LCR_H.FEN clear, then set.
+t_mg_uart_nofifo() {
+  guest mgnofifo /etc/qvm/mg-uart-nofifo.qvmconf 30 plain
+  if [ "$RC" = 0 ] && grep -q MG-NOFIFO-LINE /tmp/mgnofifo.out && grep -q MG-FIFO-LINE /tmp/mgnofifo.out &&
+     grep -q MG-UART-NOFIFO-OK /tmp/mgnofifo.out && ! grep -q MG-FAIL /tmp/mgnofifo.out; then
+    RESULT=PASS DETAIL=""; return
+  fi
+  RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and MG-UART-NOFIFO-OK"
+  show /tmp/mgnofifo.out
+}
+
+# mg/sp805.s: SP805 registers, interrupt pending in the GIC, then expiry:
+# qvm must exit 4 (watchdog) after the guest's MG-SP805-WAIT.
+t_mg_sp805() {
+  guest mgsp805 /etc/qvm/mg-sp805.qvmconf 30 plain
+  if [ "$RC" = 4 ] && grep -q MG-SP805-IRQ /tmp/mgsp805.out && grep -q MG-SP805-WAIT /tmp/mgsp805.out &&
+     ! grep -q MG-FAIL /tmp/mgsp805.out; then
+    RESULT=PASS DETAIL=""; return
+  fi
+  RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 4 (watchdog) after MG-SP805-WAIT"
+  show /tmp/mgsp805.out
+}
+
+# mg/gicd.s, mg/gic-timer.s on the in-kernel GICv3 and the user-space GICv2:
+# mg_gic NAME CONF MARKER VERSION
+mg_gic() {
+  guest "$1" "$2" 30 plain
+  if [ "$RC" = 0 ] && grep -q "$3 v$4" /tmp/$1.out && ! grep -q MG-FAIL /tmp/$1.out; then
+    RESULT=PASS DETAIL=""; return
+  fi
+  RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and '$3 v$4'$(sed -n 's/.*MG-FAIL check \(.\).*/ (failed check \1)/p' /tmp/$1.out | head -n1)"
+  show /tmp/$1.out
+}
+t_mg_gicd_v3() { mg_gic mggicd3 /etc/qvm/mg-gicd-v3.qvmconf MG-GICD-OK 3; }
+t_mg_gicd_user() { mg_gic mggicdu /etc/qvm/mg-gicd-user.qvmconf MG-GICD-OK 2; }
+t_mg_gictimer_v3() { mg_gic mggict3 /etc/qvm/mg-gictimer-v3.qvmconf MG-TIMER-OK 3; }
+t_mg_gictimer_user() { mg_gic mggictu /etc/qvm/mg-gictimer-user.qvmconf MG-TIMER-OK 2; }
+
+# Debian's kernel on the user-space GICv2: 1 vCPU once, 2 vCPUs `reps` times.
+t_boot_ugic_1cpu() {
+  boot_check boot-ugic-1cpu /etc/qvm/boot-ugic-1cpu.qvmconf 1
+  [ -n "$BOOT" ] && echo "QVMTIME boot-ugic-1cpu $BOOT"
+}
+
+t_boot_ugic_2cpu() {
+  i=1
+  while [ $i -le "$reps" ]; do
+    boot_check boot-ugic-2cpu /etc/qvm/boot-ugic-2cpu.qvmconf 2
+    [ -n "$BOOT" ] && echo "QVMTIME boot-ugic-2cpu $BOOT"
+    if [ $RESULT != PASS ]; then DETAIL="run $i of $reps: $DETAIL"; return; fi
+    i=$((i + 1))
+  done
 }
 
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).

@@ -13,7 +13,9 @@
 # Environment: QVM_LANE_TIMEOUT (s, default 900), QVM_LANE_REPS (boot-2cpu
 # repetitions, default 5), QVM_LANE_TESTS ("a b": a subset, or the lane
 # self-tests selftest-pass/-fail/-hang), QVM_LANE_VERBOSE=1 (show every qvm
-# run's output), MAKE.
+# run's output), QVM_LANE_GUESTLOG=1 (nested guest kernels log without
+# `quiet`), QVM_LANE_QEMU_CPU / QVM_LANE_QEMU_ACCEL / QVM_LANE_HOST_APPEND
+# (experiments with the emulated host), MAKE.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$top"
@@ -63,9 +65,18 @@ echo "aarch64 lane: image built in $(( (t_built - t_begin) / 1000000 )) ms; boot
 append="console=ttyAMA0 quiet loglevel=3 panic=-1 qvmlane.reps=$reps"
 [[ -n $only ]] && append+=" qvmlane.tests=${only// /,}"
 [[ -n ${QVM_LANE_VERBOSE:-} ]] && append+=" qvmlane.verbose=1"
+[[ -n ${QVM_LANE_GUESTLOG:-} ]] && append+=" qvmlane.guestlog=1"
+# Experiment knobs (defaults are the lane's normal host): the emulated CPU,
+# QEMU's accelerator options (e.g. tcg,thread=single) and extra host kernel
+# arguments (e.g. kvm-arm.mode=nvhe).
+qemu_cpu=${QVM_LANE_QEMU_CPU:-max,pauth-impdef=on,sve=off}
+qemu_accel=${QVM_LANE_QEMU_ACCEL:-tcg}
+[[ -n ${QVM_LANE_HOST_APPEND:-} ]] && append+=" $QVM_LANE_HOST_APPEND"
+[[ -n ${QVM_LANE_QEMU_CPU:-}${QVM_LANE_QEMU_ACCEL:-}${QVM_LANE_HOST_APPEND:-} ]] &&
+  echo "aarch64 lane: emulated host -cpu $qemu_cpu -accel $qemu_accel, host args: $append"
 
 declare -A result
-current="" done=0 qemu_rc="" boot2=()
+current="" done=0 qemu_rc="" boot2=() bootu2=()
 : >"$log"
 : >"$qemuerr"
 while IFS= read -r line; do
@@ -85,13 +96,15 @@ while IFS= read -r line; do
     "QVMTIME "*)
       echo "$line"
       read -r _ label ms <<<"$line"
-      [[ $label == boot-2cpu ]] && boot2+=("$ms") ;;
+      [[ $label == boot-2cpu ]] && boot2+=("$ms")
+      [[ $label == boot-ugic-2cpu ]] && bootu2+=("$ms") ;;
     "QVMLANE DONE") done=1 ;;
     "QVMQEMU EXIT "*) qemu_rc=${line#QVMQEMU EXIT } ;;
-    "  | "* | "  : "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
+    "QVMREPS "*) read -r _ label n m <<<"$line"; echo "aarch64 lane: $label passed $n of $m runs" ;;
+    "  | "* | "  : "* | "  ! "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
   esac
 done < <(timeout -k 10 "$lane_timeout" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
-           -cpu max,pauth-impdef=on,sve=off -smp 2 \
+           -accel "$qemu_accel" -cpu "$qemu_cpu" -smp 2 \
            -m 2048 -nodefaults -display none -monitor none -serial stdio -no-reboot \
            -kernel "$img/Image" -initrd "$img/initramfs.cpio.gz" -append "$append" \
            </dev/null 2>>"$qemuerr"
@@ -118,6 +131,10 @@ echo "aarch64 lane: wall time $(( (t_end - t_begin) / 1000000 )) ms (boot and te
 if ((${#boot2[@]})); then
   sorted=($(printf '%s\n' "${boot2[@]}" | sort -n))
   echo "aarch64 lane: boot-2cpu qvm start -> QVM-GUEST-INIT: median ${sorted[$(( ${#sorted[@]} / 2 ))]} ms of ${#sorted[@]} (${sorted[*]})"
+fi
+if ((${#bootu2[@]})); then  # the same on the user-space GICv2
+  sorted=($(printf '%s\n' "${bootu2[@]}" | sort -n))
+  echo "aarch64 lane: boot-ugic-2cpu qvm start -> QVM-GUEST-INIT: median ${sorted[$(( ${#sorted[@]} / 2 ))]} ms of ${#sorted[@]} (${sorted[*]})"
 fi
 for t in $plan; do [[ ${result[$t]} == PASS ]] || exit 1; done
 exit 0

@@ -46,4 +46,40 @@ for tc in root.iter('testcase'):
 sys.exit(bad)
 PY
 done
+
+# The arm64 device tree as the cross-built qvm writes it (`dryrun`, no KVM
+# needed, under qemu-aarch64-static), decoded by dtc: syntax, the nodes the
+# guest needs, and no dtc warnings.
+fdt_check() {
+  local name=aarch64-unit/fdt-dtc dir=$logdir/aarch64-fdt
+  if ! command -v dtc >/dev/null; then echo "RESULT SKIP $name dtc not installed"; return 0; fi
+  if [ ! -x build/aarch64/bin/qvm ]; then echo "RESULT FAIL $name no build/aarch64/bin/qvm"; return 1; fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  head -c 8192 /dev/zero >"$dir/kernel.bin"
+  head -c 5000 /dev/zero >"$dir/initrd"
+  if ! QVM_VDEV_PATH=build/aarch64/lib/qvm timeout 120 qemu-aarch64-static build/aarch64/bin/qvm \
+       ram 128M cpu cpu load "$dir/kernel.bin" initrd load "$dir/initrd" \
+       cmdline "console=ttyAMA0 root=/dev/vda" vdev pl011 vdev wdt-sp805 frequency 32768 \
+       set fdt-dump-file "$dir/qvm.dtb" dryrun >"$dir/dryrun.out" 2>&1; then
+    echo "RESULT FAIL $name qvm dryrun failed (see $dir/dryrun.out)"; return 1
+  fi
+  if ! dtc -I dtb -O dts -o "$dir/qvm.dts" "$dir/qvm.dtb" 2>"$dir/dtc.stderr"; then
+    echo "RESULT FAIL $name dtc cannot decode the blob (see $dir/dtc.stderr)"; return 1
+  fi
+  if [ -s "$dir/dtc.stderr" ]; then
+    echo "RESULT FAIL $name dtc warnings: $(head -n 3 "$dir/dtc.stderr" | tr '\n' ' ')"; return 1
+  fi
+  local want missing=""
+  for want in 'bootargs = "console=ttyAMA0 root=/dev/vda";' 'stdout-path = "/pl011@1c090000";' \
+      'linux,initrd-start' 'memory@80000000 {' 'cpu@1 {' 'enable-method = "psci";' \
+      'method = "hvc";' 'compatible = "arm,armv8-timer";' 'compatible = "arm,gic-v3";' \
+      'watchdog@1c0f0000 {' 'compatible = "arm,sp805\0arm,primecell";' \
+      'clock-names = "wdog_clk\0apb_pclk";' 'clock-32768 {' 'clock-frequency = <0x8000>;' \
+      'interrupts = <0x00 0x00 0x04>;' 'clock-names = "uartclk\0apb_pclk";'; do
+    grep -qF -- "$want" "$dir/qvm.dts" || missing+=" [$want]"
+  done
+  if [ -n "$missing" ]; then echo "RESULT FAIL $name missing in the decoded tree:$missing"; return 1; fi
+  echo "RESULT PASS $name"
+}
+fdt_check || rc=1
 exit $rc

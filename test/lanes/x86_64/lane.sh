@@ -11,7 +11,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable net"
+TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable blk-perf net peer virtio-mmio intx microguests"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -131,6 +131,25 @@ boot_check() {
 t_boot_1cpu() {
   boot_check boot-1cpu /etc/qvm/boot-1cpu.qvmconf 1
   [ -n "$BOOT" ] && echo "QVMTIME boot-1cpu $BOOT"
+  [ "$RESULT" = PASS ] && dmesg_check /tmp/boot-1cpu.out
+}
+
+# dmesg_check OUT: the guest (qvm.dmesg=1) printed its warnings and its
+# ACPI/MTRR/PAT lines as QVM-DMESG; any ACPI error or warning, firmware bug,
+# MTRR or PAT complaint fails the test.
+dmesg_check() {
+  if ! grep -q '^QVM-DMESG-DONE' "$1"; then
+    RESULT=FAIL DETAIL="the guest printed no dmesg report (qvm.dmesg=1)"; show "$1"; return
+  fi
+  bad=$(grep '^QVM-DMESG ' "$1" | grep -E 'ACPI (BIOS )?(Error|Warning|Exception)|Firmware Bug|PAT not supported|PAT.*disabled|PAT support disabled|^QVM-DMESG <[0-4]>.*(MTRR|mtrr|PAT)')
+  # Linux prints this (KERN_ERR) whenever port 0xCF8 has no PCI host, which
+  # is what a configuration without PCI devices means: reported, not failed.
+  grep -q '^QVM-DMESG .*PCI: Fatal: No config space access function found' "$1" &&
+    echo "  | note: guest without PCI devices: Linux logs 'PCI: Fatal: No config space access function found'"
+  if [ -n "$bad" ]; then
+    RESULT=FAIL DETAIL="guest dmesg: $(echo "$bad" | head -n1 | cut -c11-160) ($(echo "$bad" | wc -l) lines)"
+    echo "$bad" | head -n 12 | sed 's/^/  | /'
+  fi
 }
 
 t_boot_2cpu() {
@@ -178,30 +197,40 @@ t_power_button() {
   RESULT=FAIL DETAIL="after SIGTERM qvm gave $(rc_text "$RC"), expected a clean guest poweroff (0)"
   show /tmp/button.out
 }
-# virtio: the guest writes 8 MiB with fsync to a virtio-blk disk, reads it
+# virtio: the guest writes 64 MiB with fsync to a virtio-blk disk, reads it
 # back after dropping its caches; the host checks the same md5 on the file;
 # a read-only disk refuses writes; GET_ID; virtio-rng bytes; a line each way
 # on virtio-console.
 fresh_disks() {
   rm -f /tmp/disk.img /tmp/ro.img
-  dd if=/dev/zero of=/tmp/disk.img bs=1M count=16 2>/dev/null
+  dd if=/dev/zero of=/tmp/disk.img bs=1M count=80 2>/dev/null
   dd if=/dev/zero of=/tmp/ro.img bs=1M count=1 2>/dev/null
 }
-host_md5() { h=$(head -c 8388608 /tmp/disk.img | md5sum); echo "${h%% *}"; }
+# the guest writes 64 MiB (test/guest/init BLK_MIB)
+host_md5() { h=$(head -c 67108864 /tmp/disk.img | md5sum); echo "${h%% *}"; }
 t_virtio() {
   fresh_disks
-  guest virtio /etc/qvm/virtio.qvmconf 90 vcon
+  guest virtio /etc/qvm/virtio.qvmconf 240 vcon
   o=/tmp/virtio.out
   sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
   back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
   ro=$(sed -n 's/^QVM-BLK-RO //p' $o | head -n1)
   rng=$(sed -n 's/^QVM-RNG //p' $o | head -n1)
+  mq=$(sed -n 's/^QVM-BLK-MQ //p' $o | head -n1)
+  disc=$(sed -n 's/^QVM-BLK-DISCARD //p' $o | head -n1)
+  zero1m=$(head -c 1048576 /dev/zero | md5sum); zero1m=${zero1m%% *}
   rh=${rng#* }
   host=$(host_md5)
+  echo "QVMBLK virtio: request queues $mq, discard ${disc%% *}"
   if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
   elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
   elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
   elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
+  elif [ "$mq" != 2 ]; then RESULT=FAIL DETAIL="vda has ${mq:-no} request queue(s), expected 2 (threads 2)"
+  elif [ "$disc" != "not-offered" ] && [ "$disc" != "ok $zero1m" ]; then
+    RESULT=FAIL DETAIL="DISCARD of 1 MiB: guest got '$disc', expected 'ok $zero1m'"
+  elif [ "$disc" = "not-offered" ] && fallocate -p -o 0 -l 4096 /tmp/ro.img 2>/dev/null; then
+    RESULT=FAIL DETAIL="the host file can punch holes but DISCARD was not offered"
   elif [ "$ro" != "refused 1 id=disk.img" ]; then RESULT=FAIL DETAIL="read-only disk / GET_ID: got '$ro'"
   elif [ "${rng%% *}" != virtio_rng.0 ] || [ ${#rh} -ne 64 ] || [ "$rh" = 0000000000000000000000000000000000000000000000000000000000000000 ]; then
     RESULT=FAIL DETAIL="virtio-rng: got '$rng'"
@@ -215,7 +244,7 @@ t_virtio() {
 # right after the guest reports it.
 t_blk_durable() {
   fresh_disks
-  guest blkdur /etc/qvm/blk-durable.qvmconf 60 kill
+  guest blkdur /etc/qvm/blk-durable.qvmconf 180 kill
   sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' /tmp/blkdur.out | head -n1)
   host=$(host_md5)
   if [ -z "$sum" ]; then RESULT=FAIL DETAIL="the guest reported no synced write; qvm $(rc_text "$RC")"
@@ -223,6 +252,25 @@ t_blk_durable() {
   elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="after SIGKILL the host file md5 $host != guest's $sum"
   else RESULT=PASS DETAIL=""; return; fi
   show /tmp/blkdur.out
+}
+
+# blk-perf: the guest's qvm-blkbench (O_DIRECT sequential write/read in
+# 1 MiB blocks, 4 KiB random reads) on virtio-blk with eventfds (ioeventfd
+# + irqfd, worker thread) and with `notify exit` (served on the vCPU
+# thread). Figures go out as QVMBLK lines; fails only when a run fails.
+t_blk_perf() {
+  RESULT=PASS DETAIL=""
+  for mode in eventfd exit; do
+    rm -f /tmp/bench.img
+    dd if=/dev/zero of=/tmp/bench.img bs=1M count=64 2>/dev/null
+    guest blkb-$mode /etc/qvm/blkbench-$mode.qvmconf 240 plain
+    o=/tmp/blkb-$mode.out
+    grep '^QVM-BLKBENCH ' $o | sed "s/^QVM-BLKBENCH /QVMBLK qvm-$mode /"
+    n=$(grep -c '^QVM-BLKBENCH [a-z]* [0-9.]* ' $o)
+    if [ "$RC" != 0 ] || [ "$n" != 3 ]; then
+      RESULT=FAIL DETAIL="notify $mode: qvm $(rc_text "$RC"), $n of 3 figures"; show $o; return
+    fi
+  done
 }
 
 # net: qvm creates the tap qvmtap0 (virtio-net hostdev); once it exists the
@@ -269,6 +317,153 @@ t_net() {
   elif ! grep -q "^QVM-NET-H2G $h2g" $o; then RESULT=FAIL DETAIL="1 MiB host->guest over TCP: guest got $(sed -n 's/^QVM-NET-H2G //p' $o), host sent $h2g"
   else RESULT=PASS DETAIL=""; return; fi
   show $o
+}
+
+# peer: two qvm (systems peer1/peer2) joined by `vdev virtio-net peer
+# qvmlink`, guest 1's NIC on virtio-pci, guest 2's on virtio-mmio; each
+# guest pings the other and sends it 1 MiB over TCP; the md5 each received
+# must be the one the other sent.
+t_peer() {
+  rm -rf /dev/qvm/net-peers
+  guest peer1 /etc/qvm/peer-1.qvmconf 150 plain &
+  p1=$!
+  sleep 0.5   # the first one listens, the second connects (either order works)
+  guest peer2 /etc/qvm/peer-2.qvmconf 150 plain
+  wait $p1
+  o1=/tmp/peer1.out o2=/tmp/peer2.out
+  rc1=$(sed -n 's/^QVMRC //p' $o1) rc2=$(sed -n 's/^QVMRC //p' $o2)
+  ping1=$(sed -n 's/^QVM-PEER-PING //p' $o1 | head -n1)
+  ping2=$(sed -n 's/^QVM-PEER-PING //p' $o2 | head -n1)
+  sent1=$(sed -n 's/^QVM-PEER-SENT //p' $o1 | head -n1)
+  sent2=$(sed -n 's/^QVM-PEER-SENT //p' $o2 | head -n1)
+  recv1=$(sed -n 's/^QVM-PEER-RECV //p' $o1 | head -n1)
+  recv2=$(sed -n 's/^QVM-PEER-RECV //p' $o2 | head -n1)
+  mac1=$(sed -n 's/^QVM-NET-MAC //p' $o1 | head -n1)
+  mac2=$(sed -n 's/^QVM-NET-MAC //p' $o2 | head -n1)
+  dev1=$(sed -n 's/^QVM-NET-DEV //p' $o1 | head -n1)
+  dev2=$(sed -n 's/^QVM-NET-DEV //p' $o2 | head -n1)
+  if [ "$rc1" != 0 ] || [ "$rc2" != 0 ]; then RESULT=FAIL DETAIL="qvm exits $(rc_text "$rc1") / $(rc_text "$rc2"), expected 0 / 0"
+  elif [ -z "$mac1" ] || [ "$mac1" = "$mac2" ]; then RESULT=FAIL DETAIL="guest MACs '$mac1' / '$mac2' (missing or equal)"
+  elif [ "${dev1#*/pci0000}" = "$dev1" ] || [ "${dev2#*/LNRO0005}" = "$dev2" ]; then
+    RESULT=FAIL DETAIL="eth0 devices '$dev1' / '$dev2', expected virtio-pci / virtio-mmio (LNRO0005)"
+  elif [ "$ping1" != ok ]; then RESULT=FAIL DETAIL="guest 1 ping of guest 2: ${ping1:-no result}"
+  elif [ "$ping2" != ok ]; then RESULT=FAIL DETAIL="guest 2 ping of guest 1: ${ping2:-no result}"
+  elif [ -z "$sent1" ] || [ "$recv2" != "$sent1 1048576" ]; then RESULT=FAIL DETAIL="1 MiB guest 1 -> 2 over TCP: sent $sent1, received '$recv2'"
+  elif [ -z "$sent2" ] || [ "$recv1" != "$sent2 1048576" ]; then RESULT=FAIL DETAIL="1 MiB guest 2 -> 1 over TCP: sent $sent2, received '$recv1'"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o1; show $o2
+}
+
+# virtio-mmio: the virtio test's checks with every virtio device on
+# virtio-mmio, found through the DSDT (LNRO0005), plus: 4 bound devices,
+# /dev/vda on an LNRO0005 platform device, no ACPI errors in the log.
+t_virtio_mmio() {
+  fresh_disks
+  guest vmmio /etc/qvm/virtio-mmio.qvmconf 240 vcon
+  o=/tmp/vmmio.out
+  sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
+  back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
+  ro=$(sed -n 's/^QVM-BLK-RO //p' $o | head -n1)
+  rng=$(sed -n 's/^QVM-RNG //p' $o | head -n1)
+  rh=${rng#* }
+  ndev=$(sed -n 's/^QVM-VMMIO-DEVS //p' $o | head -n1)
+  vda=$(sed -n 's/^QVM-VMMIO-VDA //p' $o | head -n1)
+  acpi=$(sed -n 's/^QVM-ACPI-ERRORS //p' $o | head -n1)
+  host=$(host_md5)
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ "$ndev" != 4 ]; then RESULT=FAIL DETAIL="virtio-mmio bound ${ndev:-no} LNRO0005 devices, expected 4"
+  elif [ "${vda#*LNRO0005}" = "$vda" ]; then RESULT=FAIL DETAIL="/dev/vda is not on an LNRO0005 device: '$vda'"
+  elif [ "$acpi" != 0 ]; then RESULT=FAIL DETAIL="the guest logged ${acpi:-?} ACPI errors/warnings"
+  elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
+  elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
+  elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
+  elif [ "$ro" != "refused 1 id=disk.img" ]; then RESULT=FAIL DETAIL="read-only disk / GET_ID: got '$ro'"
+  elif [ "${rng%% *}" != virtio_rng.0 ] || [ ${#rh} -ne 64 ] || [ "$rh" = 0000000000000000000000000000000000000000000000000000000000000000 ]; then
+    RESULT=FAIL DETAIL="virtio-rng: got '$rng'"
+  elif ! grep -q '^QVM-VCON-OUT hello' $o; then RESULT=FAIL DETAIL="no line from the guest's /dev/hvc0"
+  elif ! grep -q '^QVM-VCON-IN ping-from-host' $o; then RESULT=FAIL DETAIL="the guest did not read the host's line on /dev/hvc0"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
+}
+
+# intx: PCI virtio-blk + virtio-entropy with the guest booted pci=nomsi:
+# block read-back checked against the host file, hwrng bytes, and the
+# virtio lines of /proc/interrupts must be IO-APIC lines that counted.
+t_intx() {
+  fresh_disks
+  guest intx /etc/qvm/intx.qvmconf 240 plain
+  o=/tmp/intx.out
+  sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
+  back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
+  rng=$(sed -n 's/^QVM-RNG //p' $o | head -n1)
+  rh=${rng#* }
+  host=$(host_md5)
+  irqs=$(grep '^QVM-IRQ [0-9]' $o)
+  nio=$(echo "$irqs" | grep -c 'IO-APIC.*virtio')
+  nmsi=$(echo "$irqs" | grep -c 'MSI')
+  # lines with a non-zero count in the CPU0 column: "QVM-IRQ N: COUNT ..."
+  ncount=$(echo "$irqs" | awk '$3 > 0 && /IO-APIC/' | wc -l)
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
+  elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
+  elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
+  elif [ "${rng%% *}" != virtio_rng.0 ] || [ ${#rh} -ne 64 ]; then RESULT=FAIL DETAIL="virtio-rng: got '$rng'"
+  elif [ "$nmsi" != 0 ]; then RESULT=FAIL DETAIL="virtio uses MSI despite pci=nomsi"
+  elif [ "$nio" -lt 2 ]; then RESULT=FAIL DETAIL="$nio IO-APIC virtio lines in /proc/interrupts, expected 2"
+  elif [ "$ncount" -lt 2 ]; then RESULT=FAIL DETAIL="only $ncount virtio IO-APIC lines counted interrupts"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
+}
+
+# microguests: every row of test/microguests/tests.tsv (installed in /mg
+# with the images and configs) run as test/microguests/run.sh runs them
+# natively: exit code, strings the output must / must not contain, log size
+# cap. One QVMTEST line per guest (mg-NAME); the test fails if any does.
+t_microguests() {
+  if [ ! -f /mg/tests.tsv ]; then RESULT=FAIL DETAIL="no /mg/tests.tsv in the lane image"; return; fi
+  tab=$(printf '\t')
+  npass=0 nfail=0 first=""
+  while IFS="$tab" read -r name config want contains absent maxlog; do
+    case "$name" in ''|'#'*) continue ;; esac
+    log=/tmp/mg-$name.log
+    now_ms; t0=$ms
+    ( cd /mg && timeout -s KILL 60 qvm @/mg/$config </dev/null >$log 2>$log.err )
+    rc=$?
+    cat $log.err >>$log; rm -f $log.err
+    now_ms
+    why=""
+    if [ "$rc" = 137 ]; then why="killed after 60 s (hang)"
+    elif [ "$rc" != "$want" ]; then why="exit $rc, expected $want"; fi
+    if [ -z "$why" ] && [ -n "$contains" ] && [ "$contains" != - ]; then
+      oldifs=$IFS; IFS='|'; set -f
+      for s in $contains; do
+        grep -q -F -- "$s" $log || { why="output lacks \"$s\""; break; }
+      done
+      IFS=$oldifs; set +f
+    fi
+    if [ -z "$why" ] && [ -n "$absent" ] && [ "$absent" != - ]; then
+      oldifs=$IFS; IFS='|'; set -f
+      for s in $absent; do
+        grep -q -F -- "$s" $log && { why="output contains \"$s\""; break; }
+      done
+      IFS=$oldifs; set +f
+    fi
+    if [ -z "$why" ] && [ -n "$maxlog" ] && [ "$maxlog" != - ]; then
+      size=$(wc -c <$log)
+      [ "$size" -gt "$maxlog" ] && why="log is $size bytes, limit $maxlog"
+    fi
+    if [ -z "$why" ]; then
+      npass=$((npass + 1)); echo "QVMTEST PASS mg-$name"
+    else
+      nfail=$((nfail + 1)); [ -z "$first" ] && first=$name
+      l=$(grep -o -m1 -E 'FAIL [^ ]+ check [0-9]+:.*' $log | tr -d '\r' | cut -c1-160)
+      echo "QVMTEST FAIL mg-$name $why${l:+ (log: $l)} [$((ms - t0)) ms]"
+      show $log
+    fi
+  done </mg/tests.tsv
+  if [ $npass = 0 ] && [ $nfail = 0 ]; then RESULT=FAIL DETAIL="no rows in /mg/tests.tsv"
+  elif [ $nfail = 0 ]; then RESULT=PASS DETAIL="$npass micro-guests"
+  else RESULT=FAIL DETAIL="$nfail of $((npass + nfail)) micro-guests failed (first: $first)"; fi
 }
 
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).

@@ -2,11 +2,11 @@
  * Built twice: -DSTOP pings, stops the watchdog, then keeps running for
  * ~20000 exits and passes (debug-exit 0 -> qvm 1, QEMU isa-debug-exit semantics); without STOP it pings
  * once and spins, so the watchdog must end qvm with exit code 4. The
- * oldabi device at 0x510 is checked first (read = written + 1). */
+ * oldabi device at 0x520 is checked first (read = written + 1). */
         .code32
         .globl _start
 _start:
-        movw $0x510, %dx
+        movw $0x520, %dx
         movl $41, %eax
         outl %eax, %dx
         inl %dx, %eax

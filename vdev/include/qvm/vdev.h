@@ -454,6 +454,107 @@ void qvm_exit_status(qvm_vdev_t *dev, int code);
 
 /* ABI 1.3 */
 
+/* ABI 1.3: the number of vCPUs of the VM (>= 1; the `cpu` count of the
+ * configuration, 1 when it gives none). Callable from OPTIONS_END on. */
+unsigned qvm_vcpu_count(qvm_vdev_t *dev);
+/* ABI 1.3: the i-th region of guest RAM (ROM excluded), in ascending
+ * address order. Returns 0 and fills base/size, or -1 past the last one.
+ * Valid from QVM_CTRL_RESOURCES on (memory is built before devices). */
+int qvm_ram_region(qvm_vdev_t *dev, unsigned i, uint64_t *base,
+                   uint64_t *size);
+/* ABI 1.3: the kernel command line of the configuration (`cmdline`), ""
+ * when it gives none. The string stays valid for the life of the
+ * process. */
+const char *qvm_cmdline(qvm_vdev_t *dev);
+
+/* ABI 1.3: interrupt controllers emulated by the device itself ("user
+ * irqchip"), for machines whose accelerator can leave the controller to
+ * user space and still run the per-vCPU devices it keeps in the kernel
+ * (arm64 KVM: the generic timers and the PMU, KVM_CAP_ARM_USER_IRQ).
+ *
+ * Per-vCPU outputs of those in-kernel devices, as bits of the `outputs`
+ * mask handed to a qvm_vcpu_outputs_fn. Which interrupt each one raises is
+ * the controller's business (GIC: PPI 27, 30, 23). */
+#define QVM_VCPU_OUT_VTIMER (1u << 0) /* EL1 virtual timer */
+#define QVM_VCPU_OUT_PTIMER (1u << 1) /* EL1 physical timer */
+#define QVM_VCPU_OUT_PMU    (1u << 2) /* performance-monitor overflow */
+/* Called with the instance lock held, on vCPU `vcpu`'s own thread, before
+ * that vCPU re-enters the guest, whenever its outputs changed; `outputs`
+ * is the complete new mask (levels, not edges). Every output is low when
+ * a vCPU first runs after a guest (re)start; the first call reports the
+ * first change. */
+typedef void (*qvm_vcpu_outputs_fn)(qvm_vdev_t *dev, void *state,
+                                    unsigned vcpu, uint32_t outputs);
+/* From QVM_CTRL_OPTIONS_END, with the device's regions declared: this PIC
+ * is the machine's interrupt controller of kind `kind` (enum
+ * qvm_irqchip_kind; it tells the machine how to describe the controller
+ * and the timers to the guest) and the device emulates it: the accelerator
+ * models none, guest accesses to the regions reach the device, the device
+ * drives every vCPU's interrupt inputs with qvm_vcpu_irq, and `outputs`
+ * (may be NULL) learns of the per-vCPU outputs above. Returns 0, -EINVAL
+ * (bad kind, fewer than 2 regions), -EEXIST (this VM already has an
+ * accelerated or user interrupt controller) or -ENOTSUP (the machine
+ * cannot; arm64: only QVM_IRQCHIP_GICV2, whose CPU interface is memory
+ * mapped, and at most 8 vCPUs). A VM whose accelerator lacks the support
+ * (KVM without KVM_CAP_ARM_USER_IRQ) stops before the guest starts. */
+int qvm_irqchip_user(qvm_vdev_t *dev, unsigned kind,
+                     qvm_vcpu_outputs_fn outputs);
+/* vCPU interrupt inputs driven by a user irqchip. */
+enum qvm_cpu_input {
+    QVM_CPU_IRQ = 0, /* arm64: IRQ */
+    QVM_CPU_FIQ = 1, /* arm64: FIQ */
+};
+/* For the device that called qvm_irqchip_user: drive input `input` of vCPU
+ * `vcpu` (0 .. qvm_vcpu_count()-1) to `level`. Inputs are level-sensitive:
+ * the vCPU takes the exception whenever the input is high and the guest
+ * has it unmasked, including out of WFI. Safe from any callback on any
+ * thread (the target vCPU is woken). The host remembers the level: at a
+ * guest (re)start the inputs start low, and a level set before the vCPUs
+ * exist is applied when they are created. Returns 0, -EINVAL (no such
+ * vCPU or input), -EPERM (not the user irqchip), -EAGAIN (between two
+ * guest runs; QVM_CTRL_RESET follows) or -EIO. */
+int qvm_vcpu_irq(qvm_vdev_t *dev, unsigned vcpu, unsigned input, int level);
+
+/* ABI 1.3: notifications without VM exits (KVM ioeventfd / irqfd). The fds
+ * these functions return are eventfds owned by qvm: the device reads, polls
+ * or writes them (typically from its own threads) but never closes them;
+ * qvm_notify_close releases one, QVM_CTRL_TERMINATE all. Registrations
+ * survive guest resets (qvm registers them again with each new VM). Where
+ * the accelerator lacks the capability they return -ENOTSUP and the device
+ * keeps today's path (write callback, qvm_msi). */
+#define QVM_IOEVENTFD_DATAMATCH (1u << 0)
+/* An eventfd signalled (counter +1) whenever the guest writes exactly `size`
+ * bytes (1, 2, 4, 8) at `offset` of the device's region `region` (the index
+ * qvm_region_add returned; for a PCI function: the BAR index) and, with
+ * QVM_IOEVENTFD_DATAMATCH, only when the value written equals `datamatch`.
+ * Such a write completes in the kernel and never reaches the write
+ * callback; other sizes and values still do, so a device keeps handling
+ * them there. A PCI BAR registration follows the BAR: active while the BAR
+ * decodes, moved when the guest (or the PCI host) moves it. Call from
+ * QVM_CTRL_RESOURCES on (GUEST_CONFIGURED is typical). Returns the fd, or
+ * -EINVAL (no such region, range outside it, bad size/flags, a datamatch
+ * wider than `size`), -EEXIST (same place already registered), -ENOSPC (64
+ * notifiers per instance), -ENOTSUP or -EIO. */
+int qvm_ioeventfd(qvm_vdev_t *dev, unsigned region, uint64_t offset,
+                  unsigned size, unsigned flags, uint64_t datamatch);
+/* An eventfd whose write (an 8-byte count >= 1) delivers a message-signalled
+ * interrupt in the kernel, without qvm in the path: the message last given
+ * with qvm_irqfd_msi_set. Until then, and while masked, writes are
+ * dropped. Returns the fd, -ENOTSUP (no in-kernel MSI routing, e.g. arm64
+ * without an ITS: use qvm_msi), -ENOSPC or -EIO. */
+int qvm_irqfd_msi(qvm_vdev_t *dev);
+/* Sets the message of an MSI irqfd; call whenever the guest reprograms or
+ * masks the vector (`masked` != 0: writes are dropped; a device that keeps
+ * pending bits checks masking itself and does not write a masked vector's
+ * fd). Cheap when nothing changed. Returns 0, -EINVAL (not an irqfd of this
+ * instance) or -EIO. */
+int qvm_irqfd_msi_set(qvm_vdev_t *dev, int fd, uint64_t address,
+                      uint32_t data, int masked);
+/* Deregisters and closes an fd from qvm_ioeventfd / qvm_irqfd_msi. Returns
+ * 0 or -EINVAL. Level-triggered lines (INTx, virtio-mmio's interrupt) have
+ * no irqfd service: devices drive them with qvm_intr_set, from any thread. */
+int qvm_notify_close(qvm_vdev_t *dev, int fd);
+
 #ifdef __cplusplus
 }
 #endif
