@@ -217,16 +217,20 @@ t_virtio() {
   ro=$(sed -n 's/^QVM-BLK-RO //p' $o | head -n1)
   rng=$(sed -n 's/^QVM-RNG //p' $o | head -n1)
   mq=$(sed -n 's/^QVM-BLK-MQ //p' $o | head -n1)
+  mqirq=$(sed -n 's/^QVM-BLK-MQIRQ //p' $o | head -n1)
   disc=$(sed -n 's/^QVM-BLK-DISCARD //p' $o | head -n1)
   zero1m=$(head -c 1048576 /dev/zero | md5sum); zero1m=${zero1m%% *}
   rh=${rng#* }
   host=$(host_md5)
-  echo "QVMBLK virtio: request queues $mq, discard ${disc%% *}"
+  echo "QVMBLK virtio: request queues $mq (completion interrupts per queue: $mqirq), discard ${disc%% *}"
+  set -- $mqirq
   if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
   elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
   elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
   elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
   elif [ "$mq" != 2 ]; then RESULT=FAIL DETAIL="vda has ${mq:-no} request queue(s), expected 2 (threads 2)"
+  elif [ $# -ne 2 ] || [ "$1" -eq 0 ] || [ "$2" -eq 0 ]; then
+    RESULT=FAIL DETAIL="both of vda's request queues should complete I/O: interrupts per queue '${mqirq}'"
   elif [ "$disc" != "not-offered" ] && [ "$disc" != "ok $zero1m" ]; then
     RESULT=FAIL DETAIL="DISCARD of 1 MiB: guest got '$disc', expected 'ok $zero1m'"
   elif [ "$disc" = "not-offered" ] && fallocate -p -o 0 -l 4096 /tmp/ro.img 2>/dev/null; then
