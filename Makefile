@@ -1,7 +1,7 @@
 # qvm — top-level GNU make build.
 #   make            qvm, vdev plug-ins, tools and tests (build/)
 #   make deps       install the Debian packages the build and tests need
-#   make test       native (unit + micro-guests), x86_64 lane, aarch64 unit suites
+#   make test       native (unit + micro-guests), x86_64 lane, aarch64 lane + unit suites
 #   make test-native / make test-x86_64 / make test-aarch64   one lane
 #   make guest      Debian cloud kernel + busybox initramfs in build/guest/
 #   make image      host image from $(BUILDFILE) into build/image/

@@ -209,7 +209,12 @@ t_virtio_blk() {
   sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
   back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
   host=$(head -c 16777216 /tmp/disk.img | md5sum); host=${host%% *}
+  dev=$(sed -n 's/^QVM-BLK-DEV //p' $o | head -n1)
+  # "QVM-IRQ N: COUNT GICv3 74 Level virtio0": the SPI, level, counted
+  irq=$(grep '^QVM-IRQ [0-9]*: [1-9][0-9]* GIC.* 74 Level .*virtio' $o | head -n1)
   if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ "${dev#*1c130000.virtio_mmio}" = "$dev" ]; then RESULT=FAIL DETAIL="/dev/vda is not the virtio_mmio@1c130000 device: '$dev'"
+  elif [ -z "$irq" ]; then RESULT=FAIL DETAIL="no counted level GIC interrupt 74 for virtio in /proc/interrupts: $(grep '^QVM-IRQ' $o | head -n1)"
   elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
   elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
   elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
