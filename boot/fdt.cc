@@ -9,6 +9,7 @@ extern "C" {
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "boot/image_file.h"
 
 namespace qvm::boot {
 namespace {
@@ -183,6 +184,100 @@ absl::StatusOr<std::vector<uint8_t>> BuildArm64Fdt(const FdtMachine& m) {
   if (!w.status().ok()) return w.status();
   size_t total = fdt_totalsize(w.data());
   std::vector<uint8_t> out(w.buf_.begin(), w.buf_.begin() + total);
+  return out;
+}
+
+// ---- `fdt load PATH` -----------------------------------------------------------
+
+absl::StatusOr<std::vector<uint8_t>> ReadUserFdt(const std::string& path) {
+  auto fo = ImageFile::Open(path);
+  if (!fo.ok()) return fo.status();
+  const ImageFile& f = *fo;
+  // A v17 header is 40 bytes; libfdt reads that much before anything else.
+  if (f.size() < sizeof(fdt_header))
+    return f.bad(absl::StrFormat("device tree: truncated (%u bytes, the header alone is %u)",
+                                 f.size(), sizeof(fdt_header)));
+  if (f.size() > kUserFdtMax)
+    return f.bad(absl::StrFormat("device tree: %u bytes, larger than the %u KiB limit",
+                                 f.size(), kUserFdtMax >> 10));
+  std::vector<uint8_t> b(f.size());
+  if (!f.read(0, b.data(), b.size())) return f.bad("device tree: cannot read");
+  if (fdt_magic(b.data()) != FDT_MAGIC)
+    return f.bad(absl::StrFormat(
+        "device tree: not a flattened device tree (magic 0x%08x, expected 0x%08x)",
+        fdt_magic(b.data()), uint32_t(FDT_MAGIC)));
+  uint32_t total = fdt_totalsize(b.data());
+  if (total > b.size())
+    return f.bad(absl::StrFormat(
+        "device tree: header says %u bytes (totalsize) but the file has %u: truncated or "
+        "corrupt", total, b.size()));
+  int rc = fdt_check_header(b.data());
+  if (rc != 0)
+    return f.bad(absl::StrCat("device tree: bad header: ", fdt_strerror(rc)));
+  rc = fdt_check_full(b.data(), total);
+  if (rc != 0)
+    return f.bad(absl::StrCat("device tree: malformed structure: ", fdt_strerror(rc)));
+  b.resize(total);
+  return b;
+}
+
+absl::StatusOr<UserFdt> PatchUserFdt(const std::vector<uint8_t>& user, const UserFdtPatch& p) {
+  auto fail = [](const std::string& what, int rc) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "device tree: ", what, ": ",
+        rc == -FDT_ERR_NOSPACE
+            ? absl::StrFormat("the result would exceed %u KiB", kUserFdtMax >> 10)
+            : std::string(fdt_strerror(rc))));
+  };
+  if (user.size() < sizeof(fdt_header) || fdt_check_header(user.data()) != 0 ||
+      fdt_totalsize(user.data()) > user.size())
+    return absl::InvalidArgumentError("device tree: not a valid blob");
+  // Room to grow: the whole 2 MiB the FDT may take; packed at the end.
+  std::vector<uint8_t> buf(kUserFdtMax);
+  void* fdt = buf.data();
+  int rc = fdt_open_into(user.data(), fdt, int(buf.size()));
+  if (rc != 0) return fail("copy", rc);
+  UserFdt out;
+  out.has_cpus = fdt_path_offset(fdt, "/cpus") >= 0;
+  out.had_memory = fdt_node_offset_by_prop_value(fdt, -1, "device_type", "memory",
+                                                 sizeof("memory")) >= 0;
+
+  int chosen = fdt_path_offset(fdt, "/chosen");
+  if (chosen == -FDT_ERR_NOTFOUND) {
+    chosen = fdt_add_subnode(fdt, 0, "chosen");
+    out.added_chosen = true;
+  }
+  if (chosen < 0) return fail("/chosen", chosen);
+  if (p.set_bootargs) {
+    rc = fdt_setprop_string(fdt, chosen, "bootargs", p.bootargs.c_str());
+    if (rc != 0) return fail("/chosen bootargs", rc);
+  }
+  if (p.initrd_end > p.initrd_start) {
+    rc = fdt_setprop_u64(fdt, chosen, "linux,initrd-start", p.initrd_start);
+    if (rc == 0) rc = fdt_setprop_u64(fdt, chosen, "linux,initrd-end", p.initrd_end);
+    if (rc != 0) return fail("/chosen linux,initrd-start/-end", rc);
+  }
+
+  if (!out.had_memory) {
+    for (const auto& [base, size] : p.memory) {
+      std::string name = absl::StrFormat("memory@%x", base);
+      int node = fdt_add_subnode(fdt, 0, name.c_str());
+      if (node < 0) return fail("/" + name, node);
+      rc = fdt_setprop_string(fdt, node, "device_type", "memory");
+      // Encoded with the root's #address-cells/#size-cells; a region they
+      // cannot hold (e.g. above 4 GiB with one address cell) is an error.
+      if (rc == 0) rc = fdt_appendprop_addrrange(fdt, 0, node, "reg", base, size);
+      if (rc != 0)
+        return fail(absl::StrFormat("/%s (RAM 0x%x+0x%x, root #address-cells %d, "
+                                    "#size-cells %d)", name, base, size,
+                                    fdt_address_cells(fdt, 0), fdt_size_cells(fdt, 0)),
+                    rc);
+    }
+  }
+  rc = fdt_pack(fdt);
+  if (rc != 0) return fail("pack", rc);
+  buf.resize(fdt_totalsize(fdt));
+  out.blob = std::move(buf);
   return out;
 }
 

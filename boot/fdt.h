@@ -48,4 +48,38 @@ std::string FdtNodePath(const FdtDeviceNode& d);
 
 absl::StatusOr<std::vector<uint8_t>> BuildArm64Fdt(const FdtMachine& m);
 
+// ---- `fdt load PATH`: the user's own device tree -------------------------
+
+// Largest user blob accepted (and largest result after qvm's additions): the
+// 2 MiB the FDT gets in guest RAM.
+inline constexpr size_t kUserFdtMax = 2u << 20;
+
+// Reads PATH (once) and validates it with libfdt: at least a header, at most
+// kUserFdtMax bytes, magic, fdt_check_header, the header's totalsize within
+// the file, and fdt_check_full over the structure. Returns the blob's
+// totalsize bytes. Malformed: InvalidArgument "PATH: device tree: <what>";
+// unreadable: the open error (naming the file).
+absl::StatusOr<std::vector<uint8_t>> ReadUserFdt(const std::string& path);
+
+// What qvm fills in on a user's blob; everything else is the user's.
+struct UserFdtPatch {
+  bool set_bootargs = false;                  // `cmdline` given
+  std::string bootargs;                       // replaces /chosen bootargs
+  uint64_t initrd_start = 0, initrd_end = 0;  // `initrd load`: end > start
+  // RAM regions (base, size): described as /memory@BASE nodes only when the
+  // blob has no node with device_type = "memory".
+  std::vector<std::pair<uint64_t, uint64_t>> memory;
+};
+struct UserFdt {
+  std::vector<uint8_t> blob;   // the final, packed tree
+  bool has_cpus = false;       // the user's tree has /cpus
+  bool had_memory = false;     // ... a device_type = "memory" node
+  bool added_chosen = false;   // qvm created /chosen
+};
+// Copies a validated blob (ReadUserFdt) with room to grow (fdt_open_into),
+// applies `p` (creating /chosen when missing; memory nodes encoded with the
+// root's #address-cells/#size-cells) and packs the result. Errors
+// (InvalidArgument) when an edit fails or the result exceeds kUserFdtMax.
+absl::StatusOr<UserFdt> PatchUserFdt(const std::vector<uint8_t>& user, const UserFdtPatch& p);
+
 }  // namespace qvm::boot

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "vmm/exit.h"
@@ -14,11 +15,42 @@
 
 namespace qvm {
 
-// Architecture-neutral register snapshot (for status and dumps).
+// The guest's instruction-set architecture (selects the register block of
+// VcpuRegs and the layout of guest dumps).
+enum class CpuArch : uint8_t { Unknown = 0, X86_64, Aarch64 };
+
+// "x86_64" / "aarch64" (Machine::name()) to the tag; Unknown otherwise.
+inline CpuArch CpuArchFromName(std::string_view name) {
+  if (name == "x86_64") return CpuArch::X86_64;
+  if (name == "aarch64") return CpuArch::Aarch64;
+  return CpuArch::Unknown;
+}
+
+// x86_64 general, segment and control registers.
+struct X86_64Regs {
+  uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rbp = 0, rsp = 0;
+  uint64_t r8 = 0, r9 = 0, r10 = 0, r11 = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
+  uint64_t rip = 0, rflags = 0;
+  uint16_t cs = 0, ss = 0, ds = 0, es = 0, fs = 0, gs = 0;  // selectors
+  uint64_t fs_base = 0, gs_base = 0;
+  uint64_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0, efer = 0;
+};
+
+// AArch64 core registers as Linux's user_pt_regs has them.
+struct Aarch64Regs {
+  uint64_t x[31] = {};
+  uint64_t sp = 0;  // of the current exception level (SP_EL1 in EL1h, else SP_EL0)
+  uint64_t pc = 0, pstate = 0;
+};
+
+// One vCPU's register snapshot (status reports, pause, dumps). The backend
+// sets `arch` and fills that block (the other one stays zero); pc/sp are
+// the architecture-neutral copies.
 struct VcpuRegs {
+  CpuArch arch = CpuArch::Unknown;
   uint64_t pc = 0, sp = 0;
-  uint64_t gpr[32] = {};
-  unsigned ngpr = 0;
+  X86_64Regs x86;
+  Aarch64Regs arm64;
   std::string text;  // formatted by the arch
 };
 

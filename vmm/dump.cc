@@ -1,9 +1,9 @@
 #include "vmm/dump.h"
 
 #include <elf.h>
-#include <sys/procfs.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -31,29 +31,73 @@ void AppendNote(std::string* out, const char* name, uint32_t type,
   out->append(AlignUp(descsz, 4) - descsz, '\0');
 }
 
-void FillRegs(const DumpVcpu& v, elf_prstatus* ps) {
-  if (!v.valid) return;
-  const VcpuRegs& r = v.regs;
-#if defined(__x86_64__)
-  // VcpuRegs.gpr (x86_64): rax rbx rcx rdx rsi rdi rbp rsp r8..r15.
-  // elf_gregset_t: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
-  // orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs.
-  if (r.ngpr >= 16) {
-    static const int kMap[16] = {10, 5, 11, 12, 13, 14, 4, 19,
-                                 9,  8, 7,  6,  3,  2,  1, 0};
-    for (int i = 0; i < 16; i++) ps->pr_reg[kMap[i]] = r.gpr[i];
+// Number of longs in pr_reg and the size of the whole elf_prstatus: the
+// 112-byte head (siginfo, cursig, sigpend, sighold, pid/ppid/pgrp/sid, four
+// timevals), pr_reg, then int pr_fpvalid padded to 8.
+constexpr size_t kX86Greg = 27, kArm64Greg = 34;
+constexpr size_t PrSize(size_t ngreg) { return kPrstatusRegOffset + ngreg * 8 + 8; }
+static_assert(PrSize(kX86Greg) == 336 && PrSize(kArm64Greg) == 392);
+static_assert(std::endian::native == std::endian::little,
+              "dumps are written in the host's byte order; both guests are little-endian");
+
+// The general registers in the kernel's elf_gregset_t order for `arch`.
+std::vector<uint64_t> Gregs(CpuArch arch, const DumpVcpu& v) {
+  bool ok = v.valid && v.regs.arch == arch;
+  if (arch == CpuArch::X86_64) {
+    std::vector<uint64_t> g(kX86Greg, 0);
+    if (!ok) return g;
+    const X86_64Regs& x = v.regs.x86;
+    uint64_t vals[kX86Greg] = {
+        x.r15, x.r14, x.r13, x.r12, x.rbp, x.rbx, x.r11, x.r10, x.r9,
+        x.r8,  x.rax, x.rcx, x.rdx, x.rsi, x.rdi,
+        ~uint64_t(0),  // orig_rax: not in a system call
+        x.rip, x.cs,  x.rflags, x.rsp, x.ss, x.fs_base, x.gs_base,
+        x.ds,  x.es,  x.fs,  x.gs};
+    g.assign(vals, vals + kX86Greg);
+    return g;
   }
-  ps->pr_reg[16] = r.pc;
-  ps->pr_reg[19] = r.sp;
-  ps->pr_reg[18] = v.rflags;
-#elif defined(__aarch64__)
-  // elf_gregset_t: x0..x30, sp, pc, pstate.
-  for (unsigned i = 0; i < 31 && i < r.ngpr; i++) ps->pr_reg[i] = r.gpr[i];
-  ps->pr_reg[31] = r.sp;
-  ps->pr_reg[32] = r.pc;
-#else
-  (void)r;
-#endif
+  if (arch == CpuArch::Aarch64) {
+    std::vector<uint64_t> g(kArm64Greg, 0);
+    if (!ok) return g;
+    const Aarch64Regs& r = v.regs.arm64;
+    for (size_t i = 0; i < 31; i++) g[i] = r.x[i];
+    g[31] = r.sp;
+    g[32] = r.pc;
+    g[33] = r.pstate;
+    return g;
+  }
+  return {};
+}
+
+// One vCPU's notes: NT_PRSTATUS, and for x86_64 the control registers.
+void AppendVcpuNotes(std::string* out, CpuArch arch, size_t index, const DumpVcpu& v) {
+  std::vector<uint64_t> g = Gregs(arch, v);
+  std::string ps(PrSize(g.size()), '\0');
+  int32_t pid = int32_t(index + 1);
+  memcpy(ps.data() + kPrstatusPidOffset, &pid, sizeof pid);
+  memcpy(ps.data() + kPrstatusRegOffset, g.data(), g.size() * 8);
+  AppendNote(out, "CORE", NT_PRSTATUS, ps.data(), ps.size());
+  if (arch == CpuArch::X86_64) {
+    uint64_t cr[5] = {};
+    if (v.valid && v.regs.arch == arch) {
+      const X86_64Regs& x = v.regs.x86;
+      uint64_t vals[5] = {x.cr0, x.cr2, x.cr3, x.cr4, x.efer};
+      memcpy(cr, vals, sizeof cr);
+    }
+    AppendNote(out, "QVM", kNoteQvmX86Control, cr, sizeof cr);
+  }
+}
+
+uint64_t VcpuNotesSize(CpuArch arch) {
+  switch (arch) {
+    case CpuArch::X86_64:
+      return NoteSize(5, PrSize(kX86Greg)) + NoteSize(4, 5 * 8);
+    case CpuArch::Aarch64:
+      return NoteSize(5, PrSize(kArm64Greg));
+    case CpuArch::Unknown:
+      break;
+  }
+  return 0;
 }
 
 absl::Status WriteAll(int fd, const void* p, size_t n) {
@@ -91,25 +135,40 @@ std::string DumpFileName(const std::string& system, time_t when) {
                          tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-uint64_t CoreSize(size_t nvcpus, const GuestMemory& mem, const std::string& trace) {
+size_t PrstatusSize(CpuArch arch) {
+  switch (arch) {
+    case CpuArch::X86_64: return PrSize(kX86Greg);
+    case CpuArch::Aarch64: return PrSize(kArm64Greg);
+    case CpuArch::Unknown: break;
+  }
+  return 0;
+}
+
+uint16_t CoreMachine(CpuArch arch) {
+  switch (arch) {
+    case CpuArch::X86_64: return EM_X86_64;
+    case CpuArch::Aarch64: return EM_AARCH64;
+    case CpuArch::Unknown: break;
+  }
+  return EM_NONE;
+}
+
+uint64_t CoreSize(CpuArch arch, size_t nvcpus, const GuestMemory& mem,
+                  const std::string& trace) {
   size_t nph = 1 + mem.regions().size();
-  uint64_t notes = NoteSize(5, sizeof(elf_prstatus)) * nvcpus;
+  uint64_t notes = VcpuNotesSize(arch) * nvcpus;
   if (!trace.empty()) notes += NoteSize(4, trace.size());
   uint64_t off = AlignUp(sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + notes, kAlign);
   for (const auto& r : mem.regions()) off = AlignUp(off, kAlign) + r.size;
   return off;
 }
 
-absl::Status WriteCore(int fd, const std::vector<DumpVcpu>& vcpus,
+absl::Status WriteCore(int fd, CpuArch arch, const std::vector<DumpVcpu>& vcpus,
                        const GuestMemory& mem, const std::string& trace) {
+  if (CoreMachine(arch) == EM_NONE)
+    return absl::InvalidArgumentError("guest dump: unknown guest architecture");
   std::string notes;
-  for (size_t i = 0; i < vcpus.size(); i++) {
-    elf_prstatus ps;
-    memset(&ps, 0, sizeof ps);
-    ps.pr_pid = pid_t(i + 1);
-    FillRegs(vcpus[i], &ps);
-    AppendNote(&notes, "CORE", NT_PRSTATUS, &ps, sizeof ps);
-  }
+  for (size_t i = 0; i < vcpus.size(); i++) AppendVcpuNotes(&notes, arch, i, vcpus[i]);
   if (!trace.empty()) AppendNote(&notes, "QVM", kNoteQvmTrace, trace.data(), trace.size());
   const auto& regions = mem.regions();
   size_t nph = 1 + regions.size();
@@ -123,11 +182,7 @@ absl::Status WriteCore(int fd, const std::vector<DumpVcpu>& vcpus,
   eh.e_ident[EI_VERSION] = EV_CURRENT;
   eh.e_ident[EI_OSABI] = ELFOSABI_NONE;
   eh.e_type = ET_CORE;
-#if defined(__x86_64__)
-  eh.e_machine = EM_X86_64;
-#elif defined(__aarch64__)
-  eh.e_machine = EM_AARCH64;
-#endif
+  eh.e_machine = CoreMachine(arch);
   eh.e_version = EV_CURRENT;
   eh.e_phoff = sizeof(Elf64_Ehdr);
   eh.e_ehsize = sizeof(Elf64_Ehdr);

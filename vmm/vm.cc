@@ -75,7 +75,12 @@ absl::Status Vm::refuse_unsupported() const {
   if (!cfg_.passes.empty()) return refuse(cfg_.passes[0].where, "pass");
   if (!cfg_.reserves.empty()) return refuse(cfg_.reserves[0].where, "reserve");
   for (const auto& l : cfg_.loads) {
-    if (l.kind == LoadKind::Fdt) return refuse(l.where, "fdt load");
+    // `fdt load` replaces the generated device tree (arch/aarch64); a
+    // machine described by ACPI (x86_64) has none to replace.
+    if (l.kind == LoadKind::Fdt && !machine_->builds_fdt(cfg_))
+      return ConfigError(l.where, absl::StrCat("`fdt load`: not supported on ", machine_->name(),
+                                               " (no device tree there; `acpi load` replaces "
+                                               "the ACPI tables)"));
   }
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   static const std::set<std::string> kSupportedVars = {

@@ -194,13 +194,7 @@ StatsSnapshot Vm::stats() {
 void Vm::park(Vcpu& v) {
   auto r = v.be->regs();
   v.snap.valid = r.ok();
-  if (r.ok()) {
-    v.snap.regs = *r;
-    v.snap.rflags = 0;
-    auto p = r->text.find("rflags=");
-    if (p != std::string::npos)
-      v.snap.rflags = strtoull(r->text.c_str() + p + 7, nullptr, 16);
-  }
+  if (r.ok()) v.snap.regs = *r;
   std::unique_lock<std::mutex> lk(pause_mu_);
   if (!pause_req_) return;
   parked_++;
@@ -281,6 +275,7 @@ int Vm::dump(std::string* out) {
   }
   std::vector<DumpVcpu> snaps;
   for (auto& v : vcpus_) snaps.push_back(v->snap);
+  CpuArch arch = CpuArchFromName(machine_->name());
   std::string dir = cfg_.dump ? ResolvePath(cfg_.dump_where, *cfg_.dump) : ".";
   absl::Status st;
   if (!dir.empty() && dir[0] == '|') {
@@ -290,7 +285,7 @@ int Vm::dump(std::string* out) {
       rc = errno ? errno : EIO;
       *out = absl::StrCat("cannot run `", cmd, "`: ", strerror(rc));
     } else {
-      st = WriteCore(fileno(p), snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
+      st = WriteCore(fileno(p), arch, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
       int status = pclose(p);
       if (st.ok() && status != 0) {
         rc = EIO;
@@ -315,7 +310,7 @@ int Vm::dump(std::string* out) {
       rc = errno;
       *out = absl::StrCat(path, ": ", strerror(rc));
     } else {
-      st = WriteCore(fd, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
+      st = WriteCore(fd, arch, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
       if (::close(fd) != 0 && st.ok())
         st = absl::InternalError(absl::StrCat("close: ", strerror(errno)));
       if (!st.ok()) {

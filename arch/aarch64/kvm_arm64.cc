@@ -590,10 +590,11 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
 
 absl::StatusOr<VcpuRegs> KvmArm64Vcpu::regs() {
   VcpuRegs out;
+  out.arch = CpuArch::Aarch64;
   for (unsigned i = 0; i < 31; i++) {
     auto r = get_reg(CoreRegX(i));
     if (!r.ok()) return r.status();
-    out.gpr[i] = *r;
+    out.arm64.x[i] = *r;
   }
   auto pc = get_reg(CoreRegPc());
   auto ps = get_reg(CoreRegPstate());
@@ -601,12 +602,11 @@ absl::StatusOr<VcpuRegs> KvmArm64Vcpu::regs() {
   if (!ps.ok()) return ps.status();
   auto sp = get_reg((*ps & 0xf) == kPstateEl1h ? CoreRegSpEl1() : CoreRegSp());
   if (!sp.ok()) return sp.status();
-  out.pc = *pc;
-  out.sp = *sp;
-  out.gpr[31] = *sp;
-  out.ngpr = 32;
+  out.pc = out.arm64.pc = *pc;
+  out.sp = out.arm64.sp = *sp;
+  out.arm64.pstate = *ps;
   out.text = absl::StrFormat("pc=%016x sp=%016x pstate=%08x x0=%016x x30=%016x", *pc, *sp,
-                             *ps, out.gpr[0], out.gpr[30]);
+                             *ps, out.arm64.x[0], out.arm64.x[30]);
   return out;
 }
 

@@ -83,15 +83,25 @@ class Arm64Machine : public Machine {
     // Kernel, initrd.
     std::optional<LoadSpec> kernel;
     std::string initrd;
+    const LoadSpec* user_fdt = nullptr;
     for (const auto& l : cfg.loads) {
       if (l.kind == LoadKind::Kernel) {
         if (kernel) return ConfigError(l.where, "`load`: a kernel is already loaded");
         kernel = l;
       } else if (l.kind == LoadKind::Initrd) {
         initrd = l.path;
+      } else if (l.kind == LoadKind::Fdt) {
+        if (user_fdt) return ConfigError(l.where, "`fdt load`: a device tree is already loaded");
+        user_fdt = &l;
       }
     }
     if (!kernel) return ConfigError(none, "no guest image: add `load PATH`");
+    // `fdt load PATH`: read and validated once; a reset in place reuses it.
+    if (user_fdt && !user_fdt_) {
+      auto b = boot::ReadUserFdt(user_fdt->path);
+      if (!b.ok()) return ConfigError(user_fdt->path_where, std::string(b.status().message()));
+      user_fdt_ = std::move(*b);
+    }
     // The kernel goes into the RAM region holding `load ADDR` (else the first).
     const MemRegion* ram = nullptr;
     for (const auto& r : mem.regions()) {
@@ -194,7 +204,12 @@ class Arm64Machine : public Machine {
       fm.devices.push_back(std::move(n));
     }
     if (need_clock) fm.clock_phandle = kClockPhandle;
-    auto blob = boot::BuildArm64Fdt(fm);
+    absl::StatusOr<std::vector<uint8_t>> blob;
+    if (user_fdt) {
+      blob = patch_user_fdt(*user_fdt, cfg, fm);
+    } else {
+      blob = boot::BuildArm64Fdt(fm);
+    }
     if (!blob.ok()) return blob.status();
     if (blob->size() > boot::kArm64FdtMax)
       return absl::FailedPreconditionError("device tree larger than 2 MiB");
@@ -217,8 +232,9 @@ class Arm64Machine : public Machine {
     }
     entry_ = k->entry;
     fdt_ = place->fdt;
-    summary_ = absl::StrFormat("arm64 %s, entry 0x%x; FDT at 0x%x (%u bytes)", k->kind,
-                               k->entry, place->fdt, blob->size());
+    summary_ = absl::StrFormat("arm64 %s, entry 0x%x; FDT at 0x%x (%u bytes%s)", k->kind,
+                               k->entry, place->fdt, blob->size(),
+                               user_fdt ? absl::StrCat(", from ", user_fdt->path) : "");
     if (initrd_size)
       absl::StrAppend(&summary_, absl::StrFormat("; initrd at 0x%x", place->initrd));
     return absl::OkStatus();
@@ -251,6 +267,35 @@ class Arm64Machine : public Machine {
     if (f) fclose(f);
   }
 
+  // `fdt load`: the user's blob with what qvm owns filled in: /chosen
+  // bootargs (`cmdline`), linux,initrd-start/-end (`initrd load`), and
+  // /memory nodes only when the blob has none. Warns once when the blob has
+  // no /cpus or no memory node.
+  absl::StatusOr<std::vector<uint8_t>> patch_user_fdt(const LoadSpec& l, const Config& cfg,
+                                                      const boot::FdtMachine& fm) {
+    boot::UserFdtPatch p;
+    p.set_bootargs = cfg.cmdline.has_value();
+    p.bootargs = cfg.cmdline.value_or("");
+    p.initrd_start = fm.initrd_start;
+    p.initrd_end = fm.initrd_end;
+    p.memory = fm.memory;
+    auto r = boot::PatchUserFdt(*user_fdt_, p);
+    if (!r.ok())
+      return ConfigError(l.path_where, absl::StrCat(l.path, ": ", r.status().message()));
+    if (!user_fdt_warned_) {
+      user_fdt_warned_ = true;
+      if (!r->has_cpus)
+        Log(LogLevel::Warn, "fdt load %s: the device tree has no /cpus node (the guest may "
+            "not find its CPUs)", l.path.c_str());
+      if (!r->had_memory)
+        Log(LogLevel::Warn, "fdt load %s: the device tree has no memory node; qvm added "
+            "one per RAM region", l.path.c_str());
+    }
+    return std::move(r->blob);
+  }
+
+  std::optional<std::vector<uint8_t>> user_fdt_;  // `fdt load`, validated
+  bool user_fdt_warned_ = false;
   arm64::GicPlan gic_;
   arm64::KvmArm64Vm* vm_ = nullptr;
   UnsupportedAction unsupported_ = UnsupportedAction::Log;

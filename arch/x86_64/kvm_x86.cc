@@ -405,15 +405,24 @@ again:
 absl::StatusOr<VcpuRegs> KvmX86Vcpu::regs() {
   kvm_regs r{};
   if (ioctl(fd_.fd(), KVM_GET_REGS, &r) != 0) return Errno("KVM_GET_REGS");
+  kvm_sregs sr{};
+  if (ioctl(fd_.fd(), KVM_GET_SREGS, &sr) != 0) return Errno("KVM_GET_SREGS");
   VcpuRegs out;
+  out.arch = CpuArch::X86_64;
   out.pc = r.rip;
   out.sp = r.rsp;
-  uint64_t g[16] = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp,
-                    r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
-  std::memcpy(out.gpr, g, sizeof g);
-  out.ngpr = 16;
-  out.text = absl::StrFormat("rip=%016x rsp=%016x rflags=%08x rax=%016x", r.rip,
-                             r.rsp, r.rflags, r.rax);
+  X86_64Regs& x = out.x86;
+  x.rax = r.rax, x.rbx = r.rbx, x.rcx = r.rcx, x.rdx = r.rdx;
+  x.rsi = r.rsi, x.rdi = r.rdi, x.rbp = r.rbp, x.rsp = r.rsp;
+  x.r8 = r.r8, x.r9 = r.r9, x.r10 = r.r10, x.r11 = r.r11;
+  x.r12 = r.r12, x.r13 = r.r13, x.r14 = r.r14, x.r15 = r.r15;
+  x.rip = r.rip, x.rflags = r.rflags;
+  x.cs = sr.cs.selector, x.ss = sr.ss.selector, x.ds = sr.ds.selector;
+  x.es = sr.es.selector, x.fs = sr.fs.selector, x.gs = sr.gs.selector;
+  x.fs_base = sr.fs.base, x.gs_base = sr.gs.base;
+  x.cr0 = sr.cr0, x.cr2 = sr.cr2, x.cr3 = sr.cr3, x.cr4 = sr.cr4, x.efer = sr.efer;
+  out.text = absl::StrFormat("rip=%016x rsp=%016x rflags=%08x rax=%016x cs=%04x cr0=%08x cr3=%x",
+                             r.rip, r.rsp, r.rflags, r.rax, sr.cs.selector, sr.cr0, sr.cr3);
   return out;
 }
 

@@ -169,11 +169,50 @@ t_dump_gdb() {
   [[ $f == "$work/dumps/$NAME-"*.gcore ]] || { echo "dump name $f"; return 1; }
   readelf -h "$f" | grep -q "CORE (Core file)" || return 1
   readelf -n "$f" | grep -q NT_PRSTATUS || return 1
+  readelf -h "$f" | grep -q "Advanced Micro Devices X86-64" || { readelf -h "$f"; return 1; }
   local want; want=$(counter "$f") || return 1
+  # The registers as the dump stores them (NT_PRSTATUS user_regs_struct and
+  # the QVM control-register note, vmm/dump.h), read independently of gdb.
+  local regs; regs=$(python3 - "$f" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+phoff, = struct.unpack_from('<Q', d, 32)
+t, f, off, va, pa, fs, ms, al = struct.unpack_from('<IIQQQQQQ', d, phoff)
+assert t == 4, 'first program header is not PT_NOTE'
+end, ps, cr = off + fs, None, None
+while off < end:
+    nsz, dsz, typ = struct.unpack_from('<III', d, off)
+    name = d[off + 12:off + 12 + nsz - 1]
+    desc = off + 12 + (nsz + 3) // 4 * 4
+    if name == b'CORE' and typ == 1 and ps is None:
+        assert dsz == 336, dsz
+        ps = struct.unpack_from('<27Q', d, desc + 112)
+    if name == b'QVM' and typ == 0x51540002 and cr is None:
+        assert dsz == 40, dsz
+        cr = struct.unpack_from('<5Q', d, desc)
+    off = desc + (dsz + 3) // 4 * 4
+assert ps and cr, 'missing notes'
+print('%x %x %x %x %x %x' % (ps[16], ps[17], ps[18], ps[20], ps[23], cr[0]))
+PY
+) || return 1
+  local rip cs eflags ss ds cr0
+  read -r rip cs eflags ss ds cr0 <<<"$regs"
+  echo "dump: rip=$rip cs=$cs eflags=$eflags ss=$ss ds=$ds cr0=$cr0"
+  # common.inc: flat 32-bit protected mode, code 0x08, data 0x10, paging off.
+  [[ $cs == 8 && $ss == 10 && $ds == 10 ]] || { echo "segment selectors"; return 1; }
+  (( (0x$cr0 & 1) == 1 && (0x$cr0 & 0x80000000) == 0 )) || { echo "cr0"; return 1; }
   if command -v gdb >/dev/null; then
-    local out; out=$(timeout 60 gdb -nx -batch -c "$f" -ex 'info registers rip' -ex 'x/wd 0x8000' 2>&1)
-    echo "$out" | grep -qE '^rip +0x1[0-9a-f]{5}' || { echo "$out"; return 1; }
+    local out; out=$(timeout 60 gdb -nx -batch -c "$f" -ex 'info registers rip cs ss ds eflags' \
+      -ex 'x/wd 0x8000' 2>&1)
+    echo "$out" | grep -qE "^rip +0x$rip " || { echo "$out"; return 1; }
+    [[ $rip =~ ^1[0-9a-f]{5}$ ]] || { echo "rip $rip outside the image"; return 1; }
+    echo "$out" | grep -qE "^cs +0x8 " || { echo "$out"; return 1; }
+    echo "$out" | grep -qE "^ss +0x10 " || { echo "$out"; return 1; }
+    echo "$out" | grep -qE "^ds +0x10 " || { echo "$out"; return 1; }
+    echo "$out" | grep -qE "^eflags +0x$eflags " || { echo "$out"; return 1; }
     echo "$out" | grep -qE "^0x8000:[[:space:]]+$want\$" || { echo "$out"; return 1; }
+  else
+    echo "gdb not installed: gdb part not run"
   fi
 }
 check dump-gdb t_dump_gdb

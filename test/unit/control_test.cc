@@ -1,9 +1,7 @@
 // /dev/qvm control names (vmm/control.*) driven over real sockets against a
 // fake ControlTarget, the statistics/JSON formatters, the directory rules
-// and the guest-dump writer (vmm/dump.*). No KVM needed.
-#include <elf.h>
+// and guest-dump file names (the dump writer: dump_test.cc). No KVM needed.
 #include <fcntl.h>
-#include <sys/procfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,75 +337,6 @@ TEST_CASE("ResmgrDirectory: resmgr-path and QVM_RESMGR_DIR win and are created")
   // A file in the way is an error, not a crash.
   std::ofstream(t.path + "/file") << "x";
   CHECK(!qvm::ResmgrDirectory(t.path + "/file").ok());
-}
-
-TEST_CASE("guest dump: ELF64 core with per-vCPU PRSTATUS and one PT_LOAD per region") {
-  static uint8_t ram[0x3000], rom[0x1000];
-  for (size_t i = 0; i < sizeof ram; i++) ram[i] = uint8_t(i * 7);
-  memset(rom, 0xee, sizeof rom);
-  qvm::GuestMemory mem;
-  REQUIRE(mem.add_external(0x0, sizeof ram, false, ram).ok());
-  REQUIRE(mem.add_external(0xf0000, sizeof rom, true, rom).ok());
-  std::vector<qvm::DumpVcpu> v(2);
-  v[0].valid = true;
-  v[0].regs.pc = 0x100123;
-  v[0].regs.sp = 0x7ff0;
-  v[0].regs.ngpr = 16;
-  for (int i = 0; i < 16; i++) v[0].regs.gpr[i] = 0x1000 + uint64_t(i);  // rax..r15
-  v[0].regs.gpr[7] = 0x7ff0;  // rsp
-  v[0].rflags = 0x246;
-  TmpDir t;
-  std::string f = t.path + "/core";
-  int fd = open(f.c_str(), O_WRONLY | O_CREAT, 0600);
-  REQUIRE(fd >= 0);
-  REQUIRE(qvm::WriteCore(fd, v, mem).ok());
-  close(fd);
-  std::ifstream in(f, std::ios::binary);
-  std::string d((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CHECK(d.size() == qvm::CoreSize(2, mem));
-  REQUIRE(d.size() > sizeof(Elf64_Ehdr));
-  Elf64_Ehdr eh;
-  memcpy(&eh, d.data(), sizeof eh);
-  CHECK(memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0);
-  CHECK(eh.e_type == ET_CORE);
-  CHECK(eh.e_machine == EM_X86_64);
-  REQUIRE(eh.e_phnum == 3);
-  Elf64_Phdr ph[3];
-  memcpy(ph, d.data() + eh.e_phoff, sizeof ph);
-  CHECK(ph[0].p_type == PT_NOTE);
-  CHECK(ph[1].p_type == PT_LOAD);
-  CHECK(ph[1].p_paddr == 0);
-  CHECK(ph[1].p_filesz == sizeof ram);
-  CHECK((ph[1].p_flags & PF_W) != 0);
-  CHECK(ph[2].p_vaddr == 0xf0000);
-  CHECK((ph[2].p_flags & PF_W) == 0);
-  CHECK(memcmp(d.data() + ph[1].p_offset, ram, sizeof ram) == 0);
-  CHECK(memcmp(d.data() + ph[2].p_offset, rom, sizeof rom) == 0);
-  // Notes: two NT_PRSTATUS "CORE" with pr_pid 1 and 2.
-  size_t off = ph[0].p_offset;
-  for (int i = 0; i < 2; i++) {
-    uint32_t h[3];
-    memcpy(h, d.data() + off, 12);
-    CHECK(h[0] == 5);
-    CHECK(h[2] == NT_PRSTATUS);
-    REQUIRE(h[1] == sizeof(elf_prstatus));
-    CHECK(std::string(d.data() + off + 12) == "CORE");
-    elf_prstatus ps;
-    memcpy(&ps, d.data() + off + 12 + 8, sizeof ps);
-    CHECK(ps.pr_pid == i + 1);
-    if (i == 0) {
-      CHECK(ps.pr_reg[16] == 0x100123);  // rip
-      CHECK(ps.pr_reg[19] == 0x7ff0);    // rsp
-      CHECK(ps.pr_reg[18] == 0x246);     // eflags
-      CHECK(ps.pr_reg[10] == 0x1000);    // rax
-      CHECK(ps.pr_reg[5] == 0x1001);     // rbx
-      CHECK(ps.pr_reg[0] == 0x100f);     // r15
-    } else {
-      CHECK(ps.pr_reg[16] == 0);  // an invalid snapshot is zeros
-    }
-    off += 12 + 8 + sizeof(elf_prstatus);
-  }
-  CHECK(off == ph[0].p_offset + ph[0].p_filesz);
 }
 
 TEST_CASE("guest dump file names: <system>-YYYYMMDD-hhmmss.gcore") {

@@ -64,9 +64,9 @@ TEST_CASE("guest dumps carry the trace as a QVM note") {
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
   std::string text = "trace vcpu 0: test line";
-  REQUIRE(WriteCore(fd, vcpus, mem, text).ok());
+  REQUIRE(WriteCore(fd, CpuArch::X86_64, vcpus, mem, text).ok());
   off_t size = lseek(fd, 0, SEEK_END);
-  CHECK(uint64_t(size) == CoreSize(1, mem, text));
+  CHECK(uint64_t(size) == CoreSize(CpuArch::X86_64, 1, mem, text));
   std::vector<char> buf(size_t(size), 0);
   REQUIRE(pread(fd, buf.data(), buf.size(), 0) == size);
   close(fd);

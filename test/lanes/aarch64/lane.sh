@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host boot-1cpu boot-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host boot-1cpu boot-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -158,6 +158,38 @@ t_boot_1cpu() {
   [ -n "$BOOT" ] && echo "QVMTIME boot-1cpu $BOOT"
   if [ "$RESULT" = PASS ] && [ "$(head -c 4 /tmp/boot1.dtb | od -An -tx1 | tr -d ' ')" != d00dfeed ]; then
     RESULT=FAIL DETAIL="set fdt-dump-file wrote no device tree"
+  fi
+}
+
+# `fdt load`: dump the generated tree of a 1-vCPU config without cmdline or
+# initrd (dryrun + set fdt-dump-file), then boot Debian's kernel with that
+# blob given by `fdt load` and cmdline/initrd from the config: qvm must say
+# it uses the file, the guest must find its initrd and qvm.test=poweroff
+# (exit 0), and the final tree (fdt-dump-file) must hold the bootargs.
+has_str() { tr '\0' '\n' <"$1" | grep -qF -- "$2"; }
+t_boot_fdt_load() {
+  rm -f /tmp/fdtgen.dtb /tmp/fdtload.dtb
+  timeout -s KILL 60 qvm @/etc/qvm/fdt-gen.qvmconf dryrun <&3 >/tmp/fdtgen.out 2>&1
+  rc=$?
+  if [ $rc -ne 0 ] || [ "$(head -c 4 /tmp/fdtgen.dtb 2>/dev/null | od -An -tx1 | tr -d ' ')" != d00dfeed ]; then
+    RESULT=FAIL DETAIL="generating the tree to load: qvm $(rc_text $rc), blob $(ls -l /tmp/fdtgen.dtb 2>&1)"
+    show /tmp/fdtgen.out; return
+  fi
+  if has_str /tmp/fdtgen.dtb qvm.test= || has_str /tmp/fdtgen.dtb linux,initrd-start; then
+    RESULT=FAIL DETAIL="the generated tree already has bootargs or an initrd"; return
+  fi
+  timeout -s KILL 60 qvm @/etc/qvm/boot-fdt-load.qvmconf dryrun <&3 >/tmp/fdtload-dry.out 2>&1
+  if ! grep -q 'FDT at .*from /tmp/fdtgen.dtb' /tmp/fdtload-dry.out; then
+    RESULT=FAIL DETAIL="qvm does not use the loaded tree: $(grep '^boot:' /tmp/fdtload-dry.out)"
+    show /tmp/fdtload-dry.out; return
+  fi
+  rm -f /tmp/fdtload.dtb
+  boot_check boot-fdt-load /etc/qvm/boot-fdt-load.qvmconf 1
+  [ -n "$BOOT" ] && echo "QVMTIME boot-fdt-load $BOOT"
+  [ "$RESULT" = PASS ] || return
+  if ! has_str /tmp/fdtload.dtb qvm.test=poweroff ||
+     ! has_str /tmp/fdtload.dtb linux,initrd-start || ! has_str /tmp/fdtload.dtb /pl011@1c090000; then
+    RESULT=FAIL DETAIL="the final tree (fdt-dump-file) lacks bootargs, initrd or the user's stdout-path"
   fi
 }
 
