@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host boot-1cpu boot-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -311,6 +311,22 @@ t_mg_timer() {
   elif [ "$tm_gms" -gt 1500 ]; then RESULT=FAIL DETAIL="guest counter jumped by the paused time ($tm_gms ms between ticks 0.5 s apart)"
   else RESULT=PASS DETAIL=""; return; fi
   show $tm_o
+}
+
+# mg/counter.s: 2 vCPUs x 20000 MMIO exits each; the virtual counter must
+# never go backwards on a vCPU or across them.
+t_mg_counter() {
+  guest mgcounter /etc/qvm/mg-counter.qvmconf 120 plain
+  tm_o=/tmp/mgcounter.out
+  tm_l=$(grep '^MG-COUNTER iter=' $tm_o | head -n1)
+  if [ "$RC" != 0 ] || [ -z "$tm_l" ]; then
+    RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 and the MG-COUNTER line"; show $tm_o; return
+  fi
+  echo "  | $tm_l"
+  case "$tm_l" in
+    *"back-self=0000000000000000 back-cross=0000000000000000"*) RESULT=PASS DETAIL="" ;;
+    *) RESULT=FAIL DETAIL="the guest's counter went backwards: ${tm_l#MG-COUNTER } $(grep '^MG-COUNTER-FIRST' $tm_o | head -n1)" ;;
+  esac
 }
 
 # `set counter-offset 0`: the guest counts what the host counts (it is at
