@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -24,6 +24,7 @@ for arg in $(cat /proc/cmdline); do
     qvmlane.reps=*) reps=${arg#qvmlane.reps=} ;;
     qvmlane.verbose=1) verbose=1 ;;
     qvmlane.guestlog=1) guestlog=1 ;;
+    qvmlane.stressreps=*) stress_reps=${arg#qvmlane.stressreps=} ;;
   esac
 done
 # qvmlane.guestlog=1: the nested guests' kernels log at their default level
@@ -311,6 +312,27 @@ t_mg_timer() {
   elif [ "$tm_gms" -gt 1500 ]; then RESULT=FAIL DETAIL="guest counter jumped by the paused time ($tm_gms ms between ticks 0.5 s apart)"
   else RESULT=PASS DETAIL=""; return; fi
   show $tm_o
+}
+
+# The nested Debian guest with 2 vCPUs running short-lived processes on both
+# (test/guest/init qvm.test=stress), `reps` times: no process may die of a
+# signal, no kernel panic, poweroff -> 0. Runs qvmlane.stressreps times (2).
+t_stress_2cpu() {
+  tm_i=1 tm_pass=0 tm_first="" tm_reps=${stress_reps:-2}
+  while [ $tm_i -le "$tm_reps" ]; do
+    guest stress /etc/qvm/stress-2cpu.qvmconf 300 plain
+    tm_o=/tmp/stress.out
+    if grep -q '^QVMPANIC' $tm_o; then tm_d="guest kernel panic: $(sed -n 's/^QVMPANIC //p' $tm_o | head -n1 | cut -c1-100)"
+    elif grep -q QVM-STRESS-CRASH $tm_o; then tm_d="$(grep -c QVM-STRESS-CRASH $tm_o) crash(es): $(grep QVM-STRESS-CRASH $tm_o | head -n1)"
+    elif [ "$RC" != 0 ] || ! grep -q QVM-STRESS-DONE $tm_o; then tm_d="qvm $(rc_text "$RC"), expected 0 and QVM-STRESS-DONE"
+    else tm_d=""; fi
+    if [ -z "$tm_d" ]; then tm_pass=$((tm_pass + 1))
+    else echo "  ! stress-2cpu run $tm_i of $tm_reps: $tm_d"; show $tm_o; [ -z "$tm_first" ] && tm_first="run $tm_i: $tm_d"; fi
+    tm_i=$((tm_i + 1))
+  done
+  echo "QVMREPS stress-2cpu $tm_pass $tm_reps"
+  if [ $tm_pass -eq "$tm_reps" ]; then RESULT=PASS DETAIL=""
+  else RESULT=FAIL DETAIL="$((tm_reps - tm_pass)) of $tm_reps runs failed; first: $tm_first"; fi
 }
 
 # mg/counter.s: 2 vCPUs x 20000 MMIO exits each; the virtual counter must
