@@ -133,6 +133,15 @@ absl::StatusOr<std::vector<uint8_t>> BuildArm64Fdt(const FdtMachine& m) {
     w.cells("interrupts", {1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags});
     w.empty("always-on");
     w.end();
+    if (m.pmu) {
+      // PMUv3 overflow: PPI 7 (INTID 23), what KVM raises on every vCPU.
+      w.begin("pmu");
+      w.str("compatible", "arm,armv8-pmuv3");
+      w.cells("interrupts", {1, 7, flags});
+      w.end();
+    }
+  } else if (m.pmu) {
+    return absl::InvalidArgumentError("FDT: a PMU needs an interrupt controller");
   }
 
   if (m.clock_phandle) {

@@ -1,5 +1,5 @@
 // The flattened device tree of an arm64 guest, built with libfdt: memory,
-// cpus (enable-method psci), psci, the generic timer's PPIs, a fixed APB
+// cpus (enable-method psci), psci, the generic timer's PPIs, the PMU, a fixed APB
 // clock for PrimeCell devices, chosen (bootargs, initrd, stdout-path) and
 // one node per device as the devices described themselves.
 #pragma once
@@ -36,6 +36,9 @@ struct FdtMachine {
   std::string stdout_path;           // "" or a node path
   uint32_t gic_phandle = 0;          // the root's interrupt-parent (0: none)
   bool gic_v2 = false;               // timer PPIs carry a CPU mask on GICv2
+  // A PMUv3 (`set pmu`): node /pmu, "arm,armv8-pmuv3", overflow on PPI 7
+  // (INTID 23) level-high, CPU mask on GICv2. Needs gic_phandle.
+  bool pmu = false;
   uint32_t clock_phandle = 0;        // the fixed 24 MHz "apb-pclk" clock
   // Further fixed clocks (phandle, Hz), nodes "clock-<Hz>": devices'
   // functional clocks of other rates (the SP805's WDOGCLK).

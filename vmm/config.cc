@@ -254,6 +254,7 @@ constexpr KnownVar kKnownVars[] = {
     {"resmgr-group", VarType::String},   // group allowed to connect
     {"fdt-dump-file", VarType::String},  // write the generated FDT here
     {"counter-offset", VarType::Number},
+    {"pmu", VarType::Tristate},  // aarch64: PMUv3 for the guest (default off)
     {"power-button-timeout", VarType::Number},  // seconds
     {"acpi", VarType::Tristate},
     {"trace-exits", VarType::Number},  // exits kept per vCPU for traces

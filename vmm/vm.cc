@@ -90,6 +90,8 @@ absl::Status Vm::refuse_unsupported() const {
   for (const auto& v : cfg_.sets) {
     // The generic timer's offset (arch/aarch64); x86's TSC offset is not done.
     if (v.name == "counter-offset" && std::string(machine_->name()) == "aarch64") continue;
+    // The guest's PMUv3 (arch/aarch64); x86's vPMU is not done.
+    if (v.name == "pmu" && std::string(machine_->name()) == "aarch64") continue;
     if (!kSupportedVars.count(v.name))
       return refuse(v.where, "set " + v.name);
   }

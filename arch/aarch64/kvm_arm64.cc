@@ -1,5 +1,6 @@
 #include "arch/aarch64/kvm_arm64.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -135,9 +136,10 @@ std::string KvmArm64Vm::describe() const {
                     : gic_fd_ < 0 ? "no vGIC"
                     : gic_.kind == QVM_IRQCHIP_GICV3 ? "in-kernel vGICv3"
                                                      : "in-kernel vGICv2";
-  return absl::StrFormat("KVM API %d (arm64, target %u), %s, PSCI in the kernel%s",
+  return absl::StrFormat("KVM API %d (arm64, target %u), %s, PSCI in the kernel%s%s",
                          KVM_API_VERSION, target_.target, gic,
-                         nisv_ ? ", syndrome-less aborts to user space" : "");
+                         nisv_ ? ", syndrome-less aborts to user space" : "",
+                         pmu_ ? ", PMUv3 (overflow PPI 23)" : "");
 }
 
 absl::Status KvmArm64Vm::map_memory(const GuestMemory& mem) {
@@ -150,6 +152,7 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmArm64Vm::create_vcpu(unsigned in
   kvm_vcpu_init t = target_;
   std::memset(t.features, 0, sizeof t.features);
   t.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+  if (pmu_) t.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;  // `set pmu`
   // Secondary vCPUs start powered off; PSCI CPU_ON (in the kernel) starts them.
   if (index > 0) t.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
   absl::Status st = v->init(vm_, t);
@@ -245,6 +248,63 @@ absl::Status KvmArm64Vm::watch_vcpu_outputs(std::function<void(unsigned, uint32_
     return absl::FailedPreconditionError("per-vCPU outputs reach user space only without a vGIC");
   outputs_fn_ = std::move(fn);
   return absl::OkStatus();
+}
+
+std::optional<bool> HostHasPmuV3() {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<bool> r;
+  if (ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION)
+    r = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PMU_V3) > 0;
+  close(fd);
+  return r;
+}
+
+absl::Status KvmArm64Vm::enable_pmu() {
+  if (!vcpus_.empty()) return absl::InternalError("enable_pmu after the first vCPU");
+  if (vm_.check_extension(KVM_CAP_ARM_PMU_V3) <= 0)
+    return absl::FailedPreconditionError(
+        "this host's KVM gives guests no PMUv3 (KVM_CAP_ARM_PMU_V3 missing: no host PMU "
+        "driver, or a PMU KVM cannot virtualise)");
+  pmu_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vm::init_pmu() {
+  if (!pmu_) return absl::OkStatus();
+  // With the in-kernel vGIC KVM raises the interrupt itself (the same PPI
+  // on every vCPU, set before PMU_V3_INIT, which needs the vGIC
+  // initialised). Without one, KVM refuses an interrupt number and reports
+  // the overflow level in kvm_run->s.regs.device_irq_level (KVM_ARM_DEV_PMU)
+  // for the user-space controller.
+  unsigned intid = gic_fd_ >= 0 ? kPmuIntid : 0;
+  if (gic_fd_ < 0 && !user_irqchip_)
+    return absl::FailedPreconditionError("PMUv3: no interrupt controller for its overflow interrupt");
+  for (KvmArm64Vcpu* v : vcpus_) {
+    absl::Status st = v->init_pmu(intid);
+    if (!st.ok()) return st;
+  }
+  Log(LogLevel::Debug, "PMUv3 on %zu vCPU(s), overflow interrupt %u (%s)", vcpus_.size(),
+      kPmuIntid, intid ? "in-kernel vGIC" : "user-space GIC via device_irq_level");
+  return absl::OkStatus();
+}
+
+absl::Status KvmArm64Vcpu::init_pmu(unsigned intid) {
+  auto set = [&](uint64_t attr, const void* value, const char* what) -> absl::Status {
+    kvm_device_attr a{};
+    a.group = KVM_ARM_VCPU_PMU_V3_CTRL;
+    a.attr = attr;
+    a.addr = reinterpret_cast<uint64_t>(value);
+    if (ioctl(fd_.fd(), KVM_SET_DEVICE_ATTR, &a) != 0)
+      return Errno(absl::StrFormat("vcpu %u: PMUv3 %s", index_, what));
+    return absl::OkStatus();
+  };
+  if (intid) {
+    int irq = int(intid);
+    absl::Status st = set(KVM_ARM_VCPU_PMU_V3_IRQ, &irq, "overflow interrupt");
+    if (!st.ok()) return st;
+  }
+  return set(KVM_ARM_VCPU_PMU_V3_INIT, nullptr, "KVM_ARM_VCPU_PMU_V3_INIT");
 }
 
 uint64_t HostCounter() {

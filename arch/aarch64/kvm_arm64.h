@@ -45,6 +45,15 @@ struct CounterState {
 // describes them (boot/fdt.cc: PPI 11 and 14).
 constexpr unsigned kTimerIntidVirt = 27, kTimerIntidPhys = 30;
 
+// The PMUv3 overflow interrupt: PPI 7 (INTID 23), level-high, the same on
+// every vCPU (KVM_ARM_VCPU_PMU_V3_IRQ with the in-kernel vGIC; the
+// user-space GICv2 raises it from KVM_ARM_DEV_PMU) and in the device tree.
+constexpr unsigned kPmuIntid = 23;
+
+// Whether this host's KVM gives guests a PMUv3 (KVM_CAP_ARM_PMU_V3 on
+// /dev/kvm); nullopt when /dev/kvm cannot be used.
+std::optional<bool> HostHasPmuV3();
+
 // The host's counter (CNTVCT_EL0 of a host process: the physical count).
 uint64_t HostCounter();
 
@@ -63,6 +72,14 @@ class KvmArm64Vm : public VmBackend {
   void paused() override;
   void resuming() override;
   bool has_counter_offset_ioctl() const { return counter_ioctl_; }
+  // `set pmu`: every vCPU gets a PMUv3 (KVM_ARM_VCPU_PMU_V3). Before the
+  // first vCPU; FailedPrecondition when KVM lacks KVM_CAP_ARM_PMU_V3.
+  absl::Status enable_pmu();
+  bool pmu() const { return pmu_; }
+  // After the vGIC is initialised and before any vCPU runs, on every vCPU:
+  // the overflow interrupt (kPmuIntid; in-kernel vGIC only: without one
+  // KVM reports the level in device_irq_level instead) and PMU_V3_INIT.
+  absl::Status init_pmu();
   std::string describe() const override;
   absl::Status map_memory(const GuestMemory& mem) override;
   absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(unsigned index) override;
@@ -103,6 +120,7 @@ class KvmArm64Vm : public VmBackend {
   // guest counter = host counter - offset, on every vCPU.
   absl::Status apply_counter_offset(uint64_t offset);
   bool counter_ioctl_ = false;  // KVM_CAP_COUNTER_OFFSET (Linux 6.4+)
+  bool pmu_ = false;            // `set pmu`: KVM_ARM_VCPU_PMU_V3 on every vCPU
   CounterState* counter_ = nullptr;
   std::vector<KvmArm64Vcpu*> vcpus_;  // owned by the Vm, outlive us in use
   bool user_irqchip_ = false;
@@ -153,6 +171,9 @@ class KvmArm64Vcpu : public VcpuBackend {
   absl::Status set_entry(uint64_t pc, uint64_t x0);
   // The INTIDs of the virtual and physical timer (in-kernel vGIC only).
   absl::Status set_timer_irqs(unsigned vtimer, unsigned ptimer);
+  // PMUv3 (the vCPU was initialised with KVM_ARM_VCPU_PMU_V3): the overflow
+  // interrupt when `intid` is non-zero, then KVM_ARM_VCPU_PMU_V3_INIT.
+  absl::Status init_pmu(unsigned intid);
 
   absl::StatusOr<uint64_t> get_reg(uint64_t id);
   absl::Status set_reg(uint64_t id, uint64_t v);

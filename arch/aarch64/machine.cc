@@ -44,6 +44,12 @@ class Arm64Machine : public Machine {
     auto vm = std::make_unique<arm64::KvmArm64Vm>();
     absl::Status st = vm->init(ncpus, unsupported_);
     if (!st.ok()) return st;
+    if (pmu_) {  // `set pmu on|auto` (resolved in load())
+      st = vm->enable_pmu();
+      if (!st.ok())
+        return absl::FailedPreconditionError(absl::StrCat(
+            pmu_where_.str(), ": `set pmu ", pmu_raw_, "`: ", st.message()));
+    }
     if (gic_.kind) {
       st = gic_.user ? vm->enable_user_irqchip() : vm->create_gic(gic_);
       if (!st.ok()) return st;
@@ -148,6 +154,22 @@ class Arm64Machine : public Machine {
       fm.gic_phandle = gic->fdt_phandle;
       fm.gic_v2 = gic->irqchip_kind == QVM_IRQCHIP_GICV2;
     }
+    // `set pmu on|off|auto` (default off): decided once (a reset in place
+    // keeps it); auto = on when KVM_CAP_ARM_PMU_V3 is there (off when
+    // /dev/kvm cannot be used, e.g. a dryrun elsewhere). `on` on a host
+    // without it fails at create_backend, before the guest starts.
+    if (!pmu_configured_) {
+      pmu_configured_ = true;
+      if (const SetVar* v = cfg.var("pmu")) {
+        pmu_where_ = v->value_where;
+        pmu_raw_ = v->raw;
+        pmu_ = v->boolean ? *v->boolean : arm64::HostHasPmuV3().value_or(false);
+        if (pmu_ && !gic)
+          return ConfigError(v->value_where, absl::StrCat("`set pmu ", v->raw, "`: the PMU's "
+                                                          "overflow interrupt needs a `gic`"));
+      }
+    }
+    fm.pmu = pmu_;
     bool need_clock = false;
     for (const auto& d : devices) {
       if (d.fdt_name.empty()) continue;
@@ -237,6 +259,7 @@ class Arm64Machine : public Machine {
                                user_fdt ? absl::StrCat(", from ", user_fdt->path) : "");
     if (initrd_size)
       absl::StrAppend(&summary_, absl::StrFormat("; initrd at 0x%x", place->initrd));
+    if (pmu_) absl::StrAppend(&summary_, "; PMUv3 (PPI 23)");
     return absl::OkStatus();
   }
 
@@ -251,6 +274,7 @@ class Arm64Machine : public Machine {
     // exists (before any runs).
     if (index + 1 == ncpus_ && vm_) {
       absl::Status st = vm_->finalize_gic();
+      if (st.ok()) st = vm_->init_pmu();  // needs the vGIC initialised
       if (st.ok()) st = vm_->start_counter(&counter_);
       return st;
     }
@@ -305,6 +329,10 @@ class Arm64Machine : public Machine {
   std::string summary_;
   arm64::CounterState counter_;  // survives resets (new VMs)
   bool counter_configured_ = false;
+  // `set pmu`: resolved at the first load (auto: the host's capability).
+  bool pmu_ = false, pmu_configured_ = false;
+  SourceLoc pmu_where_;
+  std::string pmu_raw_;
 };
 
 }  // namespace

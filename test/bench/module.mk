@@ -69,3 +69,9 @@ $(BUILD)/guest-tools/qvm-blkbench: $(BENCH_SRC)/blkbench.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 guest: $(BUILD)/guest-tools/qvm-blkbench
+# qvm-netbench: TCP throughput (guest and the x86_64 lane host; lane test
+# net-perf).
+$(BUILD)/guest-tools/qvm-netbench: $(BENCH_SRC)/netbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+guest: $(BUILD)/guest-tools/qvm-netbench

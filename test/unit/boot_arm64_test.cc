@@ -23,6 +23,7 @@ extern "C" {
 #include "boot/fdt.h"
 #include "vmm/guest_memory.h"
 #if defined(__aarch64__)
+#include "arch/aarch64/kvm_arm64.h"
 #include "qvm/vdev.h"
 #include "vmm/arch.h"
 #include "vmm/config.h"
@@ -461,6 +462,41 @@ TEST_CASE("arm64 FDT: GICv2 timer CPU mask, no GIC, no initrd, errors", "[arm64]
   CHECK_FALSE(BuildArm64Fdt(m).ok());
 }
 
+TEST_CASE("arm64 FDT: the PMUv3 node", "[arm64][fdt][pmu]") {
+  FdtMachine m;
+  m.cpu_mpidr = {0, 1, 2};
+  m.memory = {{kRam, 64 * kMiB}};
+  m.gic_phandle = 1;
+  {  // off (the default): no node
+    auto blob = BuildArm64Fdt(m);
+    REQUIRE(blob.ok());
+    CHECK(Dt(*blob).node("/pmu") < 0);
+  }
+  m.pmu = true;
+  {  // GICv3: PPI 7 (INTID 23) level-high, no CPU mask
+    auto blob = BuildArm64Fdt(m);
+    REQUIRE(blob.ok());
+    Dt dt(*blob);
+    CHECK(dt.prop("/pmu", "compatible") == Strs({"arm,armv8-pmuv3"}));
+    CHECK(dt.cells("/pmu", "interrupts") == std::vector<uint32_t>{1, 7, 4});
+    CHECK_FALSE(dt.prop("/pmu", "interrupt-parent").has_value());  // the root's: the GIC
+    CHECK_FALSE(dt.prop("/pmu", "reg").has_value());
+  }
+  m.gic_v2 = true;
+  {  // GICv2: the CPU mask of the 3 CPUs, like the timer's
+    auto blob = BuildArm64Fdt(m);
+    REQUIRE(blob.ok());
+    Dt dt(*blob);
+    CHECK(dt.cells("/pmu", "interrupts") == std::vector<uint32_t>{1, 7, 0x704});
+    CHECK(dt.cells("/pmu", "interrupts")[2] == dt.cells("/timer", "interrupts")[2]);
+  }
+  // No interrupt controller: nothing to describe the overflow with.
+  m.gic_phandle = 0;
+  auto none = BuildArm64Fdt(m);
+  REQUIRE_FALSE(none.ok());
+  CHECK(Mentions(none.status(), "PMU"));
+}
+
 #if defined(__aarch64__)
 // ---- the arm64 machine (aarch64 builds) ------------------------------------
 
@@ -605,5 +641,55 @@ TEST_CASE("arm64 machine: refusals", "[arm64][machine]") {
     REQUIRE_FALSE(st.ok());
     CHECK(Mentions(st, "second"));
   }
+}
+TEST_CASE("arm64 machine: set pmu", "[arm64][fdt][machine][pmu]") {
+  TempDir t;
+  std::string kernel = t.write("Image", MakeImage(0x80000, 4 * kMiB, 8192));
+  DeviceInfo gic = Dev("gic", 0x2c001000, 0x1000, 0, "interrupt-controller", "arm,cortex-a15-gic",
+                       0x100);
+  gic.regions.push_back({QVM_SPACE_MEM, 0x2c002000, 0x2000});
+  gic.irqchip_kind = QVM_IRQCHIP_GICV2;
+  gic.irqchip_nirqs = 128;
+  auto tree = [&](std::vector<std::string> args, std::vector<DeviceInfo> devs,
+                  std::string* summary = nullptr) -> absl::StatusOr<std::vector<uint8_t>> {
+    std::vector<std::string> a = {"ram", "16M", "cpu", "cpu", "load", kernel};
+    a.insert(a.end(), args.begin(), args.end());
+    auto cfg = ParseArgs(a);
+    REQUIRE(cfg.ok());
+    Ram r(kRam, 16 * kMiB);
+    auto machine = CreateMachine();
+    absl::Status st = machine->load(*cfg, r.mem, devs, 2);
+    if (!st.ok()) return st;
+    if (summary) *summary = machine->boot_summary();
+    std::vector<uint8_t> blob(64 * 1024);
+    REQUIRE(r.mem.read(kRam + 14 * kMiB, blob.data(), blob.size()));
+    REQUIRE(fdt_check_header(blob.data()) == 0);
+    blob.resize(fdt_totalsize(blob.data()));
+    return blob;
+  };
+  std::string summary;
+  auto on = tree({"set", "pmu", "on"}, {gic}, &summary);
+  REQUIRE(on.ok());
+  CHECK(Dt(*on).cells("/pmu", "interrupts") == std::vector<uint32_t>{1, 7, 0x304});
+  CHECK(Dt(*on).prop("/pmu", "compatible") == Strs({"arm,armv8-pmuv3"}));
+  CHECK(summary.find("PMUv3 (PPI 23)") != std::string::npos);
+  auto off = tree({"set", "pmu", "off"}, {gic}, &summary);
+  REQUIRE(off.ok());
+  CHECK(Dt(*off).node("/pmu") < 0);
+  CHECK(summary.find("PMU") == std::string::npos);
+  auto unset = tree({}, {gic});
+  REQUIRE(unset.ok());
+  CHECK(Dt(*unset).node("/pmu") < 0);  // default off
+  // auto follows the host's KVM (no usable /dev/kvm, e.g. under qemu-user: off).
+  auto host = arm64::HostHasPmuV3();
+  auto aut = tree({"set", "pmu", "auto"}, {gic});
+  REQUIRE(aut.ok());
+  CHECK((Dt(*aut).node("/pmu") >= 0) == host.value_or(false));
+  // No interrupt controller: a configuration error at the value.
+  auto nogic = tree({"set", "pmu", "on"}, {});
+  REQUIRE_FALSE(nogic.ok());
+  CHECK(Mentions(nogic.status(), "<command line>:9:"));
+  CHECK(Mentions(nogic.status(), "`set pmu on`"));
+  CHECK(Mentions(nogic.status(), "gic"));
 }
 #endif

@@ -187,6 +187,9 @@ const BadCase kBad[] = {
     {"set counter-offset 0x10000000000000000",
      "t.conf:1:20: `counter-offset`: bad number `0x10000000000000000`"},
     {"set counter-offset on", "t.conf:1:20: `counter-offset`: bad number `on`"},
+    {"set pmu sometimes", "t.conf:1:9: `pmu`: bad on/off/auto value `sometimes`"},
+    {"set pmu", "t.conf:1:5: `pmu`: missing argument"},
+    {"set pmu 2", "t.conf:1:9: `pmu`: bad on/off/auto value `2`"},
     {"set power-button-timeout -1",
      "t.conf:1:26: `power-button-timeout`: bad number `-1`"},
     {"set resmgr-path \"\"", "t.conf:1:17: `resmgr-path`: empty value"},
@@ -601,6 +604,17 @@ TEST_CASE("config: counter-offset takes any 64-bit number", "[config]") {
   CHECK(b.var("counter-offset")->number == 0u);
   Config c = MustParse("set counter-offset 0d1000 set counter-offset 7");
   CHECK(c.var("counter-offset")->number == 7u);  // the last one wins
+}
+
+TEST_CASE("config: pmu is on, off or auto", "[config]") {
+  // A tristate: on/off (any boolean spelling) or auto (nullopt); unset = off.
+  CHECK(MustParse("set pmu on").var("pmu")->boolean == true);
+  CHECK(MustParse("set pmu no").var("pmu")->boolean == false);
+  Config a = MustParse("set pmu Auto");
+  REQUIRE(a.var("pmu"));
+  CHECK_FALSE(a.var("pmu")->boolean.has_value());
+  CHECK(MustParse("set pmu off set pmu 1").var("pmu")->boolean == true);  // last wins
+  CHECK(MustParse("ram 16M").var("pmu") == nullptr);
 }
 
 TEST_CASE("config: logger destinations and levels", "[config]") {

@@ -7,10 +7,51 @@
 #include <cstdio>
 #include <cstring>
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 FakeGuest* FakeGuest::cur = nullptr;
+
+struct qvm_timer {
+  qvm_timer_fn fn;
+  void* arg;
+  bool armed;
+};
+
+FakeGuest::~FakeGuest() {
+  for (auto* t : timers) delete t;
+  cur = nullptr;
+}
+
+bool FakeGuest::watched(int fd) const {
+  for (auto& w : watches)
+    if (w.fd == fd) return true;
+  return false;
+}
+
+int FakeGuest::pump(void* state) {
+  int ran = 0;
+  std::vector<qvm_timer*> due;
+  for (auto* t : timers)
+    if (t->armed) due.push_back(t);
+  for (auto* t : due) {
+    t->armed = false;
+    timer_fires++;
+    t->fn(nullptr, state, t->arg);
+    ran++;
+  }
+  std::vector<Watch> ws = watches;  // callbacks may watch/unwatch
+  for (auto& w : ws) {
+    if (!watched(w.fd)) continue;
+    pollfd p{w.fd, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+      w.fn(nullptr, state, w.arg);
+      ran++;
+    }
+  }
+  return ran;
+}
 
 std::vector<const qvm_factory*>& FakeFactories() {
   static std::vector<const qvm_factory*> f;
@@ -90,6 +131,38 @@ int qvm_fdt_prop_bytes(qvm_vdev_t*, const char*, const void*, size_t) { return -
 int qvm_acpi_device(qvm_vdev_t*, const char*, const char*) { return -ENOTSUP; }
 
 void qvm_register_factory(const struct qvm_factory* f) { FakeFactories().push_back(f); }
+const char* qvm_dev_name(qvm_vdev_t*) { return "dev"; }
+const char* qvm_system_name(qvm_vdev_t*) { return "fakesys"; }
+qvm_timer_t* qvm_timer_create(qvm_vdev_t*, qvm_timer_fn fn, void* arg) {
+  auto* t = new qvm_timer{fn, arg, false};
+  FakeGuest::cur->timers.push_back(t);
+  return t;
+}
+int qvm_timer_arm_rel(qvm_timer_t* t, uint64_t, uint64_t) {
+  t->armed = true;
+  return 0;
+}
+int qvm_timer_cancel(qvm_timer_t* t) {
+  t->armed = false;
+  return 0;
+}
+void qvm_timer_destroy(qvm_timer_t* t) {
+  auto& v = FakeGuest::cur->timers;
+  for (size_t i = 0; i < v.size(); i++)
+    if (v[i] == t) { v.erase(v.begin() + long(i)); break; }
+  delete t;
+}
+int qvm_fd_watch(qvm_vdev_t*, int fd, qvm_timer_fn fn, void* arg) {
+  if (fd < 0 || FakeGuest::cur->watched(fd)) return -EINVAL;
+  FakeGuest::cur->watches.push_back({fd, fn, arg});
+  return 0;
+}
+int qvm_fd_unwatch(qvm_vdev_t*, int fd) {
+  auto& v = FakeGuest::cur->watches;
+  for (size_t i = 0; i < v.size(); i++)
+    if (v[i].fd == fd) { v.erase(v.begin() + long(i)); return 0; }
+  return -EINVAL;
+}
 void qvm_dev_lock(qvm_vdev_t*) {}
 void qvm_dev_unlock(qvm_vdev_t*) {}
 

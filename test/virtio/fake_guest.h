@@ -26,9 +26,20 @@ struct FakeGuest {
                 unsigned flags; uint64_t match; uint64_t addr; uint32_t data; int masked; };
   std::vector<Note> notes;
   Note* note(int fd);
+  // qvm's event thread, for plug-ins linked in (virtio-net): fd watches
+  // and timers are recorded; pump() runs what would be due.
+  struct Watch { int fd; qvm_timer_fn fn; void* arg; };
+  std::vector<Watch> watches;
+  std::vector<qvm_timer*> timers;
+  bool watched(int fd) const;
+  // One round of the event loop: every armed timer fires once (disarmed
+  // first), then every watched fd that polls readable gets its callback.
+  // Returns the number of callbacks run.
+  int pump(void* state);
+  int timer_fires = 0;
   qvm_pci_function declared{};
   std::vector<uint8_t> caps;
   FakeGuest() { cur = this; }
-  ~FakeGuest() { cur = nullptr; }
+  ~FakeGuest();
   bool inside(uint64_t gpa, uint64_t len) const;
 };

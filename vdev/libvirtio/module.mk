@@ -25,4 +25,7 @@ $(BIN)/qvm-virtio-tests: $(OBJ)/vdev/virtio-blk/virtio_blk.pic.o
 # virtio-net's frame path (vdev/virtio-net/net_core.c: no plug-in glue) is
 # unit-tested here too (test/virtio/net_*_test.cc).
 $(BIN)/qvm-virtio-tests: $(OBJ)/vdev/virtio-net/net_core.pic.o
+# ... and its plug-in glue (virtio_net.c: notify eventfd|exit, backends),
+# driven through its factory by net_notify_test.cc.
+$(BIN)/qvm-virtio-tests: $(OBJ)/vdev/virtio-net/virtio_net.pic.o
 $(OBJ)/test/virtio/%.o: CXXFLAGS += -Ivdev/virtio-net

@@ -10,8 +10,14 @@
  *                   the socket path itself); raw frames, one per packet
  *   mac XX:..:XX    the MAC address (default: stable, locally administered)
  *   mrgrxbuf on|off offer VIRTIO_NET_F_MRG_RXBUF (default on)
- * Frames move on qvm's event thread: a queue notify arms a zero-delay
- * timer; the backend fd is watched for receive. Each run moves a bounded
+ *   notify eventfd|exit   eventfd (default): the guest's queue kicks land on
+ *                   ABI 1.3 ioeventfds (no VM exit) that qvm's event thread
+ *                   watches, completions go out through MSI irqfds (PCI) or
+ *                   qvm_intr_set (virtio-mmio); exit: kicks are VM exits
+ *                   whose write callback arms a zero-delay timer (also the
+ *                   fallback where qvm answers -ENOTSUP)
+ * Frames move on qvm's event thread either way: the backend fd is watched
+ * for receive, kicks run the transmit queue. Each run moves a bounded
  * number of frames and re-arms itself when more remain.
  */
 #define _GNU_SOURCE
@@ -19,6 +25,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +63,9 @@ struct net {
     uint64_t offl_feat;
     int offl_valid;
     uint64_t peer_links, busy_refused;
+    int notify_exit;        /* `notify exit`: no ioeventfds/irqfds */
+    int efd_on;             /* kicks arrive on watched ioeventfds */
+    uint64_t efd_kicks[2];  /* wake-ups per queue through the ioeventfds */
 };
 
 static void net_rx_ready(qvm_vdev_t *dev, void *state, void *arg);
@@ -322,8 +332,59 @@ static void net_notify(struct vio *v, unsigned q)
 {
     struct net *s = (struct net *)v;
     (void)q;
+    /* an exit-path kick (notify exit, or an access size the ioeventfd
+     * does not match): the work runs on the event thread */
     if (s->kick)
         qvm_timer_arm_rel(s->kick, 0, 0);
+}
+
+/* An ioeventfd of queue `q` became readable (event thread, lock held):
+ * clear its count, then do what a kick asks (transmit; resume a receive
+ * that waited for buffers). */
+static void net_efd_kick(qvm_vdev_t *dev, void *state, void *arg)
+{
+    struct net *s = state;
+    unsigned q = (unsigned)(uintptr_t)arg;
+    uint64_t cnt;
+    if (q > 1)
+        return;
+    if (read(vio_kick_fd(&s->n.v, q), &cnt, sizeof cnt) == (ssize_t)sizeof cnt)
+        s->efd_kicks[q]++;
+    net_kick(dev, state, NULL);
+}
+
+static void efd_stop(struct net *s)
+{
+    for (unsigned q = 0; q < 2; q++) {
+        int fd = vio_kick_fd(&s->n.v, q);
+        if (fd >= 0 && s->efd_on)
+            qvm_fd_unwatch(s->dev, fd);
+    }
+    s->efd_on = 0;
+    vio_eventfds_close(&s->n.v);
+}
+
+/* GUEST_CONFIGURED: both queues' kicks on watched ioeventfds, MSI-X
+ * vectors on irqfds. Anything missing leaves the exit path. */
+static void efd_start(struct net *s)
+{
+    if (s->notify_exit)
+        return;
+    if (vio_eventfds_setup(&s->n.v, 1) != 2) {
+        vio_eventfds_close(&s->n.v);
+        qvm_log(s->dev, QVM_LOG_INFO, "no ioeventfds: queue kicks stay VM exits");
+        return;
+    }
+    for (unsigned q = 0; q < 2; q++) {
+        if (qvm_fd_watch(s->dev, vio_kick_fd(&s->n.v, q), net_efd_kick, (void *)(uintptr_t)q) != 0) {
+            for (unsigned k = 0; k < q; k++)
+                qvm_fd_unwatch(s->dev, vio_kick_fd(&s->n.v, k));
+            vio_eventfds_close(&s->n.v);
+            qvm_log(s->dev, QVM_LOG_WARN, "cannot watch the ioeventfds: queue kicks stay VM exits");
+            return;
+        }
+    }
+    s->efd_on = 1;
 }
 
 static void net_reset(struct vio *v)
@@ -374,6 +435,11 @@ static int set_option(struct net *s, int idx, const char *val)
     case 3:   /* mrgrxbuf */
         if (!strcmp(val, "on") || !strcmp(val, "yes") || !strcmp(val, "1")) s->mrg = 1;
         else if (!strcmp(val, "off") || !strcmp(val, "no") || !strcmp(val, "0")) s->mrg = 0;
+        else return -EINVAL;
+        return 0;
+    case 4:   /* notify eventfd|exit */
+        if (!strcmp(val, "exit")) s->notify_exit = 1;
+        else if (!strcmp(val, "eventfd")) s->notify_exit = 0;
         else return -EINVAL;
         return 0;
     }
@@ -442,6 +508,7 @@ static int net_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return s->kick ? 0 : -ENOMEM;
     }
     case QVM_CTRL_GUEST_CONFIGURED:
+        efd_start(s);
         watch_listen(s);
         watch_rx(s);
         return 0;
@@ -456,12 +523,14 @@ static int net_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
     case QVM_CTRL_STATUS: {
         const struct vnet_stats *t = &s->n.st;
         qvm_log(dev, QVM_LOG_INFO,
-                "%s %s mac %02x:%02x:%02x:%02x:%02x:%02x link %s status 0x%x; tx %llu frames %llu bytes "
+                "%s %s mac %02x:%02x:%02x:%02x:%02x:%02x link %s status 0x%x; kicks %s "
+                "(%llu rx, %llu tx wake-ups); tx %llu frames %llu bytes "
                 "(%llu bad, %llu dropped); rx %llu frames %llu bytes (%llu small buffers, %llu bad, "
                 "%llu dropped, %llu stalls); %u malformed rings",
                 s->be == BE_TAP ? "tap" : "peer", s->be == BE_TAP ? s->tap : s->peer, s->mac[0],
                 s->mac[1], s->mac[2], s->mac[3], s->mac[4], s->mac[5], vnet_link(&s->n) ? "up" : "down",
-                s->n.v.status, (unsigned long long)t->tx_frames, (unsigned long long)t->tx_bytes,
+                s->n.v.status, s->efd_on ? "on ioeventfds" : "as VM exits",
+                (unsigned long long)s->efd_kicks[0], (unsigned long long)s->efd_kicks[1], (unsigned long long)t->tx_frames, (unsigned long long)t->tx_bytes,
                 (unsigned long long)t->tx_bad, (unsigned long long)t->tx_dropped,
                 (unsigned long long)t->rx_frames, (unsigned long long)t->rx_bytes,
                 (unsigned long long)t->rx_small, (unsigned long long)t->rx_bad,
@@ -470,6 +539,7 @@ static int net_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return 0;
     }
     case QVM_CTRL_TERMINATE:
+        efd_stop(s);
         if (s->kick) { qvm_timer_destroy(s->kick); s->kick = NULL; }
         unwatch_rx(s);
         if (s->n.fd >= 0) { close(s->n.fd); s->n.fd = -1; }
@@ -500,7 +570,7 @@ static int net_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
     return vio_write(&((struct net *)state)->n.v, acc, data);
 }
 
-static const char *const net_options[] = {"hostdev", "mac", "peer", "mrgrxbuf", NULL};
+static const char *const net_options[] = {"hostdev", "mac", "peer", "mrgrxbuf", "notify", NULL};
 
 static const struct qvm_factory net_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,

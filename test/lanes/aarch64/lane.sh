@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load boot-pmu boot-pmu-ugic"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -100,7 +100,8 @@ guest() {
     echo $! >/tmp/$1.pid
     wait $!
     echo "QVMRC $?"; } | watch "$1" "$4"
-  RC=$(sed -n 's/^QVMRC //p' /tmp/$1.out)
+  # (a power cut can land mid-line: QVMRC may follow a partial guest line)
+  RC=$(sed -n 's/.*QVMRC \([0-9]*\)$/\1/p' /tmp/$1.out | tail -n1)
   MARKS=$(grep -c '^QVMSTAMP ' /tmp/$1.out)
   BOOT=$(awk -v t0="$t0" '$1 == "QVMSTAMP" && $2 == 1 { print $3 - t0 }' /tmp/$1.out)
   NPROC=$(sed -n 's/.*QVM-GUEST-NPROC \([0-9]*\).*/\1/p' /tmp/$1.out | head -n1)
@@ -423,6 +424,67 @@ t_boot_ugic_2cpu() {
     i=$((i + 1))
   done
 }
+
+# `set pmu` (the guest's PMUv3). Whether this host's KVM can give guests a
+# PMU (KVM_CAP_ARM_PMU_V3) follows from the host's own PMU driver (its
+# "hw perfevents: enabled" boot line); qvm's `set pmu auto` dryrun must
+# agree. With it: a bad value is exit 65 at its token, then Debian's kernel
+# with `set pmu on` must find the PMU (perf driver line, armv8_pmuv3 event
+# source) and take its overflow interrupt (qvm-pmu-probe samples a cycle
+# counter; the PMU line of /proc/interrupts must grow). Without it: `set pmu
+# on` must stop qvm before the guest starts (exit 64) naming the variable
+# and the capability. pmu_check NAME CONF GICNAME
+pmu_check() {
+  tm_o=/tmp/$1.out
+  timeout -s KILL 20 qvm @/etc/qvm/pmu-bad.qvmconf <&3 >/tmp/pmubad.out 2>&1; tm_rc=$?
+  if [ $tm_rc -ne 65 ] || ! grep -qF '/etc/qvm/pmu-bad.qvmconf:5:9: `pmu`: bad on/off/auto value `sometimes`' /tmp/pmubad.out; then
+    RESULT=FAIL DETAIL="set pmu sometimes: $(rc_text $tm_rc), expected 65 and the message at its token"; show /tmp/pmubad.out; return
+  fi
+  if dmesg | grep -q 'hw perfevents: enabled'; then tm_cap=1; else tm_cap=0; fi
+  timeout -s KILL 30 qvm @"$2" set pmu auto dryrun <&3 >/tmp/$1.dry 2>&1
+  if grep -q 'PMUv3 (PPI 23)' /tmp/$1.dry; then tm_auto=1; else tm_auto=0; fi
+  echo "  | host PMU driver: $tm_cap; qvm's set pmu auto: $tm_auto"
+  if [ $tm_cap != $tm_auto ]; then
+    RESULT=FAIL DETAIL="set pmu auto ($tm_auto) disagrees with the host's PMU driver ($tm_cap)"
+    show /tmp/$1.dry; return
+  fi
+  if [ $tm_cap = 0 ]; then
+    timeout -s KILL 30 qvm @"$2" <&3 >$tm_o 2>&1; tm_rc=$?
+    if [ $tm_rc = 64 ] && grep -q "$2:[0-9]*:[0-9]*: .set pmu on.: .*KVM_CAP_ARM_PMU_V3" $tm_o &&
+       ! grep -q QVM-GUEST-INIT $tm_o; then
+      RESULT=PASS DETAIL="(host KVM has no PMUv3: set pmu on refused before the guest started)"; return
+    fi
+    RESULT=FAIL DETAIL="no PMUv3 on this host: qvm $(rc_text $tm_rc), expected 64 and the set pmu on error"; show $tm_o; return
+  fi
+  boot_check "$1" "$2" 2
+  [ -n "$BOOT" ] && echo "QVMTIME $1 $BOOT"
+  [ "$RESULT" = PASS ] || return
+  tm_dmesg=$(sed -n 's/^QVM-PMU-DMESG //p' $tm_o | head -n1)
+  tm_dev=$(sed -n 's/^QVM-PMU-DEV //p' $tm_o | head -n1)
+  tm_cnt=$(sed -n 's/^QVM-PMU-COUNT //p' $tm_o | head -n1)
+  tm_irq=$(sed -n 's/^QVM-PMU-IRQ //p' $tm_o | head -n1)
+  tm_line=$(sed -n 's/^QVM-PMU-IRQLINE //p' $tm_o | head -n1)
+  echo "  | $tm_dmesg; sources: $tm_dev; cycles/ms: $tm_cnt; interrupts before/after: $tm_irq"
+  echo "  | $tm_line"
+  set -- $tm_irq; tm_i0=${1:-x} tm_i1=${2:-x}
+  set -- $tm_cnt; tm_c=${1:-x}
+  case "$tm_dmesg" in *"enabled with armv8_pmuv3"*) ;; *)
+    RESULT=FAIL DETAIL="the guest's perf driver did not enable armv8_pmuv3: '${tm_dmesg}'"; show $tm_o; return ;; esac
+  case " $tm_dev " in *" armv8_pmuv3"*) ;; *)
+    RESULT=FAIL DETAIL="no armv8_pmuv3 event source in the guest: '${tm_dev}'"; show $tm_o; return ;; esac
+  case "$tm_c" in ""|*[!0-9]*|0)
+    RESULT=FAIL DETAIL="the guest's cycle counter did not count: '${tm_cnt}'"; show $tm_o; return ;; esac
+  case "$tm_i0$tm_i1" in *[!0-9]*)
+    RESULT=FAIL DETAIL="no PMU interrupt in the guest's /proc/interrupts: '${tm_irq}'"; show $tm_o; return ;; esac
+  case "$tm_line" in *"$3 23 Level"*) ;; *)
+    RESULT=FAIL DETAIL="the guest's PMU interrupt is not $3 INTID 23, level: '${tm_line}'"; show $tm_o; return ;; esac
+  if [ "$tm_i1" -le "$tm_i0" ]; then
+    RESULT=FAIL DETAIL="no PMU overflow interrupt reached the guest (count $tm_i0 -> $tm_i1 while sampling $tm_c cycles)"; show $tm_o; return
+  fi
+  RESULT=PASS DETAIL=""
+}
+t_boot_pmu() { pmu_check bootpmu /etc/qvm/boot-pmu.qvmconf GICv3; }
+t_boot_pmu_ugic() { pmu_check bootpmuu /etc/qvm/boot-pmu-ugic.qvmconf GIC; }
 
 # Self-tests of the lane machinery (run only when named in qvmlane.tests).
 t_selftest_pass() { RESULT=PASS DETAIL=""; }
