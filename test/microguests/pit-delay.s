@@ -12,9 +12,10 @@
  *      gate low (port 0x61 bit 0 = 0) stops it: two reads agree;
  *   3. Linux's quick_pit_calibrate pattern: mode 0, count 0xffff, 1000
  *      unlatched lobyte/hibyte reads of port 0x42: the MSB never increases
- *      (the pair itself may tear, as on hardware) except for at most one
- *      wrap through 0 (mode 0 keeps counting; a host with slow exits, such
- *      as the nested lane, needs more than the 55 ms period);
+ *      (the pair itself may tear, as on hardware) except where it wraps
+ *      through 0 (MSB <= 0x0f to >= 0xf0: mode 0 keeps counting, and a
+ *      host with slow exits, such as the nested lane, needs more than the
+ *      55 ms period for the 1000 reads);
  *   4. a latched count (0x80 to 0x43) is between the reads around it. */
         .include "common.inc"
         GUEST_NAME "pit-delay"
@@ -145,10 +146,9 @@ main:
         shrl $8, %eax
         movl %eax, %ebx
         movl $1000, %ecx
-        movl $1, wraps_left             /* 0xffff counts last 55 ms: on a
-                                         * host with slow exits (nested:
-                                         * ~45 us each) the 1000 reads take
-                                         * longer and mode 0 wraps once */
+        /* 0xffff counts last 55 ms: on a host with slow exits (nested:
+         * ~45 us each, more when the host is loaded) the 1000 reads take
+         * longer and mode 0 wraps, possibly more than once */
 7:      call read_ch2
         shrl $8, %eax                   /* the MSB: an unlatched lo/hi pair
                                          * tears (as on hardware) */
@@ -158,10 +158,10 @@ main:
         ja 11f
         cmpl $0xf0, %eax
         jb 11f
-        cmpl $0, wraps_left
-        je 11f
-        decl wraps_left
-        jmp 8f
+        jmp 8f                          /* a wrap through 0: mode 0 keeps
+                                         * counting (any number of periods
+                                         * may pass on a host whose exits
+                                         * are slow or preempted) */
 11:     pushl %ebx
         pushl %eax
         pushl $7
@@ -196,7 +196,6 @@ main:
         ret
 
         .data
-wraps_left: .long 0
 pm0:        .long 0
 pm_elapsed: .long 0
 polls:      .long 0

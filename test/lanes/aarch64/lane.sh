@@ -12,7 +12,7 @@
 # command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
 # selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
 # Keep guest consoles quiet: every byte is a VM exit.
-TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk boot-fdt-load boot-pmu boot-pmu-ugic"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk virtio-blk-ugic virtio-net boot-fdt-load boot-pmu boot-pmu-ugic"
 
 busybox --install -s
 cr=$(printf '\r')
@@ -256,6 +256,75 @@ t_virtio_blk() {
   show $o
 }
 
+# virtio-blk-ugic: the same on the user-space GICv2 (`vdev gic mode user`).
+t_virtio_blk_ugic() {
+  rm -f /tmp/disk.img
+  dd if=/dev/zero of=/tmp/disk.img bs=1M count=32 2>/dev/null
+  guest vblku /etc/qvm/virtio-blk-ugic.qvmconf 180 plain
+  o=/tmp/vblku.out
+  sum=$(sed -n 's/^QVM-BLK-SYNCED \([0-9a-f]*\).*/\1/p' $o | head -n1)
+  back=$(sed -n 's/^QVM-BLK-READBACK //p' $o | head -n1)
+  host=$(head -c 16777216 /tmp/disk.img | md5sum); host=${host%% *}
+  dev=$(sed -n 's/^QVM-BLK-DEV //p' $o | head -n1)
+  # "QVM-IRQ N: COUNT GIC-0 74 Level virtio0": the SPI, level, counted
+  irq=$(grep '^QVM-IRQ [0-9]*: [1-9][0-9]* GIC.* 74 Level .*virtio' $o | head -n1)
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ "${dev#*1c130000.virtio_mmio}" = "$dev" ]; then RESULT=FAIL DETAIL="/dev/vda is not the virtio_mmio@1c130000 device: '$dev'"
+  elif [ -z "$irq" ]; then RESULT=FAIL DETAIL="no counted level GIC interrupt 74 for virtio in /proc/interrupts: $(grep '^QVM-IRQ' $o | head -n1)"
+  elif [ -z "$sum" ]; then RESULT=FAIL DETAIL="no checksum from the guest (virtio-blk write failed or no /dev/vda)"
+  elif [ "$back" != "$sum" ]; then RESULT=FAIL DETAIL="guest read-back $back != written $sum"
+  elif [ "$host" != "$sum" ]; then RESULT=FAIL DETAIL="host file md5 $host != guest's $sum"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
+}
+
+# virtio-net over virtio-mmio on a tap qvm creates (qvmtap0): once it exists
+# the host side gets 10.0.2.1/24 and pings the guest (10.0.2.15) while the
+# guest pings the host (plain and 1400-byte); then 1 MiB each way over TCP
+# (busybox nc) with md5 checks; eth0 must be the virtio_mmio@1c130000 device.
+t_virtio_net() {
+  rm -f /tmp/net-host
+  ip link del qvmtap0 2>/dev/null
+  ( i=0
+    while [ ! -e /sys/class/net/qvmtap0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    if ! ip addr add 10.0.2.1/24 dev qvmtap0 || ! ip link set qvmtap0 up; then
+      echo "no-tap" >/tmp/net-host; exit 0
+    fi
+    i=0 r=fail
+    while [ $i -lt 60 ]; do
+      if ping -c 1 -W 1 10.0.2.15 >/dev/null 2>&1; then r=ok; break; fi
+      i=$((i + 1))
+    done
+    echo "$r" >/tmp/net-host ) &
+  cfg=$!
+  head -c 1048576 /dev/urandom >/tmp/net-h2g
+  rm -f /tmp/net-g2h
+  # busybox nc ends at end of its stdin: give the receiver one that never ends
+  rm -f /tmp/net-nin; mkfifo /tmp/net-nin; exec 6<>/tmp/net-nin
+  nc -l -p 5001 <&6 >/tmp/net-g2h & n1=$!
+  nc -l -p 5002 </tmp/net-h2g & n2=$!
+  guest vnet /etc/qvm/virtio-net.qvmconf 180 plain
+  wait $cfg
+  kill $n1 $n2 2>/dev/null
+  exec 6<&-
+  h2g=$(md5sum </tmp/net-h2g); h2g=${h2g%% *}
+  g2h=$(md5sum </tmp/net-g2h 2>/dev/null); g2h=${g2h%% *}
+  o=/tmp/vnet.out
+  mac=$(sed -n 's/^QVM-NET-MAC //p' $o | head -n1)
+  gping=$(sed -n 's/^QVM-NET-PING //p' $o | head -n1)
+  hping=$(cat /tmp/net-host 2>/dev/null)
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ "$mac" != 52:54:00:12:34:57 ]; then RESULT=FAIL DETAIL="guest eth0 MAC '$mac', expected the configured 52:54:00:12:34:57"
+  elif [ "$hping" = no-tap ]; then RESULT=FAIL DETAIL="qvm did not create/open tap qvmtap0 (or ip could not configure it)"
+  elif [ "$gping" != ok ]; then RESULT=FAIL DETAIL="guest ping of the host over virtio-net/tap: ${gping:-no result}"
+  elif [ "$hping" != ok ]; then RESULT=FAIL DETAIL="host ping of the guest: ${hping:-no result}"
+  elif ! grep -q "^QVM-NET-G2H $g2h" $o; then RESULT=FAIL DETAIL="1 MiB guest->host over TCP: host got md5 $g2h ($(wc -c </tmp/net-g2h) bytes), guest sent $(sed -n 's/^QVM-NET-G2H //p' $o)"
+  elif ! grep -q "^QVM-NET-H2G $h2g" $o; then RESULT=FAIL DETAIL="1 MiB host->guest over TCP: guest got $(sed -n 's/^QVM-NET-H2G //p' $o), host sent $h2g"
+  elif grep -q 'no ioeventfds' $o; then RESULT=FAIL DETAIL="virtio-net fell back to exits: $(grep 'no ioeventfds' $o | head -n1)"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
+}
+
 # mg/psci.s: PSCI VERSION, FEATURES, CPU_ON/AFFINITY_INFO/CPU_OFF of vCPU 1,
 # then SYSTEM_OFF while vCPU 1 spins: qvm must exit 0 at once.
 t_mg_psci() {
@@ -435,29 +504,29 @@ t_boot_ugic_2cpu() {
 # on` must stop qvm before the guest starts (exit 64) naming the variable
 # and the capability. pmu_check NAME CONF GICNAME
 pmu_check() {
-  tm_o=/tmp/$1.out
+  tm_name=$1 tm_conf=$2 tm_gic=$3 tm_o=/tmp/$1.out
   timeout -s KILL 20 qvm @/etc/qvm/pmu-bad.qvmconf <&3 >/tmp/pmubad.out 2>&1; tm_rc=$?
   if [ $tm_rc -ne 65 ] || ! grep -qF '/etc/qvm/pmu-bad.qvmconf:5:9: `pmu`: bad on/off/auto value `sometimes`' /tmp/pmubad.out; then
     RESULT=FAIL DETAIL="set pmu sometimes: $(rc_text $tm_rc), expected 65 and the message at its token"; show /tmp/pmubad.out; return
   fi
   if dmesg | grep -q 'hw perfevents: enabled'; then tm_cap=1; else tm_cap=0; fi
-  timeout -s KILL 30 qvm @"$2" set pmu auto dryrun <&3 >/tmp/$1.dry 2>&1
-  if grep -q 'PMUv3 (PPI 23)' /tmp/$1.dry; then tm_auto=1; else tm_auto=0; fi
+  timeout -s KILL 30 qvm @"$tm_conf" set pmu auto dryrun <&3 >/tmp/$tm_name.dry 2>&1
+  if grep -q 'PMUv3 (PPI 23)' /tmp/$tm_name.dry; then tm_auto=1; else tm_auto=0; fi
   echo "  | host PMU driver: $tm_cap; qvm's set pmu auto: $tm_auto"
   if [ $tm_cap != $tm_auto ]; then
     RESULT=FAIL DETAIL="set pmu auto ($tm_auto) disagrees with the host's PMU driver ($tm_cap)"
-    show /tmp/$1.dry; return
+    show /tmp/$tm_name.dry; return
   fi
   if [ $tm_cap = 0 ]; then
-    timeout -s KILL 30 qvm @"$2" <&3 >$tm_o 2>&1; tm_rc=$?
-    if [ $tm_rc = 64 ] && grep -q "$2:[0-9]*:[0-9]*: .set pmu on.: .*KVM_CAP_ARM_PMU_V3" $tm_o &&
+    timeout -s KILL 30 qvm @"$tm_conf" <&3 >$tm_o 2>&1; tm_rc=$?
+    if [ $tm_rc = 64 ] && grep -q "$tm_conf:[0-9]*:[0-9]*: .set pmu on.: .*KVM_CAP_ARM_PMU_V3" $tm_o &&
        ! grep -q QVM-GUEST-INIT $tm_o; then
       RESULT=PASS DETAIL="(host KVM has no PMUv3: set pmu on refused before the guest started)"; return
     fi
     RESULT=FAIL DETAIL="no PMUv3 on this host: qvm $(rc_text $tm_rc), expected 64 and the set pmu on error"; show $tm_o; return
   fi
-  boot_check "$1" "$2" 2
-  [ -n "$BOOT" ] && echo "QVMTIME $1 $BOOT"
+  boot_check "$tm_name" "$tm_conf" 2
+  [ -n "$BOOT" ] && echo "QVMTIME $tm_name $BOOT"
   [ "$RESULT" = PASS ] || return
   tm_dmesg=$(sed -n 's/^QVM-PMU-DMESG //p' $tm_o | head -n1)
   tm_dev=$(sed -n 's/^QVM-PMU-DEV //p' $tm_o | head -n1)
@@ -476,8 +545,8 @@ pmu_check() {
     RESULT=FAIL DETAIL="the guest's cycle counter did not count: '${tm_cnt}'"; show $tm_o; return ;; esac
   case "$tm_i0$tm_i1" in *[!0-9]*)
     RESULT=FAIL DETAIL="no PMU interrupt in the guest's /proc/interrupts: '${tm_irq}'"; show $tm_o; return ;; esac
-  case "$tm_line" in *"$3 23 Level"*) ;; *)
-    RESULT=FAIL DETAIL="the guest's PMU interrupt is not $3 INTID 23, level: '${tm_line}'"; show $tm_o; return ;; esac
+  case "$tm_line" in *"$tm_gic"*" 23 Level"*) ;; *)
+    RESULT=FAIL DETAIL="the guest's PMU interrupt is not $tm_gic INTID 23, level: '${tm_line}'"; show $tm_o; return ;; esac
   if [ "$tm_i1" -le "$tm_i0" ]; then
     RESULT=FAIL DETAIL="no PMU overflow interrupt reached the guest (count $tm_i0 -> $tm_i1 while sampling $tm_c cycles)"; show $tm_o; return
   fi

@@ -47,6 +47,9 @@ echo "aarch64 lane: building the lane image"
 if ! { ${MAKE:-make} --no-print-directory build/bin/qvm-mkimage &&
        ${MAKE:-make} --no-print-directory ARCH=aarch64 all &&
        bash tools/debian-fetch.sh aarch64 build/downloads &&
+       mkdir -p build/aarch64/guest-tools &&
+       aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o build/aarch64/guest-tools/qvm-pmu-probe \
+         test/lanes/aarch64/pmu-probe.c &&
        build/bin/qvm-mkimage -o build/aarch64/guest test/lanes/aarch64/guest.build &&
        mkdir -p build/aarch64/microguests &&
        for s in test/lanes/aarch64/mg/*.s; do

@@ -75,6 +75,7 @@ while IFS= read -r line; do
       read -r _ label ms <<<"$line"
       [[ $label == boot-2cpu ]] && boot2+=("$ms") ;;
     "QVMBLK "*) echo "$line" ;;  # blk-perf figures
+    "QVMNET "*) echo "$line" ;;  # net-perf figures
     "QVMLANE DONE") done=1 ;;
     "QVMQEMU EXIT "*) qemu_rc=${line#QVMQEMU EXIT } ;;
     "  | "* | "  : "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
