@@ -521,6 +521,7 @@ pmu_check() {
     timeout -s KILL 30 qvm @"$tm_conf" <&3 >$tm_o 2>&1; tm_rc=$?
     if [ $tm_rc = 64 ] && grep -q "$tm_conf:[0-9]*:[0-9]*: .set pmu on.: .*KVM_CAP_ARM_PMU_V3" $tm_o &&
        ! grep -q QVM-GUEST-INIT $tm_o; then
+      grep -m1 'set pmu on' $tm_o | sed 's/^/  | /'
       RESULT=PASS DETAIL="(host KVM has no PMUv3: set pmu on refused before the guest started)"; return
     fi
     RESULT=FAIL DETAIL="no PMUv3 on this host: qvm $(rc_text $tm_rc), expected 64 and the set pmu on error"; show $tm_o; return
