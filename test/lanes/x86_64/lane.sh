@@ -352,6 +352,8 @@ t_net_perf() {
     set -- $sink; sbytes=${3:-0} sbad=${5:-x}
     set -- $h2g; hbytes=${3:-0} hbad=${5:-x}
     if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="notify $mode: qvm $(rc_text "$RC")"
+    elif [ $mode = eventfd ] && grep -q 'no ioeventfds' $o; then
+      RESULT=FAIL DETAIL="notify eventfd fell back to exits: $(grep 'no ioeventfds' $o | head -n1)"
     elif [ -z "$g2h" ] || [ "$sbytes" != 67108864 ] || [ "$sbad" != 0 ]; then
       RESULT=FAIL DETAIL="notify $mode: guest->host: guest '$g2h', host sink '$sink' (want 67108864 bytes, 0 bad)"
     elif [ "$hbytes" != 67108864 ] || [ "$hbad" != 0 ]; then
