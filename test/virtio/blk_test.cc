@@ -3,6 +3,7 @@
 // workers): READ/WRITE round trip, WRITE_ZEROES and DISCARD on a host file
 // that can punch holes (offered, zeroes read back, blocks freed), range
 // checks, and multiqueue configuration (threads N).
+#include <sched.h>
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -39,7 +40,9 @@ struct Blk {
   std::vector<uint8_t> state;
   std::string path;
   uint16_t avail = 0;
-  Blk(const std::string& opts_threads = "1", size_t file_size = 1 << 20) {
+  Blk(const std::string& opts_threads = "1", size_t file_size = 1 << 20,
+      const char* notify = nullptr, unsigned vcpus = 1) {
+    g.vcpus = vcpus;
     REQUIRE(f != nullptr);
     char tmpl[] = "/tmp/qvm-blktest-XXXXXX";
     int fd = mkstemp(tmpl);
@@ -51,6 +54,7 @@ struct Blk {
     REQUIRE(ctl(QVM_CTRL_OPTIONS_START) == 0);
     REQUIRE(ctl(QVM_CTRL_OPTION, 0, path.c_str()) == 0);
     REQUIRE(ctl(QVM_CTRL_OPTION, 1, opts_threads.c_str()) == 0);
+    if (notify) REQUIRE(ctl(QVM_CTRL_OPTION, 2, notify) == 0);
     REQUIRE(ctl(QVM_CTRL_OPTIONS_END) == 0);
     REQUIRE(ctl(QVM_CTRL_RESOURCES) == 0);
     REQUIRE(ctl(QVM_CTRL_RESET) == 0);
@@ -229,7 +233,7 @@ TEST_CASE("virtio-blk: threads N gives N request queues (VIRTIO_BLK_F_MQ)") {
 }
 
 TEST_CASE("virtio-blk: with ioeventfds a worker thread serves the queue, completing via irqfd") {
-  Blk b;
+  Blk b("1", 1 << 20, "eventfd");
   b.g.notify_ok = true;
   REQUIRE(b.ctl(QVM_CTRL_GUEST_CONFIGURED) == 0);
   // one ioeventfd on queue 0's notify address, irqfds for config + queue
@@ -278,4 +282,44 @@ TEST_CASE("virtio-blk: with ioeventfds a worker thread serves the queue, complet
   // TERMINATE (in ~Blk) stops and joins the worker and releases the fds
   REQUIRE(b.ctl(QVM_CTRL_TERMINATE) == 0);
   CHECK(b.g.notes.empty());
+}
+
+// `notify auto` (the default) uses queue workers only when qvm may run on
+// more host CPUs than the VM has vCPUs.
+TEST_CASE("virtio-blk: notify auto picks workers only with a spare host CPU") {
+  cpu_set_t set;
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  unsigned ncpu = unsigned(CPU_COUNT(&set));
+  auto registered = [](Blk& b) {
+    b.g.notify_ok = true;
+    REQUIRE(b.ctl(QVM_CTRL_GUEST_CONFIGURED) == 0);
+    return !b.g.notes.empty();
+  };
+  {
+    Blk b("1", 1 << 20, nullptr, ncpu);  // as many vCPUs as CPUs: exits
+    CHECK_FALSE(registered(b));
+    bool logged = false;
+    for (auto& l : b.g.logs) logged |= l.find("notify auto") != std::string::npos;
+    CHECK(logged);
+  }
+  {
+    Blk b("1", 1 << 20, "auto", ncpu + 7);
+    CHECK_FALSE(registered(b));
+  }
+  if (ncpu > 1) {
+    Blk b("1", 1 << 20, nullptr, ncpu - 1);  // a spare CPU: workers
+    CHECK(registered(b));
+  }
+  {
+    Blk b("1", 1 << 20, "eventfd", ncpu + 7);  // explicit: always workers
+    CHECK(registered(b));
+  }
+  {
+    Blk b("1", 1 << 20, "exit", 1);
+    CHECK_FALSE(registered(b));
+  }
+  FakeGuest g;
+  std::vector<uint8_t> st(BlkFactory()->state_size, 0);
+  REQUIRE(BlkFactory()->control(nullptr, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
+  CHECK(BlkFactory()->control(nullptr, st.data(), QVM_CTRL_OPTION, 2, "sometimes") == -EINVAL);
 }

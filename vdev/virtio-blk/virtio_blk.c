@@ -9,12 +9,15 @@
  * can punch holes). Transport: virtio-pci, or virtio-mmio with loc + intr.
  *   threads N         N request queues (1-8; VIRTIO_BLK_F_MQ when N > 1),
  *                     each served by its own worker thread
- *   notify eventfd|exit   eventfd (default): each queue's kicks arrive on an
+ *   notify auto|eventfd|exit   eventfd: each queue's kicks arrive on an
  *                     ioeventfd (no VM exit) and its worker serves the
  *                     queue off the vCPU threads, completing through MSI
  *                     irqfds; exit: no eventfds, requests served on the
  *                     notifying vCPU's thread (also the fallback when the
- *                     accelerator has no ioeventfd).
+ *                     accelerator has no ioeventfd); auto (default):
+ *                     eventfd when qvm may run on more host CPUs than the
+ *                     VM has vCPUs, else exit (measured: with no spare CPU
+ *                     the worker's wake-ups cost more than the exits).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <linux/fs.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -96,6 +100,7 @@ struct blk {
     int can_punch;
     unsigned nq;            /* `threads N`: request queues */
     int notify_exit;        /* `notify exit`: no ioeventfd/irqfd, no workers */
+    int notify_auto;        /* `notify auto` (default): decided at start */
     int workers_on;
     int stopfd;
     int stop;
@@ -397,6 +402,17 @@ static void workers_stop(qvm_vdev_t *dev, struct blk *b, int locked)
 static void workers_start(qvm_vdev_t *dev, struct blk *b)
 {
     if (b->notify_exit) return;
+    if (b->notify_auto) {
+        cpu_set_t set;
+        unsigned ncpu = 0, nvcpu = qvm_vcpu_count(dev);
+        if (sched_getaffinity(0, sizeof set, &set) == 0) ncpu = (unsigned)CPU_COUNT(&set);
+        if (ncpu <= nvcpu) {
+            qvm_log(dev, QVM_LOG_INFO,
+                    "notify auto: %u host CPU(s) for %u vCPU(s), no spare CPU for queue "
+                    "workers: requests served on the vCPU threads", ncpu, nvcpu);
+            return;
+        }
+    }
     if (vio_eventfds_setup(&b->v, 1) != (int)b->v.nq) {
         vio_eventfds_close(&b->v);
         qvm_log(dev, QVM_LOG_INFO, "no ioeventfds: requests served on the vCPU threads");
@@ -473,6 +489,7 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         b->fd = -1;
         b->stopfd = -1;
         b->nq = 1;
+        b->notify_auto = 1;
         return 0;
     case QVM_CTRL_OPTION:
         if (arg == 1) {                                  /* threads N */
@@ -484,7 +501,9 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
             return 0;
         }
         if (arg == 2) {                                  /* notify eventfd|exit */
+            b->notify_exit = b->notify_auto = 0;
             if (!strcmp(value, "exit")) b->notify_exit = 1;
+            else if (!strcmp(value, "auto")) b->notify_auto = 1;
             else if (!strcmp(value, "eventfd")) b->notify_exit = 0;
             else return -EINVAL;
             return 0;
