@@ -4,6 +4,7 @@
 samples.tsv: ITEM PEER LANE RUN "key=value ..." (one qvm-bench-run line)
 notes.tsv:   ITEM PEER LANE TEXT (a cell without a number, and why)
 """
+import os
 import argparse
 import json
 import statistics
@@ -169,7 +170,9 @@ def main():
                     vals.append(v)
                 else:
                     bad += 1
-            note = None if runs else "n/a (no block runs: lane did not reach them)"
+            note = None if runs else (
+                "n/a (lane not run: QVM_BENCH_LANE=0)" if os.environ.get("QVM_BENCH_LANE", "1") == "0"
+                else "n/a (no block runs: lane did not reach them)")
             add("block-" + key, title, a.lane, unit, p, vals, bad, note)
 
     # Statistics and ratios (qvm median / peer median, same item and lane).
