@@ -18,6 +18,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "test/unit/temp_dir.h"
 #include "boot/arm64.h"
 #include "boot/elf.h"
 #include "boot/fdt.h"
@@ -37,27 +38,7 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kRam = 0x80000000ull;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/qvm-arm64-test-XXXXXX";
-    char* d = mkdtemp(tmpl);
-    REQUIRE(d != nullptr);
-    path_ = d;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::vector<uint8_t>& b) {
-    std::string p = path_ + "/" + name;
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-    REQUIRE(f.good());
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using qvm::test::TempDir;
 
 template <typename T>
 void Put(std::vector<uint8_t>& b, size_t off, T v) {
