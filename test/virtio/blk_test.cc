@@ -29,7 +29,7 @@ constexpr uint16_t kQ = 16;
 constexpr int F_DISCARD = 13, F_WZ = 14, F_MQ = 12;
 
 const qvm_factory* BlkFactory() {
-  for (auto* f : FakeFactories())
+  for (auto* f : fake_factories())
     if (std::string(f->name) == "virtio-blk") return f;
   return nullptr;
 }
@@ -64,12 +64,12 @@ struct Blk {
     unlink(path.c_str());
   }
   int ctl(unsigned c, int arg = 0, const char* v = nullptr) {
-    return f->control(nullptr, state.data(), c, arg, v);
+    return f->control(g.dev, state.data(), c, arg, v);
   }
   uint64_t rd(uint64_t off, unsigned size) {
     qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
     uint8_t d[8] = {};
-    REQUIRE(f->read(nullptr, state.data(), &a, d) == QVM_DONE);
+    REQUIRE(f->read(g.dev, state.data(), &a, d) == QVM_DONE);
     uint64_t x = 0;
     memcpy(&x, d, size);
     return x;
@@ -78,7 +78,7 @@ struct Blk {
     qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
     uint8_t d[8];
     memcpy(d, &x, 8);
-    REQUIRE(f->write(nullptr, state.data(), &a, d) == QVM_DONE);
+    REQUIRE(f->write(g.dev, state.data(), &a, d) == QVM_DONE);
   }
   uint64_t host_features() {
     wr(0, 4, 0);
@@ -320,6 +320,6 @@ TEST_CASE("virtio-blk: notify auto picks workers only with a spare host CPU") {
   }
   FakeGuest g;
   std::vector<uint8_t> st(BlkFactory()->state_size, 0);
-  REQUIRE(BlkFactory()->control(nullptr, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
-  CHECK(BlkFactory()->control(nullptr, st.data(), QVM_CTRL_OPTION, 2, "sometimes") == -EINVAL);
+  REQUIRE(BlkFactory()->control(g.dev, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
+  CHECK(BlkFactory()->control(g.dev, st.data(), QVM_CTRL_OPTION, 2, "sometimes") == -EINVAL);
 }
