@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fake_guest.h"
+#include "test/unit/temp_dir.h"
 
 namespace {
 
@@ -38,18 +39,17 @@ struct Blk {
   FakeGuest g;
   const qvm_factory* f = BlkFactory();
   std::vector<uint8_t> state;
-  std::string path;
+  qvm::test::TempDir dir;
+  std::string path = dir / "disk.img";
   uint16_t avail = 0;
   Blk(const std::string& opts_threads = "1", size_t file_size = 1 << 20,
       const char* notify = nullptr, unsigned vcpus = 1) {
     g.vcpus = vcpus;
     REQUIRE(f != nullptr);
-    char tmpl[] = "/tmp/qvm-blktest-XXXXXX";
-    int fd = mkstemp(tmpl);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     REQUIRE(fd >= 0);
     REQUIRE(ftruncate(fd, off_t(file_size)) == 0);
     close(fd);
-    path = tmpl;
     state.assign(f->state_size, 0);
     REQUIRE(ctl(QVM_CTRL_OPTIONS_START) == 0);
     REQUIRE(ctl(QVM_CTRL_OPTION, 0, path.c_str()) == 0);
@@ -61,7 +61,6 @@ struct Blk {
   }
   ~Blk() {
     ctl(QVM_CTRL_TERMINATE);
-    unlink(path.c_str());
   }
   int ctl(unsigned c, int arg = 0, const char* v = nullptr) {
     return f->control(g.dev, state.data(), c, arg, v);
@@ -148,12 +147,11 @@ struct Blk {
 };
 
 bool PunchWorks() {
-  char tmpl[] = "/tmp/qvm-punch-XXXXXX";
-  int fd = mkstemp(tmpl);
+  qvm::test::TempDir dir;  // on the file system the disks of Blk use
+  int fd = open((dir / "punch").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   bool ok = fd >= 0 && ftruncate(fd, 65536) == 0 &&
             fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
   if (fd >= 0) close(fd);
-  unlink(tmpl);
   return ok;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fake_guest.h"
+#include "test/unit/temp_dir.h"
 #include "net_core.h"
 
 namespace {
@@ -39,17 +40,14 @@ struct Net {
   FakeGuest g;
   const qvm_factory* f = NetFactory();
   std::vector<uint8_t> state;
-  std::string dir, path;
+  qvm::test::TempDir dir;
+  std::string path = dir / "link";
   int other = -1;  // the other qvm's end of the peer link
   uint16_t avail[2] = {0, 0};
 
   // notify: nullptr = option not given; host_ok: qvm offers ioeventfds
   Net(const char* notify, bool host_ok) {
     REQUIRE(f != nullptr);
-    char tmpl[] = "/tmp/qvm-netnotify-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    path = dir + "/link";
     g.notify_ok = host_ok;
     state.assign(f->state_size, 0);
     REQUIRE(ctl(QVM_CTRL_OPTIONS_START) == 0);
@@ -71,9 +69,6 @@ struct Net {
   ~Net() {
     ctl(QVM_CTRL_TERMINATE);
     if (other >= 0) close(other);
-    unlink(path.c_str());
-    unlink((path + ".lock").c_str());
-    rmdir(dir.c_str());
   }
   int ctl(unsigned c, int arg = 0, const char* v = nullptr) {
     return f->control(g.dev, state.data(), c, arg, v);
@@ -291,9 +286,8 @@ TEST_CASE("virtio-net on virtio-mmio: datamatch ioeventfds on QueueNotify, no ir
   g.notify_ok = true;
   g.mmio(0x1c130000);
   std::vector<uint8_t> st(f->state_size, 0);
-  char tmpl[] = "/tmp/qvm-netmmio-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  std::string path = std::string(tmpl) + "/l";
+  qvm::test::TempDir dir;
+  std::string path = dir / "l";
   REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
   REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTION, 2, path.c_str()) == 0);
   REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_END, 0, nullptr) == 0);
@@ -310,7 +304,4 @@ TEST_CASE("virtio-net on virtio-mmio: datamatch ioeventfds on QueueNotify, no ir
   }
   REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_TERMINATE, 0, nullptr) == 0);
   CHECK(g.notes.empty());
-  unlink(path.c_str());
-  unlink((path + ".lock").c_str());
-  rmdir(tmpl);
 }
