@@ -217,28 +217,31 @@ int Host::write(qvm_vdev *d, uint32_t space, uint64_t addr, unsigned size,
   return dispatch(d, true, space, addr, size, &value);
 }
 
+// The convenience accessors: the callback must answer QVM_DONE.
+static uint64_t done(int rc, uint64_t v, const char *what) {
+  if (rc != QVM_DONE)
+    throw std::runtime_error(std::string(what) + ": status " + std::to_string(rc));
+  return v;
+}
+
+static uint64_t checked_read(Host &h, qvm_vdev *d, uint32_t space, uint64_t addr,
+                             unsigned size, const char *what) {
+  uint64_t v = 0;
+  int rc = h.read(d, space, addr, size, &v);
+  return done(rc, v, what);
+}
+
 uint64_t Host::in(qvm_vdev *d, uint16_t port, unsigned size) {
-  uint64_t v = 0;
-  int rc = read(d, QVM_SPACE_IO, port, size, &v);
-  if (rc != QVM_DONE) throw std::runtime_error("in: status " + std::to_string(rc));
-  return v;
+  return checked_read(*this, d, QVM_SPACE_IO, port, size, "in");
 }
-
 void Host::out(qvm_vdev *d, uint16_t port, unsigned size, uint64_t v) {
-  int rc = write(d, QVM_SPACE_IO, port, size, v);
-  if (rc != QVM_DONE) throw std::runtime_error("out: status " + std::to_string(rc));
+  done(write(d, QVM_SPACE_IO, port, size, v), 0, "out");
 }
-
 uint64_t Host::mread(qvm_vdev *d, uint64_t addr, unsigned size) {
-  uint64_t v = 0;
-  int rc = read(d, QVM_SPACE_MEM, addr, size, &v);
-  if (rc != QVM_DONE) throw std::runtime_error("mread: status " + std::to_string(rc));
-  return v;
+  return checked_read(*this, d, QVM_SPACE_MEM, addr, size, "mread");
 }
-
 void Host::mwrite(qvm_vdev *d, uint64_t addr, unsigned size, uint64_t v) {
-  int rc = write(d, QVM_SPACE_MEM, addr, size, v);
-  if (rc != QVM_DONE) throw std::runtime_error("mwrite: status " + std::to_string(rc));
+  done(write(d, QVM_SPACE_MEM, addr, size, v), 0, "mwrite");
 }
 
 void Host::advance(uint64_t ns) {
