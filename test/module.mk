@@ -1,9 +1,14 @@
 # Tests.
 #   build/bin/qvm-unit-tests   Catch2: test/unit/*.cc against libqvmcore
-#   build/bin/qvm-vdev-tests   Catch2: test/vdev/*.cc with a fake host that
-#                              loads the real vdev-*.so plug-ins
+#   build/bin/qvm-vdev-tests   Catch2: test/vdev/*.cc with the fake host
+#                              (test/fakehost) that loads the real vdev-*.so
+#                              plug-ins
+#   build/bin/qvm-virtio-tests Catch2: test/virtio/*.cc (rules in
+#                              vdev/libvirtio/module.mk) with the same fake
+#                              host, libvirtio and device objects linked in
 #   micro-guests               test/microguests (module.mk there)
 UNIT_SRCS := $(wildcard test/unit/*.cc)
+FAKEHOST_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(wildcard test/fakehost/*.cc))
 VDEVTEST_SRCS := $(wildcard test/vdev/*.cc)
 
 # The A64 load/store decoder (arch/aarch64/a64_decode.cc, Capstone) is a
@@ -16,9 +21,11 @@ $(BIN)/qvm-unit-tests: $(patsubst %.cc,$(OBJ)/%.o,$(UNIT_SRCS)) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) -rdynamic -o $@ $(filter %.o,$^) $(CORE_LIB) $(LDLIBS_CORE) -lcapstone
 
-$(BIN)/qvm-vdev-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VDEVTEST_SRCS))
+$(BIN)/qvm-vdev-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VDEVTEST_SRCS)) $(FAKEHOST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CXX) -rdynamic -o $@ $^ -ldl -lpthread
+# The virtio tests' recipe links all its prerequisites.
+$(BIN)/qvm-virtio-tests: $(FAKEHOST_OBJS)
 
 # The micro-guests are x86 guests (arm64 ones: not yet).
 ifneq ($(ARCH),aarch64)

@@ -1,4 +1,4 @@
-// Test helpers for resmgr: a temp dir, a server loop on a thread, a raw
+// Test helpers for resmgr: a temp dir (test/unit/temp_dir.h), a server loop on a thread, a raw
 // SEQPACKET client for hand-made packets.
 #pragma once
 
@@ -24,25 +24,16 @@
 #include "resmgr/client.h"
 #include "resmgr/protocol.h"
 #include "resmgr/resmgr.h"
+#include "test/unit/temp_dir.h"
 
 namespace rmtest {
 
 using namespace qvm::resmgr;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/rmtXXXXXX";
-    if (!mkdtemp(t)) abort();
-    path = t;
-    chmod(path.c_str(), 0755);  // other uids may traverse (permission tests)
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
-  std::string operator/(const std::string& n) const { return path + "/" + n; }
+// The shared scratch directory, open to other uids (the permission tests
+// run clients as another user).
+struct TempDir : qvm::test::TempDir {
+  TempDir() : qvm::test::TempDir(0755) {}
 };
 
 // A Dispatch whose loop runs on its own thread once start() is called.

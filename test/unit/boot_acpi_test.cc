@@ -16,6 +16,7 @@
 
 #include "boot/acpi.h"
 #include "boot/aml.h"
+#include "test/unit/temp_dir.h"
 #include "vmm/guest_memory.h"
 
 using namespace qvm;
@@ -140,23 +141,12 @@ AcpiPlatform Pc(unsigned ncpus) {
 }
 
 struct Iasl {
-  std::string dir;
-  Iasl() {
-    char tmpl[] = "/tmp/qvm-acpi-test-XXXXXX";
-    char* d = mkdtemp(tmpl);
-    REQUIRE(d != nullptr);
-    dir = d;
-  }
-  ~Iasl() { std::filesystem::remove_all(dir); }
+  qvm::test::TempDir tmp;
+  const std::string dir = tmp.path();
   // Writes `t` to NAME.dat and runs `iasl -d`; returns the .dsl text.
   std::string Disassemble(const std::string& name,
                           const std::vector<uint8_t>& t) {
-    {
-      std::ofstream f(dir + "/" + name + ".dat", std::ios::binary);
-      f.write(reinterpret_cast<const char*>(t.data()),
-              static_cast<std::streamsize>(t.size()));
-      REQUIRE(f.good());
-    }
+    tmp.write(name + ".dat", t);
     std::string cmd = "cd '" + dir + "' && iasl -d " + name + ".dat > " +
                       name + ".log 2>&1";
     int rc = std::system(cmd.c_str());

@@ -15,6 +15,7 @@
 
 #include "boot/bsd.h"
 #include "boot/x86.h"
+#include "test/unit/temp_dir.h"
 #include "vmm/guest_memory.h"
 
 using namespace qvm;
@@ -24,25 +25,7 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class Tmp {
- public:
-  Tmp() {
-    char t[] = "/tmp/qvm-bsd-test-XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    dir_ = t;
-  }
-  ~Tmp() { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& n, const std::vector<uint8_t>& b) {
-    std::string p = dir_ + "/" + n;
-    std::ofstream f(p, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-    REQUIRE(f.good());
-    return p;
-  }
-
- private:
-  std::string dir_;
-};
+using qvm::test::TempDir;
 
 template <typename T>
 void Put(std::vector<uint8_t>& b, size_t off, T v) {
@@ -189,7 +172,7 @@ std::vector<uint8_t> ExpectedElfSyms(const std::vector<uint8_t>& file) {
 }  // namespace
 
 TEST_CASE("bsd: NetBSD native entry, bootinfo and symbols", "[boot][bsd]") {
-  Tmp t;
+  TempDir t;
   KOpts o;
   o.note = "NetBSD";
   o.paddr = 0xdead0000;  // ignored: NetBSD's loader uses vaddr & 0x0fffffff
@@ -264,7 +247,7 @@ TEST_CASE("bsd: NetBSD native entry, bootinfo and symbols", "[boot][bsd]") {
 }
 
 TEST_CASE("bsd: NetBSD without symbols; detection beats a PVH note", "[boot][bsd]") {
-  Tmp t;
+  TempDir t;
   KOpts o;
   o.note = "NetBSD";
   o.symbols = false;
@@ -281,7 +264,7 @@ TEST_CASE("bsd: NetBSD without symbols; detection beats a PVH note", "[boot][bsd
 }
 
 TEST_CASE("bsd: OpenBSD native entry and bootargs", "[boot][bsd]") {
-  Tmp t;
+  TempDir t;
   KOpts o;
   o.note = "OpenBSD";
   o.vaddr = 0xffffffff81000000ull;
@@ -340,7 +323,7 @@ TEST_CASE("bsd: OpenBSD native entry and bootargs", "[boot][bsd]") {
 }
 
 TEST_CASE("bsd: FreeBSD long-mode entry and modinfo metadata", "[boot][bsd]") {
-  Tmp t;
+  TempDir t;
   KOpts o;
   o.osabi = 9;  // ELFOSABI_FREEBSD, no note
   auto file = MakeKernel(o);
@@ -442,7 +425,7 @@ TEST_CASE("bsd: FreeBSD long-mode entry and modinfo metadata", "[boot][bsd]") {
 }
 
 TEST_CASE("bsd: malformed or unsupported requests are errors", "[boot][bsd]") {
-  Tmp t;
+  TempDir t;
   GuestMemory mem;
   REQUIRE(mem.add(0, 64 * kMiB, false).ok());
   KOpts n;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "test/unit/temp_dir.h"
 #include "vmm/config.h"
 
 namespace qvm {
@@ -34,29 +35,7 @@ std::vector<std::string> Texts(const std::vector<Token>& toks) {
   return out;
 }
 
-// A scratch directory removed at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/qvm-config-test-XXXXXX";
-    char* p = mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string full = path + "/" + name;
-    std::filesystem::create_directories(
-        std::filesystem::path(full).parent_path());
-    std::ofstream f(full, std::ios::binary);
-    f << text;
-    REQUIRE(f.good());
-    return full;
-  }
-};
+using qvm::test::TempDir;
 
 // ---------------------------------------------------------------------------
 // Malformed input: each with its exact message.
@@ -691,12 +670,12 @@ TEST_CASE("config: argv tokens", "[config]") {
 
 TEST_CASE("config: @file splices tokens in place", "[config]") {
   TempDir d;
-  d.Write("sub/dev.conf",
+  d.write_text("sub/dev.conf",
           "# nested file\n"
           "vdev ser8250 loc io:0x3f8\n"
           "  name \"com1\"\n"
           "load kernel.elf\n");
-  const std::string top = d.Write(
+  const std::string top = d.write_text(
       "guest.qvmconf",
       "system g\n"
       "ram 128M\n"
@@ -710,28 +689,28 @@ TEST_CASE("config: @file splices tokens in place", "[config]") {
   CHECK(c->system == "g");
   REQUIRE(c->vdevs.size() == 1);
   CHECK(c->vdevs[0].name == "com1");
-  CHECK(c->vdevs[0].name_where.str() == d.path + "/sub/dev.conf:3:8");
+  CHECK(c->vdevs[0].name_where.str() == d.path() + "/sub/dev.conf:3:8");
   REQUIRE(c->loads.size() == 2);
   // Paths are relative to the directory of the file they were written in.
-  CHECK(c->loads[0].path == d.path + "/sub/kernel.elf");
-  CHECK(c->loads[1].path == d.path + "/../initrd.img");
+  CHECK(c->loads[0].path == d.path() + "/sub/kernel.elf");
+  CHECK(c->loads[1].path == d.path() + "/../initrd.img");
   CHECK(c->cmdline == "@not-a-file");  // quoted: not expanded
   CHECK(c->var("fdt-dump-file")->raw == "/tmp/x.dtb");
   CHECK(c->var("fdt-dump-file")->where.str() == "<command line>:3:1");
   CHECK(c->dryrun);
 
   // An error inside a nested file names that file.
-  d.Write("bad.conf", "\n\n    ram 12Q\n");
-  d.Write("outer.conf", "@bad.conf\n");
-  auto bad = ParseArgs({"@" + d.path + "/outer.conf"});
+  d.write_text("bad.conf", "\n\n    ram 12Q\n");
+  d.write_text("outer.conf", "@bad.conf\n");
+  auto bad = ParseArgs({"@" + d.path() + "/outer.conf"});
   REQUIRE_FALSE(bad.ok());
   CHECK(std::string(bad.status().message()) ==
-        d.path + "/bad.conf:3:9: `ram`: bad size `12Q`");
+        d.path() + "/bad.conf:3:9: `ram`: bad size `12Q`");
 
   // A relative @ on the command line is relative to the cwd.
   char cwd[4096];
   REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
-  REQUIRE(chdir(d.path.c_str()) == 0);
+  REQUIRE(chdir(d.path().c_str()) == 0);
   auto rel = ParseArgs({"@guest.qvmconf"});
   REQUIRE(chdir(cwd) == 0);
   REQUIRE(rel.ok());
@@ -747,45 +726,45 @@ TEST_CASE("config: @file errors", "[config]") {
     CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
     return std::string(c.status().message());
   };
-  CHECK(msg({"ram", "1M", "@" + d.path + "/missing.conf"}) ==
-        "<command line>:3:1: `@" + d.path + "/missing.conf`: cannot read `" +
-            d.path + "/missing.conf`: No such file or directory");
+  CHECK(msg({"ram", "1M", "@" + d.path() + "/missing.conf"}) ==
+        "<command line>:3:1: `@" + d.path() + "/missing.conf`: cannot read `" +
+            d.path() + "/missing.conf`: No such file or directory");
   CHECK(msg({"@"}) == "<command line>:1:1: `@`: missing file name");
-  CHECK(msg({"@" + d.path}) == "<command line>:1:1: `@" + d.path +
-                                   "`: cannot read `" + d.path +
+  CHECK(msg({"@" + d.path()}) == "<command line>:1:1: `@" + d.path() +
+                                   "`: cannot read `" + d.path() +
                                    "`: not a regular file");
 
   // a -> b -> a
-  d.Write("a.conf", "ram 1M\n@b.conf\n");
-  d.Write("b.conf", "dryrun\n  @a.conf\n");
-  CHECK(msg({"@" + d.path + "/a.conf"}) ==
-        d.path + "/b.conf:2:3: `@a.conf`: recursive include of `" + d.path +
+  d.write_text("a.conf", "ram 1M\n@b.conf\n");
+  d.write_text("b.conf", "dryrun\n  @a.conf\n");
+  CHECK(msg({"@" + d.path() + "/a.conf"}) ==
+        d.path() + "/b.conf:2:3: `@a.conf`: recursive include of `" + d.path() +
             "/a.conf`");
   // self include
-  d.Write("self.conf", "@./self.conf");
-  CHECK(msg({"@" + d.path + "/self.conf"}) ==
-        d.path + "/self.conf:1:1: `@./self.conf`: recursive include of `" +
-            d.path + "/./self.conf`");
+  d.write_text("self.conf", "@./self.conf");
+  CHECK(msg({"@" + d.path() + "/self.conf"}) ==
+        d.path() + "/self.conf:1:1: `@./self.conf`: recursive include of `" +
+            d.path() + "/./self.conf`");
 
   // A chain of 16 files is fine; 17 is too deep.
   for (int k = 1; k <= 17; ++k)
-    d.Write("n" + std::to_string(k) + ".conf",
+    d.write_text("n" + std::to_string(k) + ".conf",
             k < 17 ? "@n" + std::to_string(k + 1) + ".conf\n" : "dryrun\n");
-  auto ok = ParseArgs({"@" + d.path + "/n2.conf"});
+  auto ok = ParseArgs({"@" + d.path() + "/n2.conf"});
   INFO(ok.status().ToString());
   CHECK(ok.ok());
-  CHECK(msg({"@" + d.path + "/n1.conf"}) ==
-        d.path + "/n16.conf:1:1: `@n17.conf`: @file nesting deeper than 16");
+  CHECK(msg({"@" + d.path() + "/n1.conf"}) ==
+        d.path() + "/n16.conf:1:1: `@n17.conf`: @file nesting deeper than 16");
 
   // Tokenizer errors name the file.
-  d.Write("q.conf", "cmdline \"open\n");
-  CHECK(msg({"@" + d.path + "/q.conf"}) ==
-        d.path + "/q.conf:1:9: unterminated quoted string");
+  d.write_text("q.conf", "cmdline \"open\n");
+  CHECK(msg({"@" + d.path() + "/q.conf"}) ==
+        d.path() + "/q.conf:1:9: unterminated quoted string");
 
   // The same file twice, side by side, is not recursion.
-  d.Write("flag.conf", "debug\n");
-  auto twice = ParseArgs({"@" + d.path + "/flag.conf",
-                          "@" + d.path + "/flag.conf"});
+  d.write_text("flag.conf", "debug\n");
+  auto twice = ParseArgs({"@" + d.path() + "/flag.conf",
+                          "@" + d.path() + "/flag.conf"});
   CHECK(twice.ok());
 }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "test/unit/temp_dir.h"
 #include "resmgr/client.h"
 #include "resmgr/resmgr.h"
 #include "vmm/control.h"
@@ -26,19 +27,7 @@ using qvm::resmgr::ErrnoOf;
 
 namespace {
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/qvmctlXXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path = t;
-  }
-  ~TmpDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
-};
+using qvm::test::TempDir;
 
 struct FakeTarget : qvm::ControlTarget {
   int pauses = 0, resumes = 0, resets = 0, buttons = 0, cuts = 0;
@@ -88,7 +77,7 @@ struct FakeTarget : qvm::ControlTarget {
 };
 
 struct Server {
-  TmpDir dir;
+  TempDir dir;
   FakeTarget target;
   std::unique_ptr<qvm::resmgr::Dispatch> d;
   std::unique_ptr<Control> ctl;
@@ -99,7 +88,7 @@ struct Server {
     REQUIRE(r.ok());
     d = std::move(*r);
     ctl = std::make_unique<Control>(d.get(), &target);
-    path = dir.path + "/vm1";
+    path = dir.path() + "/vm1";
     REQUIRE(ctl->attach(path, "").ok());
     th = std::thread([this] { d->run(); });
   }
@@ -317,15 +306,15 @@ TEST_CASE("control: a second attach on a live name fails; the first keeps workin
 }
 
 TEST_CASE("ResmgrDirectory: resmgr-path and QVM_RESMGR_DIR win and are created") {
-  TmpDir t;
-  std::string want = t.path + "/configured";
+  TempDir t;
+  std::string want = t.path() + "/configured";
   auto d = qvm::ResmgrDirectory(want);
   REQUIRE(d.ok());
   CHECK(*d == want);
   struct stat st;
   REQUIRE(stat(want.c_str(), &st) == 0);
   CHECK(S_ISDIR(st.st_mode));
-  std::string env = t.path + "/fromenv";
+  std::string env = t.path() + "/fromenv";
   setenv("QVM_RESMGR_DIR", env.c_str(), 1);
   d = qvm::ResmgrDirectory("");
   auto dirs = qvm::ResmgrSearchDirs();
@@ -335,8 +324,8 @@ TEST_CASE("ResmgrDirectory: resmgr-path and QVM_RESMGR_DIR win and are created")
   REQUIRE(!dirs.empty());
   CHECK(dirs[0] == env);
   // A file in the way is an error, not a crash.
-  std::ofstream(t.path + "/file") << "x";
-  CHECK(!qvm::ResmgrDirectory(t.path + "/file").ok());
+  std::ofstream(t.path() + "/file") << "x";
+  CHECK(!qvm::ResmgrDirectory(t.path() + "/file").ok());
 }
 
 TEST_CASE("guest dump file names: <system>-YYYYMMDD-hhmmss.gcore") {

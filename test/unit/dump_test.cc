@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "test/unit/temp_dir.h"
 #include "vmm/dump.h"
 
 namespace {
@@ -29,19 +30,7 @@ namespace {
 using qvm::CpuArch;
 using qvm::DumpVcpu;
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/qvm-dump-test-XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path = t;
-  }
-  ~TmpDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
-};
+using qvm::test::TempDir;
 
 // Writes the core to `path` and returns its bytes.
 std::string WriteAndRead(const std::string& path, CpuArch arch,
@@ -212,8 +201,8 @@ std::map<std::string, uint64_t> GdbRegs(const std::string& out) {
 TEST_CASE("guest dump x86_64 layout: EM_X86_64, user_regs_struct PRSTATUS, control-register note") {
   Memory m;
   std::vector<DumpVcpu> v = {X86Vcpu(), DumpVcpu{}};
-  TmpDir t;
-  std::string d = WriteAndRead(t.path + "/core", CpuArch::X86_64, v, m.mem);
+  TempDir t;
+  std::string d = WriteAndRead(t.path() + "/core", CpuArch::X86_64, v, m.mem);
   CHECK(d.size() == qvm::CoreSize(CpuArch::X86_64, 2, m.mem));
   Parsed p = Parse(d);
   CHECK(p.eh.e_machine == EM_X86_64);
@@ -263,8 +252,8 @@ TEST_CASE("guest dump aarch64 layout: EM_AARCH64, user_pt_regs PRSTATUS") {
   Memory m;
   std::vector<DumpVcpu> v = {Arm64Vcpu(), DumpVcpu{}, Arm64Vcpu()};
   v[2].regs.arm64.pc = 0x80090000;
-  TmpDir t;
-  std::string d = WriteAndRead(t.path + "/core", CpuArch::Aarch64, v, m.mem);
+  TempDir t;
+  std::string d = WriteAndRead(t.path() + "/core", CpuArch::Aarch64, v, m.mem);
   CHECK(d.size() == qvm::CoreSize(CpuArch::Aarch64, 3, m.mem));
   Parsed p = Parse(d);
   CHECK(p.eh.e_machine == EM_AARCH64);
@@ -298,16 +287,16 @@ TEST_CASE("guest dump aarch64 layout: EM_AARCH64, user_pt_regs PRSTATUS") {
 
 TEST_CASE("guest dump: registers of the other architecture are zeros, unknown arch is refused") {
   Memory m;
-  TmpDir t;
+  TempDir t;
   std::vector<DumpVcpu> v = {X86Vcpu()};
-  std::string d = WriteAndRead(t.path + "/core", CpuArch::Aarch64, v, m.mem);
+  std::string d = WriteAndRead(t.path() + "/core", CpuArch::Aarch64, v, m.mem);
   Parsed p = Parse(d);
   CHECK(p.eh.e_machine == EM_AARCH64);
   REQUIRE(p.notes.size() == 1);
   REQUIRE(p.notes[0].descsz == 392);
   for (int r = 0; r < 34; r++) CHECK(U64(d, p.notes[0].desc + 112 + 8 * size_t(r)) == 0);
 
-  std::string f = t.path + "/unknown";
+  std::string f = t.path() + "/unknown";
   int fd = open(f.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
   REQUIRE(fd >= 0);
   CHECK(!qvm::WriteCore(fd, CpuArch::Unknown, v, m.mem).ok());
@@ -354,11 +343,11 @@ TEST_CASE("guest dump: the layout matches the host C library's elf_prstatus") {
 // installs; its absence is a failure, not a silent pass).
 TEST_CASE("guest dump: gdb-multiarch reads registers, threads and memory of both layouts") {
   Memory m;
-  TmpDir t;
+  TempDir t;
   {
     std::vector<DumpVcpu> v = {X86Vcpu(), X86Vcpu()};
     v[1].regs.x86.rip = 0x100456;
-    std::string f = t.path + "/x86.core";
+    std::string f = t.path() + "/x86.core";
     WriteAndRead(f, CpuArch::X86_64, v, m.mem);
     std::string out =
         Gdb(f, {"info registers", "info registers fs_base gs_base orig_rax", "info threads",
@@ -388,7 +377,7 @@ TEST_CASE("guest dump: gdb-multiarch reads registers, threads and memory of both
   {
     std::vector<DumpVcpu> v = {Arm64Vcpu(), Arm64Vcpu()};
     v[1].regs.arm64.pc = 0x80090000;
-    std::string f = t.path + "/arm64.core";
+    std::string f = t.path() + "/arm64.core";
     WriteAndRead(f, CpuArch::Aarch64, v, m.mem);
     std::string out = Gdb(f, {"info registers", "info threads", "x/gx 0x10"});
     INFO(out);

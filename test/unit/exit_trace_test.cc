@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <elf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "test/unit/temp_dir.h"
 #include "vmm/dump.h"
 #include "vmm/exit_trace.h"
 
 using namespace qvm;
+using qvm::test::TempDir;
 
 TEST_CASE("exit trace keeps the last N exits, oldest first") {
   ExitTrace t(3);
@@ -60,8 +63,8 @@ TEST_CASE("guest dumps carry the trace as a QVM note") {
   GuestMemory mem;
   REQUIRE(mem.add(0, 0x1000, false).ok());
   std::vector<DumpVcpu> vcpus(1);
-  char path[] = "/tmp/qvm-trace-dump-XXXXXX";
-  int fd = mkstemp(path);
+  TempDir t;
+  int fd = open((t / "core").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);
   std::string text = "trace vcpu 0: test line";
   REQUIRE(WriteCore(fd, CpuArch::X86_64, vcpus, mem, text).ok());
@@ -70,7 +73,6 @@ TEST_CASE("guest dumps carry the trace as a QVM note") {
   std::vector<char> buf(size_t(size), 0);
   REQUIRE(pread(fd, buf.data(), buf.size(), 0) == size);
   close(fd);
-  unlink(path);
   std::string all(buf.begin(), buf.end());
   size_t pos = all.find(std::string("QVM\0", 4));
   REQUIRE(pos != std::string::npos);

@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "fake_host.h"
+#include "test/fakehost/fake_host.h"
 
 // Gives each test a clean fake host (and cleans up after it).
 struct HostFixture {

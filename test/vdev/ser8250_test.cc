@@ -7,6 +7,7 @@
 #include <string>
 
 #include "helpers.h"
+#include "test/unit/temp_dir.h"
 
 namespace {
 
@@ -262,9 +263,10 @@ TEST_CASE("ser8250: option errors", "[ser8250]") {
 
 TEST_CASE("ser8250: two instances keep separate state", "[ser8250]") {
   HostFixture f;
+  qvm::test::TempDir dir;
   fake::Config a, b;
-  a.options = {{"hostdev", ">/tmp/qvm-vdev-test-a.out"}};
-  b.options = {{"hostdev", ">/tmp/qvm-vdev-test-b.out"}};
+  a.options = {{"hostdev", ">" + (dir / "a.out")}};
+  b.options = {{"hostdev", ">" + (dir / "b.out")}};
   b.locs.push_back({QVM_SPACE_IO, 0x2f8});
   b.intrs.push_back({"ioapic", 3});
   qvm_vdev *u1 = f.make("ser8250", a);
@@ -276,12 +278,10 @@ TEST_CASE("ser8250: two instances keep separate state", "[ser8250]") {
   CHECK(u2->intrs[0].line == 3);
   f.h.outb(u1, 0x3f8, 'k');
   f.h.reset();
-  FILE *fp = fopen("/tmp/qvm-vdev-test-a.out", "r");
+  FILE *fp = fopen((dir / "a.out").c_str(), "r");
   REQUIRE(fp);
   CHECK(fgetc(fp) == 'k');
   fclose(fp);
-  unlink("/tmp/qvm-vdev-test-a.out");
-  unlink("/tmp/qvm-vdev-test-b.out");
 }
 
 TEST_CASE_METHOD(UartFixture, "ser8250: input beyond FIFO + staging overruns", "[ser8250]") {

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 
+#include "test/unit/temp_dir.h"
+
 namespace {
 
 struct DryRun {
@@ -23,13 +25,9 @@ struct DryRun {
   std::string err;
 };
 
-std::string Tmp(const char* name) {
-  const char* t = getenv("TMPDIR");
-  return std::string(t && *t ? t : "/tmp") + "/qvm-blklock-" + std::to_string(getpid()) + "-" + name;
-}
-
 DryRun RunDry(const std::string& disks) {
-  std::string conf = Tmp("conf"), img = Tmp("kernel"), err = Tmp("stderr");
+  qvm::test::TempDir dir;
+  std::string conf = dir / "conf", img = dir / "kernel", err = dir / "stderr";
   {
     std::ofstream k(img);
     k << std::string(4096, '\0');
@@ -46,9 +44,6 @@ DryRun RunDry(const std::string& disks) {
   std::stringstream ss;
   ss << e.rdbuf();
   r.err = ss.str();
-  unlink(conf.c_str());
-  unlink(img.c_str());
-  unlink(err.c_str());
   return r;
 }
 
@@ -69,7 +64,8 @@ struct Holder {
 }  // namespace
 
 TEST_CASE("virtio-blk: a second writer of the host file is refused, naming it") {
-  std::string disk = Tmp("disk.img");
+  qvm::test::TempDir dir;
+  std::string disk = dir / "disk.img";
   {
     std::ofstream d(disk);
     d << std::string(1 << 16, '\0');
@@ -104,11 +100,11 @@ TEST_CASE("virtio-blk: a second writer of the host file is refused, naming it") 
   DryRun tworo = RunDry("vdev virtio-blk hostdev <" + disk + "\nvdev virtio-blk hostdev <" + disk + "\n");
   INFO(tworo.err);
   CHECK(tworo.rc == 0);
-  unlink(disk.c_str());
 }
 
 TEST_CASE("virtio-blk: threads and notify options are checked") {
-  std::string disk = Tmp("opt.img");
+  qvm::test::TempDir dir;
+  std::string disk = dir / "opt.img";
   {
     std::ofstream d(disk);
     d << std::string(1 << 16, '\0');
@@ -120,5 +116,4 @@ TEST_CASE("virtio-blk: threads and notify options are checked") {
   CHECK(bad.err.find("threads") != std::string::npos);
   CHECK(RunDry("vdev virtio-blk hostdev " + disk + " threads 0\n").rc == 65);
   CHECK(RunDry("vdev virtio-blk hostdev " + disk + " notify sometimes\n").rc == 65);
-  unlink(disk.c_str());
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fake_guest.h"
+#include "test/unit/temp_dir.h"
 
 namespace {
 
@@ -29,7 +30,7 @@ constexpr uint16_t kQ = 16;
 constexpr int F_DISCARD = 13, F_WZ = 14, F_MQ = 12;
 
 const qvm_factory* BlkFactory() {
-  for (auto* f : FakeFactories())
+  for (auto* f : fake_factories())
     if (std::string(f->name) == "virtio-blk") return f;
   return nullptr;
 }
@@ -38,18 +39,17 @@ struct Blk {
   FakeGuest g;
   const qvm_factory* f = BlkFactory();
   std::vector<uint8_t> state;
-  std::string path;
+  qvm::test::TempDir dir;
+  std::string path = dir / "disk.img";
   uint16_t avail = 0;
   Blk(const std::string& opts_threads = "1", size_t file_size = 1 << 20,
       const char* notify = nullptr, unsigned vcpus = 1) {
     g.vcpus = vcpus;
     REQUIRE(f != nullptr);
-    char tmpl[] = "/tmp/qvm-blktest-XXXXXX";
-    int fd = mkstemp(tmpl);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     REQUIRE(fd >= 0);
     REQUIRE(ftruncate(fd, off_t(file_size)) == 0);
     close(fd);
-    path = tmpl;
     state.assign(f->state_size, 0);
     REQUIRE(ctl(QVM_CTRL_OPTIONS_START) == 0);
     REQUIRE(ctl(QVM_CTRL_OPTION, 0, path.c_str()) == 0);
@@ -61,15 +61,14 @@ struct Blk {
   }
   ~Blk() {
     ctl(QVM_CTRL_TERMINATE);
-    unlink(path.c_str());
   }
   int ctl(unsigned c, int arg = 0, const char* v = nullptr) {
-    return f->control(nullptr, state.data(), c, arg, v);
+    return f->control(g.dev, state.data(), c, arg, v);
   }
   uint64_t rd(uint64_t off, unsigned size) {
     qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
     uint8_t d[8] = {};
-    REQUIRE(f->read(nullptr, state.data(), &a, d) == QVM_DONE);
+    REQUIRE(f->read(g.dev, state.data(), &a, d) == QVM_DONE);
     uint64_t x = 0;
     memcpy(&x, d, size);
     return x;
@@ -78,7 +77,7 @@ struct Blk {
     qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
     uint8_t d[8];
     memcpy(d, &x, 8);
-    REQUIRE(f->write(nullptr, state.data(), &a, d) == QVM_DONE);
+    REQUIRE(f->write(g.dev, state.data(), &a, d) == QVM_DONE);
   }
   uint64_t host_features() {
     wr(0, 4, 0);
@@ -148,12 +147,11 @@ struct Blk {
 };
 
 bool PunchWorks() {
-  char tmpl[] = "/tmp/qvm-punch-XXXXXX";
-  int fd = mkstemp(tmpl);
+  qvm::test::TempDir dir;  // on the file system the disks of Blk use
+  int fd = open((dir / "punch").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   bool ok = fd >= 0 && ftruncate(fd, 65536) == 0 &&
             fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
   if (fd >= 0) close(fd);
-  unlink(tmpl);
   return ok;
 }
 
@@ -166,7 +164,7 @@ TEST_CASE("virtio-blk: write, read back, write-zeroes and discard on the host fi
     // the host file cannot punch holes: neither feature is offered
     CHECK_FALSE((hf >> F_DISCARD) & 1);
     CHECK_FALSE((hf >> F_WZ) & 1);
-    WARN("/tmp cannot punch holes: DISCARD/WRITE_ZEROES paths not exercised");
+    WARN("$TMPDIR (or /tmp) cannot punch holes: DISCARD/WRITE_ZEROES paths not exercised");
     return;
   }
   REQUIRE(((hf >> F_DISCARD) & 1));
@@ -320,6 +318,6 @@ TEST_CASE("virtio-blk: notify auto picks workers only with a spare host CPU") {
   }
   FakeGuest g;
   std::vector<uint8_t> st(BlkFactory()->state_size, 0);
-  REQUIRE(BlkFactory()->control(nullptr, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
-  CHECK(BlkFactory()->control(nullptr, st.data(), QVM_CTRL_OPTION, 2, "sometimes") == -EINVAL);
+  REQUIRE(BlkFactory()->control(g.dev, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
+  CHECK(BlkFactory()->control(g.dev, st.data(), QVM_CTRL_OPTION, 2, "sometimes") == -EINVAL);
 }

@@ -26,8 +26,8 @@ struct Dev {
   uint8_t cfg[8] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
 
   explicit Dev(bool mmio) {
-    if (mmio) g.mmio_base = kMmio;
-    vio_init(&v, nullptr, &kOps, 2, 1ull << VIRTIO_F_INDIRECT_DESC, 1, 16, cfg, sizeof cfg);
+    if (mmio) g.mmio(kMmio);
+    vio_init(&v, g.dev, &kOps, 2, 1ull << VIRTIO_F_INDIRECT_DESC, 1, 16, cfg, sizeof cfg);
     REQUIRE(vio_declare(&v, 1, 0, 0) == 0);
     vio_reset(&v);
   }
@@ -140,20 +140,20 @@ TEST_CASE("virtio-mmio: queue bring-up, notify, level interrupt and ACK") {
   REQUIRE(vio_pop(&d.v, 0, &r) == 1);
   CHECK(r.rlen == 64);
   REQUIRE(vio_push(&d.v, 0, r.head, 0) == 0);
-  CHECK(d.g.intx == 0);
+  CHECK(d.g.intx() == 0);
   vio_notify_queue(&d.v, 0);
-  CHECK(d.g.intx == 1);                 // level, held until acknowledged
+  CHECK(d.g.intx() == 1);               // level, held until acknowledged
   CHECK(d.rd(0x060, 4) == 1);           // used-buffer notification
-  CHECK(d.g.intx == 1);                 // reading the status does not clear
+  CHECK(d.g.intx() == 1);               // reading the status does not clear
   vio_config_changed(&d.v);
   CHECK(d.rd(0x060, 4) == 3);
   CHECK(d.rd(0x0fc, 4) == 1);           // config generation moved
   d.wr(0x064, 4, 1);
   CHECK(d.rd(0x060, 4) == 2);
-  CHECK(d.g.intx == 1);                 // the config bit still pending
+  CHECK(d.g.intx() == 1);               // the config bit still pending
   d.wr(0x064, 4, 2);
   CHECK(d.rd(0x060, 4) == 0);
-  CHECK(d.g.intx == 0);
+  CHECK(d.g.intx() == 0);
 
   // status 0 resets: queue not ready, interrupt low, features cleared
   d.wr(0x070, 4, 0);
@@ -174,17 +174,16 @@ TEST_CASE("virtio-mmio: rings outside guest RAM put the device in NEEDS_RESET") 
   d.wr(0x044, 4, 1);
   CHECK(d.rd(0x044, 4) == 0);
   CHECK((d.rd(0x070, 4) & VIRTIO_S_NEEDS_RESET));
-  CHECK(d.g.intx == 1);                 // config interrupt tells the driver
+  CHECK(d.g.intx() == 1);               // config interrupt tells the driver
   CHECK((d.rd(0x060, 4) & 2));
 }
 
 TEST_CASE("virtio-mmio: `loc mem:` without `intr` is refused") {
   FakeGuest g;
-  g.mmio_base = kMmio;
-  g.mmio_no_intr = true;
+  g.mmio(kMmio, false);  // `loc mem:` but no `intr`
   vio v{};
   uint8_t cfg[4] = {};
-  vio_init(&v, nullptr, &kOps, 4, 0, 1, 16, cfg, sizeof cfg);
+  vio_init(&v, g.dev, &kOps, 4, 0, 1, 16, cfg, sizeof cfg);
   CHECK(vio_declare(&v, 0xff, 0, 0) < 0);
   CHECK(g.declared.vendor_id == 0);     // and no PCI function instead
 }
@@ -213,9 +212,9 @@ TEST_CASE("virtio-pci INTx: ISR read clears and deasserts; INTX_DISABLE holds th
   REQUIRE(vio_pop(&d.v, 0, &r) == 1);
   REQUIRE(vio_push(&d.v, 0, r.head, 0) == 0);
   vio_notify_queue(&d.v, 0);
-  CHECK(d.g.intx == 1);
+  CHECK(d.g.intx() == 1);
   CHECK(d.rd(VIO_PCI_ISR, 1) == 1);
-  CHECK(d.g.intx == 0);
+  CHECK(d.g.intx() == 0);
   CHECK(d.rd(VIO_PCI_ISR, 1) == 0);     // read-to-clear
 
   // command.INTX_DISABLE: the ISR still records, the line stays low
@@ -224,6 +223,6 @@ TEST_CASE("virtio-pci INTx: ISR read clears and deasserts; INTX_DISABLE holds th
   REQUIRE(vio_pop(&d.v, 0, &r) == 1);
   REQUIRE(vio_push(&d.v, 0, r.head, 0) == 0);
   vio_notify_queue(&d.v, 0);
-  CHECK(d.g.intx == 0);
+  CHECK(d.g.intx() == 0);
   CHECK(d.rd(VIO_PCI_ISR, 1) == 1);
 }

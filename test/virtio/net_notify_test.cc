@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fake_guest.h"
+#include "test/unit/temp_dir.h"
 #include "net_core.h"
 
 namespace {
@@ -30,7 +31,7 @@ constexpr uint64_t kRxBuf = FakeGuest::kBase + 0x20000;
 constexpr uint16_t WRITE = 2;
 
 const qvm_factory* NetFactory() {
-  for (auto* f : FakeFactories())
+  for (auto* f : fake_factories())
     if (std::string(f->name) == "virtio-net") return f;
   return nullptr;
 }
@@ -39,17 +40,14 @@ struct Net {
   FakeGuest g;
   const qvm_factory* f = NetFactory();
   std::vector<uint8_t> state;
-  std::string dir, path;
+  qvm::test::TempDir dir;
+  std::string path = dir / "link";
   int other = -1;  // the other qvm's end of the peer link
   uint16_t avail[2] = {0, 0};
 
   // notify: nullptr = option not given; host_ok: qvm offers ioeventfds
   Net(const char* notify, bool host_ok) {
     REQUIRE(f != nullptr);
-    char tmpl[] = "/tmp/qvm-netnotify-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    path = dir + "/link";
     g.notify_ok = host_ok;
     state.assign(f->state_size, 0);
     REQUIRE(ctl(QVM_CTRL_OPTIONS_START) == 0);
@@ -71,17 +69,14 @@ struct Net {
   ~Net() {
     ctl(QVM_CTRL_TERMINATE);
     if (other >= 0) close(other);
-    unlink(path.c_str());
-    unlink((path + ".lock").c_str());
-    rmdir(dir.c_str());
   }
   int ctl(unsigned c, int arg = 0, const char* v = nullptr) {
-    return f->control(nullptr, state.data(), c, arg, v);
+    return f->control(g.dev, state.data(), c, arg, v);
   }
   uint64_t rd(uint64_t off, unsigned size) {
     qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
     uint8_t d[8] = {};
-    REQUIRE(f->read(nullptr, state.data(), &a, d) == QVM_DONE);
+    REQUIRE(f->read(g.dev, state.data(), &a, d) == QVM_DONE);
     uint64_t x = 0;
     memcpy(&x, d, size);
     return x;
@@ -90,7 +85,7 @@ struct Net {
     qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
     uint8_t d[8];
     memcpy(d, &x, 8);
-    REQUIRE(f->write(nullptr, state.data(), &a, d) == QVM_DONE);
+    REQUIRE(f->write(g.dev, state.data(), &a, d) == QVM_DONE);
   }
   // Driver bring-up with MSI-X: config on vector 0, queue q on vector q+1.
   void bring_up() {
@@ -204,9 +199,9 @@ TEST_CASE("virtio-net notify eventfd: kicks on watched ioeventfds, completions o
   auto f2 = n.tx_frame(1, 1500, 2);
   CHECK(n.from_link().empty());
   n.kvm_kick(1);
-  int fires = n.g.timer_fires;
+  int fires = n.g.timer_fires();
   CHECK(n.g.pump(n.state.data()) >= 1);
-  CHECK(n.g.timer_fires == fires);
+  CHECK(n.g.timer_fires() == fires);
   CHECK(n.from_link() == f1);
   CHECK(n.from_link() == f2);
   CHECK(n.used_idx(1) == 2);
@@ -260,13 +255,13 @@ TEST_CASE("virtio-net notify exit: no eventfds, kicks are exits served by the ki
   auto f1 = n.tx_frame(0, 80, 3);
   n.wr(VIO_PCI_NOTIFY + 4, 2, 1);  // the guest's 16-bit notify write, as an exit
   CHECK(n.from_link().empty());    // nothing on the vCPU thread ...
-  int fires = n.g.timer_fires;
+  int fires = n.g.timer_fires();
   n.g.pump(n.state.data());        // ... the event thread's timer moves it
-  CHECK(n.g.timer_fires == fires + 1);
+  CHECK(n.g.timer_fires() == fires + 1);
   CHECK(n.from_link() == f1);
   CHECK(n.used_idx(1) == 1);
   REQUIRE(n.g.msis.size() >= 1);   // interrupts through qvm_msi
-  CHECK(n.g.msis.back().second == 0x72);
+  CHECK(n.g.msis.back().data == 0x72);
   n.g.msis.clear();
   // a bad option value is refused
   CHECK(n.ctl(QVM_CTRL_OPTION, 4, "poll") == -EINVAL);
@@ -289,16 +284,15 @@ TEST_CASE("virtio-net on virtio-mmio: datamatch ioeventfds on QueueNotify, no ir
   REQUIRE(f != nullptr);
   FakeGuest g;
   g.notify_ok = true;
-  g.mmio_base = 0x1c130000;
+  g.mmio(0x1c130000);
   std::vector<uint8_t> st(f->state_size, 0);
-  char tmpl[] = "/tmp/qvm-netmmio-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  std::string path = std::string(tmpl) + "/l";
-  REQUIRE(f->control(nullptr, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
-  REQUIRE(f->control(nullptr, st.data(), QVM_CTRL_OPTION, 2, path.c_str()) == 0);
-  REQUIRE(f->control(nullptr, st.data(), QVM_CTRL_OPTIONS_END, 0, nullptr) == 0);
-  REQUIRE(f->control(nullptr, st.data(), QVM_CTRL_RESOURCES, 0, nullptr) == 0);
-  REQUIRE(f->control(nullptr, st.data(), QVM_CTRL_GUEST_CONFIGURED, 0, nullptr) == 0);
+  qvm::test::TempDir dir;
+  std::string path = dir / "l";
+  REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
+  REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTION, 2, path.c_str()) == 0);
+  REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_END, 0, nullptr) == 0);
+  REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_RESOURCES, 0, nullptr) == 0);
+  REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_GUEST_CONFIGURED, 0, nullptr) == 0);
   REQUIRE(g.notes.size() == 2);
   for (unsigned q = 0; q < 2; q++) {
     CHECK_FALSE(g.notes[q].irq);
@@ -308,9 +302,6 @@ TEST_CASE("virtio-net on virtio-mmio: datamatch ioeventfds on QueueNotify, no ir
     CHECK(g.notes[q].match == q);
     CHECK(g.watched(g.notes[q].fd));
   }
-  REQUIRE(f->control(nullptr, st.data(), QVM_CTRL_TERMINATE, 0, nullptr) == 0);
+  REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_TERMINATE, 0, nullptr) == 0);
   CHECK(g.notes.empty());
-  unlink(path.c_str());
-  unlink((path + ".lock").c_str());
-  rmdir(tmpl);
 }

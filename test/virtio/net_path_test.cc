@@ -37,7 +37,7 @@ struct NetRig {
   NetRig(int hdr, uint64_t offer, uint64_t accept) {
     memset(n.get(), 0, sizeof *n);
     const uint8_t mac[6] = {0x02, 1, 2, 3, 4, 5};
-    vnet_init(n.get(), nullptr, &kOps, offer, mac);
+    vnet_init(n.get(), g.dev, &kOps, offer, mac);
     REQUIRE(vio_declare(&n->v, 2, 0, 0) == 0);
     vio_reset(&n->v);
     int sv[2];
@@ -173,13 +173,13 @@ TEST_CASE("virtio-net config space: MAC, link status with a config interrupt") {
   for (unsigned i = 0; i < 6; i++)
     CHECK(r.rd(VIO_PCI_DEVCFG + i, 1) == (i == 0 ? 2u : i));
   CHECK(r.rd(VIO_PCI_DEVCFG + 6, 2) == 0);
-  int raises = r.g.intx_raises;
+  int raises = r.g.intx_raises();
   vnet_set_link(r.n.get(), 1);
   CHECK(r.rd(VIO_PCI_DEVCFG + 6, 2) == 1);
   CHECK(vnet_link(r.n.get()) == 1);
-  CHECK(r.g.intx_raises == raises + 1);
+  CHECK(r.g.intx_raises() == raises + 1);
   vnet_set_link(r.n.get(), 1);  // no change, no interrupt
-  CHECK(r.g.intx_raises == raises + 1);
+  CHECK(r.g.intx_raises() == raises + 1);
 }
 
 TEST_CASE("virtio-net tx: a chain over three buffers reaches the tap with its header") {

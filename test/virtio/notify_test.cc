@@ -28,7 +28,7 @@ struct NRig {
   uint8_t cfg[4] = {};
   explicit NRig(bool notify_ok, unsigned nq = 2) {
     g.notify_ok = notify_ok;
-    vio_init(&v, nullptr, &kOps, 2, 1ull << VIRTIO_F_EVENT_IDX, nq, kQ, cfg, sizeof cfg);
+    vio_init(&v, g.dev, &kOps, 2, 1ull << VIRTIO_F_EVENT_IDX, nq, kQ, cfg, sizeof cfg);
     REQUIRE(vio_declare(&v, 1, 0, 0) == 0);
     vio_reset(&v);
   }
@@ -157,5 +157,5 @@ TEST_CASE("notify: without host support everything stays on the exit path") {
   r.wr(VIO_PCI_MSIX_TABLE + 28, 4, 0);
   r.complete_one();
   REQUIRE(r.g.msis.size() == 1);
-  CHECK(r.g.msis[0].second == 0x43);
+  CHECK(r.g.msis[0].data == 0x43);
 }

@@ -1,12 +1,16 @@
-// Fake qvm host for vdev plug-in unit tests.
+// The fake qvm host of the vdev and virtio unit tests.
 //
-// Implements every host function declared in vdev/include/qvm/vdev.h so the
-// real vdev-*.so plug-ins can be dlopen()ed into the test binary (linked with
-// -rdynamic, so the plug-ins' undefined qvm_* symbols resolve here). It
-// records what devices ask of the host (regions, interrupt levels, MSIs, MSI
-// routes, external-interrupt output, power/exit requests, logs), owns a
-// controllable clock for qvm_time_ns and fires timers only when a test
-// advances that clock.
+// Implements every host function declared in vdev/include/qvm/vdev.h once,
+// for both ways a test meets a plug-in: qvm-vdev-tests dlopen()s the real
+// vdev-*.so plug-ins (linked with -rdynamic, so their undefined qvm_*
+// symbols resolve here) and creates instances through Host::create();
+// qvm-virtio-tests links libvirtio and device objects in and drives them
+// directly on a device from Host::attach(). It records what devices ask of
+// the host (regions, interrupt levels, MSIs, MSI routes, PCI functions,
+// external-interrupt output, power/exit requests, logs, ioeventfd/irqfd
+// registrations), owns one guest RAM window, a controllable clock for
+// qvm_time_ns, and fires timers only when a test advances that clock
+// (advance) or runs one round of the event loop (pump).
 #pragma once
 
 #include <qvm/vdev.h>
@@ -65,6 +69,22 @@ struct FdWatch {
   void *arg;
 };
 
+// An ABI 1.3 notification: a real eventfd handed out by qvm_ioeventfd (irq
+// false: its region/offset/size/flags/match) or qvm_irqfd_msi (irq true: the
+// MSI last set by qvm_irqfd_msi_set).
+struct Note {
+  int fd;
+  bool irq;
+  unsigned region;
+  uint64_t offset;
+  unsigned size;
+  unsigned flags;
+  uint64_t match;
+  uint64_t addr;
+  uint32_t data;
+  int masked;
+};
+
 // Options for creating an instance.
 struct Config {
   std::string name;                                       // default TYPE+N
@@ -115,9 +135,17 @@ struct qvm_vdev {
   int cpu_input[8][2] = {};
   unsigned cpu_input_calls = 0;
   std::vector<qvm_timer *> timers;
+  // PCI: the function from qvm_pci_declare (its capabilities copied into
+  // pci_caps, as qvm copies them) and what qvm_pci_state answers.
+  qvm_pci_function pci{};
+  std::vector<uint8_t> pci_caps;
+  uint32_t pci_state = 0;
 
   // Rising edges seen on intr index i (0->1 transitions).
   int rises(unsigned i) const;
+  // Times intr index i was set to 1.
+  int raises(unsigned i) const;
+  bool watched(int fd) const;
 };
 
 namespace fake {
@@ -136,7 +164,13 @@ class Host {
   qvm_vdev *create(const std::string &type, const Config &cfg = {});
   int last_rc = 0;
 
-  void reset();  // terminate and free every instance, timers, clock reset
+  // A device for a plug-in linked into the test and driven directly: no
+  // factory and no lifecycle (the test owns its state and its controls).
+  qvm_vdev *attach(const std::string &name, const Config &cfg = {});
+
+  // Terminate and free every instance, timers and notifications; the clock,
+  // guest RAM (zeroed) and every knob below back at their defaults.
+  void reset();
 
   // Guest accesses through the device's regions (address = absolute address
   // in `space`). Returns the callback status; value via *out.
@@ -181,8 +215,17 @@ class Host {
   // Earliest armed timer of d, or UINT64_MAX.
   uint64_t next_timer(qvm_vdev *d) const;
 
-  // Run fd watches whose fd is readable (poll with zero timeout).
-  void poll_fds();
+  // Run fd watches whose fd is readable (poll with zero timeout); a watch
+  // removed by an earlier callback of the same round is skipped. Returns the
+  // number of callbacks run.
+  int poll_fds();
+  // One round of an event loop: every armed timer fires once, whatever its
+  // deadline (disarmed first), then poll_fds(). Callbacks get the device's
+  // state pointer (for a device from attach(): the one the test set).
+  // Returns the number of callbacks run.
+  int pump();
+  // Timer callbacks run so far (advance and pump), destroyed timers included.
+  uint64_t timer_fires() const;
 
   // Named controller lookup (by instance name).
   qvm_vdev *find(const std::string &name);
@@ -190,9 +233,18 @@ class Host {
   // Host streams for qvm_hostdev_open: spec -> fd handed out (dup'ed).
   std::map<std::string, int> hostdevs;
 
-  // Guest RAM for qvm_gmem_*.
-  uint64_t ram_base = 0x100000;
+  // Guest RAM for qvm_gmem_*: 1 MiB at 1 MiB. Accesses outside it fail and
+  // are counted.
+  static constexpr uint64_t kRamBase = 0x100000;
+  uint64_t ram_base = kRamBase;
   std::vector<unsigned char> ram = std::vector<unsigned char>(1 << 20);
+  uint64_t bad_accesses = 0;
+  // ABI 1.3 notifications: without notify_ok this host is an accelerator
+  // without ioeventfd or irqfd (-ENOTSUP, devices keep their exit path);
+  // with it they are real eventfds, recorded here until qvm_notify_close.
+  bool notify_ok = false;
+  std::vector<Note> notes;
+  Note *note(int fd);
   // ABI 1.3: qvm_vcpu_count / qvm_cmdline answers (qvm_ram_region reports
   // the one region above).
   unsigned vcpus = 1;
@@ -209,5 +261,5 @@ class Host {
 
 }  // namespace fake
 
-// Registry filled by qvm_register_factory.
+// Registry filled by qvm_register_factory (plug-ins dlopen()ed or linked in).
 std::vector<const qvm_factory *> &fake_factories();

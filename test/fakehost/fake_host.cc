@@ -1,9 +1,10 @@
-// Fake qvm host: see fake_host.h.
+// The fake qvm host of the vdev and virtio unit tests: see fake_host.h.
 #include "fake_host.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -27,6 +28,19 @@ int qvm_vdev::rises(unsigned i) const {
     prev = l;
   }
   return n;
+}
+
+int qvm_vdev::raises(unsigned i) const {
+  if (i >= intr_log.size()) return 0;
+  int n = 0;
+  for (int l : intr_log[i]) n += l;
+  return n;
+}
+
+bool qvm_vdev::watched(int fd) const {
+  for (auto &w : watches)
+    if (w.fd == fd) return true;
+  return false;
 }
 
 namespace fake {
@@ -55,26 +69,39 @@ qvm_vdev *Host::find(const std::string &name) {
   return nullptr;
 }
 
+// A new instance named NAME with CFG's locations and interrupts.
+static qvm_vdev *add_dev(Host &h, const std::string &name, const Config &cfg) {
+  auto d = std::make_unique<qvm_vdev>();
+  d->name = name;
+  d->locs = cfg.locs;
+  d->intrs = cfg.intrs;
+  d->intrs_configured = !cfg.intrs.empty();
+  d->intr_level.resize(d->intrs.size());
+  d->intr_log.resize(d->intrs.size());
+  d->fdt_phandle = static_cast<uint32_t>(h.devs.size() + 1);
+  h.devs.push_back(std::move(d));
+  return h.devs.back().get();
+}
+
+qvm_vdev *Host::attach(const std::string &name, const Config &cfg) {
+  return add_dev(*this, name, cfg);
+}
+
 qvm_vdev *Host::create(const std::string &type, const Config &cfg) {
   const qvm_factory *f = load(type);
   if (f->abi_major != QVM_VDEV_ABI_MAJOR)
     throw std::runtime_error("ABI major mismatch");
-  auto d = std::make_unique<qvm_vdev>();
-  d->factory = f;
   unsigned n = instance_counts[type]++;
-  d->name = cfg.name.empty() ? (n == 0 ? type : type + std::to_string(n))
-                             : cfg.name;
+  qvm_vdev *dev = add_dev(
+      *this,
+      cfg.name.empty() ? (n == 0 ? type : type + std::to_string(n)) : cfg.name,
+      cfg);
+  dev->factory = f;
   size_t sz = f->state_size ? f->state_size : 1;
-  d->state_mem.reset(new unsigned char[sz + 64]());
+  dev->state_mem.reset(new unsigned char[sz + 64]());
   // Align to 64 bytes.
-  uintptr_t p = reinterpret_cast<uintptr_t>(d->state_mem.get());
-  d->state = reinterpret_cast<void *>((p + 63) & ~uintptr_t(63));
-  d->locs = cfg.locs;
-  d->intrs = cfg.intrs;
-  d->intrs_configured = !cfg.intrs.empty();
-  d->fdt_phandle = static_cast<uint32_t>(devs.size() + 1);
-  qvm_vdev *dev = d.get();
-  devs.push_back(std::move(d));
+  uintptr_t p = reinterpret_cast<uintptr_t>(dev->state_mem.get());
+  dev->state = reinterpret_cast<void *>((p + 63) & ~uintptr_t(63));
 
   auto fail = [&](int rc) -> qvm_vdev * {
     last_rc = rc;
@@ -104,17 +131,32 @@ qvm_vdev *Host::create(const std::string &type, const Config &cfg) {
 
 void Host::reset() {
   for (auto &d : devs)
-    d->factory->control(d.get(), d->state, QVM_CTRL_TERMINATE, 0, nullptr);
+    if (d->factory)
+      d->factory->control(d.get(), d->state, QVM_CTRL_TERMINATE, 0, nullptr);
   devs.clear();
   timers.clear();
   instance_counts.clear();
   for (auto &[spec, fd] : hostdevs) close(fd);
   hostdevs.clear();
+  for (auto &n : notes) close(n.fd);
+  notes.clear();
+  notify_ok = false;
   now_ = kStart;
   irqchip_supported = true;
   irqchip_line_rc = 0;
   user_irqchip_supported = true;
   access_vcpu = 0;
+  ram_base = kRamBase;
+  ram.assign(1 << 20, 0);
+  bad_accesses = 0;
+  vcpus = 1;
+  cmdline.clear();
+}
+
+Note *Host::note(int fd) {
+  for (auto &n : notes)
+    if (n.fd == fd) return &n;
+  return nullptr;
 }
 
 void Host::vcpu_outputs(qvm_vdev *d, unsigned vcpu, uint32_t mask) {
@@ -175,28 +217,31 @@ int Host::write(qvm_vdev *d, uint32_t space, uint64_t addr, unsigned size,
   return dispatch(d, true, space, addr, size, &value);
 }
 
+// The convenience accessors: the callback must answer QVM_DONE.
+static uint64_t done(int rc, uint64_t v, const char *what) {
+  if (rc != QVM_DONE)
+    throw std::runtime_error(std::string(what) + ": status " + std::to_string(rc));
+  return v;
+}
+
+static uint64_t checked_read(Host &h, qvm_vdev *d, uint32_t space, uint64_t addr,
+                             unsigned size, const char *what) {
+  uint64_t v = 0;
+  int rc = h.read(d, space, addr, size, &v);
+  return done(rc, v, what);
+}
+
 uint64_t Host::in(qvm_vdev *d, uint16_t port, unsigned size) {
-  uint64_t v = 0;
-  int rc = read(d, QVM_SPACE_IO, port, size, &v);
-  if (rc != QVM_DONE) throw std::runtime_error("in: status " + std::to_string(rc));
-  return v;
+  return checked_read(*this, d, QVM_SPACE_IO, port, size, "in");
 }
-
 void Host::out(qvm_vdev *d, uint16_t port, unsigned size, uint64_t v) {
-  int rc = write(d, QVM_SPACE_IO, port, size, v);
-  if (rc != QVM_DONE) throw std::runtime_error("out: status " + std::to_string(rc));
+  done(write(d, QVM_SPACE_IO, port, size, v), 0, "out");
 }
-
 uint64_t Host::mread(qvm_vdev *d, uint64_t addr, unsigned size) {
-  uint64_t v = 0;
-  int rc = read(d, QVM_SPACE_MEM, addr, size, &v);
-  if (rc != QVM_DONE) throw std::runtime_error("mread: status " + std::to_string(rc));
-  return v;
+  return checked_read(*this, d, QVM_SPACE_MEM, addr, size, "mread");
 }
-
 void Host::mwrite(qvm_vdev *d, uint64_t addr, unsigned size, uint64_t v) {
-  int rc = write(d, QVM_SPACE_MEM, addr, size, v);
-  if (rc != QVM_DONE) throw std::runtime_error("mwrite: status " + std::to_string(rc));
+  done(write(d, QVM_SPACE_MEM, addr, size, v), 0, "mwrite");
 }
 
 void Host::advance(uint64_t ns) {
@@ -233,15 +278,40 @@ uint64_t Host::next_timer(qvm_vdev *d) const {
   return w;
 }
 
-void Host::poll_fds() {
+int Host::poll_fds() {
+  int ran = 0;
   for (auto &d : devs) {
-    for (size_t i = 0; i < d->watches.size(); i++) {
-      FdWatch w = d->watches[i];
+    std::vector<FdWatch> ws = d->watches;  // callbacks may watch/unwatch
+    for (const FdWatch &w : ws) {
+      if (!d->watched(w.fd)) continue;
       struct pollfd p = {w.fd, POLLIN, 0};
-      if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)))
+      if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
         w.fn(d.get(), d->state, w.arg);
+        ran++;
+      }
     }
   }
+  return ran;
+}
+
+int Host::pump() {
+  int ran = 0;
+  std::vector<qvm_timer *> due;
+  for (auto &t : timers)
+    if (t->armed && !t->destroyed) due.push_back(t.get());
+  for (qvm_timer *t : due) {
+    t->armed = false;
+    t->fired++;
+    t->fn(t->dev, t->dev->state, t->arg);
+    ran++;
+  }
+  return ran + poll_fds();
+}
+
+uint64_t Host::timer_fires() const {
+  uint64_t n = 0;
+  for (auto &t : timers) n += t->fired;
+  return n;
 }
 
 }  // namespace fake
@@ -385,9 +455,11 @@ void qvm_timer_destroy(qvm_timer_t *t) {
 
 static bool ram_range(uint64_t gpa, size_t len, size_t *off) {
   Host &h = Host::get();
-  if (gpa < h.ram_base) return false;
   uint64_t o = gpa - h.ram_base;
-  if (o > h.ram.size() || len > h.ram.size() - o) return false;
+  if (gpa < h.ram_base || o > h.ram.size() || len > h.ram.size() - o) {
+    h.bad_accesses++;
+    return false;
+  }
   *off = static_cast<size_t>(o);
   return true;
 }
@@ -426,7 +498,9 @@ int qvm_hostdev_open(qvm_vdev_t *, const char *spec, int for_write) {
 }
 
 int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg) {
-  if (fd < 0 || !fn) return -EINVAL;
+  if (!dev || fd < 0 || !fn) return -EINVAL;
+  for (auto &d : Host::get().devs)  // qvm's event loop watches an fd once
+    if (d->watched(fd)) return -EINVAL;
   dev->watches.push_back({fd, fn, arg});
   return 0;
 }
@@ -443,7 +517,7 @@ int qvm_acpi_device(qvm_vdev_t *dev, const char *hid, const char *cid) {
 }
 
 int qvm_fd_unwatch(qvm_vdev_t *dev, int fd) {
-  if (fd < 0) return -EINVAL;
+  if (!dev || fd < 0) return -EINVAL;
   for (auto it = dev->watches.begin(); it != dev->watches.end(); ++it)
     if (it->fd == fd) {
       dev->watches.erase(it);
@@ -594,14 +668,59 @@ int qvm_vcpu_irq(qvm_vdev_t *dev, unsigned vcpu, unsigned input, int level) {
   return 0;
 }
 
-// ABI 1.3 notifications: this fake host is an accelerator without ioeventfd
-// or irqfd (devices must keep their exit path; libvirtio's own tests in
-// test/virtio fake the eventfd path).
-int qvm_ioeventfd(qvm_vdev_t *dev, unsigned, uint64_t, unsigned, unsigned, uint64_t) {
-  return dev ? -ENOTSUP : -EINVAL;
+/* ---- ABI 1.3: notifications (see Host::notify_ok) ---- */
+
+static int new_note(qvm_vdev_t *dev, fake::Note n) {
+  Host &h = Host::get();
+  if (!dev) return -EINVAL;
+  if (!h.notify_ok) return -ENOTSUP;
+  n.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (n.fd < 0) return -errno;
+  h.notes.push_back(n);
+  return n.fd;
 }
-int qvm_irqfd_msi(qvm_vdev_t *dev) { return dev ? -ENOTSUP : -EINVAL; }
-int qvm_irqfd_msi_set(qvm_vdev_t *, int, uint64_t, uint32_t, int) { return -EINVAL; }
-int qvm_notify_close(qvm_vdev_t *, int) { return -EINVAL; }
+
+int qvm_ioeventfd(qvm_vdev_t *dev, unsigned region, uint64_t offset,
+                  unsigned size, unsigned flags, uint64_t datamatch) {
+  return new_note(dev, {-1, false, region, offset, size, flags, datamatch, 0, 0, 1});
+}
+
+int qvm_irqfd_msi(qvm_vdev_t *dev) {
+  return new_note(dev, {-1, true, 0, 0, 0, 0, 0, 0, 0, 1});
+}
+
+int qvm_irqfd_msi_set(qvm_vdev_t *, int fd, uint64_t address, uint32_t data,
+                      int masked) {
+  fake::Note *n = Host::get().note(fd);
+  if (!n || !n->irq) return -EINVAL;
+  n->addr = address;
+  n->data = data;
+  n->masked = masked;
+  return 0;
+}
+
+int qvm_notify_close(qvm_vdev_t *, int fd) {
+  auto &v = Host::get().notes;
+  for (auto it = v.begin(); it != v.end(); ++it)
+    if (it->fd == fd) {
+      close(fd);
+      v.erase(it);
+      return 0;
+    }
+  return -EINVAL;
+}
+
+/* ---- PCI ---- */
+
+int qvm_pci_declare(qvm_vdev_t *dev, const struct qvm_pci_function *f) {
+  if (!dev || !f || (!f->caps && f->caps_len)) return -EINVAL;
+  // like qvm: copy the capabilities (the caller's buffer is temporary)
+  dev->pci = *f;
+  dev->pci_caps.assign(f->caps, f->caps + f->caps_len);
+  dev->pci.caps = dev->pci_caps.data();
+  return 1 << 3;  // bus 0, device 1, function 0
+}
+
+uint32_t qvm_pci_state(qvm_vdev_t *dev) { return dev ? dev->pci_state : 0; }
 
 }  // extern "C"
