@@ -80,7 +80,7 @@ VDEVS :=
 
 include vmm/module.mk
 include boot/module.mk
-include arch/$(ARCH)/module.mk
+include arch/module.mk
 include resmgr/module.mk
 include vdev/module.mk
 include tools/module.mk

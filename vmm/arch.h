@@ -6,10 +6,14 @@
 #include <string>
 #include <vector>
 
+#include <span>
+
 #include "absl/status/statusor.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
+#include "vmm/exit.h"
 #include "vmm/guest_memory.h"
+#include "vmm/vars.h"
 
 namespace qvm {
 
@@ -30,19 +34,30 @@ struct DeviceInfo {
   bool irqchip_user = false;  // ABI 1.3: the device emulates that controller
 };
 
+// One machine. Vm calls it in this order (vm.h has the whole recipe):
+//   once:       plan -> [memory, devices, their ACPI/FDT parts]
+//   every boot: load -> create_backend -> prepare_vcpu (each) -> finalize
+// The first boot and every reset in place run the boot steps alike.
 class Machine {
  public:
   virtual ~Machine() = default;
   virtual const char* name() const = 0;  // "x86_64"
+  // Build step 1, once: the machine plan. Reads this architecture's
+  // policies (its `set` variables, declared by arch/<arch>/plan.cc, and
+  // `unsupported`) before anything is built. InvalidArgument: a
+  // configuration error.
+  virtual absl::Status plan(const Config& cfg) = 0;
+  // What the plan decides for exit dispatch (x86_64: `set msr-unknown`).
+  virtual void exit_policy(Peripherals&) const {}
   // Devices every machine of this kind needs; implied when a config lists
   // none of them.
   virtual std::vector<std::string> platform_devices() const = 0;
-  // Whether this configuration gets ACPI tables (devices are then asked
-  // for their part with QVM_CTRL_GEN_ACPI).
-  virtual bool builds_acpi(const Config& cfg) const = 0;
+  // Whether the guest gets ACPI tables (devices are then asked for their
+  // part with QVM_CTRL_GEN_ACPI). From the plan.
+  virtual bool builds_acpi() const = 0;
   // Whether the guest is described by a device tree (devices are then asked
   // for their node with QVM_CTRL_GEN_FDT).
-  virtual bool builds_fdt(const Config&) const { return false; }
+  virtual bool builds_fdt() const { return false; }
   // Whether an interrupt controller of this kind (enum qvm_irqchip_kind) can
   // be modelled by the accelerator.
   virtual bool supports_irqchip(unsigned /*kind*/) const { return false; }
@@ -51,18 +66,30 @@ class Machine {
   virtual bool supports_user_irqchip(unsigned /*kind*/) const { return false; }
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;
-  // Opens the accelerator and creates an empty VM.
-  virtual absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(
-      unsigned ncpus) = 0;
-  // Loads kernel/initrd/data and writes the boot tables into guest memory.
+  // Boot step a: loads kernel/initrd/data and writes the boot tables into
+  // guest memory (zeroed before a reset in place); also what the backend
+  // will need from the devices (arm64: which vGIC). Runs before
+  // create_backend on every boot.
   virtual absl::Status load(const Config& cfg, GuestMemory& mem,
                             const std::vector<DeviceInfo>& devices,
                             unsigned ncpus) = 0;
-  // Puts vCPU `index` in its reset/boot state (boot vCPU at the entry).
+  // Boot step b: opens the accelerator and creates an empty VM.
+  virtual absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(
+      unsigned ncpus) = 0;
+  // Boot step c: puts vCPU `index` in its reset/boot state (boot vCPU at
+  // the entry).
   virtual absl::Status prepare_vcpu(VcpuBackend& vcpu, unsigned index) = 0;
+  // Boot step d: every vCPU exists and none has run (arm64: the vGIC is
+  // initialised, the PMU attached, the guest counter set).
+  virtual absl::Status finalize(VmBackend&) { return absl::OkStatus(); }
   // One line for logs and dryrun: "bzImage, entry 0x100200 (64-bit)".
   virtual std::string boot_summary() const = 0;
 };
+
+// Every architecture's `set` variables (arch/vars.cc; built on every
+// architecture, so that a variable another architecture reads is refused
+// with what it is for, not as unknown).
+std::vector<std::span<const VarDecl>> ArchVariables();
 
 std::unique_ptr<Machine> CreateMachine();
 

@@ -1,4 +1,4 @@
-// The configuration parser (spec section 3): tokenizer, `@file` expansion,
+// The configuration parser: tokenizer, `@file` expansion,
 // numbers, and the grammar that turns tokens into a typed Config.
 //
 // Every error is an InvalidArgument status "FILE:LINE:COL: message" where
@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "vmm/vars.h"
 
 namespace qvm {
 
@@ -239,30 +240,6 @@ absl::StatusOr<std::vector<Token>> Tokenize(const std::string& text,
 // Grammar
 
 namespace {
-
-enum class VarType { Bool, Tristate, Number, String };
-
-struct KnownVar {
-  const char* name;
-  VarType type;
-};
-
-// Every `set` variable qvm knows, with its type.
-constexpr KnownVar kKnownVars[] = {
-    {"reboot-exit", VarType::Bool},      // guest reboot ends qvm
-    {"resmgr-path", VarType::String},    // directory holding /dev/qvm/<sys>
-    {"resmgr-group", VarType::String},   // group allowed to connect
-    {"fdt-dump-file", VarType::String},  // write the generated FDT here
-    {"counter-offset", VarType::Number},
-    {"pmu", VarType::Tristate},  // aarch64: PMUv3 for the guest (default off)
-    {"power-button-timeout", VarType::Number},  // seconds
-    {"acpi", VarType::Tristate},
-    {"trace-exits", VarType::Number},  // exits kept per vCPU for traces
-    {"cpuid-qvm-leaf", VarType::Bool},         // x86: qvm's 0x40000100 leaf
-    {"cpuid-hide-hypervisor", VarType::Bool},  // x86: no hypervisor bit/leaves
-    {"msr-unknown", VarType::String},        // x86: ignore|log|fault|terminate
-    {"mtrr-default-type", VarType::String},  // x86: wb|uc|off (IA32_MTRR_DEF_TYPE)
-};
 
 std::optional<bool> ParseBool(std::string_view s) {
   std::string v = Lower(s);
@@ -576,9 +553,8 @@ class Parser {
     auto a = Arg(t);
     if (!a.ok()) return a.status();
     const Token& var = **a;
-    const KnownVar* known = nullptr;
-    for (const KnownVar& k : kKnownVars)
-      if (var.text == k.name) known = &k;
+    // Declared once, beside the plan that reads it (vmm/vars.h).
+    const VarDecl* known = FindVariable(var.text);
     if (!known)
       return ConfigError(var.where, "`set`: unknown variable " + Q(var.text));
     auto b = Arg(var);
@@ -614,6 +590,13 @@ class Parser {
       case VarType::String:
         if (val.text.empty())
           return ConfigError(val.where, Q(var.text) + ": empty value");
+        break;
+      case VarType::Choice:
+        s.choice = ChoiceIndex(*known, val.text);
+        if (!s.choice)
+          return ConfigError(val.where, "`set " + var.text + "`: unknown " + known->noun + " " +
+                                            Q(val.text) + " (valid: " + ChoiceList(*known) +
+                                            ")");
         break;
     }
     for (SetVar& old : cfg_.sets) {

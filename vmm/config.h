@@ -1,4 +1,4 @@
-// The typed configuration model of a qvm VM and its parser (spec section 3).
+// The typed configuration model of a qvm VM and its parser.
 //
 // Input is a token stream from the command line and `@file`s. Every parsed
 // item remembers where it came from (file, line, column) so that later
@@ -110,12 +110,14 @@ struct LoadSpec {
   std::optional<std::string> module_string;
 };
 
-// `set VAR VALUE`: the parser knows every variable and its type.
+// `set VAR VALUE`, typed by the variable's declaration (vmm/vars.h: each
+// variable is declared once, beside the plan that reads it).
 struct SetVar {
   std::string name;
   std::string raw;               // the value as written
   std::optional<bool> boolean;   // booleans (tristate: nullopt = auto)
   std::optional<uint64_t> number;
+  std::optional<size_t> choice;  // a choice: the index of the value
   SourceLoc where;        // of VAR
   SourceLoc value_where;  // of VALUE
 };

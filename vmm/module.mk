@@ -2,7 +2,7 @@
 CORE_SRCS += vmm/log.cc vmm/guest_memory.cc vmm/bus.cc vmm/exit.cc \
              vmm/event_loop.cc vmm/vdev_host.cc vmm/vm.cc vmm/config.cc \
              vmm/kvm.cc vmm/exit_trace.cc vmm/control.cc vmm/dump.cc vmm/vm_control.cc \
-             vmm/vdev_notify.cc
+             vmm/vdev_notify.cc vmm/vars.cc vmm/vm_plan.cc
 QVM_MAIN_OBJ := $(OBJ)/vmm/main.o
 
 $(OBJ)/vmm/vdev_host.o: CXXFLAGS += -DQVM_BUILD_VDEV_DIR='"$(abspath $(VDEVDIR))"'

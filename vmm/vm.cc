@@ -77,24 +77,12 @@ absl::Status Vm::refuse_unsupported() const {
   for (const auto& l : cfg_.loads) {
     // `fdt load` replaces the generated device tree (arch/aarch64); a
     // machine described by ACPI (x86_64) has none to replace.
-    if (l.kind == LoadKind::Fdt && !machine_->builds_fdt(cfg_))
+    if (l.kind == LoadKind::Fdt && !machine_->builds_fdt())
       return ConfigError(l.where, absl::StrCat("`fdt load`: not supported on ", machine_->name(),
                                                " (no device tree there; `acpi load` replaces "
                                                "the ACPI tables)"));
   }
   if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
-  static const std::set<std::string> kSupportedVars = {
-      "reboot-exit", "acpi", "resmgr-path", "resmgr-group", "trace-exits",
-      "fdt-dump-file", "cpuid-qvm-leaf", "cpuid-hide-hypervisor",
-      "msr-unknown", "mtrr-default-type"};
-  for (const auto& v : cfg_.sets) {
-    // The generic timer's offset (arch/aarch64); x86's TSC offset is not done.
-    if (v.name == "counter-offset" && std::string(machine_->name()) == "aarch64") continue;
-    // The guest's PMUv3 (arch/aarch64); x86's vPMU is not done.
-    if (v.name == "pmu" && std::string(machine_->name()) == "aarch64") continue;
-    if (!kSupportedVars.count(v.name))
-      return refuse(v.where, "set " + v.name);
-  }
   return absl::OkStatus();
 }
 
@@ -225,29 +213,21 @@ std::vector<DeviceInfo> Vm::device_info() const {
   return out;
 }
 
-absl::Status Vm::build() {
+// Build step 1: what the configuration asks for, interpreted once. The VM
+// core's plan (vmm/vm_plan.h) and the machine's (arch/<arch>/plan.h); the
+// steps after this one read those, not the `set` variables.
+absl::Status Vm::plan() {
   absl::Status st = refuse_unsupported();
+  if (st.ok()) st = RefuseForeignVariables(cfg_, machine_->name());
+  if (!st.ok()) return st;
+  plan_ = MakeVmPlan(cfg_);
+  st = machine_->plan(cfg_);
   if (!st.ok()) return st;
   if (cfg_.unsupported) {
     periph_.unsupported = cfg_.unsupported->action;
     periph_.unsupported_set = true;
   }
-  if (const SetVar* v = cfg_.var("msr-unknown")) {
-    // The `unsupported` actions, for unknown MSRs only (arch/x86_64).
-    static const std::pair<const char*, UnsupportedAction> kActions[] = {
-        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log},
-        {"fault", UnsupportedAction::Fault}, {"terminate", UnsupportedAction::Terminate}};
-    bool ok = false;
-    for (const auto& [name, action] : kActions)
-      if (v->raw == name) {
-        periph_.msr_unknown = action;
-        periph_.msr_unknown_set = ok = true;
-      }
-    if (!ok)
-      return ConfigError(v->value_where, "`set msr-unknown`: unknown action `" + v->raw +
-                                             "` (valid: ignore, log, fault, terminate)");
-  }
-
+  machine_->exit_policy(periph_);  // x86_64: `set msr-unknown`
   if (ncpus() > 64)
     return ConfigError(cfg_.cpus[64].where, "at most 64 vCPUs are supported");
   long host_cpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -257,14 +237,12 @@ absl::Status Vm::build() {
         return ConfigError(c.runmask_where, absl::StrFormat(
             "`runmask`: host CPU %d does not exist (the host has %ld)", m,
             host_cpus));
-  st = build_memory();
-  if (!st.ok()) return st;
-  st = loop_.init({SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP});
-  if (!st.ok()) return st;
-  st = build_devices();
-  if (!st.ok()) return st;
-  build_stat_regions();
-  if (machine_->builds_acpi(cfg_))
+  return absl::OkStatus();
+}
+
+// Build step 4: every device writes its part of the machine description.
+absl::Status Vm::describe_devices() {
+  if (machine_->builds_acpi())
     for (auto& d : devs_) {
       d->acpi_open = true;
       int rc = d->control(QVM_CTRL_GEN_ACPI);
@@ -273,7 +251,7 @@ absl::Status Vm::build() {
         return absl::FailedPreconditionError(absl::StrFormat(
             "vdev %s: ACPI description failed (%s)", d->name, strerror(-rc)));
     }
-  if (machine_->builds_fdt(cfg_)) {
+  if (machine_->builds_fdt()) {
     // Phandles first, so that nodes can refer to each other in any order.
     for (size_t i = 0; i < devs_.size(); i++) devs_[i]->fdt_phandle = uint32_t(0x100 + i);
     for (auto& d : devs_) {
@@ -285,9 +263,55 @@ absl::Status Vm::build() {
             "vdev %s: device-tree description failed (%s)", d->name, strerror(-rc)));
     }
   }
-  st = machine_->load(cfg_, mem_, device_info(), ncpus());
-  if (!st.ok()) return st;
   return absl::OkStatus();
+}
+
+// Boot step a: the guest's images and boot tables into guest memory.
+absl::Status Vm::load_guest() {
+  return machine_->load(cfg_, mem_, device_info(), ncpus());
+}
+
+// Boot step b: a new accelerator VM with the guest memory mapped.
+absl::Status Vm::start_backend(bool first) {
+  {
+    auto be = machine_->create_backend(ncpus());
+    if (!be.ok()) return be.status();
+    std::lock_guard<std::mutex> g(backend_mu_);
+    backend_ = std::move(*be);
+    if (first) Log(LogLevel::Info, "accelerator: %s", backend_->describe().c_str());
+  }
+  // A user-space interrupt controller hears of the per-vCPU outputs.
+  for (auto& d : devs_) {
+    if (!d->irqchip_user || !d->vcpu_outputs_fn) continue;
+    VdevInstance* dev = d.get();
+    absl::Status st = backend_->watch_vcpu_outputs([dev](unsigned vcpu, uint32_t mask) {
+      std::lock_guard<std::mutex> g(dev->mu);
+      dev->vcpu_outputs_fn(dev, dev->state, vcpu, mask);
+    });
+    if (!st.ok()) return absl::Status(st.code(), absl::StrCat("vdev ", dev->name, ": ", st.message()));
+  }
+  return backend_->map_memory(mem_);
+}
+
+// Boot step c: the devices at power-on, their notifiers on the new backend.
+void Vm::reset_devices(bool first) {
+  for (auto& d : devs_) ReplayNotifiers(d.get());  // ABI 1.3: ioeventfds/irqfds
+  for (auto& d : devs_) d->control(QVM_CTRL_RESET);
+  if (first)
+    for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);
+}
+
+// The build, once (boot steps: run()).
+absl::Status Vm::build() {
+  absl::Status st = plan();                 // 1. the VM plan and the machine plan
+  if (st.ok()) st = build_memory();         // 2. guest RAM and ROM
+  if (st.ok()) st = loop_.init({SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP});
+  if (st.ok()) st = build_devices();        // 3. plug-ins: configure, interrupts, resources
+  if (!st.ok()) return st;
+  build_stat_regions();
+  st = describe_devices();                  // 4. their ACPI / FDT parts
+  if (st.ok()) st = load_guest();           // 5. = the first boot's step a
+  return st;
 }
 
 bool Vm::irqchip_supported(unsigned kind) const {
@@ -546,12 +570,14 @@ absl::Status Vm::start_vcpus() {
     if (!be.ok()) return be.status();
     auto v = std::make_unique<Vcpu>();
     v->be = std::move(*be);
-    if (const SetVar* tv = cfg_.var("trace-exits"); tv && tv->number && *tv->number)
-      v->trace = std::make_unique<ExitTrace>(std::min<uint64_t>(*tv->number, 4096));
+    if (plan_.trace_exits) v->trace = std::make_unique<ExitTrace>(plan_.trace_exits);
     absl::Status st = machine_->prepare_vcpu(*v->be, i);
     if (!st.ok()) return st;
     vcpus_.push_back(std::move(v));
   }
+  // Every vCPU exists and none runs yet: the machine completes the VM.
+  absl::Status fst = machine_->finalize(*backend_);
+  if (!fst.ok()) return fst;
   {
     std::lock_guard<std::mutex> g(extint_mu_);
     if (extint_pic_ && extint_level_) {
@@ -689,44 +715,18 @@ int Vm::run() {
     Log(LogLevel::Fatal, "%s", std::string(cst.message()).c_str());
     return kExitFatalBeforeStart;
   }
-  bool first = true;
-  for (;;) {
-    {
-      auto be = machine_->create_backend(ncpus());
-      if (!be.ok()) {
-        Log(LogLevel::Fatal, "%s", std::string(be.status().message()).c_str());
-        return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
-      }
-      std::lock_guard<std::mutex> g(backend_mu_);
-      backend_ = std::move(*be);
-      if (first) Log(LogLevel::Info, "accelerator: %s", backend_->describe().c_str());
-    }
-    // A user-space interrupt controller hears of the per-vCPU outputs.
-    for (auto& d : devs_) {
-      if (!d->irqchip_user || !d->vcpu_outputs_fn) continue;
-      VdevInstance* dev = d.get();
-      absl::Status wst = backend_->watch_vcpu_outputs([dev](unsigned vcpu, uint32_t mask) {
-        std::lock_guard<std::mutex> g(dev->mu);
-        dev->vcpu_outputs_fn(dev, dev->state, vcpu, mask);
-      });
-      if (!wst.ok()) {
-        Log(LogLevel::Fatal, "vdev %s: %s", dev->name.c_str(), std::string(wst.message()).c_str());
-        return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
-      }
-    }
-    absl::Status st = backend_->map_memory(mem_);
-    if (st.ok() && !first) st = machine_->load(cfg_, mem_, device_info(), ncpus());
-    for (auto& d : devs_) ReplayNotifiers(d.get());  // ABI 1.3: ioeventfds/irqfds
-    for (auto& d : devs_) d->control(QVM_CTRL_RESET);
-    if (first)
-      for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);
-    if (st.ok()) st = start_vcpus();
+  for (bool first = true;; first = false) {
+    // One boot: the first and every reset in place run the same steps in
+    // the same order (step a of the first boot ran in build()).
+    absl::Status st = first ? absl::OkStatus() : load_guest();  // a. images, tables
+    if (st.ok()) st = start_backend(first);  // b. accelerator VM, memory mapped
+    if (st.ok()) reset_devices(first);       // c. devices at power-on
+    if (st.ok()) st = start_vcpus();         // d. vCPUs created, VM finalized, threads
     if (!st.ok()) {
       Log(LogLevel::Fatal, "%s", std::string(st.message()).c_str());
       stop_vcpus();
       return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
     }
-    first = false;
     loop_.run();
     stop_vcpus();
     drain_streams();
@@ -757,8 +757,7 @@ int Vm::run() {
       backend_.reset();
     }
     if (r == Request::Reset) {
-      const SetVar* v = cfg_.var("reboot-exit");
-      if (v && v->boolean && *v->boolean) {
+      if (plan_.reboot_exit) {
         Log(LogLevel::Info, "guest reset: exiting (reboot-exit on)");
         return kExitOk;
       }

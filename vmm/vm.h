@@ -1,5 +1,23 @@
 // One virtual machine: guest memory, buses, devices, vCPU threads and the
 // power state machine. Built from a Config; run() returns qvm's exit code.
+//
+// The whole VM, as one recipe (main.cc: ParseArgs, then these):
+//   build(), once:
+//     1. plan()              refuse what is not supported; the VM plan
+//                            (vm_plan.h) and the machine plan (Machine::plan):
+//                            every `set` variable and policy, read once
+//     2. build_memory()      guest RAM and ROM
+//     3. build_devices()     plug-ins: load, configure, interrupts, resources
+//     4. describe_devices()  their ACPI / FDT parts
+//     5. load_guest()        boot step a of the first boot
+//   run(), every boot (the first, and each reset in place, alike):
+//     a. load_guest()        Machine::load: images and boot tables into memory
+//     b. start_backend()     Machine::create_backend, memory mapped
+//     c. reset_devices()     notifiers replayed, QVM_CTRL_RESET (first boot:
+//                            then QVM_CTRL_GUEST_CONFIGURED)
+//     d. start_vcpus()       vCPUs created and prepared (Machine::prepare_vcpu),
+//                            Machine::finalize, then the vCPU threads
+//     then the event loop until the guest resets, powers off or qvm stops.
 #pragma once
 
 #include <atomic>
@@ -23,6 +41,7 @@
 #include "vmm/exit_trace.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vdev_host.h"
+#include "vmm/vm_plan.h"
 
 namespace qvm {
 
@@ -44,8 +63,8 @@ class Vm : public VdevHost, public ControlTarget {
   Vm(Config cfg, std::unique_ptr<Machine> machine);
   ~Vm() override;
 
-  // Builds memory and devices and loads the guest. InvalidArgument statuses
-  // are configuration errors (exit 65), anything else is fatal (exit 64).
+  // Build steps 1-5 (above). InvalidArgument statuses are configuration
+  // errors (exit 65), anything else is fatal (exit 64).
   absl::Status build();
   void print(FILE* out) const;  // dryrun
   int run();
@@ -109,8 +128,13 @@ class Vm : public VdevHost, public ControlTarget {
 
  private:
   enum class Request { None = 0, Reset = 1, PowerOff = 2, Exit = 3 };
+  absl::Status plan();
   absl::Status build_memory();
   absl::Status build_devices();
+  absl::Status describe_devices();
+  absl::Status load_guest();
+  absl::Status start_backend(bool first);
+  void reset_devices(bool first);
   absl::Status refuse_unsupported() const;
   std::vector<DeviceInfo> device_info() const;
   absl::Status start_vcpus();
@@ -130,6 +154,7 @@ class Vm : public VdevHost, public ControlTarget {
   unsigned ncpus() const;
 
   Config cfg_;
+  VmPlan plan_;  // step 1: what the core reads of the configuration
   std::unique_ptr<Machine> machine_;
   GuestMemory mem_;
   Bus io_{"io", 0x10000};

@@ -92,14 +92,12 @@ std::string Vm::state_name() {
 
 absl::Status Vm::attach_control() {
   if (control_) return absl::OkStatus();
-  const SetVar* pv = cfg_.var("resmgr-path");
-  const SetVar* gv = cfg_.var("resmgr-group");
-  auto dir = ResmgrDirectory(pv ? ResolvePath(pv->value_where, pv->raw) : "");
+  auto dir = ResmgrDirectory(plan_.resmgr_path);
   if (!dir.ok())
     return absl::FailedPreconditionError(absl::StrCat("/dev/qvm: ", dir.status().message()));
   std::string path = absl::StrCat(*dir, "/", node_name());
   auto c = std::make_unique<Control>(loop_.dispatch(), this);
-  absl::Status st = c->attach(path, gv ? gv->raw : "");
+  absl::Status st = c->attach(path, plan_.resmgr_group);
   if (!st.ok()) {
     if (resmgr::ErrnoOf(st) == EADDRINUSE)
       return absl::AlreadyExistsError(absl::StrCat(

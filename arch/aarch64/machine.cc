@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "arch/aarch64/kvm_arm64.h"
+#include "arch/aarch64/plan.h"
 #include "boot/arm64.h"
 #include "boot/fdt.h"
 #include "boot/image_file.h"
@@ -28,8 +29,8 @@ class Arm64Machine : public Machine {
  public:
   const char* name() const override { return "aarch64"; }
   std::vector<std::string> platform_devices() const override { return {"gic"}; }
-  bool builds_acpi(const Config&) const override { return false; }
-  bool builds_fdt(const Config&) const override { return true; }
+  bool builds_acpi() const override { return false; }
+  bool builds_fdt() const override { return true; }
   bool supports_irqchip(unsigned kind) const override {
     return kind == QVM_IRQCHIP_GICV2 || kind == QVM_IRQCHIP_GICV3;
   }
@@ -40,28 +41,46 @@ class Arm64Machine : public Machine {
   }
   uint64_t default_ram_base() const override { return kRamBase; }
 
+  absl::Status plan(const Config& cfg) override {
+    auto p = arm64::MakePlan(cfg);
+    if (!p.ok()) return p.status();
+    plan_ = *p;
+    // `set pmu auto`: on when KVM_CAP_ARM_PMU_V3 is there (off when /dev/kvm
+    // cannot be used, e.g. a dryrun elsewhere). `on` on a host without it
+    // fails at create_backend, before the guest starts.
+    pmu_ = plan_.pmu == arm64::MachinePlan::Pmu::On ||
+           (plan_.pmu == arm64::MachinePlan::Pmu::Auto && arm64::HostHasPmuV3().value_or(false));
+    // `set counter-offset N`: guest counter = host counter - N for the VM's
+    // whole life (0: the host's count), counting on while paused. Default:
+    // the counter starts at 0 and stops while paused. A reset in place keeps
+    // the counter going (counter_ outlives the backends).
+    if (plan_.counter_offset) {
+      counter_.known = true;
+      counter_.offset = *plan_.counter_offset;
+      counter_.freeze = false;
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
     auto vm = std::make_unique<arm64::KvmArm64Vm>();
-    absl::Status st = vm->init(ncpus, unsupported_);
+    absl::Status st = vm->init(ncpus, plan_.unsupported);
     if (!st.ok()) return st;
-    if (pmu_) {  // `set pmu on|auto` (resolved in load())
+    if (pmu_) {  // `set pmu on|auto` (resolved in plan())
       st = vm->enable_pmu();
       if (!st.ok())
         return absl::FailedPreconditionError(absl::StrCat(
-            pmu_where_.str(), ": `set pmu ", pmu_raw_, "`: ", st.message()));
+            plan_.pmu_where.str(), ": `set pmu ", plan_.pmu_raw, "`: ", st.message()));
     }
     if (gic_.kind) {
       st = gic_.user ? vm->enable_user_irqchip() : vm->create_gic(gic_);
       if (!st.ok()) return st;
     }
-    vm_ = vm.get();
     return std::unique_ptr<VmBackend>(std::move(vm));
   }
 
   absl::Status load(const Config& cfg, GuestMemory& mem,
                     const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
-    ncpus_ = ncpus;
-    if (cfg.unsupported) unsupported_ = cfg.unsupported->action;
     SourceLoc none;
     none.file = "<config>";
     // The interrupt controller the accelerator models.
@@ -154,21 +173,10 @@ class Arm64Machine : public Machine {
       fm.gic_phandle = gic->fdt_phandle;
       fm.gic_v2 = gic->irqchip_kind == QVM_IRQCHIP_GICV2;
     }
-    // `set pmu on|off|auto` (default off): decided once (a reset in place
-    // keeps it); auto = on when KVM_CAP_ARM_PMU_V3 is there (off when
-    // /dev/kvm cannot be used, e.g. a dryrun elsewhere). `on` on a host
-    // without it fails at create_backend, before the guest starts.
-    if (!pmu_configured_) {
-      pmu_configured_ = true;
-      if (const SetVar* v = cfg.var("pmu")) {
-        pmu_where_ = v->value_where;
-        pmu_raw_ = v->raw;
-        pmu_ = v->boolean ? *v->boolean : arm64::HostHasPmuV3().value_or(false);
-        if (pmu_ && !gic)
-          return ConfigError(v->value_where, absl::StrCat("`set pmu ", v->raw, "`: the PMU's "
-                                                          "overflow interrupt needs a `gic`"));
-      }
-    }
+    if (pmu_ && !gic)
+      return ConfigError(plan_.pmu_where, absl::StrCat("`set pmu ", plan_.pmu_raw,
+                                                       "`: the PMU's overflow interrupt needs "
+                                                       "a `gic`"));
     fm.pmu = pmu_;
     bool need_clock = false;
     for (const auto& d : devices) {
@@ -238,20 +246,7 @@ class Arm64Machine : public Machine {
     if (!mem.write(place->fdt, blob->data(), blob->size(), true))
       return absl::InternalError("cannot write the device tree into guest RAM");
     fdt_blob_ = *blob;
-    if (const SetVar* v = cfg.var("fdt-dump-file")) dump_fdt(v->raw);
-    // `set counter-offset N`: guest counter = host counter - N for the VM's
-    // whole life (0: the host's count), counting on while paused. Default
-    // (or all ones): the counter starts at 0 and stops while paused. Decided
-    // once: a reset in place keeps the counter going.
-    if (!counter_configured_) {
-      counter_configured_ = true;
-      const SetVar* co = cfg.var("counter-offset");
-      if (co && co->number && *co->number != ~0ull) {
-        counter_.known = true;
-        counter_.offset = *co->number;
-        counter_.freeze = false;
-      }
-    }
+    if (!plan_.fdt_dump_file.empty()) dump_fdt(plan_.fdt_dump_file);
     entry_ = k->entry;
     fdt_ = place->fdt;
     summary_ = absl::StrFormat("arm64 %s, entry 0x%x; FDT at 0x%x (%u bytes%s)", k->kind,
@@ -266,19 +261,19 @@ class Arm64Machine : public Machine {
   absl::Status prepare_vcpu(VcpuBackend& vcpu, unsigned index) override {
     auto* v = dynamic_cast<arm64::KvmArm64Vcpu*>(&vcpu);
     if (!v) return absl::InternalError("arm64 machine given a foreign vCPU");
-    if (index == 0) {
-      absl::Status st = v->set_entry(entry_, fdt_);
-      if (!st.ok()) return st;
-    }
-    // The vGIC is initialised and the guest counter set once every vCPU
-    // exists (before any runs).
-    if (index + 1 == ncpus_ && vm_) {
-      absl::Status st = vm_->finalize_gic();
-      if (st.ok()) st = vm_->init_pmu();  // needs the vGIC initialised
-      if (st.ok()) st = vm_->start_counter(&counter_);
-      return st;
-    }
+    if (index == 0) return v->set_entry(entry_, fdt_);
     return absl::OkStatus();
+  }
+
+  // Every vCPU exists, none has run: the vGIC is initialised, then the PMU
+  // attached (it needs the vGIC) and the guest counter set.
+  absl::Status finalize(VmBackend& backend) override {
+    auto* vm = dynamic_cast<arm64::KvmArm64Vm*>(&backend);
+    if (!vm) return absl::InternalError("arm64 machine given a foreign VM");
+    absl::Status st = vm->finalize_gic();
+    if (st.ok()) st = vm->init_pmu();
+    if (st.ok()) st = vm->start_counter(&counter_);
+    return st;
   }
 
   std::string boot_summary() const override { return summary_; }
@@ -321,18 +316,12 @@ class Arm64Machine : public Machine {
   std::optional<std::vector<uint8_t>> user_fdt_;  // `fdt load`, validated
   bool user_fdt_warned_ = false;
   arm64::GicPlan gic_;
-  arm64::KvmArm64Vm* vm_ = nullptr;
-  UnsupportedAction unsupported_ = UnsupportedAction::Log;
-  unsigned ncpus_ = 1;
+  arm64::MachinePlan plan_;  // plan(): the policies, read once
   uint64_t entry_ = 0, fdt_ = 0;
   std::vector<uint8_t> fdt_blob_;
   std::string summary_;
   arm64::CounterState counter_;  // survives resets (new VMs)
-  bool counter_configured_ = false;
-  // `set pmu`: resolved at the first load (auto: the host's capability).
-  bool pmu_ = false, pmu_configured_ = false;
-  SourceLoc pmu_where_;
-  std::string pmu_raw_;
+  bool pmu_ = false;  // `set pmu`, resolved in plan() (auto: the host's capability)
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 
+#include "arch/x86_64/plan.h"
 #include "boot/x86.h"
 #include "vmm/backend.h"
 #include "vmm/kvm.h"
@@ -14,20 +15,6 @@ namespace qvm::x86 {
 
 // Number of interrupt-controller inputs reserved for the user-space IOAPIC.
 inline constexpr unsigned kIoapicPins = 24;
-
-// CPUID policy knobs (`set cpuid-*`, see arch/x86_64/README.md).
-struct CpuidOptions {
-  // Add qvm's identification leaf at 0x40000100 (KVM's 0x40000000 range
-  // is kept as it is: Linux needs it for kvm-clock).
-  bool qvm_leaf = true;
-  // Hide the hypervisor: clear CPUID.1:ECX[31] and drop every
-  // 0x40000000-0x4fffffff leaf (KVM's and qvm's).
-  bool hide_hypervisor = false;
-  // IA32_MTRR_DEF_TYPE at vCPU creation (`set mtrr-default-type`): wb =
-  // 0xC06 (MTRRs and fixed ranges enabled, default write-back), uc = 0xC00
-  // (enabled, default uncached), off = 0 (MTRRs disabled).
-  uint64_t mtrr_def_type = 0xc06;
-};
 
 // qvm's hypervisor identification leaf: EAX = highest leaf of the range
 // (itself), EBX:ECX:EDX = "QVMQVMQVM\0\0\0".

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "arch/x86_64/kvm_x86.h"
+#include "arch/x86_64/plan.h"
 #include "boot/acpi.h"
 #include "boot/image_file.h"
 #include "boot/x86.h"
@@ -24,34 +25,30 @@ class X86Machine : public Machine {
     return {"ioapic", "8259", "timer8254", "mc146818", "pckeyboard", "acpi-pm"};
   }
   uint64_t default_ram_base() const override { return 0; }
-  bool builds_acpi(const Config& cfg) const override {
-    const SetVar* acpi = cfg.var("acpi");
-    return !(acpi && acpi->boolean && !*acpi->boolean);
+
+  absl::Status plan(const Config& cfg) override {
+    auto p = x86::MakePlan(cfg);
+    if (!p.ok()) return p.status();
+    plan_ = *p;
+    return absl::OkStatus();
   }
+  void exit_policy(Peripherals& p) const override {
+    if (plan_.msr_unknown) {
+      p.msr_unknown = *plan_.msr_unknown;
+      p.msr_unknown_set = true;
+    }
+  }
+  bool builds_acpi() const override { return plan_.acpi; }
 
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
     auto vm = std::make_unique<x86::KvmX86Vm>();
-    absl::Status st = vm->init(ncpus, cpuid_);
+    absl::Status st = vm->init(ncpus, plan_.cpuid);
     if (!st.ok()) return st;
     return std::unique_ptr<VmBackend>(std::move(vm));
   }
 
   absl::Status load(const Config& cfg, GuestMemory& mem,
                     const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
-    // `set cpuid-*`: read here (load runs before the first create_backend).
-    cpuid_ = x86::CpuidOptions{};
-    if (const SetVar* v = cfg.var("cpuid-qvm-leaf"); v && v->boolean)
-      cpuid_.qvm_leaf = *v->boolean;
-    if (const SetVar* v = cfg.var("cpuid-hide-hypervisor"); v && v->boolean)
-      cpuid_.hide_hypervisor = *v->boolean;
-    if (const SetVar* v = cfg.var("mtrr-default-type")) {
-      if (v->raw == "wb") cpuid_.mtrr_def_type = 0xc06;
-      else if (v->raw == "uc") cpuid_.mtrr_def_type = 0xc00;
-      else if (v->raw == "off") cpuid_.mtrr_def_type = 0;
-      else
-        return ConfigError(v->value_where, "`set mtrr-default-type`: unknown type `" + v->raw +
-                                               "` (valid: wb, uc, off)");
-    }
     boot::BootRequest req;
     bool have_kernel = false;
     std::vector<std::vector<uint8_t>> user_acpi;
@@ -98,7 +95,7 @@ class X86Machine : public Machine {
     }
     if (cfg.cmdline) req.cmdline = *cfg.cmdline;
 
-    bool want_acpi = builds_acpi(cfg);
+    bool want_acpi = builds_acpi();
     boot::AcpiPlatform ap;
     ap.ncpus = ncpus;
     bool have_ioapic = false, have_pm = false;
@@ -202,7 +199,7 @@ class X86Machine : public Machine {
  private:
   boot::EntryState entry_;
   std::string summary_;
-  x86::CpuidOptions cpuid_;
+  x86::MachinePlan plan_;  // plan(): the policies, read once
 };
 
 }  // namespace

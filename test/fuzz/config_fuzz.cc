@@ -1,7 +1,8 @@
 // libFuzzer target for the configuration parser: arbitrary bytes as a
 // config file. Build (not part of `make all`):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     test/fuzz/config_fuzz.cc vmm/config.cc $(ABSL static libs) \
+//     test/fuzz/config_fuzz.cc vmm/config.cc vmm/vars.cc vmm/vm_plan.cc \
+//     arch/vars.cc arch/x86_64/plan.cc arch/aarch64/plan.cc $(ABSL static libs) \
 //     -o build/bin/config-fuzz
 //   build/bin/config-fuzz -dict=test/fuzz/config.dict NEWDIR test/fuzz/corpus/config
 #include <cstddef>

@@ -524,7 +524,8 @@ TEST_CASE("arm64 machine: Image, initrd and the whole device tree", "[arm64][fdt
   DeviceInfo ppi = Dev("ppidev", 0x9000000, 0x1000, 20, "ppidev", "acme,ppi", 0x104);
 
   auto machine = CreateMachine();
-  REQUIRE(machine->builds_fdt(*cfg));
+  REQUIRE(machine->builds_fdt());
+  REQUIRE(machine->plan(*cfg).ok());  // `set fdt-dump-file`
   absl::Status st = machine->load(*cfg, r.mem, {gic, uart, wdt, wdt2, ppi}, 2);
   INFO(st.message());
   REQUIRE(st.ok());
@@ -639,7 +640,8 @@ TEST_CASE("arm64 machine: set pmu", "[arm64][fdt][machine][pmu]") {
     REQUIRE(cfg.ok());
     Ram r(kRam, 16 * kMiB);
     auto machine = CreateMachine();
-    absl::Status st = machine->load(*cfg, r.mem, devs, 2);
+    absl::Status st = machine->plan(*cfg);  // `set pmu`
+    if (st.ok()) st = machine->load(*cfg, r.mem, devs, 2);
     if (!st.ok()) return st;
     if (summary) *summary = machine->boot_summary();
     std::vector<uint8_t> blob(64 * 1024);

@@ -169,8 +169,7 @@ const BadCase kBad[] = {
     {"set pmu sometimes", "t.conf:1:9: `pmu`: bad on/off/auto value `sometimes`"},
     {"set pmu", "t.conf:1:5: `pmu`: missing argument"},
     {"set pmu 2", "t.conf:1:9: `pmu`: bad on/off/auto value `2`"},
-    {"set power-button-timeout -1",
-     "t.conf:1:26: `power-button-timeout`: bad number `-1`"},
+    {"set trace-exits -1", "t.conf:1:17: `trace-exits`: bad number `-1`"},
     {"set resmgr-path \"\"", "t.conf:1:17: `resmgr-path`: empty value"},
     // logger / dump / unsupported / cmdline
     {"logger warn", "t.conf:1:1: `logger`: missing argument"},

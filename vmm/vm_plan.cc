@@ -1,0 +1,30 @@
+#include "vmm/vm_plan.h"
+
+#include <algorithm>
+
+namespace qvm {
+
+namespace {
+
+constexpr VarDecl kVmVariables[] = {
+    {"reboot-exit", VarType::Bool, nullptr, "a guest reset ends qvm"},
+    {"trace-exits", VarType::Number, nullptr, "exits kept per vCPU for traces"},
+    {"resmgr-path", VarType::String, nullptr, "the directory of /dev/qvm/<system>"},
+    {"resmgr-group", VarType::String, nullptr, "the group allowed to connect"},
+};
+
+}  // namespace
+
+std::span<const VarDecl> VmVariables() { return kVmVariables; }
+
+VmPlan MakeVmPlan(const Config& cfg) {
+  VmPlan p;
+  if (const SetVar* v = cfg.var("reboot-exit"); v && v->boolean) p.reboot_exit = *v->boolean;
+  if (const SetVar* v = cfg.var("trace-exits"); v && v->number)
+    p.trace_exits = unsigned(std::min<uint64_t>(*v->number, kMaxTraceExits));
+  if (const SetVar* v = cfg.var("resmgr-path")) p.resmgr_path = ResolvePath(v->value_where, v->raw);
+  if (const SetVar* v = cfg.var("resmgr-group")) p.resmgr_group = v->raw;
+  return p;
+}
+
+}  // namespace qvm

@@ -1,0 +1,31 @@
+// The VM core's plan: what the architecture-neutral part of qvm reads from
+// the configuration's `set` variables, read once (build step 1) into typed
+// fields. The variables are declared here (VmVariables()); a machine's are
+// declared by its own plan (arch/<arch>/plan.h).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "vmm/config.h"
+#include "vmm/vars.h"
+
+namespace qvm {
+
+struct VmPlan {
+  bool reboot_exit = false;   // `set reboot-exit`: a guest reset ends qvm (exit 0)
+  unsigned trace_exits = 0;   // `set trace-exits N`: exits kept per vCPU (0: none)
+  std::string resmgr_path;    // `set resmgr-path`, relative to its file ("": default rules)
+  std::string resmgr_group;   // `set resmgr-group` ("": owner only)
+};
+
+// The most exits a vCPU's trace keeps (`set trace-exits` above it: this).
+inline constexpr unsigned kMaxTraceExits = 4096;
+
+std::span<const VarDecl> VmVariables();
+
+// Cannot fail: the parser has typed every value by its declaration.
+VmPlan MakeVmPlan(const Config& cfg);
+
+}  // namespace qvm
