@@ -14,6 +14,10 @@
  *      whose rise is not bracketed within 1 ms (the vCPU was descheduled
  *      around the load or the rise) is measured again (up to 10 loads; the
  *      last one is checked all the same).
+ *      The rate, which the rise check cannot see on a busy host: two
+ *      latched counts 20-50 ms apart, each bracketed by PM timer reads,
+ *      differ by 1.193182 MHz +-2% of the bracketed interval (retried
+ *      until the brackets are under 1/16 of it, up to 50 times).
  *      A poll of port 0x61 must cost at most 8x a trivial exit (a scratch
  *      register read): 16 batches of 50 of each, the fastest batch of each
  *      compared (a descheduled batch is never the fastest); whether the
@@ -39,6 +43,8 @@
         .set PM_10MS, 35795
         .set PM_10_5MS, 37585
         .set PM_1MS, 3580
+        .set PM_20MS, 71591
+        .set PM_50MS, 178977
 
 /* %eax = current 16-bit count of counter 2 read lobyte then hibyte */
 read_ch2:
@@ -115,7 +121,76 @@ main:
 2:      decl tries
         jnz 10b
         PRINT "pit-delay: note: no load bracketed within 1 ms in 10 tries (busy host)\n"
-6:      /* Cost of a port 0x61 poll against a trivial exit (a read of
+6:      /* Rate: two latched counts of counter 2 (mode 0, 0xffff), each
+         * bracketed by PM timer reads, >= 20 ms and < 50 ms apart (less
+         * than one 55 ms period, so the count difference modulo 2^16 is
+         * the elapsed ticks). Unlike the rise above this does not need the
+         * vCPU to run in between, only around the two latches: sequences
+         * whose brackets exceed 1/16 of the interval, or that span 50 ms,
+         * are retried (up to 50). Slow: ticks below 98% of the shortest
+         * interval; fast: above 102% of the longest. */
+        movb $0xb0, %al
+        outb %al, $0x43
+        movb $0xff, %al
+        outb %al, $0x42
+        outb %al, $0x42
+        movl $50, tries
+20:     call pm_now
+        movl %eax, pm_a
+        movb $0x80, %al
+        outb %al, $0x43
+        call read_ch2
+        movl %eax, %esi                 /* c0 */
+        call pm_now
+        movl %eax, pm0                  /* pm_b */
+        xorl %ecx, %ecx
+21:     incl %ecx
+        cmpl $10000000, %ecx            /* bound */
+        jb 22f
+        FAIL_MSG 2, "PM timer does not advance"
+22:     call pm_now
+        movl %eax, %ebx                 /* pm_c candidate */
+        subl pm0, %eax
+        cmpl $PM_20MS, %eax
+        jb 21b
+        movl %eax, pm_inner
+        movb $0x80, %al
+        outb %al, $0x43
+        call read_ch2
+        movl %eax, %edi                 /* c1 */
+        call pm_now
+        subl pm_a, %eax
+        movl %eax, pm_outer
+        cmpl $PM_50MS, %eax
+        jae 25f                         /* could span a wrap: again */
+        subl pm_inner, %eax             /* both brackets */
+        shll $4, %eax
+        cmpl pm_inner, %eax
+        ja 25f                          /* brackets > 1/16: again */
+        movl %esi, %eax
+        subl %edi, %eax
+        andl $0xffff, %eax
+        movl %eax, pit_ticks
+        PRINT "pit-delay: counter 2: "
+        PRINTHEX pit_ticks
+        PRINT " ticks in "
+        PRINTHEX pm_inner
+        PRINT " .. "
+        PRINTHEX pm_outer
+        PRINT " PM ticks\n"
+        CMP_PRODUCTS pit_ticks, $3579545, pm_inner, $1169318
+        cmpl $0, %eax
+        jge 23f
+        FAIL_MSG 11, "counter 2 slower than 1.193182 MHz - 2%"
+23:     CMP_PRODUCTS pit_ticks, $3579545, pm_outer, $1217046
+        cmpl $0, %eax
+        jle 26f
+        FAIL_MSG 12, "counter 2 faster than 1.193182 MHz + 2%"
+25:     decl tries
+        jnz 20b
+        PRINT "pit-delay: note: no rate sequence bracketed in 50 tries (busy host)\n"
+
+26:     /* Cost of a port 0x61 poll against a trivial exit (a read of
          * COM1's scratch register): the PIT must not add to the host's exit
          * cost more than 8x (this catches a PIT path that sleeps or loops).
          * The fastest of 16 batches of each is compared: descheduling only
@@ -297,6 +372,7 @@ pm_low:     .long 0
 pm_inner:   .long 0
 pm_outer:   .long 0
 polls:      .long 0
+pit_ticks:  .long 0
 min61:      .long 0
 minscr:     .long 0
 msb:        .long 0
