@@ -86,6 +86,29 @@ TEST_CASE_METHOD(HpetFixture, "hpet: main counter runs at the advertised rate on
   CHECK(rd(kCnt + 4, 4) == 1);
 }
 
+// The hpet micro-guest times the HPET against the ACPI PM timer: both must
+// count qvm's one clock (qvm_time_ns) with the same truncation, so that over
+// any interval they agree to a tick of each.
+TEST_CASE("hpet: main counter and the ACPI PM timer count one clock", "[hpet][acpi]") {
+  HostFixture f;
+  qvm_vdev *hp = f.make("hpet");
+  qvm_vdev *pm = f.make("acpi-pm");
+  fake::Host &h = f.h;
+  h.mwrite(hp, kBase + kConf, 8, 1);
+  h.advance(3 * kMs + 17);
+  const uint64_t h0 = h.mread(hp, kBase + kCnt, 8);
+  const uint32_t p0 = static_cast<uint32_t>(h.in(pm, 0x608, 4));
+  for (uint64_t step : {20 * kMs + 123, 1 * kSec + 7, 37 * kUs + 999, 5 * kSec + 1}) {
+    h.advance(step);
+    uint64_t hd = h.mread(hp, kBase + kCnt, 8) - h0;
+    uint32_t pd = static_cast<uint32_t>(h.in(pm, 0x608, 4)) - p0;
+    double expect_pm = static_cast<double>(hd) * 3579545.0 / 100000000.0;
+    INFO("HPET " << hd << " ticks, PM " << pd << " ticks");
+    CHECK(static_cast<double>(pd) >= expect_pm - 2.0);
+    CHECK(static_cast<double>(pd) <= expect_pm + 2.0);
+  }
+}
+
 TEST_CASE("hpet: frequency option", "[hpet]") {
   HostFixture f;
   fake::Config c;

@@ -172,6 +172,35 @@ TEST_CASE_METHOD(PitFixture, "timer8254: access modes, latch and read-back", "[p
   CHECK((h.inb(t, 0x40) & 1) == 0);
 }
 
+// What pit-delay's latch check relies on: the latch holds the count of the
+// moment of the latch command (not of the read), later live reads are below
+// it until mode 0 wraps through 0, and a second latch before the read is
+// ignored.
+TEST_CASE_METHOD(PitFixture, "timer8254: latch holds the count of the command; wrap in mode 0",
+                 "[pit]") {
+  h.outb(t, 0x61, 0x01);
+  load(2, 0xB0, 0xFFFF);
+  auto pair = [&] {
+    uint16_t lo = static_cast<uint16_t>(h.inb(t, 0x42));
+    return static_cast<uint16_t>(lo | (h.inb(t, 0x42) << 8));
+  };
+  h.advance(ticks_ns(1000.5));
+  h.outb(t, 0x43, 0x80);
+  h.advance(ticks_ns(300));
+  uint16_t latched = pair();
+  CHECK(latched == 0xFFFF - 1000);
+  uint16_t live = pair();
+  CHECK(live == 0xFFFF - 1300);
+  CHECK(live < latched);
+  h.advance(ticks_ns(0xFFFF - 1300 + 5));  // 65540 ticks since the load
+  CHECK(pair() == 0xFFFB);                 // counted on through 0
+  h.outb(t, 0x43, 0x80);
+  h.advance(ticks_ns(50));
+  h.outb(t, 0x43, 0x80);  // ignored: the first latch is unread
+  CHECK(pair() == 0xFFFB);
+  CHECK(pair() == 0xFFFB - 50);
+}
+
 TEST_CASE_METHOD(PitFixture, "timer8254: mode 3 square wave on OUT2", "[pit]") {
   h.outb(t, 0x61, 0x01);
   load(2, 0xB6, 100);
