@@ -175,24 +175,41 @@ boot_check() {
   show /tmp/$1.out
 }
 
-# boot_reps LABEL CONF CPUS: boot_check `reps` times; every repetition runs
-# (a failure does not stop the series): QVMTIME LABEL per boot and the
-# summary line QVMREPS LABEL PASSED RUNS tell how reliable the boot is.
-boot_reps() {
-  i=1 passed=0 first=""
-  while [ $i -le "$reps" ]; do
-    boot_check "$1" "$2" "$3"
-    [ -n "$BOOT" ] && echo "QVMTIME $1 $BOOT"
-    if [ $RESULT = PASS ]; then passed=$((passed + 1))
+# repeat_runs LABEL N CMD [ARG...]: runs CMD (a check that sets RESULT and
+# DETAIL) N times; every repetition runs (a failure does not stop the
+# series): the summary line QVMREPS LABEL PASSED RUNS tells how reliable it
+# is, the result fails naming the first failed run.
+repeat_runs() {
+  rr_label=$1 rr_n=$2
+  shift 2
+  rr_i=1 rr_passed=0 rr_first=""
+  while [ $rr_i -le "$rr_n" ]; do
+    "$@"
+    if [ "$RESULT" = PASS ]; then rr_passed=$((rr_passed + 1))
     else
-      echo "  ! $1 run $i of $reps: $DETAIL"
-      [ -z "$first" ] && first="run $i: $DETAIL"
+      echo "  ! $rr_label run $rr_i of $rr_n: $DETAIL"
+      [ -z "$rr_first" ] && rr_first="run $rr_i: $DETAIL"
     fi
-    i=$((i + 1))
+    rr_i=$((rr_i + 1))
   done
-  echo "QVMREPS $1 $passed $reps"
-  if [ $passed -eq "$reps" ]; then RESULT=PASS DETAIL=""
-  else RESULT=FAIL DETAIL="$((reps - passed)) of $reps runs failed; first: $first"; fi
+  echo "QVMREPS $rr_label $rr_passed $rr_n"
+  if [ $rr_passed -eq "$rr_n" ]; then RESULT=PASS DETAIL=""
+  else RESULT=FAIL DETAIL="$((rr_n - rr_passed)) of $rr_n runs failed; first: $rr_first"; fi
+}
+
+# boot_reps LABEL CONF CPUS: boot_check `reps` times, QVMTIME LABEL per boot.
+boot_once() { boot_check "$1" "$2" "$3"; [ -n "$BOOT" ] && echo "QVMTIME $1 $BOOT"; }
+boot_reps() { repeat_runs "$1" "$reps" boot_once "$1" "$2" "$3"; }
+
+# reboot_check SECS: qvm.test=reboot (/etc/qvm/reboot.qvmconf): the guest
+# resets in place (its init marker twice), then SIGQUIT (power cut) must
+# give exit 3.
+reboot_check() {
+  guest reboot /etc/qvm/reboot.qvmconf "$1" reboot
+  if [ "$MARKS" -ge 2 ] && [ "$RC" = 3 ]; then RESULT=PASS DETAIL=""; return; fi
+  if [ "$MARKS" -lt 2 ]; then RESULT=FAIL DETAIL="guest booted $MARKS time(s), expected a reset in place (2); qvm $(rc_text "$RC")"
+  else RESULT=FAIL DETAIL="after the power cut qvm gave $(rc_text "$RC"), expected 3"; fi
+  show /tmp/reboot.out
 }
 
 # net_check NAME CONF SECS MAC PINGS: qvm creates the tap qvmtap0
@@ -244,14 +261,15 @@ net_check() {
   show $o
 }
 
-# Micro-guests: the lane image holds /mg/tests.tsv (the table), the images
-# and configs, and /mg/table.sh (test/microguests/table.sh). mg_table ROW...
-# runs rows through it under a 60 s default kill timeout, one QVMTEST line
+# Micro-guests: the lane image holds /mg/tests.tsv (the table),
+# /mg/table.sh (test/microguests/table.sh) and the configs in MG_DIR (the
+# lane sets it; default /mg) with their images. mg_table ROW... runs rows
+# through it under a 60 s default kill timeout, one QVMTEST line
 # per row (mg-NAME), the failed run's output after it; sets NPASS/NFAIL and
 # FIRST (the first failed row).
 mg_table() {
   NPASS=0 NFAIL=0 FIRST=""
-  MG_TIMEOUT=60 MG_SHOW=1 MG_LOGDIR=/tmp sh /mg/table.sh /mg/tests.tsv /mg "$@" >/tmp/mg-table.out
+  MG_TIMEOUT=60 MG_SHOW=1 MG_LOGDIR=/tmp sh /mg/table.sh /mg/tests.tsv "${MG_DIR:-/mg}" "$@" >/tmp/mg-table.out
   while IFS= read -r line; do
     case "$line" in
       "MGTEST PASS "*) NPASS=$((NPASS + 1)); echo "QVMTEST PASS mg-${line#MGTEST PASS }" ;;
@@ -276,7 +294,7 @@ t_microguests() {
 # mg-NAME without a t_mg_NAME function: the table's row NAME alone (its
 # line is the test's result).
 mg_row() {
-  if [ -z "$(sh /mg/table.sh -l /mg/tests.tsv /mg "$1" 2>/dev/null)" ]; then
+  if [ -z "$(sh /mg/table.sh -l /mg/tests.tsv "${MG_DIR:-/mg}" "$1" 2>/dev/null)" ]; then
     echo "QVMTEST FAIL mg-$1 no such test (and no row $1 in /mg/tests.tsv)"; return
   fi
   mg_table "$1"
