@@ -20,7 +20,7 @@ set -u
 cd "$(dirname "$0")/../.."
 stall=${QVM_SELFTEST_STALL:-16}
 out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-freeze bad-config" \
-      QVM_LANE_STALL=$stall QVM_LANE_BOOTS=2 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
+      QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=2 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
 fails=0
 ok() { echo "RESULT PASS lanes/$1"; }
