@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the lanes' own machinery (test/lanes/lib/driver.sh + host.sh) with
-# the self-tests of host.sh, in one x86_64 lane run of two emulated hosts:
+# Checks the lanes' own machinery (test/lanes/lib/driver.sh + host.sh): the
+# lane budget and a dying host with lib/fake-lane.sh (no QEMU), then the
+# self-tests of host.sh in one x86_64 lane run of two emulated hosts:
 #   selftest-pass, selftest-fail   a pass and a deliberate failure reported
 #   selftest-hang                  qvm on a spinning guest: its kill timeout
 #                                  ends it, the test fails naming the hang
@@ -19,18 +20,27 @@
 set -u
 cd "$(dirname "$0")/../.."
 stall=${QVM_SELFTEST_STALL:-16}
+# First the paths a real host cannot show quickly, with lib/fake-lane.sh
+# (a shell script stands in for QEMU; a few seconds): the lane's budget
+# running out in a test whose host is alive, and the host dying in a test.
+fake=$(QVM_LANE_TESTS="fake-pass fake-sleep fake-after" QVM_LANE_TIMEOUT=6 bash test/lanes/lib/fake-lane.sh 2>&1;
+       QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1)
 out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-freeze bad-config" \
       QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=2 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
 fails=0
 ok() { echo "RESULT PASS lanes/$1"; }
 bad() { echo "RESULT FAIL lanes/$1 $2"; fails=1; }
-expect() {  # LINE NAME: that exact line
-  if grep -qxF "$1" <<<"$out"; then ok "$2"; else bad "$2" "missing line: $1"; fi
+expect() {  # LINE NAME [TEXT]: that exact line in TEXT (default: the lane's output)
+  if grep -qxF "$1" <<<"${3-$out}"; then ok "$2"; else bad "$2" "missing line: $1"; fi
 }
 expect_re() {  # REGEX NAME: a line matching it
   if grep -qE "$1" <<<"$out"; then ok "$2"; else bad "$2" "no line matches: $1"; fi
 }
+expect "RESULT FAIL fake/fake-sleep hung or died here (lane timed out after 6 s)" budget-hung-named "$fake"
+expect "RESULT FAIL fake/fake-after not reached (lane timed out after 6 s in fake-sleep)" budget-unreached-named "$fake"
+expect "RESULT FAIL fake/fake-die hung or died here (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log))" host-died-named "$fake"
+expect "RESULT FAIL fake/fake-after not reached (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log) in fake-die)" host-died-unreached "$fake"
 stall1=build/test-logs/x86_64-lane-stall-1.log
 expect "RESULT PASS x86_64/selftest-pass" pass-reported
 expect "RESULT FAIL x86_64/selftest-fail deliberate failure" fail-reported
@@ -51,5 +61,5 @@ else
 fi
 if [[ $rc -ne 0 ]]; then ok failing-lane-exit-status
 else bad failing-lane-exit-status "run.sh exited 0"; fi
-if ((fails)); then echo "$out" | sed 's/^/  | /'; fi
+if ((fails)); then echo "$fake"$'\n'"$out" | sed 's/^/  | /'; fi
 exit $fails
