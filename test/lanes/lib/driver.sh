@@ -78,6 +78,7 @@ report() {  # verdict test detail
   [[ $2 == "$rerun" && -n $rerun_log ]] && note="rerun after emulated-host stall: $rerun_log"
   result[$2]=$1
   local d=$3
+  [[ $1 == PASS ]] && d=""  # a pass is just that (the log has its details)
   [[ -n $note ]] && d="${d:+$d }($note)"
   echo "RESULT $1 $LANE_ARCH/$2${d:+ $d}"
 }
