@@ -75,6 +75,12 @@ lane_state() {
 # Appends a RESULT line (and records it) for a host report.
 report() {  # verdict test detail
   local note=""
+  # A row reported by an earlier host again (a rerun test's own rows, such
+  # as the micro-guests'): shown, not counted twice.
+  if [[ -n ${result[$2]:-} ]]; then
+    lane_log "$2 again in the rerun of $rerun: $1${3:+ $3}"
+    return
+  fi
   [[ $2 == "$rerun" && -n $rerun_log ]] && note="rerun after emulated-host stall: $rerun_log"
   result[$2]=$1
   local d=$3
