@@ -32,7 +32,7 @@ qemu_accel=${QVM_LANE_QEMU_ACCEL:-tcg}
 img=build/image/lane-aarch64
 LANE_QEMU=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -accel "$qemu_accel" -cpu "$qemu_cpu"
            -smp 2 -m 2048 -nodefaults -kernel "$img/Image" -initrd "$img/initramfs.cpio.gz")
-LANE_STATE=("info registers -a" "info irq" "info pic")
+LANE_STATE=("info cpus" "info registers -a" "info irq" "info pic")
 lane_build() {
   ${MAKE:-make} --no-print-directory build/bin/qvm-mkimage &&
   ${MAKE:-make} --no-print-directory ARCH=aarch64 all &&

@@ -18,7 +18,7 @@ LANE_MEDIANS="boot-2cpu"
 img=build/image/lane-x86_64
 LANE_QEMU=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 -m 2048 -nodefaults
            -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz")
-LANE_STATE=("info registers" "info lapic" "info irq" "info pic")
+LANE_STATE=("info cpus" "info registers" "info lapic" "info irq" "info pic")
 lane_build() { ${MAKE:-make} --no-print-directory lane-image-x86_64; }
 . "$(dirname "$0")/../lib/driver.sh"
 lane_main
