@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lanes' host-side driver (bash), sourced by test/lanes/<arch>/run.sh
 # after it has described its architecture:
 #   LANE_ARCH            x86_64 | aarch64 (RESULT lines say LANE_ARCH/<test>)
@@ -152,7 +153,7 @@ run_host() {
   done
   if [[ -z $outcome ]]; then
     wait "$qpid"; qemu_rc=$?
-    if ((done_seen)); then outcome=done; else outcome=died; fi
+    if ((done_seen)); then outcome="done"; else outcome=died; fi
   else
     if [[ $outcome == stalled ]]; then
       stalls=$((stalls + 1))
@@ -252,7 +253,7 @@ lane_main() {
     left=""
     for t in $plan; do [[ -n ${result[$t]:-} ]] || left+=" $t"; done
     left=${left# }
-    [[ -z $left || $outcome == done ]] && break
+    [[ -z $left || $outcome == "done" ]] && break
     if [[ $outcome == stalled ]]; then
       where=${current:-no test (the host boot, or between tests)}
       lane_log "emulated host stalled in $where: $stall_why; state in $stall_log"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The lanes' in-host library (busybox sh), installed as /etc/lane/host.sh
 # in both lane images and sourced by the lane's startup script (<arch>/lane.sh)
 # after it has set TESTS (its default test list). It parses the kernel
