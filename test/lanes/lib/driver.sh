@@ -76,10 +76,10 @@ lane_state() {
 # Appends a RESULT line (and records it) for a host report.
 report() {  # verdict test detail
   local note=""
-  # A row reported by an earlier host again (a rerun test's own rows, such
-  # as the micro-guests'): shown, not counted twice.
+  # A name reported again (a rerun test's own rows, such as the
+  # micro-guests', or a test planned twice): shown, not counted twice.
   if [[ -n ${result[$2]:-} ]]; then
-    lane_log "$2 again in the rerun of $rerun: $1${3:+ $3}"
+    lane_log "$2 reported again${rerun:+ in the rerun of $rerun} (counted once): $1${3:+ $3}"
     return
   fi
   [[ $2 == "$rerun" && -n $rerun_log ]] && note="rerun after emulated-host stall: $rerun_log"
