@@ -2,8 +2,8 @@
 # Runs qvm's test suites and prints one summary line of its own:
 #   N passed, M failed, K skipped
 # Suites: every build/bin/*-tests Catch2 binary (each test case counts), the
-# micro-guests (native lane), the x86_64 and then the aarch64 emulated-host
-# lanes, and the arm64 unit suites. Each suite
+# micro-guests (native lane), the lanes' self-tests, the x86_64 and then the
+# aarch64 emulated-host lanes, and the arm64 unit suites. Each suite
 # reports `RESULT PASS|FAIL|SKIP <suite>/<name>` lines; this script counts
 # them. Usage: run-tests.sh all|native|x86_64|aarch64
 set -u
@@ -62,6 +62,14 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
 fi
 
 if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
+  # The lanes' own machinery first (test/lanes/selftest.sh: pass, fail, a
+  # qvm timeout, a stalled emulated host rerun in a fresh one, unreached).
+  if [ -f test/lanes/selftest.sh ]; then
+    bash test/lanes/selftest.sh 2>&1 | tee "$logdir/lanes-selftest.out" | grep '^RESULT ' >> "$results"
+    grep '^RESULT ' "$logdir/lanes-selftest.out"
+  else
+    record "RESULT FAIL lanes/selftest runner missing"
+  fi
   if [ -x test/lanes/x86_64/run.sh ]; then
     bash test/lanes/x86_64/run.sh 2>&1 | tee "$logdir/x86_64-lane.out" | grep '^RESULT ' >> "$results"
     grep '^RESULT ' "$logdir/x86_64-lane.out"

@@ -1,23 +1,65 @@
 #!/usr/bin/env bash
-# Checks the x86_64 lane's own machinery (run.sh + lane.sh) with the lane's
-# self-tests: a pass, a deliberate failure, and a hang that only the whole-lane
-# timeout ends, followed by a test that is then never reached. Boots the
-# emulated host once (~40 s). Prints RESULT lines for suite "lanes".
+# Checks the lanes' own machinery (test/lanes/lib/driver.sh + host.sh): the
+# lane budget and a dying host with lib/fake-lane.sh (no QEMU), then the
+# self-tests of host.sh in one x86_64 lane run of two emulated hosts:
+#   selftest-pass, selftest-fail   a pass and a deliberate failure reported
+#   selftest-hang                  qvm on a spinning guest: its kill timeout
+#                                  ends it, the test fails naming the hang
+#   selftest-stall                 the driver stops the emulated CPUs (QMP
+#                                  `stop`): the stall is detected from
+#                                  outside (no console output, QEMU's CPU
+#                                  time flat), diagnosed into a stall log,
+#                                  and the test is rerun (and passes) in a
+#                                  freshly booted host, saying so
+#   host-kvm                       a real test, run in that fresh host
+#   selftest-freeze                stalls again: with no fresh host left
+#                                  (QVM_LANE_BOOTS=2) it fails as a stall
+#   bad-config                     then never reached
+# Stall bound QVM_SELFTEST_STALL (16 s). Prints RESULT lines for suite
+# "lanes"; exit status 0 when every check passed.
 set -u
 cd "$(dirname "$0")/../.."
-out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang host-kvm" QVM_LANE_TIMEOUT=${QVM_SELFTEST_TIMEOUT:-30} \
-      QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
+stall=${QVM_SELFTEST_STALL:-16}
+# First the paths a real host cannot show quickly, with lib/fake-lane.sh
+# (a shell script stands in for QEMU; a few seconds): the lane's budget
+# running out in a test whose host is alive, and the host dying in a test.
+fake=$(QVM_LANE_TESTS="fake-pass fake-sleep fake-after" QVM_LANE_TIMEOUT=6 bash test/lanes/lib/fake-lane.sh 2>&1;
+       QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1)
+out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-freeze bad-config" \
+      QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=2 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
 fails=0
-expect() {
-  if grep -qxF "$1" <<<"$out"; then echo "RESULT PASS lanes/$2"
-  else echo "RESULT FAIL lanes/$2 missing line: $1"; fails=1; fi
+ok() { echo "RESULT PASS lanes/$1"; }
+bad() { echo "RESULT FAIL lanes/$1 $2"; fails=1; }
+expect() {  # LINE NAME [TEXT]: that exact line in TEXT (default: the lane's output)
+  if grep -qxF "$1" <<<"${3-$out}"; then ok "$2"; else bad "$2" "missing line: $1"; fi
 }
+expect_re() {  # REGEX NAME: a line matching it
+  if grep -qE "$1" <<<"$out"; then ok "$2"; else bad "$2" "no line matches: $1"; fi
+}
+expect "RESULT FAIL fake/fake-sleep hung or died here (lane timed out after 6 s)" budget-hung-named "$fake"
+expect "RESULT FAIL fake/fake-after not reached (lane timed out after 6 s in fake-sleep)" budget-unreached-named "$fake"
+expect "RESULT FAIL fake/fake-die hung or died here (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log))" host-died-named "$fake"
+expect "RESULT FAIL fake/fake-after not reached (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log) in fake-die)" host-died-unreached "$fake"
+stall1=build/test-logs/x86_64-lane-stall-1.log
 expect "RESULT PASS x86_64/selftest-pass" pass-reported
 expect "RESULT FAIL x86_64/selftest-fail deliberate failure" fail-reported
-expect "RESULT FAIL x86_64/selftest-hang hung or died here (lane timed out after ${QVM_SELFTEST_TIMEOUT:-30} s)" hang-named
-expect "RESULT FAIL x86_64/host-kvm not reached (lane timed out after ${QVM_SELFTEST_TIMEOUT:-30} s in selftest-hang)" unreached-named
-if [[ $rc -ne 0 ]]; then echo "RESULT PASS lanes/failing-lane-exit-status"
-else echo "RESULT FAIL lanes/failing-lane-exit-status run.sh exited 0"; fails=1; fi
-if ((fails)); then echo "$out" | sed 's/^/  | /'; fi
+expect "RESULT FAIL x86_64/selftest-hang qvm killed after its timeout (hang)" hang-killed-by-qvm-timeout
+expect "RESULT PASS x86_64/selftest-stall (rerun after emulated-host stall: $stall1)" stall-rerun-reported
+expect "RESULT PASS x86_64/host-kvm" fresh-host-runs-the-rest
+expect_re "^RESULT FAIL x86_64/selftest-freeze emulated host stalled \(no console output for [0-9]+ s and QEMU's CPU time \+[0-9]+ ms in it; state: build/test-logs/x86_64-lane-stall-2.log\); not rerun: no fresh host left \(QVM_LANE_BOOTS=2\)$" stall-without-rerun
+expect "RESULT FAIL x86_64/bad-config not reached (emulated host stalled in selftest-freeze; no fresh host left (QVM_LANE_BOOTS=2))" unreached-named
+expect "x86_64 lane: 2 host boot(s), 2 emulated-host stall(s), 1 rerun(s) (selftest-stall)" summary-counts-reruns
+# The stall log: the last console lines and the stopped CPU's state.
+if [[ -f $stall1 ]] && grep -q '^QVMLANE SELFTEST-STOP selftest-stall$' "$stall1" &&
+   grep -q -- '--- monitor: info registers' "$stall1" && grep -qE '^(RIP|EIP)=' "$stall1" &&
+   grep -q -- '--- monitor: info lapic' "$stall1" && grep -q -- '--- threads:' "$stall1"; then
+  ok stall-state-captured
+else
+  bad stall-state-captured "$stall1 lacks the console tail, the registers or the threads"
+  [[ -f $stall1 ]] && sed 's/^/  # /' "$stall1" | head -n 60
+fi
+if [[ $rc -ne 0 ]]; then ok failing-lane-exit-status
+else bad failing-lane-exit-status "run.sh exited 0"; fi
+if ((fails)); then echo "$fake"$'\n'"$out" | sed 's/^/  | /'; fi
 exit $fails

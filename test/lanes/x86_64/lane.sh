@@ -1,101 +1,20 @@
 #!/bin/sh
-# The x86_64 lane's test script. It runs as the startup script of the lane's
-# host image (lane.build), inside QEMU's emulated AMD host with kvm_amd, and
-# reports over the console, one line each:
-#   QVMLANE PLAN <test> ...            the tests it will run, in order
-#   QVMTEST START <test>
-#   QVMTEST PASS|FAIL|SKIP <test> [detail]
-#   QVMTIME <label> <ms>               boot times and per-test wall times
-#   QVMLANE DONE
-# run.sh (on the build machine) turns these into RESULT lines. Kernel
-# command-line knobs: qvmlane.tests=a,b (subset, or the lane self-tests
-# selftest-pass/-fail/-hang), qvmlane.reps=N (boot-2cpu repetitions).
-# Keep guest consoles quiet: every byte is a VM exit.
+# The x86_64 lane's startup script inside its host image (lane.build), in
+# QEMU's emulated AMD host with kvm_amd: the x86_64 tests (t_NAME for test
+# NAME) on top of the lanes' in-host library /etc/lane/host.sh
+# (test/lanes/lib/host.sh: command line, helpers, the test loop and the
+# console protocol). The micro-guests (`microguests`, or one row as
+# mg-NAME) are test/microguests/tests.tsv, run by its table runner.
 TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable blk-perf net net-perf peer virtio-mmio intx microguests"
+. /etc/lane/host.sh
+BOOT_SECS=45
 
-busybox --install -s
-cr=$(printf '\r')
-reps=5
-verbose=""
-for arg in $(cat /proc/cmdline); do
-  case "$arg" in
-    qvmlane.tests=*) TESTS=$(echo "${arg#qvmlane.tests=}" | tr ',' ' ') ;;
-    qvmlane.reps=*) reps=${arg#qvmlane.reps=} ;;
-    qvmlane.verbose=1) verbose=1 ;;
-  esac
-done
-
-# Milliseconds of uptime (10 ms resolution) without forking.
-now_ms() { read -r up _ </proc/uptime; ms=$(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
-
-# qvm's stdin: a FIFO held open read-write, so it never sees EOF and tests
-# can type into the guest console (printf ... >&3).
-mkfifo /tmp/qvm-in
-exec 3<>/tmp/qvm-in
-
-# watch NAME MODE: copies qvm's output (stdin) to /tmp/NAME.out, adding
-#   QVMSTAMP <n> <ms>   when the n-th QVM-GUEST-INIT marker arrives.
-# MODE reboot: power-cut qvm (SIGQUIT) at the 2nd marker.
-# MODE shell:  type `nproc` after the shell banner, `poweroff` after its answer.
-# MODE button: press the power button (SIGTERM to qvm) at the shell banner.
-watch() {
-  n=0 acted=""
-  while IFS= read -r line; do
-    line=${line%"$cr"}
-    case "$line" in
-      *QVM-GUEST-INIT*) n=$((n + 1)); now_ms; echo "QVMSTAMP $n $ms" ;;
-    esac
-    printf '%s\n' "$line"
-    case "$2" in
-      reboot)
-        if [ $n -ge 2 ] && [ -z "$acted" ]; then kill -QUIT "$(cat /tmp/$1.pid)"; acted=1; fi ;;
-      button)
-        case "$line" in
-          QVM-GUEST-SHELL*) [ -z "$acted" ] && kill -TERM "$(cat /tmp/$1.pid)" && acted=1 ;;
-        esac ;;
-      vcon)
-        case "$line" in
-          QVM-VCON-READY*) [ -z "$acted" ] && printf 'ping-from-host\n' >&3 && acted=1 ;;
-        esac ;;
-      kill)
-        case "$line" in
-          QVM-BLK-SYNCED*) [ -z "$acted" ] && kill -KILL $(pidof qvm) && acted=1 ;;
-        esac ;;
-      shell)
-        case "$line" in
-          QVM-GUEST-SHELL*) [ -z "$acted" ] && printf 'nproc\n' >&3 && acted=nproc ;;
-          [0-9]|[0-9][0-9]) [ "$acted" = nproc ] && echo "QVMNPROC $line" && printf 'poweroff\n' >&3 && acted=off ;;
-        esac ;;
-    esac
-  done >/tmp/$1.out
-}
-
-# guest NAME CONF SECS MODE: runs qvm under a kill timeout; afterwards
-# /tmp/NAME.out holds its output, RC its exit status, BOOT the ms from qvm's
-# start to the first marker (empty when none), MARKS the number of markers.
-guest() {
-  rm -f /tmp/$1.out /tmp/$1.pid
-  now_ms; t0=$ms
-  { timeout -s KILL "$3" qvm @"$2" <&3 2>&1 &
-    echo $! >/tmp/$1.pid
-    wait $!
-    echo "QVMRC $?"; } | watch "$1" "$4"
-  RC=$(sed -n 's/^QVMRC //p' /tmp/$1.out)
-  MARKS=$(grep -c '^QVMSTAMP ' /tmp/$1.out)
-  BOOT=$(awk -v t0="$t0" '$1 == "QVMSTAMP" && $2 == 1 { print $3 - t0 }' /tmp/$1.out)
-  NPROC=$(sed -n 's/.*QVM-GUEST-NPROC \([0-9]*\).*/\1/p' /tmp/$1.out | head -n1)
-  [ -n "$verbose" ] && sed 's/^/  : /' /tmp/$1.out
-}
-
-# Shows the end of a failed run's output on the console.
-show() { tail -n 15 "$1" | sed 's/^/  | /'; }
-
-rc_text() {
-  case "$1" in
-    137) echo "killed after its timeout (hang)" ;;
-    *) echo "exit $1" ;;
-  esac
-}
+# For selftest-hang: a raw image that spins (jmp $, entered in flat 32-bit
+# mode at 0x100000).
+spin_image() { printf '\353\376' >"$1"; }
+SPIN_CONF='system selftest-hang
+ram 16M
+load 0x100000,/tmp/spin.bin'
 
 # Each test sets RESULT (PASS/FAIL/SKIP) and DETAIL.
 t_host_kvm() {
@@ -107,25 +26,7 @@ t_host_kvm() {
 }
 
 t_bad_config() {
-  expect='/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate` (valid: loc, intr, name, hostdev, regshift)'
-  timeout -s KILL 20 qvm @/etc/qvm/bad.qvmconf <&3 >/tmp/bad.stdout 2>/tmp/bad.stderr
-  rc=$?
-  if [ $rc -ne 65 ]; then RESULT=FAIL DETAIL="$(rc_text $rc), expected 65"; show /tmp/bad.stderr; return; fi
-  if ! grep -qxF "$expect" /tmp/bad.stderr; then
-    RESULT=FAIL DETAIL="stderr lacks the expected message"
-    echo "  | expected: $expect"; show /tmp/bad.stderr; return
-  fi
-  RESULT=PASS DETAIL=""
-}
-
-# boot_check NAME CONF CPUS: one boot to init and poweroff.
-boot_check() {
-  guest "$1" "$2" 45 plain
-  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 (markers seen: $MARKS)"
-  elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
-  elif [ "$NPROC" != "$3" ]; then RESULT=FAIL DETAIL="guest nproc ${NPROC:-?}, expected $3"
-  else RESULT=PASS DETAIL=""; return; fi
-  show /tmp/$1.out
+  bad_config_check /etc/qvm/bad.qvmconf '/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate` (valid: loc, intr, name, hostdev, regshift)' -x
 }
 
 t_boot_1cpu() {
@@ -152,32 +53,10 @@ dmesg_check() {
   fi
 }
 
-t_boot_2cpu() {
-  i=1
-  while [ $i -le "$reps" ]; do
-    boot_check boot-2cpu /etc/qvm/boot-2cpu.qvmconf 2
-    [ -n "$BOOT" ] && echo "QVMTIME boot-2cpu $BOOT"
-    if [ $RESULT != PASS ]; then DETAIL="run $i of $reps: $DETAIL"; return; fi
-    i=$((i + 1))
-  done
-}
+t_boot_2cpu() { boot_reps boot-2cpu /etc/qvm/boot-2cpu.qvmconf 2; }
+t_boot_pvh() { boot_reps boot-pvh /etc/qvm/boot-pvh.qvmconf 2; }
 
-t_boot_pvh() {
-  i=1
-  while [ $i -le "$reps" ]; do
-    boot_check boot-pvh /etc/qvm/boot-pvh.qvmconf 2
-    [ -n "$BOOT" ] && echo "QVMTIME boot-pvh $BOOT"
-    if [ $RESULT != PASS ]; then DETAIL="run $i of $reps: $DETAIL"; return; fi
-    i=$((i + 1))
-  done
-}
-t_reboot() {
-  guest reboot /etc/qvm/reboot.qvmconf 60 reboot
-  if [ "$MARKS" -ge 2 ] && [ "$RC" = 3 ]; then RESULT=PASS DETAIL=""; return; fi
-  if [ "$MARKS" -lt 2 ]; then RESULT=FAIL DETAIL="guest booted $MARKS time(s), expected a reset in place (2); qvm $(rc_text "$RC")"
-  else RESULT=FAIL DETAIL="after the power cut qvm gave $(rc_text "$RC"), expected 3"; fi
-  show /tmp/reboot.out
-}
+t_reboot() { reboot_check 60; }
 
 t_shell_demo() {
   guest shell /etc/qvm/demo.qvmconf 60 shell
@@ -277,51 +156,8 @@ t_blk_perf() {
   done
 }
 
-# net: qvm creates the tap qvmtap0 (virtio-net hostdev); once it exists the
-# host side gets 10.0.2.1/24 and pings the guest (10.0.2.15) while the guest
-# pings the host (plain and 1400-byte echoes); then 1 MiB each way over TCP
-# (busybox nc) with md5 checks, which exercises the checksum/TSO offloads.
-t_net() {
-  rm -f /tmp/net-host
-  ip link del qvmtap0 2>/dev/null
-  ( i=0
-    while [ ! -e /sys/class/net/qvmtap0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-    if ! ip addr add 10.0.2.1/24 dev qvmtap0 || ! ip link set qvmtap0 up; then
-      echo "no-tap" >/tmp/net-host; exit 0
-    fi
-    i=0 r=fail
-    while [ $i -lt 40 ]; do
-      if ping -c 1 -W 1 10.0.2.15 >/dev/null 2>&1; then r=ok; break; fi
-      i=$((i + 1))
-    done
-    echo "$r" >/tmp/net-host ) &
-  cfg=$!
-  head -c 1048576 /dev/urandom >/tmp/net-h2g
-  rm -f /tmp/net-g2h
-  # busybox nc ends at end of its stdin: give the receiver one that never ends
-  rm -f /tmp/net-nin; mkfifo /tmp/net-nin; exec 6<>/tmp/net-nin
-  nc -l -p 5001 <&6 >/tmp/net-g2h & n1=$!
-  nc -l -p 5002 </tmp/net-h2g & n2=$!
-  guest net /etc/qvm/net.qvmconf 90 plain
-  wait $cfg
-  kill $n1 $n2 2>/dev/null
-  exec 6<&-
-  h2g=$(md5sum </tmp/net-h2g); h2g=${h2g%% *}
-  g2h=$(md5sum </tmp/net-g2h 2>/dev/null); g2h=${g2h%% *}
-  o=/tmp/net.out
-  mac=$(sed -n 's/^QVM-NET-MAC //p' $o | head -n1)
-  gping=$(sed -n 's/^QVM-NET-PING //p' $o | head -n1)
-  hping=$(cat /tmp/net-host 2>/dev/null)
-  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
-  elif [ "$mac" != 52:54:00:12:34:56 ]; then RESULT=FAIL DETAIL="guest eth0 MAC '$mac', expected the configured 52:54:00:12:34:56"
-  elif [ "$hping" = no-tap ]; then RESULT=FAIL DETAIL="qvm did not create/open tap qvmtap0 (or ip could not configure it)"
-  elif [ "$gping" != ok ]; then RESULT=FAIL DETAIL="guest ping of the host over virtio-net/tap: ${gping:-no result}"
-  elif [ "$hping" != ok ]; then RESULT=FAIL DETAIL="host ping of the guest: ${hping:-no result}"
-  elif ! grep -q "^QVM-NET-G2H $g2h" $o; then RESULT=FAIL DETAIL="1 MiB guest->host over TCP: host got md5 $g2h ($(wc -c </tmp/net-g2h) bytes), guest sent $(sed -n 's/^QVM-NET-G2H //p' $o)"
-  elif ! grep -q "^QVM-NET-H2G $h2g" $o; then RESULT=FAIL DETAIL="1 MiB host->guest over TCP: guest got $(sed -n 's/^QVM-NET-H2G //p' $o), host sent $h2g"
-  else RESULT=PASS DETAIL=""; return; fi
-  show $o
-}
+# net: net_check (host.sh) on virtio-net PCI with the configured MAC.
+t_net() { net_check net /etc/qvm/net.qvmconf 90 52:54:00:12:34:56 40; }
 
 # net-perf: TCP throughput over virtio-net on a tap (qvm-netbench, 64 MiB
 # guest->host into the host's sink, then 64 MiB host->guest from its
@@ -459,78 +295,4 @@ t_intx() {
   show $o
 }
 
-# microguests: every row of test/microguests/tests.tsv (installed in /mg
-# with the images and configs) run as test/microguests/run.sh runs them
-# natively: exit code, strings the output must / must not contain, log size
-# cap. One QVMTEST line per guest (mg-NAME); the test fails if any does.
-t_microguests() {
-  if [ ! -f /mg/tests.tsv ]; then RESULT=FAIL DETAIL="no /mg/tests.tsv in the lane image"; return; fi
-  tab=$(printf '\t')
-  npass=0 nfail=0 first=""
-  while IFS="$tab" read -r name config want contains absent maxlog; do
-    case "$name" in ''|'#'*) continue ;; esac
-    log=/tmp/mg-$name.log
-    now_ms; t0=$ms
-    ( cd /mg && timeout -s KILL 60 qvm @/mg/$config </dev/null >$log 2>$log.err )
-    rc=$?
-    cat $log.err >>$log; rm -f $log.err
-    now_ms
-    why=""
-    if [ "$rc" = 137 ]; then why="killed after 60 s (hang)"
-    elif [ "$rc" != "$want" ]; then why="exit $rc, expected $want"; fi
-    if [ -z "$why" ] && [ -n "$contains" ] && [ "$contains" != - ]; then
-      oldifs=$IFS; IFS='|'; set -f
-      for s in $contains; do
-        grep -q -F -- "$s" $log || { why="output lacks \"$s\""; break; }
-      done
-      IFS=$oldifs; set +f
-    fi
-    if [ -z "$why" ] && [ -n "$absent" ] && [ "$absent" != - ]; then
-      oldifs=$IFS; IFS='|'; set -f
-      for s in $absent; do
-        grep -q -F -- "$s" $log && { why="output contains \"$s\""; break; }
-      done
-      IFS=$oldifs; set +f
-    fi
-    if [ -z "$why" ] && [ -n "$maxlog" ] && [ "$maxlog" != - ]; then
-      size=$(wc -c <$log)
-      [ "$size" -gt "$maxlog" ] && why="log is $size bytes, limit $maxlog"
-    fi
-    if [ -z "$why" ]; then
-      npass=$((npass + 1)); echo "QVMTEST PASS mg-$name"
-    else
-      nfail=$((nfail + 1)); [ -z "$first" ] && first=$name
-      l=$(grep -o -m1 -E 'FAIL [^ ]+ check [0-9]+:.*' $log | tr -d '\r' | cut -c1-160)
-      echo "QVMTEST FAIL mg-$name $why${l:+ (log: $l)} [$((ms - t0)) ms]"
-      show $log
-    fi
-  done </mg/tests.tsv
-  if [ $npass = 0 ] && [ $nfail = 0 ]; then RESULT=FAIL DETAIL="no rows in /mg/tests.tsv"
-  elif [ $nfail = 0 ]; then RESULT=PASS DETAIL="$npass micro-guests"
-  else RESULT=FAIL DETAIL="$nfail of $((npass + nfail)) micro-guests failed (first: $first)"; fi
-}
-
-# Self-tests of the lane machinery (run only when named in qvmlane.tests).
-t_selftest_pass() { RESULT=PASS DETAIL=""; }
-t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }
-t_selftest_hang() { sleep 100000; RESULT=PASS DETAIL=""; }
-
-echo "QVMLANE PLAN $TESTS"
-echo "QVMLANE host $(uname -r), $(nproc) cpu, up $(cut -d' ' -f1 /proc/uptime) s, modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
-for t in $TESTS; do
-  echo "QVMTEST START $t"
-  now_ms; start=$ms
-  fn=t_$(echo "$t" | tr '-' '_')
-  if type "$fn" >/dev/null 2>&1; then
-    RESULT=FAIL DETAIL="test did not set a result"
-    "$fn"
-  else
-    RESULT=FAIL DETAIL="no such test"
-  fi
-  now_ms
-  echo "QVMTIME test-$t $((ms - start))"
-  echo "QVMTEST $RESULT $t${DETAIL:+ $DETAIL}"
-done
-echo "QVMLANE DONE"
-stty -F /dev/console -tostop 2>/dev/null  # drain the console
-poweroff -f
+lane_run

@@ -13,11 +13,12 @@
 //   MG-COUNTER-FIRST <cpu> <previous/published> <read>   (first violation)
 // and powers off (PSCI SYSTEM_OFF).
         .equ    ITER, 20000
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x19, #0x1c09, lsl #16       // PL011 at 0x1c090000
-        ldr     x0, =0xc4000003             // CPU_ON(1, worker, 1)
+        pl011   x19       // PL011 at 0x1c090000
+        ldr     x0, =PSCI_CPU_ON             // CPU_ON(1, worker, 1)
         mov     x1, #1
         adr     x2, worker
         mov     x3, #1
@@ -74,8 +75,7 @@ _start:
         bl      puthex
         mov     w3, #'\n'
         str     w3, [x19]
-3:      ldr     x0, =0x84000008             // SYSTEM_OFF
-        hvc     #0
+3:      psci    PSCI_SYSTEM_OFF
 fail:   adr     x0, m_fail
         bl      puts
         b       .
@@ -87,8 +87,7 @@ worker:
         mov     w0, #1
         str     w0, [x1]
         dsb     sy
-        ldr     x0, =0x84000002             // CPU_OFF
-        hvc     #0
+        psci    PSCI_CPU_OFF
         b       .
 
 // worker_body(x0 = vCPU 0/1). Uses x20-x28 (x24: its return address).
@@ -144,24 +143,10 @@ note:   adr     x5, first
 1:      ret
 
 // puts(x0): NUL-terminated string to the UART. Clobbers x0, w3.
-puts:   ldrb    w3, [x0], #1
-        cbz     w3, 1f
-        str     w3, [x19]
-        b       puts
-1:      ret
+        puts_fn x0, x19
 
 // puthex(x0): 16 hex digits. Clobbers x0-x4.
-puthex: mov     x4, #60
-1:      lsr     x1, x0, x4
-        and     w1, w1, #0xf
-        cmp     w1, #10
-        add     w2, w1, #'0'
-        add     w3, w1, #('a' - 10)
-        csel    w3, w2, w3, lo
-        str     w3, [x19]
-        subs    x4, x4, #4
-        b.pl    1b
-        ret
+        puthex_fn 64, 0
 
         .ltorg
 m_res:  .asciz  "MG-COUNTER iter="

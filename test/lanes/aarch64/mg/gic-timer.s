@@ -7,10 +7,11 @@
 // interrupts are taken (the second from a re-armed timer), then
 // "MG-TIMER-OK v2|v3" and PSCI SYSTEM_OFF; a failed check or no interrupt
 // within 2 s prints "MG-FAIL check <letter>" and resets.
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x1, #0x1c09, lsl #16        // PL011
+        pl011   x1        // PL011
         movz    x20, #0x2f00, lsl #16       // GICD
         movz    x22, #0x2f10, lsl #16       // GICC (v2) / GICR (v3)
         mov     x19, #0
@@ -97,9 +98,7 @@ _start:
 6:      str     w3, [x1]
         mov     w3, #'\n'
         str     w3, [x1]
-        movz    w0, #0x0008
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_OFF
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF
         b       .
 
 // Virtual timer: fire 5 ms from now.
@@ -143,16 +142,10 @@ fail:   msr     daifset, #2
         str     w3, [x1]
         mov     w3, #'\n'
         str     w3, [x1]
-        movz    w0, #0x0009
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_RESET
-        hvc     #0
+        psci    PSCI_SYSTEM_RESET
         b       .
 
-puts:   ldrb    w3, [x2], #1
-        cbz     w3, 12f
-        str     w3, [x1]
-        b       puts
-12:     ret
+        puts_fn x2, x1
 
 ok:     .asciz  "MG-TIMER-OK v"
 bad:    .asciz  "MG-FAIL check "

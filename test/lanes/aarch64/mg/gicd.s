@@ -6,10 +6,11 @@
 // from the distributor's PIDR2 (GICv2: offset 0xfe8, GICv3: 0xffe8).
 // Prints "MG-GICD-OK v2|v3" and powers off (PSCI SYSTEM_OFF); on a failed
 // check prints "MG-FAIL <n>" (n = the check) and resets.
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x1, #0x1c09, lsl #16        // PL011
+        pl011   x1        // PL011
         movz    x20, #0x2f00, lsl #16       // GICD
         movz    x22, #0x2f10, lsl #16       // GICC (v2) / GICR (v3)
         mov     x19, #0                     // check number
@@ -183,9 +184,7 @@ pass:   adr     x2, ok
 5:      str     w3, [x1]
         mov     w3, #'\n'
         str     w3, [x1]
-        movz    w0, #0x0008
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_OFF
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF
         b       .
 
 fail:   adr     x2, bad
@@ -194,16 +193,10 @@ fail:   adr     x2, bad
         str     w3, [x1]
         mov     w3, #'\n'
         str     w3, [x1]
-        movz    w0, #0x0009
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_RESET
-        hvc     #0
+        psci    PSCI_SYSTEM_RESET
         b       .
 
-puts:   ldrb    w3, [x2], #1
-        cbz     w3, 6f
-        str     w3, [x1]
-        b       puts
-6:      ret
+        puts_fn x2, x1
 
 ok:     .asciz  "MG-GICD-OK v"
 bad:    .asciz  "MG-FAIL check "

@@ -12,17 +12,17 @@
 //   the VM in place and the test runs again.
 // A failed check prints "MG-PSCI-FAIL <step>" and parks (the lane's timeout
 // and the missing OK line report it).
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x19, #0x1c09, lsl #16       // PL011 at 0x1c090000
+        pl011   x19       // PL011 at 0x1c090000
         adr     x0, m_start
         bl      puts
 
         // 1: VERSION >= 1.0 (FEATURES needs 1.0).
         mov     x28, #1
-        ldr     x0, =0x84000000
-        hvc     #0
+        psci    PSCI_VERSION
         mov     x20, x0
         adr     x0, m_ver
         bl      puts
@@ -34,11 +34,11 @@ _start:
 
         // 2: FEATURES(CPU_ON) >= 0; FEATURES(unknown id) = NOT_SUPPORTED.
         mov     x28, #2
-        ldr     x0, =0x8400000a
-        ldr     x1, =0xc4000003
+        ldr     x0, =PSCI_FEATURES
+        ldr     x1, =PSCI_CPU_ON
         hvc     #0
         tbnz    w0, #31, fail
-        ldr     x0, =0x8400000a
+        ldr     x0, =PSCI_FEATURES
         ldr     x1, =0x840000ff
         hvc     #0
         cmn     w0, #1
@@ -53,7 +53,7 @@ _start:
 
         // 4: CPU_ON of an MPIDR no vCPU has = INVALID_PARAMETERS (-2).
         mov     x28, #4
-        ldr     x0, =0xc4000003
+        ldr     x0, =PSCI_CPU_ON
         mov     x1, #7
         adr     x2, secondary
         mov     x3, #0
@@ -66,7 +66,7 @@ _start:
         adr     x21, flag
         str     wzr, [x21]
         dsb     sy
-        ldr     x0, =0xc4000003
+        ldr     x0, =PSCI_CPU_ON
         mov     x1, #1
         adr     x2, secondary
         ldr     x3, =0x5eedc0de
@@ -101,7 +101,7 @@ _start:
         adr     x23, flag2
         str     wzr, [x23]
         dsb     sy
-        ldr     x0, =0xc4000003
+        ldr     x0, =PSCI_CPU_ON
         mov     x1, #1
         adr     x2, spinner
         ldr     x3, =0x0badcafe
@@ -121,7 +121,7 @@ _start:
 
         // 9: CPU_ON of a running vCPU = ALREADY_ON (-4).
         mov     x28, #9
-        ldr     x0, =0xc4000003
+        ldr     x0, =PSCI_CPU_ON
         mov     x1, #1
         adr     x2, spinner
         mov     x3, #0
@@ -136,18 +136,16 @@ _start:
         ldrb    w1, [x1]
         cmp     w1, #'r'
         b.eq    7f
-        ldr     x0, =0x84000008             // SYSTEM_OFF
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF
         mov     x28, #10                    // SYSTEM_OFF returned
         b       fail
-7:      ldr     x0, =0x84000009             // SYSTEM_RESET
-        hvc     #0
+7:      psci    PSCI_SYSTEM_RESET
         mov     x28, #11                    // SYSTEM_RESET returned
         b       fail
 
 // AFFINITY_INFO(x1, level 0) -> x0. Clobbers x0-x3.
 affinity:
-        ldr     x0, =0xc4000004
+        ldr     x0, =PSCI_AFFINITY_INFO
         mov     x2, #0
         hvc     #0
         ret
@@ -157,8 +155,7 @@ secondary:
         adr     x1, flag
         str     w0, [x1]
         dsb     sy
-        ldr     x0, =0x84000002             // CPU_OFF
-        hvc     #0
+        psci    PSCI_CPU_OFF
         adr     x1, flag                    // CPU_OFF returned: spoil the flag
         mov     w0, #0xdead
         str     w0, [x1]
@@ -187,26 +184,10 @@ fail:   adr     x0, m_fail
         b       .
 
 // puts(x0): NUL-terminated string to the UART. Clobbers x0, w3.
-puts:   ldrb    w3, [x0], #1
-        cbz     w3, 1f
-        str     w3, [x19]
-        b       puts
-1:      ret
+        puts_fn x0, x19
 
 // puthex(x0): 8 hex digits and a newline. Clobbers x0-x4.
-puthex: mov     x4, #28
-1:      lsr     x1, x0, x4
-        and     w1, w1, #0xf
-        cmp     w1, #10
-        add     w2, w1, #'0'
-        add     w3, w1, #('a' - 10)
-        csel    w3, w2, w3, lo
-        str     w3, [x19]
-        subs    x4, x4, #4
-        b.pl    1b
-        mov     w3, #'\n'
-        str     w3, [x19]
-        ret
+        puthex_fn 32, 1
 
         .ltorg
         .balign 8

@@ -13,10 +13,11 @@
 // (it bites 2 s after the last ping; long periods keep a descheduled vCPU
 // from missing a ping).
 // Otherwise it prints MG-FAIL <n> and powers off (PSCI SYSTEM_OFF: exit 0).
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x1, #0x1c09, lsl #16        // PL011
+        pl011   x1        // PL011
         movz    x9, #0x1c0f, lsl #16        // SP805
         movz    x10, #0x2f00, lsl #16       // GICv3 distributor
         mrs     x20, cntfrq_el0             // counter ticks per second
@@ -141,11 +142,7 @@ delay_ms2:
         ret
 
 // puts: prints the NUL-terminated string at x2 (clobbers x2, w3).
-puts:   ldrb    w3, [x2], #1
-        cbz     w3, 1f
-        str     w3, [x1]
-        b       puts
-1:      ret
+        puts_fn x2, x1
 
 fail:   adr     x2, msg_fail
         bl      puts
@@ -153,9 +150,7 @@ fail:   adr     x2, msg_fail
         str     w3, [x1]
         mov     w3, #'\n'
         str     w3, [x1]
-        movz    w0, #0x0008
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_OFF: exit 0 = failure here
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF  // exit 0 = failure here
         b       .
 
         .ltorg

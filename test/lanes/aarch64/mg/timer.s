@@ -8,10 +8,11 @@
 // (qvm's default counter offset), and, pausing qvm between two ticks through
 // /dev/qvm, that the paused time does not count. A counter going backwards
 // prints "MG-TIMER-FAIL" and parks.
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x19, #0x1c09, lsl #16       // PL011 at 0x1c090000
+        pl011   x19       // PL011 at 0x1c090000
         isb
         mrs     x20, cntvct_el0
         mrs     x21, cntfrq_el0
@@ -47,33 +48,16 @@ _start:
         bl      puts
         mov     x0, x22
         bl      puthex
-        ldr     x0, =0x84000008             // SYSTEM_OFF
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF
 fail:   adr     x0, m_fail
         bl      puts
         b       .
 
 // puts(x0): NUL-terminated string to the UART. Clobbers x0, w3.
-puts:   ldrb    w3, [x0], #1
-        cbz     w3, 1f
-        str     w3, [x19]
-        b       puts
-1:      ret
+        puts_fn x0, x19
 
 // puthex(x0): 16 hex digits and a newline. Clobbers x0-x4.
-puthex: mov     x4, #60
-1:      lsr     x1, x0, x4
-        and     w1, w1, #0xf
-        cmp     w1, #10
-        add     w2, w1, #'0'
-        add     w3, w1, #('a' - 10)
-        csel    w3, w2, w3, lo
-        str     w3, [x19]
-        subs    x4, x4, #4
-        b.pl    1b
-        mov     w3, #'\n'
-        str     w3, [x19]
-        ret
+        puthex_fn 64, 1
 
         .ltorg
 m_start: .asciz "MG-TIMER-START "

@@ -5,10 +5,11 @@
 // until the next byte. Prints MG-NOFIFO-LINE (FIFO off), MG-FIFO-LINE (FIFO
 // on) and MG-UART-NOFIFO-OK, then PSCI SYSTEM_OFF (exit 0). A failed check
 // prints MG-FAIL <n> and powers off.
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x1, #0x1c09, lsl #16        // PL011
+        pl011   x1        // PL011
         mov     x19, #1
         str     wzr, [x1, #0x30]            // CR: disable while programming
         mov     w3, #0x60                   // LCR_H: 8 bits, FEN clear
@@ -34,9 +35,7 @@ _start:
         bl      puts_checked
         adr     x2, msg_ok
         bl      puts_checked
-        movz    w0, #0x0008
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_OFF
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF
         b       .
 
 // puts_checked: x2 = string; per byte: wait !TXFF (bounded), write, check.
@@ -74,9 +73,7 @@ fail:   adr     x2, msg_fail
         str     w3, [x1]
         mov     w3, #'\n'
         str     w3, [x1]
-        movz    w0, #0x0008
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_OFF (the lane wants the OK line)
-        hvc     #0
+        psci    PSCI_SYSTEM_OFF  // (the lane wants the OK line)
         b       .
 
 msg_nofifo: .asciz "MG-NOFIFO-LINE\n"

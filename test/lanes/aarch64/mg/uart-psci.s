@@ -3,10 +3,11 @@
 // aborts with a syndrome), reads FR with a load pair (an abort without a
 // syndrome: qvm decodes it with Capstone) and checks TXFE, then powers off
 // with PSCI SYSTEM_OFF. On a failed check it prints "MG-FAIL" and resets.
+        .include "common.inc"
         .text
         .global _start
 _start:
-        movz    x1, #0x1c09, lsl #16        // PL011 at 0x1c090000
+        pl011   x1        // PL011 at 0x1c090000
         adr     x2, msg
 1:      ldrb    w3, [x2], #1
         cbz     w3, 2f
@@ -27,18 +28,14 @@ _start:
         cbz     w3, 4f
         str     w3, [x1]
         b       3b
-4:      movz    w0, #0x0008
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_OFF
-        hvc     #0
+4:      psci    PSCI_SYSTEM_OFF
         b       .
 fail:   adr     x2, bad
 5:      ldrb    w3, [x2], #1
         cbz     w3, 6f
         str     w3, [x1]
         b       5b
-6:      movz    w0, #0x0009
-        movk    w0, #0x8400, lsl #16        // PSCI SYSTEM_RESET
-        hvc     #0
+6:      psci    PSCI_SYSTEM_RESET
         b       .
 msg:    .asciz  "MG-UART-START\n"
 ok:     .asciz  "MG-UART-OK\n"

@@ -1,0 +1,325 @@
+# shellcheck shell=bash
+# The lanes' host-side driver (bash), sourced by test/lanes/<arch>/run.sh
+# after it has described its architecture:
+#   LANE_ARCH            x86_64 | aarch64 (RESULT lines say LANE_ARCH/<test>)
+#   LANE_SCRIPT          the in-host startup script; its TESTS="..." line is
+#                        the default plan
+#   LANE_TIMEOUT         default of QVM_LANE_TIMEOUT (s)
+#   LANE_CONSOLE         the emulated host's console device (console=...)
+#   LANE_APPEND          extra host kernel arguments
+#   LANE_QEMU            array: QEMU and its machine, CPU, memory, kernel and
+#                        initrd options (the driver adds the console, the QMP
+#                        socket, -append and -no-reboot)
+#   LANE_STATE           array: monitor commands that describe a stalled
+#                        host (info registers, info lapic, ...)
+#   LANE_MEDIANS         QVMTIME labels whose median the summary prints
+#   lane_build           function: builds the host image (output is logged)
+#   LANE_NOLOCK          1: do not wait for /tmp/qvm-lane.lock (a lane
+#                        without QEMU: lib/fake-lane.sh)
+# and then calls lane_main. The driver boots the host under QEMU, turns its
+# console reports (test/lanes/lib/host.sh) into the test runner's lines
+#   RESULT PASS|FAIL|SKIP <arch>/<test> [detail]
+#   TIME <arch>/<test> <ms> ms, QVMTIME/QVMBLK/QVMNET figure lines
+# and a summary, and watches the host for stalls: no console output (the
+# host prints a heartbeat) for QVM_LANE_STALL s while QEMU's CPU time stood
+# still, or none at all for QVM_LANE_SILENCE s. A stall is diagnosed from
+# outside (QMP human-monitor commands, QEMU's /proc stat and wchan, the last
+# console lines, in build/test-logs/<arch>-lane-stall-N.log), QEMU is
+# killed, and the remaining tests run in a freshly booted host; the stalled
+# test is rerun there once when the stall is proven (QEMU's CPU time stood
+# still and none of the test's qvm runs had hit its kill timeout). At most
+# QVM_LANE_BOOTS hosts per lane; QVM_LANE_TIMEOUT bounds the lane (time
+# lost in stalled tests does not count). Exit status 0 when every planned
+# test passed.
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+cd "$top" || exit 1
+
+lane_log() { echo "$LANE_ARCH lane: $*"; }
+
+# Seconds since the epoch and QEMU's CPU time (utime + stime, clock ticks,
+# from /proc/PID/stat) into $now / $cpu, without forking.
+now_s() { now=$EPOCHSECONDS; }
+qemu_cpu() {
+  local st="" f
+  read -r st 2>/dev/null <"/proc/$1/stat"
+  read -r -a f <<<"${st##*) }"   # fields from 3 (state) on
+  cpu=$(( ${f[11]:-0} + ${f[12]:-0} ))
+}
+
+# lane_state N TEST WHY: the stall report (monitor, /proc, console tail).
+lane_state() {
+  local out=$logdir/$LANE_ARCH-lane-stall-$1.log c t st f
+  {
+    echo "$LANE_ARCH lane: emulated host stalled in ${2:-its boot} (host boot $boots): $3"
+    echo "QEMU pid $qpid, command: ${LANE_QEMU[*]}"
+    echo "--- last console lines"
+    printf '%s\n' "${tail_lines[@]}"
+    [[ -n $partial ]] && echo "(unfinished line) $partial"
+    echo "--- /proc/$qpid/stat"
+    cat "/proc/$qpid/stat" 2>&1
+    echo "--- /proc/$qpid/wchan: $(cat "/proc/$qpid/wchan" 2>&1)"
+    echo "--- threads: tid comm state wchan utime stime"
+    for t in /proc/"$qpid"/task/*; do
+      read -r st 2>/dev/null <"$t/stat" || continue
+      read -r -a f <<<"${st##*) }"
+      echo "${t##*/} $(cat "$t/comm" 2>/dev/null) ${f[0]} $(cat "$t/wchan" 2>/dev/null) ${f[11]} ${f[12]}"
+    done
+    for c in "${LANE_STATE[@]}"; do
+      echo "--- monitor: $c"
+      timeout -k 5 20 python3 test/lanes/lib/qmp.py "$qmp" hmp "$c" 2>&1
+    done
+  } >"$out" 2>&1
+  echo "$out"
+}
+
+# Appends a RESULT line (and records it) for a host report.
+report() {  # verdict test detail
+  local note=""
+  # A name reported again (a rerun test's own rows, such as the
+  # micro-guests', or a test planned twice): shown, not counted twice.
+  if [[ -n ${result[$2]:-} ]]; then
+    lane_log "$2 reported again${rerun:+ in the rerun of $rerun} (counted once): $1${3:+ $3}"
+    return
+  fi
+  [[ $2 == "$rerun" && -n $rerun_log ]] && note="rerun after emulated-host stall: $rerun_log"
+  result[$2]=$1
+  local d=$3
+  [[ $1 == PASS ]] && d=""  # a pass is just that (the log has its details)
+  [[ -n $note ]] && d="${d:+$d }($note)"
+  echo "RESULT $1 $LANE_ARCH/$2${d:+ $d}"
+}
+
+# run_host TESTS: boots one emulated host that runs TESTS (space-separated)
+# and reads its console until it ends, stalls or the lane's budget is
+# spent. Sets outcome (done|died|stalled|budget), current (the test it was
+# in, or ""), stall_why, proven (1: the CPU stood still and no qvm timeout
+# fired in the test), qemu_rc.
+run_host() {
+  local tests=$1 append fifo cfd line part rc silence cpu1 cpu_mark
+  append="console=$LANE_CONSOLE quiet loglevel=3 panic=-1 qvmlane.reps=$reps qvmlane.tests=${tests// /,} qvmlane.heartbeat=$heartbeat"
+  [[ -n $rerun ]] && append+=" qvmlane.rerun=$rerun"
+  [[ -n ${QVM_LANE_VERBOSE:-} ]] && append+=" qvmlane.verbose=1"
+  [[ -n ${LANE_APPEND:-} ]] && append+=" $LANE_APPEND"
+  fifo=$tmp/console-$boots
+  qmp=$tmp/qmp-$boots.sock
+  mkfifo "$fifo"
+  "${LANE_QEMU[@]}" -display none -monitor none -serial stdio -no-reboot \
+    -qmp "unix:$qmp,server=on,wait=off" -append "$append" \
+    </dev/null >"$fifo" 2>>"$qemuerr" &
+  qpid=$!
+  exec {cfd}<"$fifo"
+  rm -f "$fifo"
+  outcome="" current="" stall_why="" proven=0 qemu_rc="" partial="" timeout_fired=0 selftest_stop=0
+  tail_lines=()
+  now_s; qemu_cpu $qpid
+  last_out=$now cpu_mark=$cpu test_start=$now
+  while :; do
+    IFS= read -r -t 1 -u "$cfd" part
+    rc=$?
+    now_s
+    if ((rc == 0)); then
+      line=$partial$part partial=""
+      qemu_cpu $qpid; last_out=$now cpu_mark=$cpu
+      handle "${line%$'\r'}"
+    elif ((rc <= 128)); then  # end of file: QEMU closed the console
+      [[ -n $partial$part ]] && handle "$partial$part"
+      break
+    elif [[ -n $part ]]; then
+      partial+=$part
+      qemu_cpu $qpid; last_out=$now cpu_mark=$cpu
+    fi
+    if ((selftest_stop == 1)); then  # the stall self-test: stop the CPUs
+      selftest_stop=2
+      timeout -k 5 20 python3 test/lanes/lib/qmp.py "$qmp" stop >>"$qemuerr" 2>&1 ||
+        lane_log "QMP stop for the stall self-test failed (see $qemuerr)"
+    fi
+    if ((now >= deadline)); then outcome=budget; break; fi
+    silence=$((now - last_out))
+    if ((silence >= stall)); then
+      qemu_cpu $qpid; cpu1=$cpu
+      # negligible: under 2% of one CPU over the silent window
+      if (( (cpu1 - cpu_mark) * 100 < silence * clk * 2 )); then
+        outcome=stalled proven=$((timeout_fired == 0))
+        stall_why="no console output for $silence s and QEMU's CPU time +$(( (cpu1 - cpu_mark) * 1000 / clk )) ms in it"
+        break
+      fi
+      if ((silence >= silent)); then
+        outcome=stalled proven=0
+        stall_why="no console output for $silence s (QEMU's CPU time +$(( (cpu1 - cpu_mark) * 1000 / clk )) ms in it: a host busy but silent)"
+        break
+      fi
+    fi
+  done
+  if [[ -z $outcome ]]; then
+    wait "$qpid"; qemu_rc=$?
+    if ((done_seen)); then outcome="done"; else outcome=died; fi
+  else
+    if [[ $outcome == stalled ]]; then
+      stalls=$((stalls + 1))
+      stall_log=$(lane_state "$stalls" "$current" "$stall_why")
+    fi
+    kill -TERM "$qpid" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qpid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$qpid" 2>/dev/null
+    wait "$qpid" 2>/dev/null; qemu_rc=killed
+  fi
+  exec {cfd}<&-
+  rm -f "$qmp"
+}
+
+# handle LINE: one console line of the host.
+handle() {
+  local line=$1 r name detail label ms
+  [[ $line == "QVMLANE ALIVE" ]] && return  # heartbeats are not logged
+  printf '%s\n' "$line" >>"$log"
+  tail_lines+=("$line")
+  ((${#tail_lines[@]} > 30)) && tail_lines=("${tail_lines[@]:1}")
+  case $line in
+    "QVMLANE PLAN "*) ((boots == 1)) && [[ -z $only ]] && plan=${line#QVMLANE PLAN } ;;
+    "QVMLANE host "*) echo "$line" ;;
+    "QVMLANE DONE") done_seen=1 ;;
+    "QVMLANE SELFTEST-STOP "*)
+      # only for the lane's own self-tests, and only when planned
+      [[ " $plan " == *" ${line#QVMLANE SELFTEST-STOP } "* && $current == selftest-* ]] && selftest_stop=1 ;;
+    "QVMTEST START "*)
+      current=${line#QVMTEST START } timeout_fired=0 test_start=$EPOCHSECONDS
+      lane_log "$current ..." ;;
+    "QVMRUN "*) [[ ${line##* } == 137 ]] && timeout_fired=1 ;;
+    "QVMTEST PASS "* | "QVMTEST FAIL "* | "QVMTEST SKIP "*)
+      read -r _ r name detail <<<"$line"
+      report "$r" "$name" "$detail"
+      [[ $name == "$current" ]] && current="" ;;
+    "QVMTIME test-"*) read -r _ label ms <<<"$line"; echo "TIME $LANE_ARCH/${label#test-} $ms ms" ;;
+    "QVMTIME "*)
+      echo "$line"
+      read -r _ label ms <<<"$line"
+      [[ " ${LANE_MEDIANS:-} " == *" $label "* ]] && figures[$label]+=" $ms" ;;
+    "QVMBLK "* | "QVMNET "*) echo "$line" ;;  # blk-perf / net-perf figures
+    "QVMREPS "*) read -r _ label n m <<<"$line"; lane_log "$label passed $n of $m runs" ;;
+    "  | "* | "  : "* | "  ! "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
+  esac
+}
+
+lane_main() {
+  logdir=build/test-logs
+  # One emulated-host lane at a time on this machine (two share 2 cores
+  # badly and the logs): wait for any other lane run to finish. (Not for
+  # a lane without QEMU: LANE_NOLOCK=1.)
+  exec 9>"${TMPDIR:-/tmp}/qvm-lane.lock"
+  if [[ -z ${LANE_NOLOCK:-} ]] && ! flock -n 9; then
+    lane_log "waiting for another lane run to finish"
+    flock 9
+  fi
+  mkdir -p "$logdir"
+  log=$logdir/$LANE_ARCH-lane.log
+  buildlog=$logdir/$LANE_ARCH-lane-build.log
+  qemuerr=$logdir/$LANE_ARCH-lane-qemu.stderr
+  rm -f "$logdir/$LANE_ARCH"-lane-stall-*.log
+  lane_timeout=${QVM_LANE_TIMEOUT:-$LANE_TIMEOUT}
+  stall=${QVM_LANE_STALL:-120}
+  silent=${QVM_LANE_SILENCE:-$((stall * 4))}
+  max_boots=${QVM_LANE_BOOTS:-3}
+  heartbeat=$((stall / 8)); ((heartbeat < 1)) && heartbeat=1
+  reps=${QVM_LANE_REPS:-5}
+  only=${QVM_LANE_TESTS:-}
+  clk=$(getconf CLK_TCK)
+  plan=$(sed -n 's/^TESTS="\(.*\)"$/\1/p' "$LANE_SCRIPT")
+  [[ -n $only ]] && plan=$only
+  t_begin=$(date +%s%N)
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/qvm-lane.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  declare -gA result=() figures=()
+
+  lane_log "building the lane image"
+  if ! lane_build >"$buildlog" 2>&1; then
+    tail -n 20 "$buildlog" | sed 's/^/  | /'
+    for t in $plan; do echo "RESULT FAIL $LANE_ARCH/$t lane image build failed (see $buildlog)"; done
+    exit 1
+  fi
+  t_built=$(date +%s%N)
+  lane_log "image built in $(( (t_built - t_begin) / 1000000 )) ms; booting the emulated host (timeout ${lane_timeout} s, stall ${stall} s)"
+
+  : >"$log"
+  : >"$qemuerr"
+  deadline=$((EPOCHSECONDS + lane_timeout))
+  boots=0 stalls=0 reruns=0 rerun="" rerun_log="" rerun_names=""
+  local todo=$plan t why where left
+  while :; do
+    boots=$((boots + 1)) done_seen=0
+    ((boots > 1)) && echo "=== fresh emulated host $boots: $todo${rerun:+ (rerun: $rerun)}" >>"$log"
+    run_host "$todo"
+    # What is left: the planned tests without a result, in plan order.
+    left=""
+    for t in $plan; do [[ -n ${result[$t]:-} ]] || left+=" $t"; done
+    left=${left# }
+    [[ -z $left || $outcome == "done" ]] && break
+    if [[ $outcome == stalled ]]; then
+      where=${current:-no test (the host boot, or between tests)}
+      lane_log "emulated host stalled in $where: $stall_why; state in $stall_log"
+      local next="" seen=0
+      if [[ -n $current ]]; then
+        # the stalled test: rerun once when the stall is proven, else failed
+        if ((proven)) && [[ $current != "$rerun" ]] && ((boots < max_boots)); then
+          next=$current
+        else
+          why="emulated host stalled ($stall_why; state: $stall_log)"
+          ((proven)) || why+="; not rerun: not proven a host stall (a qvm timeout fired or the CPU kept running)"
+          [[ $current == "$rerun" ]] && why+="; not rerun again"
+          ((proven && boots >= max_boots)) && [[ $current != "$rerun" ]] && why+="; not rerun: no fresh host left (QVM_LANE_BOOTS=$max_boots)"
+          report FAIL "$current" "$why"
+        fi
+        # time spent in the stalled test does not count against the budget
+        deadline=$((deadline + EPOCHSECONDS - test_start))
+      fi
+      # the tests after the stalled one (those without a result)
+      for t in $left; do
+        [[ $t == "$current" ]] && { seen=1; continue; }
+        [[ -n $current ]] && ((!seen)) && continue
+        next+=" $t"
+      done
+      next=${next# }
+      if [[ -n $next ]] && ((boots < max_boots)); then
+        if [[ -n $current && ${next%% *} == "$current" ]]; then
+          rerun=$current rerun_log=$stall_log reruns=$((reruns + 1)) rerun_names+=" $current"
+        else
+          rerun="" rerun_log=""
+        fi
+        lane_log "booting a fresh emulated host for: $next"
+        todo=$next
+        continue
+      fi
+      [[ -n $next ]] && why="emulated host stalled in $where; no fresh host left (QVM_LANE_BOOTS=$max_boots)"
+      break
+    fi
+    break
+  done
+
+  # Tests no host reported.
+  case $outcome in
+    budget) why="lane timed out after ${lane_timeout} s" ;;
+    died) why="emulated host stopped early (qemu exit ${qemu_rc:-?}; see $log)" ;;
+    stalled) ;;
+    *) why="not reported by the lane" ;;
+  esac
+  where=${current:-before the first test}
+  for t in $plan; do
+    [[ -n ${result[$t]:-} ]] && continue
+    if [[ $t == "$current" && $outcome != stalled ]]; then echo "RESULT FAIL $LANE_ARCH/$t hung or died here ($why)"
+    elif [[ $outcome == stalled ]]; then echo "RESULT FAIL $LANE_ARCH/$t not reached ($why)"
+    else echo "RESULT FAIL $LANE_ARCH/$t not reached ($why in $where)"; fi
+    result[$t]=FAIL
+  done
+
+  t_end=$(date +%s%N)
+  lane_log "wall time $(( (t_end - t_begin) / 1000000 )) ms (boot and tests $(( (t_end - t_built) / 1000000 )) ms); log $log"
+  lane_log "$boots host boot(s), $stalls emulated-host stall(s), $reruns rerun(s)${rerun_names:+ (${rerun_names# })}"
+  local label sorted
+  for label in ${LANE_MEDIANS:-}; do
+    [[ -n ${figures[$label]:-} ]] || continue
+    sorted=($(printf '%s\n' ${figures[$label]} | sort -n))
+    lane_log "$label qvm start -> QVM-GUEST-INIT: median ${sorted[$(( ${#sorted[@]} / 2 ))]} ms of ${#sorted[@]} (${sorted[*]})"
+  done
+  for t in $plan; do [[ ${result[$t]} == PASS ]] || exit 1; done
+  exit 0
+}

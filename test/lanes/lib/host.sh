@@ -1,0 +1,358 @@
+# shellcheck shell=sh
+# The lanes' in-host library (busybox sh), installed as /etc/lane/host.sh
+# in both lane images and sourced by the lane's startup script (<arch>/lane.sh)
+# after it has set TESTS (its default test list). It parses the kernel
+# command line, gives the tests their helpers (guest, watch, show, ...) and
+# runs them: lane_run reports over the console, one line each,
+#   QVMLANE PLAN <test> ...            the tests it will run, in order
+#   QVMLANE host <kernel, cpus, modules>
+#   QVMTEST START <test>
+#   QVMRUN <name> <rc>                 each qvm run of guest(): its exit status
+#   QVMTEST PASS|FAIL|SKIP <test> [detail]
+#   QVMTIME <label> <ms>               boot times and per-test wall times
+#   QVMLANE ALIVE                      a heartbeat while tests run
+#   QVMLANE DONE
+# and test/lanes/lib/driver.sh (on the build machine) turns them into RESULT
+# lines. Kernel command-line knobs: qvmlane.tests=a,b (the tests to run),
+# qvmlane.reps=N (boot repetitions), qvmlane.verbose=1 (every qvm run's
+# output), qvmlane.rerun=TEST (this host reruns TEST after an emulated-host
+# stall), qvmlane.heartbeat=S (seconds between heartbeats); a lane's own
+# qvmlane.* arguments go to its lane_arg function when it has one.
+# Keep guest consoles quiet: every byte is a VM exit.
+
+busybox --install -s
+cr=$(printf '\r')
+reps=5
+verbose=""
+RERUN=""
+heartbeat=15
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    qvmlane.tests=*) TESTS=$(echo "${arg#qvmlane.tests=}" | tr ',' ' ') ;;
+    qvmlane.reps=*) reps=${arg#qvmlane.reps=} ;;
+    qvmlane.verbose=1) verbose=1 ;;
+    qvmlane.rerun=*) RERUN=${arg#qvmlane.rerun=} ;;
+    qvmlane.heartbeat=*) heartbeat=${arg#qvmlane.heartbeat=} ;;
+    qvmlane.*) type lane_arg >/dev/null 2>&1 && lane_arg "$arg" ;;
+  esac
+done
+case "$reps" in ''|*[!0-9]*) reps=5 ;; esac
+case "$heartbeat" in ''|*[!0-9]*|0) heartbeat=15 ;; esac
+
+# Milliseconds of uptime (10 ms resolution) without forking.
+now_ms() { read -r up _ </proc/uptime; ms=$(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
+
+# qvm's stdin: a FIFO held open read-write, so it never sees EOF and tests
+# can type into the guest console (printf ... >&3).
+mkfifo /tmp/qvm-in
+exec 3<>/tmp/qvm-in
+
+# watch NAME MODE: copies qvm's output (stdin) to /tmp/NAME.out, adding
+#   QVMSTAMP <n> <ms>   when the n-th QVM-GUEST-INIT marker arrives
+#   QVMPANIC <line>     when the guest kernel panics: qvm's power is cut at
+#                       once (a panic without panic= never reboots) instead
+#                       of waiting for the kill timeout.
+# MODE reboot:  power-cut qvm (SIGQUIT) at the 2nd marker.
+# MODE shell:   type `nproc` after the shell banner, `poweroff` after its answer.
+# MODE button:  press the power button (SIGTERM to qvm) at the shell banner.
+# MODE vcon:    type a line into the guest's virtio-console when it is ready.
+# MODE kill:    SIGKILL qvm when the guest reports its synced write.
+# MODE mgreset: power-cut qvm after a micro-guest's second MG-PSCI-OK.
+# MODE pause:   pause qvm ($PAUSE_SYS) 3 s through qvmctl at the first
+#               MG-TIMER-T tick; QVMTICK <ms> at the first two ticks.
+watch() {
+  n=0 acted="" panicked=""
+  while IFS= read -r line; do
+    line=${line%"$cr"}
+    case "$line" in
+      *QVM-GUEST-INIT*) n=$((n + 1)); now_ms; echo "QVMSTAMP $n $ms" ;;
+      *"Kernel panic - not syncing"*)
+        if [ -z "$panicked" ]; then echo "QVMPANIC $line"; panicked=1; kill -QUIT "$(cat /tmp/$1.pid)"; fi ;;
+    esac
+    printf '%s\n' "$line"
+    case "$2" in
+      reboot)
+        if [ $n -ge 2 ] && [ -z "$acted" ]; then kill -QUIT "$(cat /tmp/$1.pid)"; acted=1; fi ;;
+      button)
+        case "$line" in
+          QVM-GUEST-SHELL*) [ -z "$acted" ] && kill -TERM "$(cat /tmp/$1.pid)" && acted=1 ;;
+        esac ;;
+      vcon)
+        case "$line" in
+          QVM-VCON-READY*) [ -z "$acted" ] && printf 'ping-from-host\n' >&3 && acted=1 ;;
+        esac ;;
+      kill)
+        case "$line" in
+          QVM-BLK-SYNCED*) [ -z "$acted" ] && kill -KILL $(pidof qvm) && acted=1 ;;
+        esac ;;
+      mgreset)
+        case "$line" in
+          MG-PSCI-OK*) acted=$((${acted:-0} + 1)); [ "$acted" -eq 2 ] && kill -QUIT "$(cat /tmp/$1.pid)" ;;
+        esac ;;
+      pause)
+        case "$line" in
+          MG-TIMER-T*)
+            if [ -z "$acted" ]; then
+              acted=1
+              now_ms; echo "QVMTICK $ms"
+              qvmctl pause "$PAUSE_SYS" >/tmp/$1.ctl 2>&1; prc=$?
+              sleep 3
+              qvmctl resume "$PAUSE_SYS" >>/tmp/$1.ctl 2>&1; rrc=$?
+              echo "QVMPAUSE $prc $rrc"
+            elif [ "$acted" = 1 ]; then
+              acted=2; now_ms; echo "QVMTICK $ms"
+            fi ;;
+        esac ;;
+      shell)
+        case "$line" in
+          QVM-GUEST-SHELL*) [ -z "$acted" ] && printf 'nproc\n' >&3 && acted=nproc ;;
+          [0-9]|[0-9][0-9]) [ "$acted" = nproc ] && echo "QVMNPROC $line" && printf 'poweroff\n' >&3 && acted=off ;;
+        esac ;;
+    esac
+  done >/tmp/$1.out
+}
+
+# guest NAME CONF SECS MODE: runs qvm under a kill timeout; afterwards
+# /tmp/NAME.out holds its output, RC its exit status, BOOT the ms from qvm's
+# start to the first marker (empty when none), MARKS the number of markers,
+# NPROC the guest's QVM-GUEST-NPROC. Reports "QVMRUN NAME RC" on the
+# console (the driver learns that a qvm timeout fired).
+guest() {
+  rm -f /tmp/$1.out /tmp/$1.pid
+  now_ms; t0=$ms
+  { timeout -s KILL "$3" qvm @"$2" <&3 2>&1 &
+    echo $! >/tmp/$1.pid
+    wait $!
+    echo "QVMRC $?"; } | watch "$1" "$4"
+  # (a power cut can land mid-line: QVMRC may follow a partial guest line)
+  RC=$(sed -n 's/.*QVMRC \([0-9]*\)$/\1/p' /tmp/$1.out | tail -n1)
+  MARKS=$(grep -c '^QVMSTAMP ' /tmp/$1.out)
+  BOOT=$(awk -v t0="$t0" '$1 == "QVMSTAMP" && $2 == 1 { print $3 - t0 }' /tmp/$1.out)
+  NPROC=$(sed -n 's/.*QVM-GUEST-NPROC \([0-9]*\).*/\1/p' /tmp/$1.out | head -n1)
+  echo "QVMRUN $1 ${RC:-?}"
+  [ -n "$verbose" ] && sed 's/^/  : /' /tmp/$1.out
+}
+
+# Shows the end of a failed run's output on the console, after any lines
+# that tell why a guest died (fatal signals, oopses, panics).
+show() {
+  grep -E 'unhandled|segfault|Internal error|Unable to handle|Kernel panic|Call trace|^\[ *[0-9.]*\] *(pc|lr|sp) :|esr|QVMPANIC' "$1" | head -n 30 | sed 's/^/  ! /'
+  tail -n 15 "$1" | sed 's/^/  | /'
+}
+
+rc_text() {
+  case "$1" in
+    137) echo "killed after its timeout (hang)" ;;
+    *) echo "exit $1" ;;
+  esac
+}
+
+# hexval HEXDIGITS -> $v (decimal)
+hexval() { case "$1" in ""|*[!0-9a-fA-F]*) v=0 ;; *) v=$((0x$1)) ;; esac; }
+
+# bad_config_check CONF EXPECT [-x]: qvm @CONF exits 65 and its stderr holds
+# EXPECT (with -x: as a whole line).
+bad_config_check() {
+  timeout -s KILL 20 qvm @"$1" <&3 >/tmp/bad.stdout 2>/tmp/bad.stderr
+  rc=$?
+  if [ $rc -ne 65 ]; then RESULT=FAIL DETAIL="$(rc_text $rc), expected 65"; show /tmp/bad.stderr; return; fi
+  if ! grep -q ${3:-} -F -- "$2" /tmp/bad.stderr; then
+    RESULT=FAIL DETAIL="stderr lacks the expected message"
+    echo "  | expected: $2"; show /tmp/bad.stderr; return
+  fi
+  RESULT=PASS DETAIL=""
+}
+
+# boot_check NAME CONF CPUS: one boot to init and poweroff, under a kill
+# timeout of BOOT_SECS (the lane sets it).
+boot_check() {
+  guest "$1" "$2" "${BOOT_SECS:-60}" plain
+  if grep -q '^QVMPANIC' /tmp/$1.out; then
+    RESULT=FAIL DETAIL="guest kernel panic: $(sed -n 's/^QVMPANIC //p' /tmp/$1.out | head -n1 | cut -c1-120) (qvm $(rc_text "$RC"))"
+  elif [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 (markers seen: $MARKS)"
+  elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
+  elif [ "$NPROC" != "$3" ]; then RESULT=FAIL DETAIL="guest nproc ${NPROC:-?}, expected $3"
+  else RESULT=PASS DETAIL=""; return; fi
+  show /tmp/$1.out
+}
+
+# repeat_runs LABEL N CMD [ARG...]: runs CMD (a check that sets RESULT and
+# DETAIL) N times; every repetition runs (a failure does not stop the
+# series): the summary line QVMREPS LABEL PASSED RUNS tells how reliable it
+# is, the result fails naming the first failed run.
+repeat_runs() {
+  rr_label=$1 rr_n=$2
+  shift 2
+  rr_i=1 rr_passed=0 rr_first=""
+  while [ $rr_i -le "$rr_n" ]; do
+    "$@"
+    if [ "$RESULT" = PASS ]; then rr_passed=$((rr_passed + 1))
+    else
+      echo "  ! $rr_label run $rr_i of $rr_n: $DETAIL"
+      [ -z "$rr_first" ] && rr_first="run $rr_i: $DETAIL"
+    fi
+    rr_i=$((rr_i + 1))
+  done
+  echo "QVMREPS $rr_label $rr_passed $rr_n"
+  if [ $rr_passed -eq "$rr_n" ]; then RESULT=PASS DETAIL=""
+  else RESULT=FAIL DETAIL="$((rr_n - rr_passed)) of $rr_n runs failed; first: $rr_first"; fi
+}
+
+# boot_reps LABEL CONF CPUS: boot_check `reps` times, QVMTIME LABEL per boot.
+boot_once() { boot_check "$1" "$2" "$3"; [ -n "$BOOT" ] && echo "QVMTIME $1 $BOOT"; }
+boot_reps() { repeat_runs "$1" "$reps" boot_once "$1" "$2" "$3"; }
+
+# reboot_check SECS: qvm.test=reboot (/etc/qvm/reboot.qvmconf): the guest
+# resets in place (its init marker twice), then SIGQUIT (power cut) must
+# give exit 3.
+reboot_check() {
+  guest reboot /etc/qvm/reboot.qvmconf "$1" reboot
+  if [ "$MARKS" -ge 2 ] && [ "$RC" = 3 ]; then RESULT=PASS DETAIL=""; return; fi
+  if [ "$MARKS" -lt 2 ]; then RESULT=FAIL DETAIL="guest booted $MARKS time(s), expected a reset in place (2); qvm $(rc_text "$RC")"
+  else RESULT=FAIL DETAIL="after the power cut qvm gave $(rc_text "$RC"), expected 3"; fi
+  show /tmp/reboot.out
+}
+
+# net_check NAME CONF SECS MAC PINGS: qvm creates the tap qvmtap0
+# (virtio-net hostdev); once it exists the host side gets 10.0.2.1/24 and
+# pings the guest (10.0.2.15, up to PINGS tries) while the guest pings the
+# host (plain and 1400-byte echoes); then 1 MiB each way over TCP (busybox
+# nc) with md5 checks; the guest's eth0 must have MAC. Queue kicks must be
+# ioeventfds (no "no ioeventfds" fallback).
+net_check() {
+  rm -f /tmp/net-host
+  ip link del qvmtap0 2>/dev/null
+  ( i=0
+    while [ ! -e /sys/class/net/qvmtap0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    if ! ip addr add 10.0.2.1/24 dev qvmtap0 || ! ip link set qvmtap0 up; then
+      echo "no-tap" >/tmp/net-host; exit 0
+    fi
+    i=0 r=fail
+    while [ $i -lt "$5" ]; do
+      if ping -c 1 -W 1 10.0.2.15 >/dev/null 2>&1; then r=ok; break; fi
+      i=$((i + 1))
+    done
+    echo "$r" >/tmp/net-host ) &
+  cfg=$!
+  head -c 1048576 /dev/urandom >/tmp/net-h2g
+  rm -f /tmp/net-g2h
+  # busybox nc ends at end of its stdin: give the receiver one that never ends
+  rm -f /tmp/net-nin; mkfifo /tmp/net-nin; exec 6<>/tmp/net-nin
+  nc -l -p 5001 <&6 >/tmp/net-g2h & n1=$!
+  nc -l -p 5002 </tmp/net-h2g & n2=$!
+  guest "$1" "$2" "$3" plain
+  wait $cfg
+  kill $n1 $n2 2>/dev/null
+  exec 6<&-
+  h2g=$(md5sum </tmp/net-h2g); h2g=${h2g%% *}
+  g2h=$(md5sum </tmp/net-g2h 2>/dev/null); g2h=${g2h%% *}
+  o=/tmp/$1.out
+  mac=$(sed -n 's/^QVM-NET-MAC //p' $o | head -n1)
+  gping=$(sed -n 's/^QVM-NET-PING //p' $o | head -n1)
+  hping=$(cat /tmp/net-host 2>/dev/null)
+  if [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0"
+  elif [ "$mac" != "$4" ]; then RESULT=FAIL DETAIL="guest eth0 MAC '$mac', expected the configured $4"
+  elif [ "$hping" = no-tap ]; then RESULT=FAIL DETAIL="qvm did not create/open tap qvmtap0 (or ip could not configure it)"
+  elif [ "$gping" != ok ]; then RESULT=FAIL DETAIL="guest ping of the host over virtio-net/tap: ${gping:-no result}"
+  elif [ "$hping" != ok ]; then RESULT=FAIL DETAIL="host ping of the guest: ${hping:-no result}"
+  elif ! grep -q "^QVM-NET-G2H $g2h" $o; then RESULT=FAIL DETAIL="1 MiB guest->host over TCP: host got md5 $g2h ($(wc -c </tmp/net-g2h) bytes), guest sent $(sed -n 's/^QVM-NET-G2H //p' $o)"
+  elif ! grep -q "^QVM-NET-H2G $h2g" $o; then RESULT=FAIL DETAIL="1 MiB host->guest over TCP: guest got $(sed -n 's/^QVM-NET-H2G //p' $o), host sent $h2g"
+  elif grep -q 'no ioeventfds' $o; then RESULT=FAIL DETAIL="virtio-net fell back to exits: $(grep 'no ioeventfds' $o | head -n1)"
+  else RESULT=PASS DETAIL=""; return; fi
+  show $o
+}
+
+# Micro-guests: the lane image holds /mg/tests.tsv (the table),
+# /mg/table.sh (test/microguests/table.sh) and the configs in MG_DIR (the
+# lane sets it; default /mg) with their images. mg_table ROW... runs rows
+# through it under a 60 s default kill timeout, one QVMTEST line
+# per row (mg-NAME), the failed run's output after it; sets NPASS/NFAIL and
+# FIRST (the first failed row).
+mg_table() {
+  NPASS=0 NFAIL=0 FIRST=""
+  MG_TIMEOUT=60 MG_SHOW=1 MG_LOGDIR=/tmp sh /mg/table.sh /mg/tests.tsv "${MG_DIR:-/mg}" "$@" >/tmp/mg-table.out
+  while IFS= read -r line; do
+    case "$line" in
+      "MGTEST PASS "*) NPASS=$((NPASS + 1)); echo "QVMTEST PASS mg-${line#MGTEST PASS }" ;;
+      "MGTEST FAIL "*)
+        NFAIL=$((NFAIL + 1)); line=${line#MGTEST FAIL }
+        [ -z "$FIRST" ] && FIRST=${line%% *}
+        echo "QVMTEST FAIL mg-$line" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done </tmp/mg-table.out
+}
+
+# microguests: every row of /mg/tests.tsv; the test fails if any row does.
+t_microguests() {
+  if [ ! -f /mg/tests.tsv ]; then RESULT=FAIL DETAIL="no /mg/tests.tsv in the lane image"; return; fi
+  mg_table
+  if [ $NPASS = 0 ] && [ $NFAIL = 0 ]; then RESULT=FAIL DETAIL="no rows in /mg/tests.tsv"
+  elif [ $NFAIL = 0 ]; then RESULT=PASS DETAIL="$NPASS micro-guests"
+  else RESULT=FAIL DETAIL="$NFAIL of $((NPASS + NFAIL)) micro-guests failed (first: $FIRST)"; fi
+}
+
+# mg-NAME without a t_mg_NAME function: the table's row NAME alone (its
+# line is the test's result).
+mg_row() {
+  if [ -z "$(sh /mg/table.sh -l /mg/tests.tsv "${MG_DIR:-/mg}" "$1" 2>/dev/null)" ]; then
+    echo "QVMTEST FAIL mg-$1 no such test (and no row $1 in /mg/tests.tsv)"; return
+  fi
+  mg_table "$1"
+}
+
+# Self-tests of the lane machinery (run only when named in qvmlane.tests;
+# test/lanes/selftest.sh). selftest-hang runs qvm on a guest that spins
+# forever: qvm's kill timeout ends it (SPIN_IMAGE/SPIN_CONF come from the
+# lane). selftest-stall asks the driver to stop the emulated CPUs (an
+# emulated-host stall) unless this host is its rerun; selftest-freeze does
+# so every time.
+t_selftest_pass() { RESULT=PASS DETAIL=""; }
+t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }
+t_selftest_hang() {
+  spin_image /tmp/spin.bin
+  printf '%s\n' "$SPIN_CONF" >/tmp/spin.qvmconf
+  guest selftest-hang /tmp/spin.qvmconf 5 plain
+  if [ "$RC" = 137 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC")"
+  else RESULT=FAIL DETAIL="a spinning guest should have been killed after 5 s: qvm $(rc_text "$RC")"; fi
+}
+selftest_stop() { echo "QVMLANE SELFTEST-STOP $1"; sleep 100000; RESULT=FAIL DETAIL="the emulated host was not stopped"; }
+t_selftest_stall() {
+  if [ "$RERUN" = selftest-stall ]; then RESULT=PASS DETAIL=""; return; fi
+  selftest_stop selftest-stall
+}
+t_selftest_freeze() { selftest_stop selftest-freeze; }
+
+# lane_run: runs TESTS (t_NAME functions with - as _; mg-NAME without one is
+# a micro-guest table row). Each test sets RESULT (PASS/FAIL/SKIP) and DETAIL.
+lane_run() {
+  echo "QVMLANE PLAN $TESTS"
+  echo "QVMLANE host $(uname -r), $(nproc) cpu, up $(cut -d' ' -f1 /proc/uptime) s, modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+  [ -n "$RERUN" ] && echo "QVMLANE rerun $RERUN"
+  # The heartbeat tells the driver that this host still runs while a test
+  # is quiet; it stops when the emulated CPUs do.
+  ( while sleep "$heartbeat"; do echo "QVMLANE ALIVE"; done ) &
+  hb=$!
+  for t in $TESTS; do
+    echo "QVMTEST START $t"
+    now_ms; start=$ms
+    fn=t_$(echo "$t" | tr '-' '_')
+    if type "$fn" >/dev/null 2>&1; then
+      RESULT=FAIL DETAIL="test did not set a result"
+      "$fn"
+    elif [ "${t#mg-}" != "$t" ] && [ -f /mg/table.sh ]; then
+      mg_row "${t#mg-}"
+      now_ms; echo "QVMTIME test-$t $((ms - start))"
+      continue
+    else
+      RESULT=FAIL DETAIL="no such test"
+    fi
+    now_ms
+    echo "QVMTIME test-$t $((ms - start))"
+    echo "QVMTEST $RESULT $t${DETAIL:+ $DETAIL}"
+  done
+  kill $hb 2>/dev/null
+  echo "QVMLANE DONE"
+  stty -F /dev/console -tostop 2>/dev/null  # drain the console
+  poweroff -f
+}
