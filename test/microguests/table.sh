@@ -13,7 +13,8 @@
 #   MGTEST FAIL <name> <why> (log: <the guest's verdict or qvm's last line>) [<ms> ms, <log>]
 # and, with MG_SHOW=1, the failed run's last 15 output lines as "  | ...".
 # Environment: QVM (default qvm), MG_TIMEOUT (s, default 30: a row's own
-# secs column wins), MG_LOGDIR (default /tmp; logs are <name>.log there:
+# secs column wins), MG_SLACK (kill timeouts are MG_SLACK times the row's
+# or MG_TIMEOUT's seconds, default 1: the lanes set it), MG_LOGDIR (default /tmp; logs are <name>.log there:
 # qvm's stdout, then its stderr). Exit status 0 when every row passed.
 #
 # Table: TAB-separated, '#' comments, columns
@@ -77,6 +78,7 @@ while IFS="$tab" read -r name config want contains absent maxlog secs; do
   if [ -n "$list" ]; then echo "$name"; continue; fi
   log=$logdir/$name.log
   case "$secs" in ''|*[!0-9]*) secs=${MG_TIMEOUT:-30} ;; esac
+  case "${MG_SLACK:-1}" in ''|*[!0-9]*|0) ;; *) secs=$((secs * MG_SLACK)) ;; esac
   why="" ran=""
   if [ ! -f "$dir/$config" ]; then
     why="$dir/$config missing"

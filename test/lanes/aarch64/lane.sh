@@ -57,7 +57,7 @@ t_boot_1cpu() {
 has_str() { tr '\0' '\n' <"$1" | grep -qF -- "$2"; }
 t_boot_fdt_load() {
   rm -f /tmp/fdtgen.dtb /tmp/fdtload.dtb
-  timeout -s KILL 60 qvm @/etc/qvm/fdt-gen.qvmconf dryrun <&3 >/tmp/fdtgen.out 2>&1
+  kill_timeout 60 qvm @/etc/qvm/fdt-gen.qvmconf dryrun <&3 >/tmp/fdtgen.out 2>&1
   rc=$?
   if [ $rc -ne 0 ] || [ "$(head -c 4 /tmp/fdtgen.dtb 2>/dev/null | od -An -tx1 | tr -d ' ')" != d00dfeed ]; then
     RESULT=FAIL DETAIL="generating the tree to load: qvm $(rc_text $rc), blob $(ls -l /tmp/fdtgen.dtb 2>&1)"
@@ -66,7 +66,7 @@ t_boot_fdt_load() {
   if has_str /tmp/fdtgen.dtb qvm.test= || has_str /tmp/fdtgen.dtb linux,initrd-start; then
     RESULT=FAIL DETAIL="the generated tree already has bootargs or an initrd"; return
   fi
-  timeout -s KILL 60 qvm @/etc/qvm/boot-fdt-load.qvmconf dryrun <&3 >/tmp/fdtload-dry.out 2>&1
+  kill_timeout 60 qvm @/etc/qvm/boot-fdt-load.qvmconf dryrun <&3 >/tmp/fdtload-dry.out 2>&1
   if ! grep -q 'FDT at .*from /tmp/fdtgen.dtb' /tmp/fdtload-dry.out; then
     RESULT=FAIL DETAIL="qvm does not use the loaded tree: $(grep '^boot:' /tmp/fdtload-dry.out)"
     show /tmp/fdtload-dry.out; return
@@ -214,12 +214,12 @@ t_boot_ugic_2cpu() { boot_reps boot-ugic-2cpu /etc/qvm/boot-ugic-2cpu.qvmconf 2;
 # and the capability. pmu_check NAME CONF GICNAME
 pmu_check() {
   tm_name=$1 tm_conf=$2 tm_gic=$3 tm_o=/tmp/$1.out
-  timeout -s KILL 20 qvm @/etc/qvm/pmu-bad.qvmconf <&3 >/tmp/pmubad.out 2>&1; tm_rc=$?
+  kill_timeout 20 qvm @/etc/qvm/pmu-bad.qvmconf <&3 >/tmp/pmubad.out 2>&1; tm_rc=$?
   if [ $tm_rc -ne 65 ] || ! grep -qF '/etc/qvm/pmu-bad.qvmconf:5:9: `pmu`: bad on/off/auto value `sometimes`' /tmp/pmubad.out; then
     RESULT=FAIL DETAIL="set pmu sometimes: $(rc_text $tm_rc), expected 65 and the message at its token"; show /tmp/pmubad.out; return
   fi
   if dmesg | grep -q 'hw perfevents: enabled'; then tm_cap=1; else tm_cap=0; fi
-  timeout -s KILL 30 qvm @"$tm_conf" set pmu auto dryrun <&3 >/tmp/$tm_name.dry 2>&1
+  kill_timeout 30 qvm @"$tm_conf" set pmu auto dryrun <&3 >/tmp/$tm_name.dry 2>&1
   if grep -q 'PMUv3 (PPI 23)' /tmp/$tm_name.dry; then tm_auto=1; else tm_auto=0; fi
   echo "  | host PMU driver: $tm_cap; qvm's set pmu auto: $tm_auto"
   if [ $tm_cap != $tm_auto ]; then
@@ -227,7 +227,7 @@ pmu_check() {
     show /tmp/$tm_name.dry; return
   fi
   if [ $tm_cap = 0 ]; then
-    timeout -s KILL 30 qvm @"$tm_conf" <&3 >$tm_o 2>&1; tm_rc=$?
+    kill_timeout 30 qvm @"$tm_conf" <&3 >$tm_o 2>&1; tm_rc=$?
     if [ $tm_rc = 64 ] && grep -q "$tm_conf:[0-9]*:[0-9]*: .set pmu on.: .*KVM_CAP_ARM_PMU_V3" $tm_o &&
        ! grep -q QVM-GUEST-INIT $tm_o; then
       grep -m1 'set pmu on' $tm_o | sed 's/^/  | /'

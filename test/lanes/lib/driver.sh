@@ -12,6 +12,12 @@
 #                        socket, -append and -no-reboot)
 #   LANE_STATE           array: monitor commands that describe a stalled
 #                        host (info registers, info lapic, ...)
+#   LANE_SYSRQ           array (optional): monitor `sendkey` key combinations
+#                        sent to a stalled host after LANE_STATE (magic
+#                        SysRq through the emulated keyboard); what the host
+#                        kernel prints in the next seconds goes to the
+#                        stall log: whether it still takes interrupts, and
+#                        its blocked tasks, CPUs and timers
 #   LANE_MEDIANS         QVMTIME labels whose median the summary prints
 #   lane_build           function: builds the host image (output is logged)
 #   LANE_NOLOCK          1: do not wait for /tmp/qvm-lane.lock (a lane
@@ -73,6 +79,25 @@ lane_state() {
   echo "$out"
 }
 
+# lane_sysrq: sends LANE_SYSRQ to the stalled host and copies what its
+# console says in the following seconds (until 3 s of silence, at most 20 s).
+lane_sysrq() {
+  ((${#LANE_SYSRQ[@]})) || return 0
+  local k part end quiet_end
+  echo "--- magic SysRq: ${LANE_SYSRQ[*]}"
+  for k in "${LANE_SYSRQ[@]}"; do
+    timeout -k 5 20 python3 test/lanes/lib/qmp.py "$qmp" hmp "sendkey $k" 2>&1
+  done
+  echo "--- host console after SysRq"
+  end=$((EPOCHSECONDS + 20)) quiet_end=$((EPOCHSECONDS + 3))
+  while ((EPOCHSECONDS < end && EPOCHSECONDS < quiet_end)); do
+    if IFS= read -r -t 1 -u "$cfd" part; then
+      printf '%s\n' "${part%$'\r'}"; quiet_end=$((EPOCHSECONDS + 3))
+    fi
+  done
+  echo "--- (end of console)"
+}
+
 # Appends a RESULT line (and records it) for a host report.
 report() {  # verdict test detail
   local note=""
@@ -97,7 +122,9 @@ report() {  # verdict test detail
 # fired in the test), qemu_rc.
 run_host() {
   local tests=$1 append fifo cfd line part rc silence cpu1 cpu_mark
-  append="console=$LANE_CONSOLE quiet loglevel=3 panic=-1 qvmlane.reps=$reps qvmlane.tests=${tests// /,} qvmlane.heartbeat=$heartbeat"
+  # loglevel=4: the host kernel's errors reach the log (hung tasks, RCU
+  # stalls, soft lockups: what a stalled host says about itself)
+  append="console=$LANE_CONSOLE quiet loglevel=4 panic=-1 qvmlane.reps=$reps qvmlane.tests=${tests// /,} qvmlane.heartbeat=$heartbeat"
   [[ -n $rerun ]] && append+=" qvmlane.rerun=$rerun"
   [[ -n ${QVM_LANE_VERBOSE:-} ]] && append+=" qvmlane.verbose=1"
   [[ -n ${LANE_APPEND:-} ]] && append+=" $LANE_APPEND"
@@ -158,6 +185,7 @@ run_host() {
     if [[ $outcome == stalled ]]; then
       stalls=$((stalls + 1))
       stall_log=$(lane_state "$stalls" "$current" "$stall_why")
+      lane_sysrq >>"$stall_log" 2>&1
     fi
     kill -TERM "$qpid" 2>/dev/null
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qpid" 2>/dev/null || break; sleep 0.5; done
@@ -183,7 +211,7 @@ handle() {
       # only for the lane's own self-tests, and only when planned
       [[ " $plan " == *" ${line#QVMLANE SELFTEST-STOP } "* && $current == selftest-* ]] && selftest_stop=1 ;;
     "QVMTEST START "*)
-      current=${line#QVMTEST START } timeout_fired=0 test_start=$EPOCHSECONDS
+      current=${line#QVMTEST START } timeout_fired=0 test_start=$EPOCHSECONDS started=1
       lane_log "$current ..." ;;
     "QVMRUN "*) [[ ${line##* } == 137 ]] && timeout_fired=1 ;;
     "QVMTEST PASS "* | "QVMTEST FAIL "* | "QVMTEST SKIP "*)
@@ -243,10 +271,10 @@ lane_main() {
   : >"$log"
   : >"$qemuerr"
   deadline=$((EPOCHSECONDS + lane_timeout))
-  boots=0 stalls=0 reruns=0 rerun="" rerun_log="" rerun_names=""
+  boots=0 stalls=0 reruns=0 rerun="" rerun_log="" rerun_names="" host_failures=0
   local todo=$plan t why where left
   while :; do
-    boots=$((boots + 1)) done_seen=0
+    boots=$((boots + 1)) done_seen=0 started=0
     ((boots > 1)) && echo "=== fresh emulated host $boots: $todo${rerun:+ (rerun: $rerun)}" >>"$log"
     run_host "$todo"
     # What is left: the planned tests without a result, in plan order.
@@ -254,6 +282,14 @@ lane_main() {
     for t in $plan; do [[ -n ${result[$t]:-} ]] || left+=" $t"; done
     left=${left# }
     [[ -z $left || $outcome == "done" ]] && break
+    # A host that died before its first test never ran qvm (a kernel that
+    # panicked in its boot, say): boot a fresh one for the same tests
+    # (counted in the summary, the console in the log).
+    if [[ $outcome == died ]] && ((!started)) && ((boots < max_boots)); then
+      host_failures=$((host_failures + 1))
+      lane_log "emulated host $boots died before its first test (qemu exit ${qemu_rc:-?}; see $log); booting a fresh host"
+      continue
+    fi
     if [[ $outcome == stalled ]]; then
       where=${current:-no test (the host boot, or between tests)}
       lane_log "emulated host stalled in $where: $stall_why; state in $stall_log"
@@ -313,7 +349,7 @@ lane_main() {
 
   t_end=$(date +%s%N)
   lane_log "wall time $(( (t_end - t_begin) / 1000000 )) ms (boot and tests $(( (t_end - t_built) / 1000000 )) ms); log $log"
-  lane_log "$boots host boot(s), $stalls emulated-host stall(s), $reruns rerun(s)${rerun_names:+ (${rerun_names# })}"
+  lane_log "$boots host boot(s), $stalls emulated-host stall(s), $host_failures host(s) died before their first test, $reruns rerun(s)${rerun_names:+ (${rerun_names# })}"
   local label sorted
   for label in ${LANE_MEDIANS:-}; do
     [[ -n ${figures[$label]:-} ]] || continue
