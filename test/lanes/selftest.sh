@@ -24,7 +24,8 @@ stall=${QVM_SELFTEST_STALL:-16}
 # (a shell script stands in for QEMU; a few seconds): the lane's budget
 # running out in a test whose host is alive, and the host dying in a test.
 fake=$(QVM_LANE_TESTS="fake-pass fake-sleep fake-after" QVM_LANE_TIMEOUT=6 bash test/lanes/lib/fake-lane.sh 2>&1;
-       QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1)
+       QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1
+       QVM_LANE_TESTS="fake-bootdie fake-pass" bash test/lanes/lib/fake-lane.sh 2>&1)
 out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-freeze bad-config" \
       QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=2 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
@@ -41,6 +42,8 @@ expect "RESULT FAIL fake/fake-sleep hung or died here (lane timed out after 6 s)
 expect "RESULT FAIL fake/fake-after not reached (lane timed out after 6 s in fake-sleep)" budget-unreached-named "$fake"
 expect "RESULT FAIL fake/fake-die hung or died here (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log))" host-died-named "$fake"
 expect "RESULT FAIL fake/fake-after not reached (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log) in fake-die)" host-died-unreached "$fake"
+expect "RESULT PASS fake/fake-bootdie" boot-death-fresh-host "$fake"
+expect "fake lane: 2 host boot(s), 0 emulated-host stall(s), 1 host(s) died before their first test, 0 rerun(s)" boot-death-counted "$fake"
 stall1=build/test-logs/x86_64-lane-stall-1.log
 expect "RESULT PASS x86_64/selftest-pass" pass-reported
 expect "RESULT FAIL x86_64/selftest-fail deliberate failure" fail-reported
@@ -49,7 +52,7 @@ expect "RESULT PASS x86_64/selftest-stall (rerun after emulated-host stall: $sta
 expect "RESULT PASS x86_64/host-kvm" fresh-host-runs-the-rest
 expect_re "^RESULT FAIL x86_64/selftest-freeze emulated host stalled \(no console output for [0-9]+ s and QEMU's CPU time \+[0-9]+ ms in it; state: build/test-logs/x86_64-lane-stall-2.log\); not rerun: no fresh host left \(QVM_LANE_BOOTS=2\)$" stall-without-rerun
 expect "RESULT FAIL x86_64/bad-config not reached (emulated host stalled in selftest-freeze; no fresh host left (QVM_LANE_BOOTS=2))" unreached-named
-expect "x86_64 lane: 2 host boot(s), 2 emulated-host stall(s), 1 rerun(s) (selftest-stall)" summary-counts-reruns
+expect "x86_64 lane: 2 host boot(s), 2 emulated-host stall(s), 0 host(s) died before their first test, 1 rerun(s) (selftest-stall)" summary-counts-reruns
 # The stall log: the last console lines and the stopped CPU's state.
 if [[ -f $stall1 ]] && grep -q '^QVMLANE SELFTEST-STOP selftest-stall$' "$stall1" &&
    grep -q -- '--- monitor: info registers' "$stall1" && grep -qE '^(RIP|EIP)=' "$stall1" &&

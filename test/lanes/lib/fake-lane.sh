@@ -7,7 +7,9 @@
 #   bash test/lanes/lib/fake-lane.sh         the lane (QVM_LANE_* knobs apply)
 #   fake-lane.sh host ... -append "ARGS"     the host (started by the driver)
 # Host tests: fake-pass (passes), fake-sleep (never ends; the heartbeat goes
-# on), fake-die (the host ends at once, as a powered-off or crashed one).
+# on), fake-die (the host ends at once, as a powered-off or crashed one),
+# fake-bootdie (the first host of a lane run dies before its first test, as
+# a kernel that panics in its boot; the next host passes it).
 if [[ ${1:-} == host ]]; then
   args=""
   while (($#)); do [[ $1 == -append ]] && args=$2; shift; done
@@ -18,6 +20,11 @@ if [[ ${1:-} == host ]]; then
       qvmlane.heartbeat=*) hb=${a#qvmlane.heartbeat=} ;;
     esac
   done
+  if [[ " $tests " == *" fake-bootdie "* ]]; then
+    mark=${TMPDIR:-/tmp}/fake-lane-bootdie.$PPID
+    [[ -e $mark ]] || { : >"$mark"; exit 0; }
+    rm -f "$mark"
+  fi
   echo "QVMLANE PLAN $tests"
   for t in $tests; do
     echo "QVMTEST START $t"
@@ -25,6 +32,7 @@ if [[ ${1:-} == host ]]; then
       fake-pass) echo "QVMTEST PASS $t" ;;
       fake-sleep) while sleep "$hb"; do echo "QVMLANE ALIVE"; done ;;
       fake-die) exit 0 ;;
+      fake-bootdie) echo "QVMTEST PASS $t" ;;
       *) echo "QVMTEST FAIL $t no such test" ;;
     esac
   done
