@@ -1,5 +1,5 @@
 # vmm/: the VM manager core (libqvmcore.a) and qvm's main().
-CORE_SRCS += vmm/log.cc vmm/guest_memory.cc vmm/bus.cc vmm/exit.cc \
+CORE_SRCS += vmm/log.cc vmm/guest_memory.cc vmm/bus.cc vmm/exit.cc vmm/unsupported.cc \
              vmm/event_loop.cc vmm/vdev_host.cc vmm/vm.cc vmm/config.cc \
              vmm/kvm.cc vmm/exit_trace.cc vmm/control.cc vmm/dump.cc vmm/vm_control.cc \
              vmm/vdev_notify.cc

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "vmm/exit_codes.h"
 
 #ifndef QVM_BUILD_VDEV_DIR
 #define QVM_BUILD_VDEV_DIR ""
@@ -214,7 +215,7 @@ absl::Status qvm_vdev::resolve_interrupts() {
   for (const auto& is : list) {
     if (is.apic)
       return qvm::ConfigError(is.where, "`intr apic`: not supported yet");
-    qvm::VdevInstance* c = host->find_device(is.controller);
+    qvm_vdev* c = host->find_device(is.controller);
     std::string spec_str = absl::StrCat(is.controller, ":", is.line);
     if (c == nullptr || !c->is_pic())
       return qvm::ConfigError(is.where, absl::StrFormat(
@@ -432,7 +433,7 @@ __attribute__((visibility("default"))) int qvm_irq_set_named(qvm_vdev_t* dev,
                                                              const char* controller,
                                                              unsigned line, int level) {
   if (!dev || !controller) return -EINVAL;
-  qvm::VdevInstance* c = dev->host->find_device(controller);
+  qvm_vdev* c = dev->host->find_device(controller);
   if (!c || !c->is_pic()) return -ENOENT;
   if (c == dev) return -EDEADLK;
   return c->pic_set_line(line, level);
@@ -880,13 +881,14 @@ __attribute__((visibility("default"))) const char* qvm_system_name(qvm_vdev_t* d
 
 __attribute__((visibility("default"))) void qvm_exit_code(qvm_vdev_t* dev, int code) {
   if (!dev) return;
-  dev->host->request_exit(code >= 32 && code <= 63 ? code : 6);
+  dev->host->request_exit(code >= qvm::kExitVdevFirst && code <= qvm::kExitVdevLast
+                             ? code : qvm::kExitVdevError);
 }
 
 // ABI 1.2: any process exit status, for test devices (debug-exit).
 __attribute__((visibility("default"))) void qvm_exit_status(qvm_vdev_t* dev, int code) {
   if (!dev) return;
-  dev->host->request_exit(code >= 0 && code <= 255 ? code : 6);
+  dev->host->request_exit(code >= 0 && code <= 255 ? code : qvm::kExitVdevError);
 }
 
 __attribute__((visibility("default"))) void qvm_log(qvm_vdev_t* dev, int level,

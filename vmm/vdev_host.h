@@ -1,6 +1,7 @@
 // qvm's side of the vdev ABI: the loader that finds vdev-NAME.so, the
-// instance object behind the opaque qvm_vdev_t, and the services the C ABI
-// functions reach through VdevHost (implemented by the VM).
+// instance object behind the opaque qvm_vdev_t (one type, `qvm_vdev`, in C
+// and C++), and the services the C ABI functions reach through VdevHost
+// (implemented by the VM).
 #pragma once
 
 #include <atomic>
@@ -23,8 +24,6 @@
 
 namespace qvm {
 
-using VdevInstance = ::qvm_vdev;
-
 // What an instance needs from the VM. Implemented by Vm; unit tests provide
 // their own.
 class VdevHost {
@@ -32,12 +31,12 @@ class VdevHost {
   virtual ~VdevHost() = default;
   virtual GuestMemory& memory() = 0;
   virtual Bus* bus(uint32_t space) = 0;  // nullptr for a space not present
-  virtual VdevInstance* find_device(const std::string& name) = 0;
+  virtual qvm_vdev* find_device(const std::string& name) = 0;
   virtual EventLoop& events() = 0;
   virtual int signal_msi(uint64_t address, uint32_t data) = 0;
   virtual int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
                             bool masked) = 0;
-  virtual int cpu_extint(VdevInstance* pic, bool level) = 0;
+  virtual int cpu_extint(qvm_vdev* pic, bool level) = 0;
   virtual void request_power(int what) = 0;  // enum qvm_power
   virtual void request_exit(int code) = 0;
   virtual bool guest_running() const = 0;
@@ -45,7 +44,7 @@ class VdevHost {
   virtual const std::string& system_name() const = 0;
   // qvm_hostdev_open hook (/dev/qvm console streams): a new fd for the
   // device, -1 on failure, or -ENOSYS to let qvm_hostdev_open do it.
-  virtual int open_hostdev(VdevInstance*, const char* /*spec*/, int /*for_write*/) {
+  virtual int open_hostdev(qvm_vdev*, const char* /*spec*/, int /*for_write*/) {
     return -ENOSYS;
   }
   // ABI 1.2: whether the machine/accelerator can model interrupt controller
@@ -60,7 +59,7 @@ class VdevHost {
     return -ENOTSUP;
   }
   // ABI 1.2 (PCI): every instance, in creation order.
-  virtual std::vector<VdevInstance*> all_devices() { return {}; }
+  virtual std::vector<qvm_vdev*> all_devices() { return {}; }
   // ABI 1.3 (qvm_ioeventfd, qvm_irqfd_msi): the accelerator's notification
   // objects (VmBackend::ioeventfd/irqfd). 0, -ENOTSUP, -EEXIST, -EIO, or
   // -EAGAIN while no VM exists (ReplayNotifiers registers them later).
@@ -99,7 +98,7 @@ class VdevLoader {
 };
 
 struct ResolvedIntr {
-  VdevInstance* controller = nullptr;
+  qvm_vdev* controller = nullptr;
   unsigned line = 0;
   std::string spec;  // "ioapic:4"
 };
@@ -208,10 +207,10 @@ struct qvm_vdev : public qvm::BusDevice {
 namespace qvm {
 // ABI 1.3: registers every ioeventfd/irqfd of `dev` with the accelerator's
 // current VM (after it was (re)created, before the guest runs).
-void ReplayNotifiers(VdevInstance* dev);
+void ReplayNotifiers(qvm_vdev* dev);
 // Moves the ioeventfds of PCI BAR `bar` of `fn` when a host maps it at
 // [base, base+size) (size 0: unmapped).
-void MoveBarNotifiers(VdevInstance* fn, unsigned bar, uint64_t base, uint64_t size);
+void MoveBarNotifiers(qvm_vdev* fn, unsigned bar, uint64_t base, uint64_t size);
 // Deregisters and closes every notifier of `dev` (after QVM_CTRL_TERMINATE).
-void CloseNotifiers(VdevInstance* dev);
+void CloseNotifiers(qvm_vdev* dev);
 }  // namespace qvm

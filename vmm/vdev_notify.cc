@@ -92,7 +92,7 @@ void Release(qvm_vdev* dev, qvm_vdev::Notifier& n) {
 
 }  // namespace
 
-void ReplayNotifiers(VdevInstance* dev) {
+void ReplayNotifiers(qvm_vdev* dev) {
   std::lock_guard<std::mutex> g(dev->notify_mu);
   for (auto& n : dev->notifiers) {
     if (n.irq) {
@@ -111,13 +111,13 @@ void ReplayNotifiers(VdevInstance* dev) {
   }
 }
 
-void MoveBarNotifiers(VdevInstance* fn, unsigned bar, uint64_t, uint64_t) {
+void MoveBarNotifiers(qvm_vdev* fn, unsigned bar, uint64_t, uint64_t) {
   std::lock_guard<std::mutex> g(fn->notify_mu);
   for (auto& n : fn->notifiers)
     if (!n.irq && n.region == bar) Place(fn, n);
 }
 
-void CloseNotifiers(VdevInstance* dev) {
+void CloseNotifiers(qvm_vdev* dev) {
   std::lock_guard<std::mutex> g(dev->notify_mu);
   for (auto& n : dev->notifiers) Release(dev, n);
   dev->notifiers.clear();

@@ -56,13 +56,13 @@ Bus* Vm::bus(uint32_t space) {
   return nullptr;
 }
 
-std::vector<VdevInstance*> Vm::all_devices() {
-  std::vector<VdevInstance*> out;
+std::vector<qvm_vdev*> Vm::all_devices() {
+  std::vector<qvm_vdev*> out;
   for (auto& d : devs_) out.push_back(d.get());
   return out;
 }
 
-VdevInstance* Vm::find_device(const std::string& name) {
+qvm_vdev* Vm::find_device(const std::string& name) {
   for (auto& d : devs_)
     if (d->name == name) return d.get();
   return nullptr;
@@ -156,7 +156,7 @@ absl::Status Vm::build_devices() {
       }
       taken.insert(name);
     }
-    devs_.push_back(std::make_unique<VdevInstance>(this, *fac, s, name));
+    devs_.push_back(std::make_unique<qvm_vdev>(this, *fac, s, name));
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
   }
@@ -176,7 +176,7 @@ absl::Status Vm::build_devices() {
       return ConfigError(s.where, absl::StrCat("vdev `pci-host` (implied by a PCI device): ",
                                                fac.status().message()));
     std::string name = taken.count("pci-host") ? "pci-host-implied" : "pci-host";
-    devs_.push_back(std::make_unique<VdevInstance>(this, *fac, s, name));
+    devs_.push_back(std::make_unique<qvm_vdev>(this, *fac, s, name));
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
   }
@@ -195,7 +195,7 @@ absl::Status Vm::build_devices() {
   for (const auto& r : mmio_.regions())
     for (const auto& m : mem_.regions())
       if (r.base < m.gpa + m.size && m.gpa < r.base + r.size) {
-        auto* d = static_cast<VdevInstance*>(r.dev);
+        auto* d = static_cast<qvm_vdev*>(r.dev);
         return ConfigError(d->spec.where, absl::StrFormat(
             "vdev %s: region 0x%x-0x%x overlaps guest memory", d->name,
             r.base, r.base + r.size - 1));
@@ -228,25 +228,9 @@ std::vector<DeviceInfo> Vm::device_info() const {
 absl::Status Vm::build() {
   absl::Status st = refuse_unsupported();
   if (!st.ok()) return st;
-  if (cfg_.unsupported) {
-    periph_.unsupported = cfg_.unsupported->action;
-    periph_.unsupported_set = true;
-  }
-  if (const SetVar* v = cfg_.var("msr-unknown")) {
-    // The `unsupported` actions, for unknown MSRs only (arch/x86_64).
-    static const std::pair<const char*, UnsupportedAction> kActions[] = {
-        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log},
-        {"fault", UnsupportedAction::Fault}, {"terminate", UnsupportedAction::Terminate}};
-    bool ok = false;
-    for (const auto& [name, action] : kActions)
-      if (v->raw == name) {
-        periph_.msr_unknown = action;
-        periph_.msr_unknown_set = ok = true;
-      }
-    if (!ok)
-      return ConfigError(v->value_where, "`set msr-unknown`: unknown action `" + v->raw +
-                                             "` (valid: ignore, log, fault, terminate)");
-  }
+  auto policy = UnsupportedPolicy::FromConfig(cfg_);
+  if (!policy.ok()) return policy.status();
+  exit_ctx_.unsupported = *policy;
 
   if (ncpus() > 64)
     return ConfigError(cfg_.cpus[64].where, "at most 64 vCPUs are supported");
@@ -331,7 +315,7 @@ void Vm::print(FILE* out) const {
     rows.push_back({m.gpa, m.gpa + m.size - 1, m.readonly ? "rom" : "ram"});
   for (const auto& r : mmio_.regions())
     rows.push_back({r.base, r.base + r.size - 1,
-                    "vdev " + static_cast<VdevInstance*>(r.dev)->name});
+                    "vdev " + static_cast<qvm_vdev*>(r.dev)->name});
   std::sort(rows.begin(), rows.end(),
             [](const Row& a, const Row& b) { return a.base < b.base; });
   for (const auto& r : rows)
@@ -340,7 +324,7 @@ void Vm::print(FILE* out) const {
   for (const auto& r : io_.regions())
     fprintf(out, "  io  0x%04llx-0x%04llx vdev %s\n", (unsigned long long)r.base,
             (unsigned long long)(r.base + r.size - 1),
-            static_cast<VdevInstance*>(r.dev)->name.c_str());
+            static_cast<qvm_vdev*>(r.dev)->name.c_str());
   fprintf(out, "vcpus: %u\n", ncpus());
   for (unsigned i = 0; i < ncpus(); i++) {
     std::string sched = "default", mask = "any";
@@ -422,7 +406,7 @@ int Vm::set_msi_route(unsigned gsi, uint64_t address, uint32_t data, bool masked
   return 0;
 }
 
-int Vm::cpu_extint(VdevInstance* pic, bool level) {
+int Vm::cpu_extint(qvm_vdev* pic, bool level) {
   std::lock_guard<std::mutex> g(extint_mu_);
   extint_pic_ = pic;
   extint_level_ = level;
@@ -555,7 +539,7 @@ absl::Status Vm::start_vcpus() {
   {
     std::lock_guard<std::mutex> g(extint_mu_);
     if (extint_pic_ && extint_level_) {
-      VdevInstance* pic = extint_pic_;
+      qvm_vdev* pic = extint_pic_;
       vcpus_[0]->be->set_extint(true, [pic] { return pic->pic_inta(); });
     }
   }
@@ -629,7 +613,7 @@ void Vm::vcpu_main(unsigned index) {
     post(Request::Exit, kExitFatalAfterStart);
     return;
   }
-  Peripherals p = periph_;
+  ExitContext p = exit_ctx_;
   p.io = &io_;
   p.mem = &mmio_;
   p.stats = &v.stats;
@@ -704,7 +688,7 @@ int Vm::run() {
     // A user-space interrupt controller hears of the per-vCPU outputs.
     for (auto& d : devs_) {
       if (!d->irqchip_user || !d->vcpu_outputs_fn) continue;
-      VdevInstance* dev = d.get();
+      qvm_vdev* dev = d.get();
       absl::Status wst = backend_->watch_vcpu_outputs([dev](unsigned vcpu, uint32_t mask) {
         std::lock_guard<std::mutex> g(dev->mu);
         dev->vcpu_outputs_fn(dev, dev->state, vcpu, mask);

@@ -130,11 +130,11 @@ void Vm::build_stat_regions() {
   stat_regions_.clear();
   for (const auto& r : io_.regions())
     stat_regions_.push_back({QVM_SPACE_IO, r.base, r.size,
-                             static_cast<VdevInstance*>(r.dev)->name});
+                             static_cast<qvm_vdev*>(r.dev)->name});
   n_io_stat_ = stat_regions_.size();
   for (const auto& r : mmio_.regions())
     stat_regions_.push_back({QVM_SPACE_MEM, r.base, r.size,
-                             static_cast<VdevInstance*>(r.dev)->name});
+                             static_cast<qvm_vdev*>(r.dev)->name});
   stat_regions_.push_back({QVM_SPACE_IO, 0, 0, "unassigned"});
   stat_regions_.push_back({QVM_SPACE_MEM, 0, 0, "unassigned"});
 }
@@ -342,7 +342,7 @@ bool Vm::has_device(const std::string& name) { return find_device(name) != nullp
 
 int Vm::vdev_devctl(const std::string& name, uint32_t cmd, std::string_view in,
                     std::string* out) {
-  VdevInstance* d = find_device(name);
+  qvm_vdev* d = find_device(name);
   if (!d) return ENOENT;
   if (!(d->factory->flags & QVM_VDEVF_DEVCTL)) return ENOTTY;
   if (cmd > uint32_t(INT_MAX)) return ENOTTY;
@@ -364,7 +364,7 @@ int Vm::vdev_devctl(const std::string& name, uint32_t cmd, std::string_view in,
 // through a pipe that the main loop relays: output to the real destination
 // and to /dev/qvm readers, input from qvm's stdin and /dev/qvm writers.
 
-int Vm::open_hostdev(VdevInstance* dev, const char* spec, int for_write) {
+int Vm::open_hostdev(qvm_vdev* dev, const char* spec, int for_write) {
   std::string s(spec);
   if (for_write) {
     int real;

@@ -61,7 +61,9 @@ class Arm64Machine : public Machine {
   absl::Status load(const Config& cfg, GuestMemory& mem,
                     const std::vector<DeviceInfo>& devices, unsigned ncpus) override {
     ncpus_ = ncpus;
-    if (cfg.unsupported) unsupported_ = cfg.unsupported->action;
+    auto policy = UnsupportedPolicy::FromConfig(cfg);
+    if (!policy.ok()) return policy.status();
+    unsupported_ = *policy;
     SourceLoc none;
     none.file = "<config>";
     // The interrupt controller the accelerator models.
@@ -322,7 +324,7 @@ class Arm64Machine : public Machine {
   bool user_fdt_warned_ = false;
   arm64::GicPlan gic_;
   arm64::KvmArm64Vm* vm_ = nullptr;
-  UnsupportedAction unsupported_ = UnsupportedAction::Log;
+  UnsupportedPolicy unsupported_;
   unsigned ncpus_ = 1;
   uint64_t entry_ = 0, fdt_ = 0;
   std::vector<uint8_t> fdt_blob_;

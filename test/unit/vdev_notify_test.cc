@@ -42,19 +42,19 @@ class Host : public qvm::VdevHost {
  public:
   qvm::GuestMemory& memory() override { return mem_; }
   qvm::Bus* bus(uint32_t) override { return nullptr; }
-  qvm::VdevInstance* find_device(const std::string&) override { return nullptr; }
+  qvm_vdev* find_device(const std::string&) override { return nullptr; }
   qvm::EventLoop& events() override { return loop_; }
   int signal_msi(uint64_t, uint32_t) override { return 0; }
   int set_msi_route(unsigned gsi, uint64_t a, uint32_t d, bool masked) override {
     routes.emplace_back(gsi, a, d, masked);
     return 0;
   }
-  int cpu_extint(qvm::VdevInstance*, bool) override { return -ENOTSUP; }
+  int cpu_extint(qvm_vdev*, bool) override { return -ENOTSUP; }
   void request_power(int) override {}
   void request_exit(int) override {}
   bool guest_running() const override { return false; }
   const std::string& system_name() const override { return name_; }
-  std::vector<qvm::VdevInstance*> all_devices() override { return devs; }
+  std::vector<qvm_vdev*> all_devices() override { return devs; }
   int notifiers_supported(bool) override { return ok ? 0 : -ENOTSUP; }
   int ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match, uint64_t dm,
                 bool assign) override {
@@ -83,7 +83,7 @@ class Host : public qvm::VdevHost {
   std::vector<Io> live;
   std::vector<std::tuple<int, unsigned, bool>> irqfds;
   std::vector<std::tuple<unsigned, uint64_t, uint32_t, bool>> routes;
-  std::vector<qvm::VdevInstance*> devs;
+  std::vector<qvm_vdev*> devs;
 
  private:
   qvm::GuestMemory mem_;

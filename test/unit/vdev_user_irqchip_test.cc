@@ -35,11 +35,11 @@ class Host : public qvm::VdevHost {
  public:
   qvm::GuestMemory& memory() override { return mem_; }
   qvm::Bus* bus(uint32_t) override { return nullptr; }
-  qvm::VdevInstance* find_device(const std::string&) override { return nullptr; }
+  qvm_vdev* find_device(const std::string&) override { return nullptr; }
   qvm::EventLoop& events() override { return loop_; }
   int signal_msi(uint64_t, uint32_t) override { return -ENOTSUP; }
   int set_msi_route(unsigned, uint64_t, uint32_t, bool) override { return -ENOTSUP; }
-  int cpu_extint(qvm::VdevInstance*, bool) override { return -ENOTSUP; }
+  int cpu_extint(qvm_vdev*, bool) override { return -ENOTSUP; }
   void request_power(int) override {}
   void request_exit(int) override {}
   bool guest_running() const override { return running; }
@@ -52,11 +52,11 @@ class Host : public qvm::VdevHost {
     calls.emplace_back(vcpu, input, level);
     return 0;
   }
-  std::vector<qvm::VdevInstance*> all_devices() override { return devs; }
+  std::vector<qvm_vdev*> all_devices() override { return devs; }
 
   bool running = false, user_ok = true;
   std::vector<std::tuple<unsigned, unsigned, bool>> calls;
-  std::vector<qvm::VdevInstance*> devs;
+  std::vector<qvm_vdev*> devs;
 
  private:
   qvm::GuestMemory mem_;
