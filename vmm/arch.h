@@ -27,7 +27,7 @@ struct DeviceInfo {
   std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
   uint32_t fdt_phandle = 0;
   unsigned irqchip_kind = 0, irqchip_nirqs = 0;  // enum qvm_irqchip_kind
-  bool irqchip_user = false;  // ABI 1.3: the device emulates that controller
+  bool irqchip_user = false;  // the device emulates that controller
 };
 
 class Machine {
@@ -47,7 +47,7 @@ class Machine {
   // be modelled by the accelerator.
   virtual bool supports_irqchip(unsigned /*kind*/) const { return false; }
   // Whether a device may emulate an interrupt controller of this kind in
-  // user space (ABI 1.3 qvm_irqchip_user).
+  // user space (qvm_irqchip_user).
   virtual bool supports_user_irqchip(unsigned /*kind*/) const { return false; }
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;

@@ -36,7 +36,7 @@ Vm::~Vm() {
   drain_streams();
   if (control_) control_->detach();
   for (auto& d : devs_) d->control(QVM_CTRL_TERMINATE);
-  for (auto& d : devs_) CloseNotifiers(d.get());  // ABI 1.3, while the VM is whole
+  for (auto& d : devs_) CloseNotifiers(d.get());  // while the VM is whole
   if (stdin_forwarded_) loop_.unwatch_fd(0);
   for (auto& o : outs_) {
     loop_.unwatch_fd(o.rfd);
@@ -164,7 +164,7 @@ absl::Status Vm::build_devices() {
   // configured (it enumerates the functions at QVM_CTRL_RESOURCES).
   bool any_pci = false, have_host = false;
   for (auto& d : devs_) {
-    if (d->pci_fn) any_pci = true;
+    if (d->pci.fn) any_pci = true;
     if (d->spec.type == "pci-host") have_host = true;
   }
   if (any_pci && !have_host) {
@@ -211,15 +211,15 @@ std::vector<DeviceInfo> Vm::device_info() const {
     di.name = d->name;
     for (const auto& r : d->regions) di.regions.push_back({r.space, r.base, r.size});
     for (const auto& i : d->intrs) di.intrs.push_back({i.controller->name, i.line});
-    di.acpi_hid = d->acpi_hid;
-    di.acpi_cid = d->acpi_cid;
-    di.fdt_name = d->fdt_name;
-    di.fdt_compatible = d->fdt_compatible;
-    di.fdt_props = d->fdt_props;
-    di.fdt_phandle = d->fdt_phandle;
-    di.irqchip_kind = d->irqchip_kind;
-    di.irqchip_nirqs = d->irqchip_nirqs;
-    di.irqchip_user = d->irqchip_user;
+    di.acpi_hid = d->describe.acpi_hid;
+    di.acpi_cid = d->describe.acpi_cid;
+    di.fdt_name = d->describe.fdt_name;
+    di.fdt_compatible = d->describe.fdt_compatible;
+    di.fdt_props = d->describe.fdt_props;
+    di.fdt_phandle = d->describe.fdt_phandle;
+    di.irqchip_kind = d->irqchip.kind;
+    di.irqchip_nirqs = d->irqchip.nirqs;
+    di.irqchip_user = d->irqchip.user;
     out.push_back(std::move(di));
   }
   return out;
@@ -250,20 +250,20 @@ absl::Status Vm::build() {
   build_stat_regions();
   if (machine_->builds_acpi(cfg_))
     for (auto& d : devs_) {
-      d->acpi_open = true;
+      d->describe.acpi_open = true;
       int rc = d->control(QVM_CTRL_GEN_ACPI);
-      d->acpi_open = false;
+      d->describe.acpi_open = false;
       if (rc < 0 && rc != -ENOTSUP)
         return absl::FailedPreconditionError(absl::StrFormat(
             "vdev %s: ACPI description failed (%s)", d->name, strerror(-rc)));
     }
   if (machine_->builds_fdt(cfg_)) {
     // Phandles first, so that nodes can refer to each other in any order.
-    for (size_t i = 0; i < devs_.size(); i++) devs_[i]->fdt_phandle = uint32_t(0x100 + i);
+    for (size_t i = 0; i < devs_.size(); i++) devs_[i]->describe.fdt_phandle = uint32_t(0x100 + i);
     for (auto& d : devs_) {
-      d->fdt_open = true;
+      d->describe.fdt_open = true;
       int rc = d->control(QVM_CTRL_GEN_FDT);
-      d->fdt_open = false;
+      d->describe.fdt_open = false;
       if (rc < 0 && rc != -ENOTSUP)
         return absl::FailedPreconditionError(absl::StrFormat(
             "vdev %s: device-tree description failed (%s)", d->name, strerror(-rc)));
@@ -366,7 +366,7 @@ int Vm::signal_msi(uint64_t address, uint32_t data) {
   return 0;
 }
 
-// ABI 1.3: notifications without exits (vmm/vdev_notify.cc).
+// Notifications without exits (vmm/vdev_notify.cc).
 static int NotifyErr(const absl::Status& st) {
   if (st.ok()) return 0;
   if (absl::IsUnimplemented(st)) return -ENOTSUP;
@@ -687,11 +687,11 @@ int Vm::run() {
     }
     // A user-space interrupt controller hears of the per-vCPU outputs.
     for (auto& d : devs_) {
-      if (!d->irqchip_user || !d->vcpu_outputs_fn) continue;
+      if (!d->irqchip.user || !d->irqchip.outputs) continue;
       qvm_vdev* dev = d.get();
       absl::Status wst = backend_->watch_vcpu_outputs([dev](unsigned vcpu, uint32_t mask) {
         std::lock_guard<std::mutex> g(dev->mu);
-        dev->vcpu_outputs_fn(dev, dev->state, vcpu, mask);
+        dev->irqchip.outputs(dev, dev->state, vcpu, mask);
       });
       if (!wst.ok()) {
         Log(LogLevel::Fatal, "vdev %s: %s", dev->name.c_str(), std::string(wst.message()).c_str());
@@ -700,7 +700,7 @@ int Vm::run() {
     }
     absl::Status st = backend_->map_memory(mem_);
     if (st.ok() && !first) st = machine_->load(cfg_, mem_, device_info(), ncpus());
-    for (auto& d : devs_) ReplayNotifiers(d.get());  // ABI 1.3: ioeventfds/irqfds
+    for (auto& d : devs_) ReplayNotifiers(d.get());  // ioeventfds/irqfds
     for (auto& d : devs_) d->control(QVM_CTRL_RESET);
     if (first)
       for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);

@@ -55,11 +55,12 @@ class Vm : public VdevHost, public ControlTarget {
     return system_name_;
   }
   int open_hostdev(qvm_vdev* dev, const char* spec, int for_write) override;
+  const char* runtime_dir() override;
   std::vector<qvm_vdev*> all_devices() override;
   bool irqchip_supported(unsigned kind) const override;
   const Config* config() const override { return &cfg_; }
   int irqchip_line(unsigned intid, bool level) override;
-  // ABI 1.3 notifications (vmm/vdev_notify.cc keeps the registrations).
+  // Notifications without exits (vmm/vdev_notify.cc keeps the registrations).
   int notifiers_supported(bool irq) override;
   int ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
                 uint64_t datamatch, bool assign) override;
@@ -109,6 +110,9 @@ class Vm : public VdevHost, public ControlTarget {
   void on_signal(int sig);
   void status_report();
   absl::Status attach_control();
+  absl::StatusOr<std::string> resmgr_dir() const;  // `set resmgr-path` and the defaults
+  std::once_flag runtime_dir_once_;
+  std::string runtime_dir_;
   void press_power_button(const char* why);
   void build_stat_regions();
   void drain_stream(size_t i);

@@ -90,11 +90,23 @@ std::string Vm::state_name() {
   return paused_ ? "paused" : "running";
 }
 
+absl::StatusOr<std::string> Vm::resmgr_dir() const {
+  const SetVar* pv = cfg_.var("resmgr-path");
+  return ResmgrDirectory(pv ? ResolvePath(pv->value_where, pv->raw) : "");
+}
+
+const char* Vm::runtime_dir() {
+  std::call_once(runtime_dir_once_, [this] {
+    auto dir = resmgr_dir();
+    if (dir.ok()) runtime_dir_ = *dir;
+  });
+  return runtime_dir_.empty() ? nullptr : runtime_dir_.c_str();
+}
+
 absl::Status Vm::attach_control() {
   if (control_) return absl::OkStatus();
-  const SetVar* pv = cfg_.var("resmgr-path");
   const SetVar* gv = cfg_.var("resmgr-group");
-  auto dir = ResmgrDirectory(pv ? ResolvePath(pv->value_where, pv->raw) : "");
+  auto dir = resmgr_dir();
   if (!dir.ok())
     return absl::FailedPreconditionError(absl::StrCat("/dev/qvm: ", dir.status().message()));
   std::string path = absl::StrCat(*dir, "/", node_name());

@@ -139,8 +139,8 @@ TEST_CASE("qvm_ioeventfd on a PCI BAR follows the BAR") {
   qvm_vdev host(&h, &kMemFactory, qvm::VdevSpec{}, "pci-host");
   host.regions.push_back({QVM_SPACE_MEM, 0xc0000000, 0x20000000});
   qvm_vdev fn(&h, &kPciFactory, qvm::VdevSpec{}, "blk");
-  fn.pci_fn = std::make_unique<qvm_vdev::PciFn>();
-  fn.pci_fn->decl.bar_size[0] = 0x8000;
+  fn.pci.fn = std::make_unique<qvm_vdev::PciFn>();
+  fn.pci.fn->decl.bar_size[0] = 0x8000;
   h.devs = {&host, &fn};
   // BAR not decoding yet: accepted, registered once it is mapped
   int k = qvm_ioeventfd(&fn, 0, 0x3004, 2, 0, 0);
@@ -214,5 +214,5 @@ TEST_CASE("notifications without accelerator support: -ENOTSUP") {
   d.regions.push_back({QVM_SPACE_MEM, 0xd0000000, 0x200});
   CHECK(qvm_ioeventfd(&d, 0, 0x50, 4, 0, 0) == -ENOTSUP);
   CHECK(qvm_irqfd_msi(&d) == -ENOTSUP);
-  CHECK(d.notifiers.empty());
+  CHECK(d.notify.list.empty());
 }

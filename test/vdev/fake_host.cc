@@ -110,6 +110,8 @@ void Host::reset() {
   instance_counts.clear();
   for (auto &[spec, fd] : hostdevs) close(fd);
   hostdevs.clear();
+  console_specs.clear();
+  runtime_dir.clear();
   now_ = kStart;
   irqchip_supported = true;
   irqchip_line_rc = 0;
@@ -423,6 +425,34 @@ int qvm_hostdev_open(qvm_vdev_t *, const char *spec, int for_write) {
   if (for_write && spec[0] != '>' && spec[0] != '<' && strcmp(spec, "-") != 0)
     return open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   return -1;
+}
+
+// ABI 1.4: the same spec rules as qvm (vmm/vdev_streams.cc); input comes
+// from the test's "<-" pipe, never from the test process's stdin.
+int qvm_console_open(qvm_vdev_t *dev, const char *spec, int *out_fd, int *in_fd) {
+  if (!dev || !out_fd) return -EINVAL;
+  std::string s = spec && *spec ? spec : ">-";
+  Host &h = Host::get();
+  h.console_specs.push_back(s);
+  if (s[0] == '<' || s == ">") return -EINVAL;
+  bool both = s == ">-" || s == "-";
+  int out = qvm_hostdev_open(dev, both ? ">-" : s.c_str(), 1);
+  if (out < 0) return -ENOENT;
+  fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
+  int in = -1;
+  auto it = h.hostdevs.find("<-");
+  if (both && in_fd && it != h.hostdevs.end()) {
+    in = dup(it->second);
+    if (in >= 0) fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
+  }
+  *out_fd = out;
+  if (in_fd) *in_fd = in;
+  return 0;
+}
+
+const char *qvm_runtime_dir(qvm_vdev_t *) {
+  Host &h = Host::get();
+  return h.runtime_dir.empty() ? nullptr : h.runtime_dir.c_str();
 }
 
 int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg) {

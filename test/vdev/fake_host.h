@@ -188,7 +188,13 @@ class Host {
   qvm_vdev *find(const std::string &name);
 
   // Host streams for qvm_hostdev_open: spec -> fd handed out (dup'ed).
+  // qvm_console_open (ABI 1.4) takes its output the same way and its input
+  // from hostdevs["<-"] (the console relay's pipe in qvm).
   std::map<std::string, int> hostdevs;
+  // qvm_runtime_dir (ABI 1.4); empty: none (NULL).
+  std::string runtime_dir;
+  // The specs qvm_console_open was asked for, in order.
+  std::vector<std::string> console_specs;
 
   // Guest RAM for qvm_gmem_*.
   uint64_t ram_base = 0x100000;

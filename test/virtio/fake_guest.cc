@@ -133,6 +133,9 @@ int qvm_acpi_device(qvm_vdev_t*, const char*, const char*) { return -ENOTSUP; }
 void qvm_register_factory(const struct qvm_factory* f) { FakeFactories().push_back(f); }
 const char* qvm_dev_name(qvm_vdev_t*) { return "dev"; }
 const char* qvm_system_name(qvm_vdev_t*) { return "fakesys"; }
+const char* qvm_runtime_dir(qvm_vdev_t*) {
+  return FakeGuest::cur->runtime_dir.empty() ? nullptr : FakeGuest::cur->runtime_dir.c_str();
+}
 unsigned qvm_vcpu_count(qvm_vdev_t*) { return FakeGuest::cur->vcpus; }
 qvm_timer_t* qvm_timer_create(qvm_vdev_t*, qvm_timer_fn fn, void* arg) {
   auto* t = new qvm_timer{fn, arg, false};

@@ -22,6 +22,7 @@ struct FakeGuest {
   uint64_t bad_accesses = 0;
   // ABI 1.3 notifications: real eventfds; `notify_ok` false = -ENOTSUP.
   bool notify_ok = false;
+  std::string runtime_dir;  // qvm_runtime_dir (ABI 1.4); empty: NULL
   unsigned vcpus = 1;  // qvm_vcpu_count()
   struct Note { int fd; bool irq; unsigned region; uint64_t offset; unsigned size;
                 unsigned flags; uint64_t match; uint64_t addr; uint32_t data; int masked; };

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 3
+#define QVM_VDEV_ABI_MINOR 4
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -554,6 +554,31 @@ int qvm_irqfd_msi_set(qvm_vdev_t *dev, int fd, uint64_t address,
  * 0 or -EINVAL. Level-triggered lines (INTx, virtio-mmio's interrupt) have
  * no irqfd service: devices drive them with qvm_intr_set, from any thread. */
 int qvm_notify_close(qvm_vdev_t *dev, int fd);
+
+/* ABI 1.4: host services, so that devices do not re-implement qvm's policy. */
+
+/* Opens the host side of a console from a `hostdev`-style SPEC (NULL or ""
+ * means ">-"): ">-" or "-" = guest output to qvm's stdout, guest input from
+ * qvm's stdin (when that is a terminal, pipe or socket; qvm reads it on its
+ * main loop and never changes its flags) and from writers of
+ * /dev/qvm/<system>/<vdev>; ">PATH" or "PATH" = output appended to the file,
+ * no input. An input-only SPEC ("<...") is -EINVAL. On success *out_fd is a
+ * non-blocking fd for guest output (bytes the host cannot take at once are
+ * the device's to drop) and *in_fd (when in_fd is not NULL) a non-blocking fd
+ * to watch with qvm_fd_watch, or -1 when the console has no input; both are
+ * the device's to close (at QVM_CTRL_TERMINATE). Every console is readable
+ * through /dev/qvm/<system>/<vdev>. Returns 0, -EINVAL, or -ENOENT (the file
+ * cannot be opened). Call during QVM_CTRL_OPTIONS_END or later. */
+int qvm_console_open(qvm_vdev_t *dev, const char *spec, int *out_fd,
+                     int *in_fd);
+
+/* qvm's runtime directory: the directory of /dev/qvm/<system> (`set
+ * resmgr-path`, else $QVM_RESMGR_DIR, else /dev/qvm, else
+ * $XDG_RUNTIME_DIR/qvm, else /tmp/qvm-UID), created when missing. Devices
+ * keep their rendezvous files (sockets, ...) below it. Returns a path that
+ * stays valid for the life of the process, or NULL when no directory could
+ * be chosen or created. */
+const char *qvm_runtime_dir(qvm_vdev_t *dev);
 
 #ifdef __cplusplus
 }
