@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "vmm/acpi_contrib.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
 #include "vmm/guest_memory.h"
@@ -22,6 +23,12 @@ struct DeviceInfo {
   std::vector<Intr> intrs;
   // From qvm_acpi_device() during QVM_CTRL_GEN_ACPI (empty: not in ACPI).
   std::string acpi_hid, acpi_cid;
+  // Typed ACPI contributions from QVM_CTRL_GEN_ACPI (PM block, PCI host,
+  // HPET, I/O APIC, legacy hardware).
+  AcpiContrib acpi;
+  // The device opened a console (qvm_console_open / qvm_hostdev_open
+  // streams): a candidate for the boot console (FDT /chosen stdout-path).
+  bool console = false;
   // From QVM_CTRL_GEN_FDT (empty fdt_name: no node) and qvm_irqchip_accel.
   std::string fdt_name, fdt_compatible;
   std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
@@ -34,9 +41,12 @@ class Machine {
  public:
   virtual ~Machine() = default;
   virtual const char* name() const = 0;  // "x86_64"
-  // Devices every machine of this kind needs; implied when a config lists
-  // none of them.
+  // The implied defaults, the one place device types are named: devices
+  // every machine of this kind needs (implied when a config lists none of
+  // them), and the PCI host implied when a device declares a PCI function
+  // and no PCI host (QVM_VDEVF_PCI_HOST) is configured.
   virtual std::vector<std::string> platform_devices() const = 0;
+  virtual std::string implied_pci_host() const = 0;
   // Whether this configuration gets ACPI tables (devices are then asked
   // for their part with QVM_CTRL_GEN_ACPI).
   virtual bool builds_acpi(const Config& cfg) const = 0;

@@ -1,6 +1,8 @@
 // How a device describes itself to the guest: ACPI ids (QVM_CTRL_GEN_ACPI)
 // and its device-tree node (QVM_CTRL_GEN_FDT).
+#include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <cerrno>
 #include <cstring>
 
@@ -119,4 +121,66 @@ QVM_EXPORT uint32_t qvm_fdt_phandle(qvm_vdev_t* dev,
   if (!name) return dev->describe.fdt_phandle;
   qvm_vdev_t* other = dev->host->find_device(name);
   return other ? other->describe.fdt_phandle : 0;
+}
+
+// ---- typed ACPI contributions (x86) ---------------------------------------
+
+namespace {
+
+// Common checks: inside QVM_CTRL_GEN_ACPI, not given before.
+template <typename T>
+int AcpiOnce(qvm_vdev_t* dev, std::optional<T>& slot, const T& value) {
+  if (!dev) return -EINVAL;
+  if (!dev->describe.acpi_open) return -ENOTSUP;
+  if (slot) return -EEXIST;
+  slot = value;
+  return 0;
+}
+
+}  // namespace
+
+QVM_EXPORT int qvm_acpi_pm_block(qvm_vdev_t* dev, const struct qvm_acpi_pm* pm) {
+  constexpr size_t kMin = offsetof(struct qvm_acpi_pm, reset_value) + 1;
+  if (!pm || pm->struct_size < kMin) return -EINVAL;
+  qvm_acpi_pm v{};
+  memcpy(&v, pm, std::min(pm->struct_size, sizeof v));
+  v.struct_size = sizeof v;
+  // The blocks are I/O ports: each must fit below 0x10000.
+  if (!v.pm1a_evt || !v.pm1a_cnt || v.pm1a_evt > 0xfffc || v.pm1a_cnt > 0xfffe ||
+      v.pm_tmr > 0xfffc)
+    return -EINVAL;
+  return AcpiOnce(dev, dev->describe.acpi.pm, v);
+}
+
+QVM_EXPORT int qvm_acpi_pci_host(qvm_vdev_t* dev, const struct qvm_acpi_pci* h) {
+  constexpr size_t kMin = offsetof(struct qvm_acpi_pci, intx_gsi) + sizeof h->intx_gsi;
+  if (!h || h->struct_size < kMin) return -EINVAL;
+  qvm_acpi_pci v{};
+  memcpy(&v, h, std::min(h->struct_size, sizeof v));
+  v.struct_size = sizeof v;
+  uint64_t last;
+  if (!v.mem_size || __builtin_add_overflow(v.mem_base, v.mem_size - 1, &last)) return -EINVAL;
+  if (v.ecam_base && (v.ecam_base & ((1ull << 20) - 1))) return -EINVAL;
+  for (const auto& dev_pins : v.intx_gsi)
+    for (uint32_t gsi : dev_pins)
+      if (gsi > 255) return -EINVAL;
+  return AcpiOnce(dev, dev->describe.acpi.pci_host, v);
+}
+
+QVM_EXPORT int qvm_acpi_hpet(qvm_vdev_t* dev, uint64_t base, uint32_t block_id) {
+  if (base & 0x3ff || base >= (1ull << 32)) return -EINVAL;  // 1 KiB block below 4 GiB
+  return AcpiOnce(dev, dev->describe.acpi.hpet, qvm::AcpiContrib::Hpet{base, block_id});
+}
+
+QVM_EXPORT int qvm_acpi_ioapic(qvm_vdev_t* dev, uint64_t base, uint32_t gsi_base) {
+  if (base & 0xfff || base >= (1ull << 32) || gsi_base > 255) return -EINVAL;
+  return AcpiOnce(dev, dev->describe.acpi.ioapic, qvm::AcpiContrib::Ioapic{base, gsi_base});
+}
+
+QVM_EXPORT int qvm_acpi_legacy(qvm_vdev_t* dev, unsigned what) {
+  constexpr unsigned kAll = QVM_ACPI_LEGACY_8259 | QVM_ACPI_LEGACY_8042 | QVM_ACPI_LEGACY_RTC;
+  if (!dev || !what || (what & ~kAll)) return -EINVAL;
+  if (!dev->describe.acpi_open) return -ENOTSUP;
+  dev->describe.acpi.legacy |= what;
+  return 0;
 }

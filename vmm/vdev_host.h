@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "qvm/vdev.h"
+#include "vmm/acpi_contrib.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/event_loop.h"
@@ -160,6 +161,7 @@ struct qvm_vdev : public qvm::BusDevice {
   struct Describe {
     bool acpi_open = false;  // inside QVM_CTRL_GEN_ACPI
     std::string acpi_hid, acpi_cid;
+    qvm::AcpiContrib acpi;  // typed contributions (qvm_acpi_pm_block, ...)
     bool fdt_open = false;  // inside QVM_CTRL_GEN_FDT
     uint32_t fdt_phandle = 0;
     std::string fdt_name, fdt_compatible;

@@ -160,22 +160,23 @@ absl::Status Vm::build_devices() {
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
   }
-  // A PCI function needs a PCI host: `pci-host` is implied when none is
-  // configured (it enumerates the functions at QVM_CTRL_RESOURCES).
+  // A PCI function needs a PCI host: the machine's implied one is added when
+  // no factory with QVM_VDEVF_PCI_HOST is configured (the host enumerates
+  // the functions at QVM_CTRL_RESOURCES).
   bool any_pci = false, have_host = false;
   for (auto& d : devs_) {
     if (d->pci.fn) any_pci = true;
-    if (d->spec.type == "pci-host") have_host = true;
+    if (d->factory->flags & QVM_VDEVF_PCI_HOST) have_host = true;
   }
   if (any_pci && !have_host) {
     VdevSpec s;
-    s.type = "pci-host";
+    s.type = machine_->implied_pci_host();
     s.where.file = "<implied>";
     auto fac = loader_.get(s.type);
     if (!fac.ok())
-      return ConfigError(s.where, absl::StrCat("vdev `pci-host` (implied by a PCI device): ",
+      return ConfigError(s.where, absl::StrCat("vdev `", s.type, "` (implied by a PCI device): ",
                                                fac.status().message()));
-    std::string name = taken.count("pci-host") ? "pci-host-implied" : "pci-host";
+    std::string name = taken.count(s.type) ? s.type + "-implied" : s.type;
     devs_.push_back(std::make_unique<qvm_vdev>(this, *fac, s, name));
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
@@ -213,6 +214,8 @@ std::vector<DeviceInfo> Vm::device_info() const {
     for (const auto& i : d->intrs) di.intrs.push_back({i.controller->name, i.line});
     di.acpi_hid = d->describe.acpi_hid;
     di.acpi_cid = d->describe.acpi_cid;
+    di.acpi = d->describe.acpi;
+    for (const auto& o : outs_) di.console |= o.dev == d.get();
     di.fdt_name = d->describe.fdt_name;
     di.fdt_compatible = d->describe.fdt_compatible;
     di.fdt_props = d->describe.fdt_props;

@@ -472,6 +472,34 @@ int qvm_acpi_device(qvm_vdev_t *dev, const char *hid, const char *cid) {
   return 0;
 }
 
+// ABI 1.4 typed ACPI contributions: recorded as given (qvm's own checks
+// are unit-tested in test/unit/vdev_acpi_test.cc).
+int qvm_acpi_pm_block(qvm_vdev_t *dev, const struct qvm_acpi_pm *pm) {
+  if (!dev || !pm || pm->struct_size < sizeof *pm) return -EINVAL;
+  dev->acpi_pm = *pm;
+  return 0;
+}
+int qvm_acpi_pci_host(qvm_vdev_t *dev, const struct qvm_acpi_pci *h) {
+  if (!dev || !h || h->struct_size < sizeof *h) return -EINVAL;
+  dev->acpi_pci_host = *h;
+  return 0;
+}
+int qvm_acpi_hpet(qvm_vdev_t *dev, uint64_t base, uint32_t block_id) {
+  if (!dev) return -EINVAL;
+  dev->acpi_hpet = std::make_pair(base, block_id);
+  return 0;
+}
+int qvm_acpi_ioapic(qvm_vdev_t *dev, uint64_t base, uint32_t gsi_base) {
+  if (!dev) return -EINVAL;
+  dev->acpi_ioapic = std::make_pair(base, gsi_base);
+  return 0;
+}
+int qvm_acpi_legacy(qvm_vdev_t *dev, unsigned what) {
+  if (!dev || !what) return -EINVAL;
+  dev->acpi_legacy |= what;
+  return 0;
+}
+
 int qvm_fd_unwatch(qvm_vdev_t *dev, int fd) {
   if (fd < 0) return -EINVAL;
   for (auto it = dev->watches.begin(); it != dev->watches.end(); ++it)

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,6 +98,12 @@ struct qvm_vdev {
   std::vector<std::string> logs;
   std::vector<fake::FdWatch> watches;
   std::string acpi_hid, acpi_cid;  // from qvm_acpi_device
+  // ABI 1.4 typed ACPI contributions (QVM_CTRL_GEN_ACPI), as given.
+  std::optional<qvm_acpi_pm> acpi_pm;
+  std::optional<qvm_acpi_pci> acpi_pci_host;
+  std::optional<std::pair<uint64_t, uint32_t>> acpi_hpet;    // base, block id
+  std::optional<std::pair<uint64_t, uint32_t>> acpi_ioapic;  // base, GSI base
+  unsigned acpi_legacy = 0;
   // ABI 1.2 device tree (Host::gen_fdt opens the node window): the node's
   // name/compatible and its properties in order (big-endian bytes).
   bool fdt_open = false;
