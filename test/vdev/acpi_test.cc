@@ -4,9 +4,7 @@
 #include "helpers.h"
 
 TEST_CASE_METHOD(HostFixture, "acpi-pm: its PM block in its own layout, at its port", "[acpi]") {
-  fake::Config c;
-  c.locs.push_back({QVM_SPACE_IO, 0xb000});
-  qvm_vdev *pm = make("acpi-pm", c);
+  qvm_vdev *pm = make("acpi-pm", cfg_loc(QVM_SPACE_IO, 0xb000));
   REQUIRE(h.control(pm, QVM_CTRL_GEN_ACPI) == 0);
   REQUIRE(pm->acpi_pm.has_value());
   CHECK(pm->acpi_pm->pm1a_evt == 0xb000);
@@ -35,9 +33,7 @@ TEST_CASE_METHOD(HostFixture, "ioapic, 8259, pckeyboard, mc146818: MADT and lega
 }
 
 TEST_CASE_METHOD(HostFixture, "hpet: base and GCAP_ID block id from the device", "[acpi]") {
-  fake::Config c;
-  c.locs.push_back({QVM_SPACE_MEM, 0xFED01000});
-  qvm_vdev *d = make("hpet", c);
+  qvm_vdev *d = make("hpet", cfg_loc(QVM_SPACE_MEM, 0xFED01000));
   REQUIRE(h.control(d, QVM_CTRL_GEN_ACPI) == 0);
   REQUIRE(d->acpi_hpet.has_value());
   CHECK(d->acpi_hpet->first == 0xFED01000u);
