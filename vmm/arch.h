@@ -3,15 +3,15 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
-#include <span>
-
 #include "absl/status/statusor.h"
+#include "vmm/acpi_contrib.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
-#include "vmm/exit.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vars.h"
 
@@ -26,12 +26,18 @@ struct DeviceInfo {
   std::vector<Intr> intrs;
   // From qvm_acpi_device() during QVM_CTRL_GEN_ACPI (empty: not in ACPI).
   std::string acpi_hid, acpi_cid;
+  // Typed ACPI contributions from QVM_CTRL_GEN_ACPI (PM block, PCI host,
+  // HPET, I/O APIC, legacy hardware).
+  AcpiContrib acpi;
+  // The device opened a console (qvm_console_open / qvm_hostdev_open
+  // streams): a candidate for the boot console (FDT /chosen stdout-path).
+  bool console = false;
   // From QVM_CTRL_GEN_FDT (empty fdt_name: no node) and qvm_irqchip_accel.
   std::string fdt_name, fdt_compatible;
   std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
   uint32_t fdt_phandle = 0;
   unsigned irqchip_kind = 0, irqchip_nirqs = 0;  // enum qvm_irqchip_kind
-  bool irqchip_user = false;  // ABI 1.3: the device emulates that controller
+  bool irqchip_user = false;  // the device emulates that controller
 };
 
 // One machine. Vm calls it in this order (vm.h has the whole recipe):
@@ -47,11 +53,15 @@ class Machine {
   // `unsupported`) before anything is built. InvalidArgument: a
   // configuration error.
   virtual absl::Status plan(const Config& cfg) = 0;
-  // What the plan decides for exit dispatch (x86_64: `set msr-unknown`).
-  virtual void exit_policy(Peripherals&) const {}
-  // Devices every machine of this kind needs; implied when a config lists
-  // none of them.
+  // What the plan decides for unknown MSRs (x86_64: `set msr-unknown`);
+  // the VM's UnsupportedPolicy is built from `unsupported` and this.
+  virtual std::optional<UnsupportedAction> msr_unknown() const { return std::nullopt; }
+  // The implied defaults, the one place device types are named: devices
+  // every machine of this kind needs (implied when a config lists none of
+  // them), and the PCI host implied when a device declares a PCI function
+  // and no PCI host (QVM_VDEVF_PCI_HOST) is configured.
   virtual std::vector<std::string> platform_devices() const = 0;
+  virtual std::string implied_pci_host() const = 0;
   // Whether the guest gets ACPI tables (devices are then asked for their
   // part with QVM_CTRL_GEN_ACPI). From the plan.
   virtual bool builds_acpi() const = 0;
@@ -62,7 +72,7 @@ class Machine {
   // be modelled by the accelerator.
   virtual bool supports_irqchip(unsigned /*kind*/) const { return false; }
   // Whether a device may emulate an interrupt controller of this kind in
-  // user space (ABI 1.3 qvm_irqchip_user).
+  // user space (qvm_irqchip_user).
   virtual bool supports_user_irqchip(unsigned /*kind*/) const { return false; }
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;

@@ -109,7 +109,7 @@ class VmBackend {
   virtual absl::Status irq_line(unsigned /*intid*/, bool /*level*/) {
     return absl::UnimplementedError("no in-kernel interrupt controller");
   }
-  // ABI 1.3, notifications without exits. `fd` (an eventfd) is signalled by
+  // Notifications without exits. `fd` (an eventfd) is signalled by
   // the kernel when the guest writes `len` bytes at `addr` (io: port space;
   // match: only the value `datamatch`); assign=false removes it again.
   virtual absl::Status ioeventfd(int /*fd*/, uint64_t /*addr*/, unsigned /*len*/,
@@ -123,7 +123,7 @@ class VmBackend {
   virtual absl::Status irqfd(int /*fd*/, unsigned /*gsi*/, bool /*assign*/) {
     return absl::UnimplementedError("no irqfd");
   }
-  // Interrupt controller in user space (ABI 1.3 qvm_irqchip_user): drive
+  // Interrupt controller in user space (qvm_irqchip_user): drive
   // interrupt input `input` (enum qvm_cpu_input) of vCPU `vcpu`; a level set
   // before the vCPU exists applies when it is created. Any thread.
   virtual absl::Status cpu_irq_line(unsigned /*vcpu*/, unsigned /*input*/, bool /*level*/) {

@@ -6,12 +6,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "vmm/config.h"
+#include "vmm/unsupported.h"
 
 namespace qvm {
 
@@ -55,34 +53,26 @@ struct ExitStats {
   std::atomic<uint64_t> by_kind[static_cast<size_t>(ExitKind::Count)] = {};
 };
 
-// The things an exit can reach. Not owning.
-struct Peripherals {
+// What an exit can reach: the exit context a vCPU thread hands to
+// HandleExit. Not owning.
+struct ExitContext {
   const Bus* io = nullptr;   // may be null on architectures without ports
   const Bus* mem = nullptr;
-  UnsupportedAction unsupported = UnsupportedAction::Log;
-  bool unsupported_set = false;  // `unsupported` given explicitly
-  // Unknown MSRs: `set msr-unknown ACTION` overrides `unsupported` for
-  // MSRs only; without either, an unknown MSR is an architectural #GP.
-  UnsupportedAction msr_unknown = UnsupportedAction::Fault;
-  bool msr_unknown_set = false;
-  // `log` for MSRs: each MSR index (and direction) is logged once; past
-  // kMaxLogged distinct ones, rate-limited lines follow.
-  struct MsrLogOnce {
-    static constexpr size_t kMaxLogged = 1024;
-    std::mutex mu;
-    std::set<uint64_t> seen;  // index << 1 | write
-    // True the first time (index, write) is seen (or when the set is full).
-    bool first(uint64_t index, bool write);
-  };
-  std::shared_ptr<MsrLogOnce> msr_logged = std::make_shared<MsrLogOnce>();
+  // What an access nothing handles does (unassigned I/O, unknown MSRs).
+  UnsupportedPolicy unsupported;
   // Called for Eoi exits (broadcast to interrupt controllers).
   void (*eoi)(void* ctx, uint32_t vector) = nullptr;
   void* eoi_ctx = nullptr;
   ExitStats* stats = nullptr;
-  // Set when a device asked to terminate qvm (QVM_TERMINATE): exit code.
+  // Set when qvm must stop (a device asked to terminate, `unsupported
+  // terminate`, a fatal exit): the exit code (vmm/exit_codes.h).
   std::atomic<int>* terminate_code = nullptr;
 };
 
-ExitAction HandleExit(const Peripherals& p, unsigned vcpu, Exit& e);
+// One exit handler per ExitKind (HandleExit looks it up in a table indexed
+// by the kind, in the manner of bhyve's vmexit_handlers[]).
+using ExitHandler = ExitAction (*)(const ExitContext& c, unsigned vcpu, Exit& e);
+
+ExitAction HandleExit(const ExitContext& c, unsigned vcpu, Exit& e);
 
 }  // namespace qvm

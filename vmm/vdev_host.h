@@ -1,6 +1,7 @@
 // qvm's side of the vdev ABI: the loader that finds vdev-NAME.so, the
-// instance object behind the opaque qvm_vdev_t, and the services the C ABI
-// functions reach through VdevHost (implemented by the VM).
+// instance object behind the opaque qvm_vdev_t (one type, `qvm_vdev`, in C
+// and C++), and the services the C ABI functions reach through VdevHost
+// (implemented by the VM).
 #pragma once
 
 #include <atomic>
@@ -15,15 +16,18 @@
 
 #include "absl/status/statusor.h"
 #include "qvm/vdev.h"
+#include "vmm/acpi_contrib.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/event_loop.h"
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"
 
-namespace qvm {
+// Every function of the C ABI is defined with this: C linkage, visible to
+// the plug-ins qvm loads (they resolve qvm_* from the executable).
+#define QVM_EXPORT extern "C" __attribute__((visibility("default")))
 
-using VdevInstance = ::qvm_vdev;
+namespace qvm {
 
 // What an instance needs from the VM. Implemented by Vm; unit tests provide
 // their own.
@@ -32,12 +36,12 @@ class VdevHost {
   virtual ~VdevHost() = default;
   virtual GuestMemory& memory() = 0;
   virtual Bus* bus(uint32_t space) = 0;  // nullptr for a space not present
-  virtual VdevInstance* find_device(const std::string& name) = 0;
+  virtual qvm_vdev* find_device(const std::string& name) = 0;
   virtual EventLoop& events() = 0;
   virtual int signal_msi(uint64_t address, uint32_t data) = 0;
   virtual int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
                             bool masked) = 0;
-  virtual int cpu_extint(VdevInstance* pic, bool level) = 0;
+  virtual int cpu_extint(qvm_vdev* pic, bool level) = 0;
   virtual void request_power(int what) = 0;  // enum qvm_power
   virtual void request_exit(int code) = 0;
   virtual bool guest_running() const = 0;
@@ -45,23 +49,23 @@ class VdevHost {
   virtual const std::string& system_name() const = 0;
   // qvm_hostdev_open hook (/dev/qvm console streams): a new fd for the
   // device, -1 on failure, or -ENOSYS to let qvm_hostdev_open do it.
-  virtual int open_hostdev(VdevInstance*, const char* /*spec*/, int /*for_write*/) {
+  virtual int open_hostdev(qvm_vdev*, const char* /*spec*/, int /*for_write*/) {
     return -ENOSYS;
   }
-  // ABI 1.2: whether the machine/accelerator can model interrupt controller
+  // Whether the machine/accelerator can model interrupt controller
   // `kind` (enum qvm_irqchip_kind) in the kernel, and the input lines of
   // the one that does.
   virtual bool irqchip_supported(unsigned /*kind*/) const { return false; }
   virtual int irqchip_line(unsigned /*intid*/, bool /*level*/) { return -ENOTSUP; }
-  // ABI 1.3 (qvm_irqchip_user, qvm_vcpu_irq): whether a device may emulate
+  // qvm_irqchip_user, qvm_vcpu_irq: whether a device may emulate
   // interrupt controller `kind` itself, and vCPU `vcpu`'s input `input`.
   virtual bool user_irqchip_supported(unsigned /*kind*/) const { return false; }
   virtual int vcpu_irq(unsigned /*vcpu*/, unsigned /*input*/, bool /*level*/) {
     return -ENOTSUP;
   }
-  // ABI 1.2 (PCI): every instance, in creation order.
-  virtual std::vector<VdevInstance*> all_devices() { return {}; }
-  // ABI 1.3 (qvm_ioeventfd, qvm_irqfd_msi): the accelerator's notification
+  // PCI: every instance, in creation order.
+  virtual std::vector<qvm_vdev*> all_devices() { return {}; }
+  // qvm_ioeventfd, qvm_irqfd_msi: the accelerator's notification
   // objects (VmBackend::ioeventfd/irqfd). 0, -ENOTSUP, -EEXIST, -EIO, or
   // -EAGAIN while no VM exists (ReplayNotifiers registers them later).
   virtual int notifiers_supported(bool /*irq*/) { return -ENOTSUP; }
@@ -70,9 +74,11 @@ class VdevHost {
     return -ENOTSUP;
   }
   virtual int irqfd(int /*fd*/, unsigned /*gsi*/, bool /*assign*/) { return -ENOTSUP; }
-  // ABI 1.3 (qvm_vcpu_count, qvm_cmdline): the VM's configuration, or
+  // qvm_vcpu_count, qvm_cmdline: the VM's configuration, or
   // nullptr (then 1 vCPU and no command line are reported).
   virtual const Config* config() const { return nullptr; }
+  // qvm_runtime_dir: the directory of /dev/qvm/<system>, or nullptr.
+  virtual const char* runtime_dir() { return nullptr; }
 };
 
 // Loads plug-ins and keeps their factories (one table per loader, no
@@ -99,7 +105,7 @@ class VdevLoader {
 };
 
 struct ResolvedIntr {
-  VdevInstance* controller = nullptr;
+  qvm_vdev* controller = nullptr;
   unsigned line = 0;
   std::string spec;  // "ioapic:4"
 };
@@ -149,43 +155,57 @@ struct qvm_vdev : public qvm::BusDevice {
   bool configuring = false;
   // Reply buffer of the QVM_CTRL_DEVCTL in progress (qvm_devctl_reply).
   std::atomic<std::string*> devctl_out{nullptr};
-  bool acpi_open = false;  // inside QVM_CTRL_GEN_ACPI
-  std::string acpi_hid, acpi_cid;
-  // ABI 1.2: the device-tree node from QVM_CTRL_GEN_FDT (qvm_fdt_*), and an
-  // accelerator-modelled interrupt controller (qvm_irqchip_accel).
-  bool fdt_open = false;  // inside QVM_CTRL_GEN_FDT
-  uint32_t fdt_phandle = 0;
-  std::string fdt_name, fdt_compatible;
-  std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
-  size_t fdt_bytes = 0;
-  unsigned irqchip_kind = 0, irqchip_nirqs = 0;
-  // ABI 1.3: the controller is emulated by this device (qvm_irqchip_user);
-  // its per-vCPU output callback.
-  bool irqchip_user = false;
-  qvm_vcpu_outputs_fn vcpu_outputs_fn = nullptr;
-  // ABI 1.2 (PCI): this instance as a PCI function (qvm_pci_declare), and
-  // as a PCI host the BARs it mapped (qvm_pci_bar_map). Accesses that fall
-  // in a mapped BAR are dispatched to the function without the host's lock.
+  // How the device describes itself to the guest (vmm/vdev_describe.cc):
+  // its ACPI ids from QVM_CTRL_GEN_ACPI, its device-tree node from
+  // QVM_CTRL_GEN_FDT.
+  struct Describe {
+    bool acpi_open = false;  // inside QVM_CTRL_GEN_ACPI
+    std::string acpi_hid, acpi_cid;
+    qvm::AcpiContrib acpi;  // typed contributions (qvm_acpi_pm_block, ...)
+    bool fdt_open = false;  // inside QVM_CTRL_GEN_FDT
+    uint32_t fdt_phandle = 0;
+    std::string fdt_name, fdt_compatible;
+    std::vector<std::pair<std::string, std::string>> fdt_props;  // name, bytes
+    size_t fdt_bytes = 0;
+  } describe;
+
+  // The interrupt controller this device is (vmm/vdev_irqchip.cc): modelled
+  // by the accelerator (qvm_irqchip_accel) or emulated by the device itself
+  // (qvm_irqchip_user, with its per-vCPU output callback).
+  struct Irqchip {
+    unsigned kind = 0, nirqs = 0;
+    bool user = false;
+    qvm_vcpu_outputs_fn outputs = nullptr;
+  } irqchip;
+
+  // PCI topology (vmm/vdev_pci.cc): this instance as a PCI function
+  // (qvm_pci_declare), and as a PCI host the BARs it mapped
+  // (qvm_pci_bar_map). Accesses that fall in a mapped BAR are dispatched to
+  // the function without the host's lock.
   struct PciFn {
     qvm_pci_function decl{};
     std::vector<uint8_t> caps;
     unsigned addr = 0;  // bus << 8 | dev << 3 | fn
   };
-  std::unique_ptr<PciFn> pci_fn;
-  std::atomic<uint32_t> pci_state{0};
   struct PciBar {
     uint64_t base, size;
     qvm_vdev* fn;
     unsigned bar;
   };
-  std::shared_mutex pci_bars_mu;
-  std::vector<PciBar> pci_bars;
-  std::atomic<bool> pci_has_bars{false};
+  struct Pci {
+    std::unique_ptr<PciFn> fn;
+    std::atomic<uint32_t> state{0};
+    std::shared_mutex bars_mu;
+    std::vector<PciBar> bars;
+    std::atomic<bool> has_bars{false};
+  } pci;
   bool pci_dispatch(const qvm::BusAccess& acc, uint8_t* data, bool write,
                     qvm::BusStatus* st);
-  // ABI 1.3: the ioeventfds / MSI irqfds this instance asked for. qvm owns
-  // the eventfds; they outlive the accelerator's VM (guest resets) and are
-  // registered again with each new one (qvm::ReplayNotifiers).
+
+  // Notifiers (vmm/vdev_notify.cc): the ioeventfds / MSI irqfds this
+  // instance asked for. qvm owns the eventfds; they outlive the
+  // accelerator's VM (guest resets) and are registered again with each new
+  // one (qvm::ReplayNotifiers).
   struct Notifier {
     int fd = -1;
     bool irq = false;
@@ -201,17 +221,24 @@ struct qvm_vdev : public qvm::BusDevice {
     uint64_t msi_addr = 0;
     uint32_t msi_data = 0;
   };
-  std::mutex notify_mu;  // leaf lock: taken under mu, never the other way
-  std::vector<Notifier> notifiers;
+  struct Notify {
+    std::mutex mu;  // leaf lock: taken under the instance lock, never the other way
+    std::vector<Notifier> list;
+  } notify;
 };
 
 namespace qvm {
-// ABI 1.3: registers every ioeventfd/irqfd of `dev` with the accelerator's
+// Registers every ioeventfd/irqfd of `dev` with the accelerator's
 // current VM (after it was (re)created, before the guest runs).
-void ReplayNotifiers(VdevInstance* dev);
+void ReplayNotifiers(qvm_vdev* dev);
 // Moves the ioeventfds of PCI BAR `bar` of `fn` when a host maps it at
 // [base, base+size) (size 0: unmapped).
-void MoveBarNotifiers(VdevInstance* fn, unsigned bar, uint64_t base, uint64_t size);
+void MoveBarNotifiers(qvm_vdev* fn, unsigned bar, uint64_t base, uint64_t size);
 // Deregisters and closes every notifier of `dev` (after QVM_CTRL_TERMINATE).
-void CloseNotifiers(VdevInstance* dev);
+void CloseNotifiers(qvm_vdev* dev);
+
+// Shared by the files of the vdev host (vmm/vdev_*.cc): whether the factory
+// takes accesses of `size` bytes, and a callback's QVM_* status as a bus one.
+bool SizeAllowed(const qvm_factory* f, uint32_t size);
+BusStatus ToBus(int rc);
 }  // namespace qvm

@@ -1,6 +1,6 @@
-// ABI 1.3 host services: ioeventfds and MSI irqfds for vdevs (notifications
+// Host services: ioeventfds and MSI irqfds for vdevs (notifications
 // without VM exits). qvm owns the eventfds; the registrations are kept per
-// instance (qvm_vdev::notifiers) so that they follow PCI BAR moves and are
+// instance (qvm_vdev::notify) so that they follow PCI BAR moves and are
 // registered again with every new accelerator VM (guest resets recreate it).
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -37,11 +37,11 @@ void FreeGsi(unsigned gsi) {
 // Where a registration decodes now: a PCI function's BAR as some host
 // mapped it, or one of the device's own regions. False when nowhere.
 bool Resolve(qvm_vdev* dev, const qvm_vdev::Notifier& n, uint64_t* addr, bool* io) {
-  if (dev->pci_fn) {
+  if (dev->pci.fn) {
     for (qvm_vdev* h : dev->host->all_devices()) {
-      if (h == dev || !h->pci_has_bars.load(std::memory_order_acquire)) continue;
-      std::shared_lock<std::shared_mutex> g(h->pci_bars_mu);
-      for (const auto& b : h->pci_bars)
+      if (h == dev || !h->pci.has_bars.load(std::memory_order_acquire)) continue;
+      std::shared_lock<std::shared_mutex> g(h->pci.bars_mu);
+      for (const auto& b : h->pci.bars)
         if (b.fn == dev && b.bar == n.region) {
           if (n.offset > b.size || n.size > b.size - n.offset) return false;
           *addr = b.base + n.offset;
@@ -60,7 +60,7 @@ bool Resolve(qvm_vdev* dev, const qvm_vdev::Notifier& n, uint64_t* addr, bool* i
 }
 
 // Registers (or re-registers at its current place) one ioeventfd; called
-// with dev->notify_mu held.
+// with dev->notify.mu held.
 int Place(qvm_vdev* dev, qvm_vdev::Notifier& n) {
   uint64_t addr = 0;
   bool io = false;
@@ -92,9 +92,9 @@ void Release(qvm_vdev* dev, qvm_vdev::Notifier& n) {
 
 }  // namespace
 
-void ReplayNotifiers(VdevInstance* dev) {
-  std::lock_guard<std::mutex> g(dev->notify_mu);
-  for (auto& n : dev->notifiers) {
+void ReplayNotifiers(qvm_vdev* dev) {
+  std::lock_guard<std::mutex> g(dev->notify.mu);
+  for (auto& n : dev->notify.list) {
     if (n.irq) {
       int rc = dev->host->irqfd(n.fd, n.gsi, true);
       if (rc == 0 && n.routed) rc = dev->host->set_msi_route(n.gsi, n.msi_addr, n.msi_data, false);
@@ -111,23 +111,21 @@ void ReplayNotifiers(VdevInstance* dev) {
   }
 }
 
-void MoveBarNotifiers(VdevInstance* fn, unsigned bar, uint64_t, uint64_t) {
-  std::lock_guard<std::mutex> g(fn->notify_mu);
-  for (auto& n : fn->notifiers)
+void MoveBarNotifiers(qvm_vdev* fn, unsigned bar, uint64_t, uint64_t) {
+  std::lock_guard<std::mutex> g(fn->notify.mu);
+  for (auto& n : fn->notify.list)
     if (!n.irq && n.region == bar) Place(fn, n);
 }
 
-void CloseNotifiers(VdevInstance* dev) {
-  std::lock_guard<std::mutex> g(dev->notify_mu);
-  for (auto& n : dev->notifiers) Release(dev, n);
-  dev->notifiers.clear();
+void CloseNotifiers(qvm_vdev* dev) {
+  std::lock_guard<std::mutex> g(dev->notify.mu);
+  for (auto& n : dev->notify.list) Release(dev, n);
+  dev->notify.list.clear();
 }
 
 }  // namespace qvm
 
-extern "C" {
-
-__attribute__((visibility("default"))) int qvm_ioeventfd(qvm_vdev_t* dev, unsigned region,
+QVM_EXPORT int qvm_ioeventfd(qvm_vdev_t* dev, unsigned region,
                                                          uint64_t offset, unsigned size,
                                                          unsigned flags, uint64_t datamatch) {
   if (!dev) return -EINVAL;
@@ -135,9 +133,9 @@ __attribute__((visibility("default"))) int qvm_ioeventfd(qvm_vdev_t* dev, unsign
     return -EINVAL;
   if (size < 8 && (flags & QVM_IOEVENTFD_DATAMATCH) && (datamatch >> (8 * size)))
     return -EINVAL;  // a value the access cannot carry
-  if (dev->pci_fn) {
+  if (dev->pci.fn) {
     if (region > 5) return -EINVAL;
-    uint64_t bs = dev->pci_fn->decl.bar_size[region];
+    uint64_t bs = dev->pci.fn->decl.bar_size[region];
     if (!bs || offset > bs || size > bs - offset) return -EINVAL;
   } else {
     if (region >= dev->regions.size()) return -EINVAL;
@@ -153,9 +151,9 @@ __attribute__((visibility("default"))) int qvm_ioeventfd(qvm_vdev_t* dev, unsign
   n.size = size;
   n.match = (flags & QVM_IOEVENTFD_DATAMATCH) != 0;
   n.datamatch = n.match ? datamatch : 0;
-  std::lock_guard<std::mutex> g(dev->notify_mu);
-  if (dev->notifiers.size() >= 64) return -ENOSPC;
-  for (const auto& o : dev->notifiers)
+  std::lock_guard<std::mutex> g(dev->notify.mu);
+  if (dev->notify.list.size() >= 64) return -ENOSPC;
+  for (const auto& o : dev->notify.list)
     if (!o.irq && o.region == n.region && o.offset == n.offset && o.size == n.size &&
         (!o.match || !n.match || o.datamatch == n.datamatch))
       return -EEXIST;
@@ -166,16 +164,16 @@ __attribute__((visibility("default"))) int qvm_ioeventfd(qvm_vdev_t* dev, unsign
     close(n.fd);
     return rc;
   }
-  dev->notifiers.push_back(n);
+  dev->notify.list.push_back(n);
   return n.fd;
 }
 
-__attribute__((visibility("default"))) int qvm_irqfd_msi(qvm_vdev_t* dev) {
+QVM_EXPORT int qvm_irqfd_msi(qvm_vdev_t* dev) {
   if (!dev) return -EINVAL;
   int sup = dev->host->notifiers_supported(true);
   if (sup < 0) return sup;
-  std::lock_guard<std::mutex> g(dev->notify_mu);
-  if (dev->notifiers.size() >= 64) return -ENOSPC;
+  std::lock_guard<std::mutex> g(dev->notify.mu);
+  if (dev->notify.list.size() >= 64) return -ENOSPC;
   int gsi = qvm::AllocGsi();
   if (gsi < 0) return gsi;
   qvm_vdev::Notifier n;
@@ -193,16 +191,16 @@ __attribute__((visibility("default"))) int qvm_irqfd_msi(qvm_vdev_t* dev) {
     qvm::FreeGsi(n.gsi);
     return rc;
   }
-  dev->notifiers.push_back(n);
+  dev->notify.list.push_back(n);
   return n.fd;
 }
 
-__attribute__((visibility("default"))) int qvm_irqfd_msi_set(qvm_vdev_t* dev, int fd,
+QVM_EXPORT int qvm_irqfd_msi_set(qvm_vdev_t* dev, int fd,
                                                              uint64_t address, uint32_t data,
                                                              int masked) {
   if (!dev || fd < 0) return -EINVAL;
-  std::lock_guard<std::mutex> g(dev->notify_mu);
-  for (auto& n : dev->notifiers) {
+  std::lock_guard<std::mutex> g(dev->notify.mu);
+  for (auto& n : dev->notify.list) {
     if (!n.irq || n.fd != fd) continue;
     bool route = !masked;
     if (route == n.routed && (!route || (n.msi_addr == address && n.msi_data == data)))
@@ -217,16 +215,15 @@ __attribute__((visibility("default"))) int qvm_irqfd_msi_set(qvm_vdev_t* dev, in
   return -EINVAL;
 }
 
-__attribute__((visibility("default"))) int qvm_notify_close(qvm_vdev_t* dev, int fd) {
+QVM_EXPORT int qvm_notify_close(qvm_vdev_t* dev, int fd) {
   if (!dev || fd < 0) return -EINVAL;
-  std::lock_guard<std::mutex> g(dev->notify_mu);
-  for (size_t i = 0; i < dev->notifiers.size(); i++)
-    if (dev->notifiers[i].fd == fd) {
-      qvm::Release(dev, dev->notifiers[i]);
-      dev->notifiers.erase(dev->notifiers.begin() + long(i));
+  std::lock_guard<std::mutex> g(dev->notify.mu);
+  for (size_t i = 0; i < dev->notify.list.size(); i++)
+    if (dev->notify.list[i].fd == fd) {
+      qvm::Release(dev, dev->notify.list[i]);
+      dev->notify.list.erase(dev->notify.list.begin() + long(i));
       return 0;
     }
   return -EINVAL;
 }
 
-}  // extern "C"

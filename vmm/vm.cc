@@ -36,7 +36,7 @@ Vm::~Vm() {
   drain_streams();
   if (control_) control_->detach();
   for (auto& d : devs_) d->control(QVM_CTRL_TERMINATE);
-  for (auto& d : devs_) CloseNotifiers(d.get());  // ABI 1.3, while the VM is whole
+  for (auto& d : devs_) CloseNotifiers(d.get());  // while the VM is whole
   if (stdin_forwarded_) loop_.unwatch_fd(0);
   for (auto& o : outs_) {
     loop_.unwatch_fd(o.rfd);
@@ -56,13 +56,13 @@ Bus* Vm::bus(uint32_t space) {
   return nullptr;
 }
 
-std::vector<VdevInstance*> Vm::all_devices() {
-  std::vector<VdevInstance*> out;
+std::vector<qvm_vdev*> Vm::all_devices() {
+  std::vector<qvm_vdev*> out;
   for (auto& d : devs_) out.push_back(d.get());
   return out;
 }
 
-VdevInstance* Vm::find_device(const std::string& name) {
+qvm_vdev* Vm::find_device(const std::string& name) {
   for (auto& d : devs_)
     if (d->name == name) return d.get();
   return nullptr;
@@ -144,27 +144,28 @@ absl::Status Vm::build_devices() {
       }
       taken.insert(name);
     }
-    devs_.push_back(std::make_unique<VdevInstance>(this, *fac, s, name));
+    devs_.push_back(std::make_unique<qvm_vdev>(this, *fac, s, name));
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
   }
-  // A PCI function needs a PCI host: `pci-host` is implied when none is
-  // configured (it enumerates the functions at QVM_CTRL_RESOURCES).
+  // A PCI function needs a PCI host: the machine's implied one is added when
+  // no factory with QVM_VDEVF_PCI_HOST is configured (the host enumerates
+  // the functions at QVM_CTRL_RESOURCES).
   bool any_pci = false, have_host = false;
   for (auto& d : devs_) {
-    if (d->pci_fn) any_pci = true;
-    if (d->spec.type == "pci-host") have_host = true;
+    if (d->pci.fn) any_pci = true;
+    if (d->factory->flags & QVM_VDEVF_PCI_HOST) have_host = true;
   }
   if (any_pci && !have_host) {
     VdevSpec s;
-    s.type = "pci-host";
+    s.type = machine_->implied_pci_host();
     s.where.file = "<implied>";
     auto fac = loader_.get(s.type);
     if (!fac.ok())
-      return ConfigError(s.where, absl::StrCat("vdev `pci-host` (implied by a PCI device): ",
+      return ConfigError(s.where, absl::StrCat("vdev `", s.type, "` (implied by a PCI device): ",
                                                fac.status().message()));
-    std::string name = taken.count("pci-host") ? "pci-host-implied" : "pci-host";
-    devs_.push_back(std::make_unique<VdevInstance>(this, *fac, s, name));
+    std::string name = taken.count(s.type) ? s.type + "-implied" : s.type;
+    devs_.push_back(std::make_unique<qvm_vdev>(this, *fac, s, name));
     absl::Status st = devs_.back()->configure();
     if (!st.ok()) return st;
   }
@@ -183,7 +184,7 @@ absl::Status Vm::build_devices() {
   for (const auto& r : mmio_.regions())
     for (const auto& m : mem_.regions())
       if (r.base < m.gpa + m.size && m.gpa < r.base + r.size) {
-        auto* d = static_cast<VdevInstance*>(r.dev);
+        auto* d = static_cast<qvm_vdev*>(r.dev);
         return ConfigError(d->spec.where, absl::StrFormat(
             "vdev %s: region 0x%x-0x%x overlaps guest memory", d->name,
             r.base, r.base + r.size - 1));
@@ -199,15 +200,17 @@ std::vector<DeviceInfo> Vm::device_info() const {
     di.name = d->name;
     for (const auto& r : d->regions) di.regions.push_back({r.space, r.base, r.size});
     for (const auto& i : d->intrs) di.intrs.push_back({i.controller->name, i.line});
-    di.acpi_hid = d->acpi_hid;
-    di.acpi_cid = d->acpi_cid;
-    di.fdt_name = d->fdt_name;
-    di.fdt_compatible = d->fdt_compatible;
-    di.fdt_props = d->fdt_props;
-    di.fdt_phandle = d->fdt_phandle;
-    di.irqchip_kind = d->irqchip_kind;
-    di.irqchip_nirqs = d->irqchip_nirqs;
-    di.irqchip_user = d->irqchip_user;
+    di.acpi_hid = d->describe.acpi_hid;
+    di.acpi_cid = d->describe.acpi_cid;
+    di.acpi = d->describe.acpi;
+    for (const auto& o : outs_) di.console |= o.dev == d.get();
+    di.fdt_name = d->describe.fdt_name;
+    di.fdt_compatible = d->describe.fdt_compatible;
+    di.fdt_props = d->describe.fdt_props;
+    di.fdt_phandle = d->describe.fdt_phandle;
+    di.irqchip_kind = d->irqchip.kind;
+    di.irqchip_nirqs = d->irqchip.nirqs;
+    di.irqchip_user = d->irqchip.user;
     out.push_back(std::move(di));
   }
   return out;
@@ -223,11 +226,9 @@ absl::Status Vm::plan() {
   plan_ = MakeVmPlan(cfg_);
   st = machine_->plan(cfg_);
   if (!st.ok()) return st;
-  if (cfg_.unsupported) {
-    periph_.unsupported = cfg_.unsupported->action;
-    periph_.unsupported_set = true;
-  }
-  machine_->exit_policy(periph_);  // x86_64: `set msr-unknown`
+  // The one policy for what nothing models: `unsupported` and what the
+  // machine plan decided for unknown MSRs (x86_64: `set msr-unknown`).
+  exit_ctx_.unsupported = UnsupportedPolicy::FromConfig(cfg_, machine_->msr_unknown());
   if (ncpus() > 64)
     return ConfigError(cfg_.cpus[64].where, "at most 64 vCPUs are supported");
   long host_cpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -244,20 +245,20 @@ absl::Status Vm::plan() {
 absl::Status Vm::describe_devices() {
   if (machine_->builds_acpi())
     for (auto& d : devs_) {
-      d->acpi_open = true;
+      d->describe.acpi_open = true;
       int rc = d->control(QVM_CTRL_GEN_ACPI);
-      d->acpi_open = false;
+      d->describe.acpi_open = false;
       if (rc < 0 && rc != -ENOTSUP)
         return absl::FailedPreconditionError(absl::StrFormat(
             "vdev %s: ACPI description failed (%s)", d->name, strerror(-rc)));
     }
   if (machine_->builds_fdt()) {
     // Phandles first, so that nodes can refer to each other in any order.
-    for (size_t i = 0; i < devs_.size(); i++) devs_[i]->fdt_phandle = uint32_t(0x100 + i);
+    for (size_t i = 0; i < devs_.size(); i++) devs_[i]->describe.fdt_phandle = uint32_t(0x100 + i);
     for (auto& d : devs_) {
-      d->fdt_open = true;
+      d->describe.fdt_open = true;
       int rc = d->control(QVM_CTRL_GEN_FDT);
-      d->fdt_open = false;
+      d->describe.fdt_open = false;
       if (rc < 0 && rc != -ENOTSUP)
         return absl::FailedPreconditionError(absl::StrFormat(
             "vdev %s: device-tree description failed (%s)", d->name, strerror(-rc)));
@@ -282,11 +283,11 @@ absl::Status Vm::start_backend(bool first) {
   }
   // A user-space interrupt controller hears of the per-vCPU outputs.
   for (auto& d : devs_) {
-    if (!d->irqchip_user || !d->vcpu_outputs_fn) continue;
-    VdevInstance* dev = d.get();
+    if (!d->irqchip.user || !d->irqchip.outputs) continue;
+    qvm_vdev* dev = d.get();
     absl::Status st = backend_->watch_vcpu_outputs([dev](unsigned vcpu, uint32_t mask) {
       std::lock_guard<std::mutex> g(dev->mu);
-      dev->vcpu_outputs_fn(dev, dev->state, vcpu, mask);
+      dev->irqchip.outputs(dev, dev->state, vcpu, mask);
     });
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat("vdev ", dev->name, ": ", st.message()));
   }
@@ -295,7 +296,7 @@ absl::Status Vm::start_backend(bool first) {
 
 // Boot step c: the devices at power-on, their notifiers on the new backend.
 void Vm::reset_devices(bool first) {
-  for (auto& d : devs_) ReplayNotifiers(d.get());  // ABI 1.3: ioeventfds/irqfds
+  for (auto& d : devs_) ReplayNotifiers(d.get());  // ioeventfds/irqfds
   for (auto& d : devs_) d->control(QVM_CTRL_RESET);
   if (first)
     for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);
@@ -355,7 +356,7 @@ void Vm::print(FILE* out) const {
     rows.push_back({m.gpa, m.gpa + m.size - 1, m.readonly ? "rom" : "ram"});
   for (const auto& r : mmio_.regions())
     rows.push_back({r.base, r.base + r.size - 1,
-                    "vdev " + static_cast<VdevInstance*>(r.dev)->name});
+                    "vdev " + static_cast<qvm_vdev*>(r.dev)->name});
   std::sort(rows.begin(), rows.end(),
             [](const Row& a, const Row& b) { return a.base < b.base; });
   for (const auto& r : rows)
@@ -364,7 +365,7 @@ void Vm::print(FILE* out) const {
   for (const auto& r : io_.regions())
     fprintf(out, "  io  0x%04llx-0x%04llx vdev %s\n", (unsigned long long)r.base,
             (unsigned long long)(r.base + r.size - 1),
-            static_cast<VdevInstance*>(r.dev)->name.c_str());
+            static_cast<qvm_vdev*>(r.dev)->name.c_str());
   fprintf(out, "vcpus: %u\n", ncpus());
   for (unsigned i = 0; i < ncpus(); i++) {
     std::string sched = "default", mask = "any";
@@ -406,7 +407,7 @@ int Vm::signal_msi(uint64_t address, uint32_t data) {
   return 0;
 }
 
-// ABI 1.3: notifications without exits (vmm/vdev_notify.cc).
+// Notifications without exits (vmm/vdev_notify.cc).
 static int NotifyErr(const absl::Status& st) {
   if (st.ok()) return 0;
   if (absl::IsUnimplemented(st)) return -ENOTSUP;
@@ -446,7 +447,7 @@ int Vm::set_msi_route(unsigned gsi, uint64_t address, uint32_t data, bool masked
   return 0;
 }
 
-int Vm::cpu_extint(VdevInstance* pic, bool level) {
+int Vm::cpu_extint(qvm_vdev* pic, bool level) {
   std::lock_guard<std::mutex> g(extint_mu_);
   extint_pic_ = pic;
   extint_level_ = level;
@@ -581,7 +582,7 @@ absl::Status Vm::start_vcpus() {
   {
     std::lock_guard<std::mutex> g(extint_mu_);
     if (extint_pic_ && extint_level_) {
-      VdevInstance* pic = extint_pic_;
+      qvm_vdev* pic = extint_pic_;
       vcpus_[0]->be->set_extint(true, [pic] { return pic->pic_inta(); });
     }
   }
@@ -655,7 +656,7 @@ void Vm::vcpu_main(unsigned index) {
     post(Request::Exit, kExitFatalAfterStart);
     return;
   }
-  Peripherals p = periph_;
+  ExitContext p = exit_ctx_;
   p.io = &io_;
   p.mem = &mmio_;
   p.stats = &v.stats;

@@ -38,25 +38,13 @@
 #include "vmm/dump.h"
 #include "vmm/event_loop.h"
 #include "vmm/exit.h"
+#include "vmm/exit_codes.h"
 #include "vmm/exit_trace.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vdev_host.h"
 #include "vmm/vm_plan.h"
 
 namespace qvm {
-
-// Exit codes (spec §4).
-enum ExitCode {
-  kExitOk = 0,
-  kExitPowerCut = 3,
-  kExitWatchdog = 4,
-  kExitUnsupported = 5,
-  kExitVdevError = 6,
-  kExitUnexpected = 7,
-  kExitFatalBeforeStart = 64,
-  kExitConfig = 65,
-  kExitFatalAfterStart = 96,
-};
 
 class Vm : public VdevHost, public ControlTarget {
  public:
@@ -72,12 +60,12 @@ class Vm : public VdevHost, public ControlTarget {
   // VdevHost
   GuestMemory& memory() override { return mem_; }
   Bus* bus(uint32_t space) override;
-  VdevInstance* find_device(const std::string& name) override;
+  qvm_vdev* find_device(const std::string& name) override;
   EventLoop& events() override { return loop_; }
   int signal_msi(uint64_t address, uint32_t data) override;
   int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
                     bool masked) override;
-  int cpu_extint(VdevInstance* pic, bool level) override;
+  int cpu_extint(qvm_vdev* pic, bool level) override;
   void request_power(int what) override;
   void request_exit(int code) override;
   bool guest_running() const override { return running_.load(); }
@@ -85,12 +73,13 @@ class Vm : public VdevHost, public ControlTarget {
     std::call_once(system_name_once_, [this] { system_name_ = node_name(); });
     return system_name_;
   }
-  int open_hostdev(VdevInstance* dev, const char* spec, int for_write) override;
-  std::vector<VdevInstance*> all_devices() override;
+  int open_hostdev(qvm_vdev* dev, const char* spec, int for_write) override;
+  const char* runtime_dir() override;
+  std::vector<qvm_vdev*> all_devices() override;
   bool irqchip_supported(unsigned kind) const override;
   const Config* config() const override { return &cfg_; }
   int irqchip_line(unsigned intid, bool level) override;
-  // ABI 1.3 notifications (vmm/vdev_notify.cc keeps the registrations).
+  // Notifications without exits (vmm/vdev_notify.cc keeps the registrations).
   int notifiers_supported(bool irq) override;
   int ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
                 uint64_t datamatch, bool assign) override;
@@ -122,7 +111,7 @@ class Vm : public VdevHost, public ControlTarget {
   mutable std::once_flag system_name_once_;
   mutable std::string system_name_;
 
-  const std::vector<std::unique_ptr<VdevInstance>>& devices() const {
+  const std::vector<std::unique_ptr<qvm_vdev>>& devices() const {
     return devs_;
   }
 
@@ -145,6 +134,9 @@ class Vm : public VdevHost, public ControlTarget {
   void on_signal(int sig);
   void status_report();
   absl::Status attach_control();
+  absl::StatusOr<std::string> resmgr_dir() const;  // the plan's resmgr-path and the defaults
+  std::once_flag runtime_dir_once_;
+  std::string runtime_dir_;
   void press_power_button(const char* why);
   void build_stat_regions();
   void drain_stream(size_t i);
@@ -161,7 +153,7 @@ class Vm : public VdevHost, public ControlTarget {
   Bus mmio_{"mmio", 0};
   EventLoop loop_;
   VdevLoader loader_;
-  std::vector<std::unique_ptr<VdevInstance>> devs_;
+  std::vector<std::unique_ptr<qvm_vdev>> devs_;
 
   std::mutex backend_mu_;  // guards backend_ pointer changes vs. users
   std::unique_ptr<VmBackend> backend_;
@@ -188,9 +180,9 @@ class Vm : public VdevHost, public ControlTarget {
   int req_code_ = 0;
   bool power_button_pressed_ = false;
   std::mutex extint_mu_;
-  VdevInstance* extint_pic_ = nullptr;
+  qvm_vdev* extint_pic_ = nullptr;
   bool extint_level_ = false;
-  Peripherals periph_;
+  ExitContext exit_ctx_;
   uint64_t start_ns_ = 0;
   unsigned resets_ = 0;
 
@@ -212,12 +204,12 @@ class Vm : public VdevHost, public ControlTarget {
   // Host streams the vdevs opened (qvm_hostdev_open), relayed by the loop
   // so /dev/qvm/<system>/<vdev> can serve them as a console.
   struct OutStream {
-    VdevInstance* dev;
+    qvm_vdev* dev;
     int rfd;   // read end of the pipe the device writes to
     int real;  // the real destination (stdout, a file)
   };
   struct InStream {
-    VdevInstance* dev;
+    qvm_vdev* dev;
     int wfd;   // write end of the pipe the device reads
   };
   std::vector<OutStream> outs_;

@@ -90,9 +90,21 @@ std::string Vm::state_name() {
   return paused_ ? "paused" : "running";
 }
 
+absl::StatusOr<std::string> Vm::resmgr_dir() const {
+  return ResmgrDirectory(plan_.resmgr_path);
+}
+
+const char* Vm::runtime_dir() {
+  std::call_once(runtime_dir_once_, [this] {
+    auto dir = resmgr_dir();
+    if (dir.ok()) runtime_dir_ = *dir;
+  });
+  return runtime_dir_.empty() ? nullptr : runtime_dir_.c_str();
+}
+
 absl::Status Vm::attach_control() {
   if (control_) return absl::OkStatus();
-  auto dir = ResmgrDirectory(plan_.resmgr_path);
+  auto dir = resmgr_dir();
   if (!dir.ok())
     return absl::FailedPreconditionError(absl::StrCat("/dev/qvm: ", dir.status().message()));
   std::string path = absl::StrCat(*dir, "/", node_name());
@@ -128,11 +140,11 @@ void Vm::build_stat_regions() {
   stat_regions_.clear();
   for (const auto& r : io_.regions())
     stat_regions_.push_back({QVM_SPACE_IO, r.base, r.size,
-                             static_cast<VdevInstance*>(r.dev)->name});
+                             static_cast<qvm_vdev*>(r.dev)->name});
   n_io_stat_ = stat_regions_.size();
   for (const auto& r : mmio_.regions())
     stat_regions_.push_back({QVM_SPACE_MEM, r.base, r.size,
-                             static_cast<VdevInstance*>(r.dev)->name});
+                             static_cast<qvm_vdev*>(r.dev)->name});
   stat_regions_.push_back({QVM_SPACE_IO, 0, 0, "unassigned"});
   stat_regions_.push_back({QVM_SPACE_MEM, 0, 0, "unassigned"});
 }
@@ -340,7 +352,7 @@ bool Vm::has_device(const std::string& name) { return find_device(name) != nullp
 
 int Vm::vdev_devctl(const std::string& name, uint32_t cmd, std::string_view in,
                     std::string* out) {
-  VdevInstance* d = find_device(name);
+  qvm_vdev* d = find_device(name);
   if (!d) return ENOENT;
   if (!(d->factory->flags & QVM_VDEVF_DEVCTL)) return ENOTTY;
   if (cmd > uint32_t(INT_MAX)) return ENOTTY;
@@ -362,7 +374,7 @@ int Vm::vdev_devctl(const std::string& name, uint32_t cmd, std::string_view in,
 // through a pipe that the main loop relays: output to the real destination
 // and to /dev/qvm readers, input from qvm's stdin and /dev/qvm writers.
 
-int Vm::open_hostdev(VdevInstance* dev, const char* spec, int for_write) {
+int Vm::open_hostdev(qvm_vdev* dev, const char* spec, int for_write) {
   std::string s(spec);
   if (for_write) {
     int real;

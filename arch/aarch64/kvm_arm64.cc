@@ -63,7 +63,7 @@ uint64_t CoreRegPstate() { return kCore | (offsetof(kvm_regs, regs.pstate) / 4);
 uint64_t CoreRegSp() { return kCore | (offsetof(kvm_regs, regs.sp) / 4); }
 uint64_t CoreRegSpEl1() { return kCore | (offsetof(kvm_regs, sp_el1) / 4); }
 
-absl::Status KvmArm64Vm::init(unsigned ncpus, UnsupportedAction unsupported) {
+absl::Status KvmArm64Vm::init(unsigned ncpus, UnsupportedPolicy unsupported) {
   ncpus_ = ncpus;
   unsupported_ = unsupported;
   absl::Status st = vm_.open();
@@ -483,7 +483,7 @@ absl::StatusOr<uint64_t> KvmArm64Vcpu::translate_pc(uint64_t pc) {
 }
 
 void KvmArm64Vcpu::unsupported(const std::string& why) {
-  switch (unsupported_) {
+  switch (unsupported_.action(Unsupported::SyndromelessAbort)) {
     case UnsupportedAction::Terminate:
       exit_.kind = ExitKind::Fatal;
       exit_.reason = absl::StrCat("MMIO abort without syndrome: ", why);

@@ -17,6 +17,7 @@
 #include "vmm/backend.h"
 #include "vmm/config.h"
 #include "vmm/kvm.h"
+#include "vmm/unsupported.h"
 #include "vmm/log.h"
 
 namespace qvm::arm64 {
@@ -59,7 +60,7 @@ uint64_t HostCounter();
 
 class KvmArm64Vm : public VmBackend {
  public:
-  absl::Status init(unsigned ncpus, UnsupportedAction unsupported);
+  absl::Status init(unsigned ncpus, UnsupportedPolicy unsupported);
   // Creates the in-kernel GIC and sets its addresses (before the vCPUs).
   absl::Status create_gic(const GicPlan& p);
   // NR_IRQS + CTRL_INIT, after every vCPU exists.
@@ -139,14 +140,14 @@ class KvmArm64Vm : public VmBackend {
   std::mutex lines_mu_;
   bool gic_ready_ = false;
   std::set<unsigned> early_high_;  // SPIs raised before the vGIC was ready
-  UnsupportedAction unsupported_ = UnsupportedAction::Log;
+  UnsupportedPolicy unsupported_;
   const GuestMemory* mem_ = nullptr;
 };
 
 class KvmArm64Vcpu : public VcpuBackend {
  public:
-  KvmArm64Vcpu(unsigned index, const GuestMemory* mem, UnsupportedAction u)
-      : index_(index), mem_(mem), unsupported_(u) {}
+  KvmArm64Vcpu(unsigned index, const GuestMemory* mem, UnsupportedPolicy u)
+      : index_(index), mem_(mem), unsupported_(std::move(u)) {}
   absl::Status init(const KvmVmFd& vm, const kvm_vcpu_init& target);
   absl::StatusOr<Exit*> run() override;
   void kick() override { fd_.kick(); }
@@ -189,7 +190,7 @@ class KvmArm64Vcpu : public VcpuBackend {
 
   unsigned index_;
   const GuestMemory* mem_;
-  UnsupportedAction unsupported_;
+  UnsupportedPolicy unsupported_;
   KvmVcpuFd fd_;
   Exit exit_;
   uint8_t buf_[8] = {};

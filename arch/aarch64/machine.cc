@@ -28,7 +28,9 @@ uint64_t Mpidr(unsigned i) { return (uint64_t(i >> 4) << 8) | (i & 0xf); }
 class Arm64Machine : public Machine {
  public:
   const char* name() const override { return "aarch64"; }
+  // The implied defaults: the one list of device types of this machine.
   std::vector<std::string> platform_devices() const override { return {"gic"}; }
+  std::string implied_pci_host() const override { return "pci-host"; }
   bool builds_acpi() const override { return false; }
   bool builds_fdt() const override { return true; }
   bool supports_irqchip(unsigned kind) const override {
@@ -230,7 +232,8 @@ class Arm64Machine : public Machine {
             n.props.emplace_back("clock-names", std::string("uartclk\0apb_pclk\0", 17));
         }
       }
-      if (fm.stdout_path.empty() && d.type == "pl011") fm.stdout_path = boot::FdtNodePath(n);
+      // The boot console: the first device with a node that opened a console.
+      if (fm.stdout_path.empty() && d.console) fm.stdout_path = boot::FdtNodePath(n);
       fm.devices.push_back(std::move(n));
     }
     if (need_clock) fm.clock_phandle = kClockPhandle;

@@ -16,7 +16,7 @@ std::span<const VarDecl> Variables() { return kVariables; }
 
 absl::StatusOr<MachinePlan> MakePlan(const Config& cfg) {
   MachinePlan p;
-  if (cfg.unsupported) p.unsupported = cfg.unsupported->action;
+  p.unsupported = UnsupportedPolicy::FromConfig(cfg);
   if (const SetVar* v = cfg.var("pmu")) {
     p.pmu = !v->boolean ? MachinePlan::Pmu::Auto
             : *v->boolean ? MachinePlan::Pmu::On

@@ -10,13 +10,15 @@
 
 #include "absl/status/statusor.h"
 #include "vmm/config.h"
+#include "vmm/unsupported.h"
 #include "vmm/vars.h"
 
 namespace qvm::arm64 {
 
 struct MachinePlan {
-  // `unsupported`: what an MMIO abort qvm cannot emulate does.
-  UnsupportedAction unsupported = UnsupportedAction::Log;
+  // `unsupported`: what an MMIO abort qvm cannot emulate does (the
+  // policy's SyndromelessAbort action).
+  UnsupportedPolicy unsupported;
   // `set pmu on|off|auto` (default off); auto is resolved by the machine
   // against the host (KVM_CAP_ARM_PMU_V3) when it makes its plan.
   enum class Pmu { Off, On, Auto } pmu = Pmu::Off;

@@ -3,6 +3,7 @@
 // is started.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -21,9 +22,11 @@ namespace {
 class X86Machine : public Machine {
  public:
   const char* name() const override { return "x86_64"; }
+  // The implied defaults: the one list of device types of this machine.
   std::vector<std::string> platform_devices() const override {
     return {"ioapic", "8259", "timer8254", "mc146818", "pckeyboard", "acpi-pm"};
   }
+  std::string implied_pci_host() const override { return "pci-host"; }
   uint64_t default_ram_base() const override { return 0; }
 
   absl::Status plan(const Config& cfg) override {
@@ -32,12 +35,7 @@ class X86Machine : public Machine {
     plan_ = *p;
     return absl::OkStatus();
   }
-  void exit_policy(Peripherals& p) const override {
-    if (plan_.msr_unknown) {
-      p.msr_unknown = *plan_.msr_unknown;
-      p.msr_unknown_set = true;
-    }
-  }
+  std::optional<UnsupportedAction> msr_unknown() const override { return plan_.msr_unknown; }
   bool builds_acpi() const override { return plan_.acpi; }
 
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
@@ -98,51 +96,49 @@ class X86Machine : public Machine {
     bool want_acpi = builds_acpi();
     boot::AcpiPlatform ap;
     ap.ncpus = ncpus;
+    // Every device says what it is (typed ACPI contributions, ABI 1.4);
+    // nothing here knows a device by its type name or register layout.
     bool have_ioapic = false, have_pm = false;
     ap.has_8042 = ap.has_8259 = ap.has_rtc = false;
-    std::map<std::string, unsigned> uid;
+    std::set<std::string> ioapics;  // instance names of the MADT's I/O APICs
     for (const auto& d : devices) {
-      if (d.type == "ioapic" && !d.regions.empty()) {
+      const AcpiContrib& c = d.acpi;
+      if (c.ioapic) {
         have_ioapic = true;
-        ap.ioapic_addr = d.regions[0].base;
-      } else if (d.type == "8259") {
-        ap.has_8259 = true;
-      } else if (d.type == "acpi-pm" && !d.regions.empty() &&
-                 d.regions[0].space == QVM_SPACE_IO && d.regions[0].size >= 0xd) {
-        // One block: PM1a_EVT +0 (4), PM1a_CNT +4 (2), PM_TMR +8 (4),
-        // RESET +0xc (1) — the layout vdev-acpi-pm documents.
+        ap.ioapic_addr = c.ioapic->base;
+        ap.ioapic_gsi_base = c.ioapic->gsi_base;
+        ioapics.insert(d.name);
+      }
+      ap.has_8259 |= (c.legacy & QVM_ACPI_LEGACY_8259) != 0;
+      ap.has_8042 |= (c.legacy & QVM_ACPI_LEGACY_8042) != 0;
+      ap.has_rtc |= (c.legacy & QVM_ACPI_LEGACY_RTC) != 0;
+      if (c.pm) {
         have_pm = true;
-        uint16_t b = uint16_t(d.regions[0].base);
-        ap.pm.pm1a_evt = b;
-        ap.pm.pm1a_cnt = uint16_t(b + 4);
-        ap.pm.pm_tmr = uint16_t(b + 8);
-        ap.pm.reset = uint16_t(b + 0xc);
+        ap.pm.pm1a_evt = c.pm->pm1a_evt;
+        ap.pm.pm1a_cnt = c.pm->pm1a_cnt;
+        ap.pm.pm_tmr = c.pm->pm_tmr;
+        ap.pm.reset = c.pm->reset;
+        ap.pm.reset_value = c.pm->reset_value;
         if (!d.intrs.empty()) ap.sci_irq = d.intrs[0].line;
       }
-      if (d.type == "pci-host" && d.regions.size() >= 3) {
-        // vdev-pci-host: region 1 = ECAM, region 2 = the BAR window; INTx
-        // pin P of device D goes to GSI 16 + ((D + P) & 3).
+      if (c.pci_host) {
         boot::AcpiPciHost h;
-        h.ecam_base = d.regions[1].base;
-        h.bus_end = uint8_t(std::min<uint64_t>(d.regions[1].size >> 20, 256) - 1);
-        h.mem_windows.emplace_back(d.regions[2].base,
-                                   d.regions[2].base + d.regions[2].size - 1);
+        h.ecam_base = c.pci_host->ecam_base;
+        h.bus_end = c.pci_host->bus_end;
+        h.mem_windows.emplace_back(c.pci_host->mem_base,
+                                   c.pci_host->mem_base + c.pci_host->mem_size - 1);
         for (uint8_t dev = 0; dev < 32; dev++)
           for (uint8_t pin = 0; pin < 4; pin++)
-            h.prt.push_back({dev, pin, 16u + ((dev + pin) & 3u)});
+            h.prt.push_back({dev, pin, c.pci_host->intx_gsi[dev][pin]});
         ap.pci = std::move(h);
       }
-      if (d.type == "pckeyboard") ap.has_8042 = true;
-      if (d.type == "mc146818") ap.has_rtc = true;
-      if (d.acpi_hid == "PNP0103" && d.regions.size() == 1 &&
-          d.regions[0].space == QVM_SPACE_MEM) {
-        // vdev-hpet: boot/acpi emits the HPET table and the DSDT's HPET
-        // device (PNP0103, Memory32Fixed) for it; the block id is the
-        // GCAP_ID low dword vdev/hpet documents.
-        ap.hpet_addr = d.regions[0].base;
-        ap.hpet_block_id = 0x8086a201;
-        continue;
+      if (c.hpet) {
+        ap.hpet_addr = c.hpet->base;
+        ap.hpet_block_id = c.hpet->block_id;
       }
+    }
+    std::map<std::string, unsigned> uid;
+    for (const auto& d : devices) {
       if (!d.acpi_hid.empty()) {
         boot::AcpiDevice ad;
         ad.hid = d.acpi_hid;
@@ -154,10 +150,10 @@ class X86Machine : public Machine {
           if (r.space == QVM_SPACE_MEM && r.base + r.size <= (1ull << 32))
             ad.mem.emplace_back(uint32_t(r.base), uint32_t(r.size));
         }
-        // ISA lines (< 16) as IRQNoFlags; IOAPIC inputs 16-23 as GSIs
-        // (Interrupt: level, active high), e.g. virtio-mmio's LNRO0005.
+        // Lines of an I/O APIC: < 16 as ISA IRQs (IRQNoFlags), 16-23 as
+        // GSIs (Interrupt: level, active high), e.g. virtio-mmio's LNRO0005.
         for (const auto& i : d.intrs)
-          if (i.controller == "ioapic" && i.line < 24)
+          if (ioapics.count(i.controller) && i.line < 24)
             ad.irqs.push_back(i.line == 2 ? 0 : i.line);
         ap.devices.push_back(std::move(ad));
       }

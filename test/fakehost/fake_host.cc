@@ -141,6 +141,8 @@ void Host::reset() {
   for (auto &n : notes) close(n.fd);
   notes.clear();
   notify_ok = false;
+  console_specs.clear();
+  runtime_dir.clear();
   now_ = kStart;
   irqchip_supported = true;
   irqchip_line_rc = 0;
@@ -497,6 +499,34 @@ int qvm_hostdev_open(qvm_vdev_t *, const char *spec, int for_write) {
   return -1;
 }
 
+// ABI 1.4: the same spec rules as qvm (vmm/vdev_streams.cc); input comes
+// from the test's "<-" pipe, never from the test process's stdin.
+int qvm_console_open(qvm_vdev_t *dev, const char *spec, int *out_fd, int *in_fd) {
+  if (!dev || !out_fd) return -EINVAL;
+  std::string s = spec && *spec ? spec : ">-";
+  Host &h = Host::get();
+  h.console_specs.push_back(s);
+  if (s[0] == '<' || s == ">") return -EINVAL;
+  bool both = s == ">-" || s == "-";
+  int out = qvm_hostdev_open(dev, both ? ">-" : s.c_str(), 1);
+  if (out < 0) return -ENOENT;
+  fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
+  int in = -1;
+  auto it = h.hostdevs.find("<-");
+  if (both && in_fd && it != h.hostdevs.end()) {
+    in = dup(it->second);
+    if (in >= 0) fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
+  }
+  *out_fd = out;
+  if (in_fd) *in_fd = in;
+  return 0;
+}
+
+const char *qvm_runtime_dir(qvm_vdev_t *) {
+  Host &h = Host::get();
+  return h.runtime_dir.empty() ? nullptr : h.runtime_dir.c_str();
+}
+
 int qvm_fd_watch(qvm_vdev_t *dev, int fd, qvm_timer_fn fn, void *arg) {
   if (!dev || fd < 0 || !fn) return -EINVAL;
   for (auto &d : Host::get().devs)  // qvm's event loop watches an fd once
@@ -513,6 +543,34 @@ int qvm_acpi_device(qvm_vdev_t *dev, const char *hid, const char *cid) {
   if (!dev || !hid) return -EINVAL;
   dev->acpi_hid = hid;
   dev->acpi_cid = cid ? cid : "";
+  return 0;
+}
+
+// ABI 1.4 typed ACPI contributions: recorded as given (qvm's own checks
+// are unit-tested in test/unit/vdev_acpi_test.cc).
+int qvm_acpi_pm_block(qvm_vdev_t *dev, const struct qvm_acpi_pm *pm) {
+  if (!dev || !pm || pm->struct_size < sizeof *pm) return -EINVAL;
+  dev->acpi_pm = *pm;
+  return 0;
+}
+int qvm_acpi_pci_host(qvm_vdev_t *dev, const struct qvm_acpi_pci *h) {
+  if (!dev || !h || h->struct_size < sizeof *h) return -EINVAL;
+  dev->acpi_pci_host = *h;
+  return 0;
+}
+int qvm_acpi_hpet(qvm_vdev_t *dev, uint64_t base, uint32_t block_id) {
+  if (!dev) return -EINVAL;
+  dev->acpi_hpet = std::make_pair(base, block_id);
+  return 0;
+}
+int qvm_acpi_ioapic(qvm_vdev_t *dev, uint64_t base, uint32_t gsi_base) {
+  if (!dev) return -EINVAL;
+  dev->acpi_ioapic = std::make_pair(base, gsi_base);
+  return 0;
+}
+int qvm_acpi_legacy(qvm_vdev_t *dev, unsigned what) {
+  if (!dev || !what) return -EINVAL;
+  dev->acpi_legacy |= what;
   return 0;
 }
 

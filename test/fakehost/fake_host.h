@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -117,6 +118,12 @@ struct qvm_vdev {
   std::vector<std::string> logs;
   std::vector<fake::FdWatch> watches;
   std::string acpi_hid, acpi_cid;  // from qvm_acpi_device
+  // ABI 1.4 typed ACPI contributions (QVM_CTRL_GEN_ACPI), as given.
+  std::optional<qvm_acpi_pm> acpi_pm;
+  std::optional<qvm_acpi_pci> acpi_pci_host;
+  std::optional<std::pair<uint64_t, uint32_t>> acpi_hpet;    // base, block id
+  std::optional<std::pair<uint64_t, uint32_t>> acpi_ioapic;  // base, GSI base
+  unsigned acpi_legacy = 0;
   // ABI 1.2 device tree (Host::gen_fdt opens the node window): the node's
   // name/compatible and its properties in order (big-endian bytes).
   bool fdt_open = false;
@@ -231,7 +238,13 @@ class Host {
   qvm_vdev *find(const std::string &name);
 
   // Host streams for qvm_hostdev_open: spec -> fd handed out (dup'ed).
+  // qvm_console_open (ABI 1.4) takes its output the same way and its input
+  // from hostdevs["<-"] (the console relay's pipe in qvm).
   std::map<std::string, int> hostdevs;
+  // qvm_runtime_dir (ABI 1.4); empty: none (NULL).
+  std::string runtime_dir;
+  // The specs qvm_console_open was asked for, in order.
+  std::vector<std::string> console_specs;
 
   // Guest RAM for qvm_gmem_*: 1 MiB at 1 MiB. Accesses outside it fail and
   // are counted.

@@ -514,6 +514,7 @@ TEST_CASE("arm64 machine: Image, initrd and the whole device tree", "[arm64][fdt
   gic.irqchip_nirqs = 256;
   gic.fdt_props = {{"#interrupt-cells", Be32(3)}, {"interrupt-controller", ""}};
   DeviceInfo uart = Dev("pl011", 0x1c090000, 0x1000, 37, "pl011", "arm,pl011 arm,primecell", 0x101);
+  uart.console = true;  // it opened a console: the FDT's stdout-path
   DeviceInfo wdt =
       Dev("wdt-sp805", 0x1c0f0000, 0x1000, 32, "watchdog", "arm,sp805 arm,primecell", 0x102);
   wdt.fdt_props = {{"clock-frequency", Be32(32768)},

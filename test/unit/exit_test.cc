@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "arch/x86_64/plan.h"
 #include "vmm/bus.h"
 #include "vmm/exit.h"
 
@@ -34,7 +35,7 @@ struct Fixture {
   Recorder dev;
   ExitStats stats;
   std::atomic<int> code{0};
-  Peripherals p;
+  ExitContext p;
   Fixture() {
     REQUIRE(io.insert(0x3f8, 8, &dev, 0).ok());
     REQUIRE(mem.insert(0xd0000000, 0x1000, &dev, 0).ok());
@@ -72,7 +73,7 @@ TEST_CASE("unassigned port reads float high; writes are dropped") {
   e.addr = 0x80;
   e.size = 4;
   e.data = buf;
-  f.p.unsupported = UnsupportedAction::Ignore;
+  f.p.unsupported = UnsupportedPolicy(UnsupportedAction::Ignore, std::nullopt);
   CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
   for (uint8_t b : buf) CHECK(b == 0xff);
 }
@@ -86,7 +87,7 @@ TEST_CASE("unsupported terminate stops with exit code 5") {
   e.size = 1;
   e.write = true;
   e.data = buf;
-  f.p.unsupported = UnsupportedAction::Terminate;
+  f.p.unsupported = UnsupportedPolicy(UnsupportedAction::Terminate, std::nullopt);
   CHECK(HandleExit(f.p, 0, e) == ExitAction::Terminate);
   CHECK(f.code == 5);
 }
@@ -144,8 +145,7 @@ TEST_CASE("unknown MSRs fault by default and follow an explicit policy") {
   e.addr = 0xc0011029;
   CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
   CHECK(e.msr_fault);
-  f.p.unsupported_set = true;
-  f.p.unsupported = UnsupportedAction::Ignore;
+  f.p.unsupported = UnsupportedPolicy(UnsupportedAction::Ignore, std::nullopt);
   Exit w;
   w.kind = ExitKind::MsrWrite;
   w.addr = 0x10;
@@ -155,21 +155,18 @@ TEST_CASE("unknown MSRs fault by default and follow an explicit policy") {
 
 TEST_CASE("set msr-unknown overrides unsupported for MSRs; log is once per MSR") {
   Fixture f;
-  f.p.unsupported_set = true;
-  f.p.unsupported = UnsupportedAction::Ignore;
-  f.p.msr_unknown_set = true;
-  f.p.msr_unknown = UnsupportedAction::Fault;
+  f.p.unsupported = UnsupportedPolicy(UnsupportedAction::Ignore, UnsupportedAction::Fault);
   Exit e;
   e.kind = ExitKind::MsrRead;
   e.addr = 0xc0011fff;
   CHECK(HandleExit(f.p, 0, e) == ExitAction::Continue);
   CHECK(e.msr_fault);
-  f.p.msr_unknown = UnsupportedAction::Terminate;
+  f.p.unsupported = UnsupportedPolicy(UnsupportedAction::Ignore, UnsupportedAction::Terminate);
   Exit t;
   t.kind = ExitKind::MsrWrite;
   t.addr = 0xc0011fff;
   CHECK(HandleExit(f.p, 0, t) == ExitAction::Terminate);
-  f.p.msr_unknown = UnsupportedAction::Log;
+  f.p.unsupported = UnsupportedPolicy(UnsupportedAction::Ignore, UnsupportedAction::Log);
   Exit l;
   l.kind = ExitKind::MsrRead;
   l.addr = 0x1234;
@@ -178,14 +175,47 @@ TEST_CASE("set msr-unknown overrides unsupported for MSRs; log is once per MSR")
   CHECK_FALSE(l.msr_fault);
   CHECK(l.msr_value == 0);
   // The once-per-MSR bookkeeping: index and direction.
-  Peripherals::MsrLogOnce once;
-  CHECK(once.first(0x1234, false));
-  CHECK_FALSE(once.first(0x1234, false));
-  CHECK(once.first(0x1234, true));
-  CHECK(once.first(0x1235, false));
-  for (uint64_t i = 0; i < 2000; i++) once.first(0x10000 + i, false);
-  CHECK(once.seen.size() == Peripherals::MsrLogOnce::kMaxLogged);
-  CHECK(once.first(0x1234, false));  // full: every line goes to the rate limiter
+  UnsupportedPolicy once;
+  CHECK(once.first_msr(0x1234, false));
+  CHECK_FALSE(once.first_msr(0x1234, false));
+  CHECK(once.first_msr(0x1234, true));
+  CHECK(once.first_msr(0x1235, false));
+  UnsupportedPolicy copy = once;  // copies share the bookkeeping
+  CHECK_FALSE(copy.first_msr(0x1235, false));
+  for (uint64_t i = 0; i < 2000; i++) once.first_msr(0x10000 + i, false);
+  CHECK(once.msr_logged() == UnsupportedPolicy::kMaxLogged);
+  CHECK(once.first_msr(0x1234, false));  // full: every line goes to the rate limiter
+}
+
+TEST_CASE("one unsupported policy decides for the three kinds of operation") {
+  UnsupportedPolicy none;
+  CHECK(none.action(Unsupported::Unassigned) == UnsupportedAction::Log);
+  CHECK(none.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Log);
+  CHECK(none.action(Unsupported::Msr) == UnsupportedAction::Fault);
+  CHECK(none.log_level() == LogLevel::Debug);
+  UnsupportedPolicy term(UnsupportedAction::Terminate, std::nullopt);
+  CHECK(term.action(Unsupported::Unassigned) == UnsupportedAction::Terminate);
+  CHECK(term.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Terminate);
+  CHECK(term.action(Unsupported::Msr) == UnsupportedAction::Terminate);
+  CHECK(term.log_level() == LogLevel::Warn);
+  UnsupportedPolicy msr(UnsupportedAction::Fault, UnsupportedAction::Ignore);
+  CHECK(msr.action(Unsupported::Unassigned) == UnsupportedAction::Fault);
+  CHECK(msr.action(Unsupported::Msr) == UnsupportedAction::Ignore);
+}
+
+TEST_CASE("every exit kind has a handler; an out-of-range kind is fatal") {
+  Fixture f;
+  for (uint32_t k = 0; k < uint32_t(ExitKind::Count); k++) {
+    Exit e;  // Pio/Mmio without data are malformed: they terminate
+    e.kind = static_cast<ExitKind>(k);
+    HandleExit(f.p, 0, e);
+    CHECK(f.stats.by_kind[k] == 1);
+  }
+  f.code = 0;
+  Exit bad;
+  bad.kind = static_cast<ExitKind>(200);
+  CHECK(HandleExit(f.p, 0, bad) == ExitAction::Terminate);
+  CHECK(f.code == 96);
 }
 
 TEST_CASE("EOIs are broadcast and power events map to actions") {
@@ -208,4 +238,30 @@ TEST_CASE("EOIs are broadcast and power events map to actions") {
   x.reason = "entry failed";
   CHECK(HandleExit(f.p, 0, x) == ExitAction::Terminate);
   CHECK(f.code == 96);
+}
+
+TEST_CASE("the unsupported policy from `unsupported` and the x86 plan's msr-unknown; a bad msr-unknown is an error") {
+  auto parse = [](const char* text) {
+    auto toks = Tokenize(text, "t.conf");
+    REQUIRE(toks.ok());
+    return ParseTokens(*toks);
+  };
+  auto cfg = parse("unsupported terminate\nset msr-unknown ignore\n");
+  REQUIRE(cfg.ok());
+  auto plan = x86::MakePlan(*cfg);  // the one reader of `set msr-unknown`
+  REQUIRE(plan.ok());
+  UnsupportedPolicy p = UnsupportedPolicy::FromConfig(*cfg, plan->msr_unknown);
+  CHECK(p.action(Unsupported::Unassigned) == UnsupportedAction::Terminate);
+  CHECK(p.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Terminate);
+  CHECK(p.action(Unsupported::Msr) == UnsupportedAction::Ignore);
+  // Without a planned MSR action, MSRs follow `unsupported`.
+  CHECK(UnsupportedPolicy::FromConfig(*cfg).action(Unsupported::Msr) ==
+        UnsupportedAction::Terminate);
+  // The parser types the value by its declaration: a bad action is refused
+  // at its token.
+  auto bad = parse("set msr-unknown explode\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(absl::IsInvalidArgument(bad.status()));
+  CHECK(bad.status().message().find("t.conf:1:") != std::string::npos);
+  CHECK(bad.status().message().find("explode") != std::string::npos);
 }

@@ -173,7 +173,7 @@ TEST_CASE("plans: aarch64", "[plan][arm64]") {
   auto d = arm64::MakePlan(MustParse({"ram", "16M"}));
   REQUIRE(d.ok());
   CHECK(d->pmu == Pmu::Off);
-  CHECK(d->unsupported == UnsupportedAction::Log);
+  CHECK(d->unsupported.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Log);
   CHECK_FALSE(d->counter_offset.has_value());
   CHECK(d->fdt_dump_file.empty());
   auto p = arm64::MakePlan(MustParse({"unsupported", "terminate", "set", "pmu", "auto", "set",
@@ -182,7 +182,7 @@ TEST_CASE("plans: aarch64", "[plan][arm64]") {
   CHECK(p->pmu == Pmu::Auto);
   CHECK(p->pmu_raw == "auto");
   CHECK(p->pmu_where.str() == "<command line>:5:1");
-  CHECK(p->unsupported == UnsupportedAction::Terminate);
+  CHECK(p->unsupported.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Terminate);
   CHECK(p->counter_offset == 0u);
   CHECK(p->fdt_dump_file == "/tmp/x");
   CHECK(arm64::MakePlan(MustParse({"set", "pmu", "on"}))->pmu == Pmu::On);
@@ -282,6 +282,7 @@ class RecordingMachine : public Machine {
     return absl::OkStatus();
   }
   std::vector<std::string> platform_devices() const override { return {}; }
+  std::string implied_pci_host() const override { return "pci-host"; }
   bool builds_acpi() const override { return false; }
   uint64_t default_ram_base() const override { return 0; }
   absl::Status load(const Config&, GuestMemory& mem, const std::vector<DeviceInfo>&,

@@ -42,19 +42,19 @@ class Host : public qvm::VdevHost {
  public:
   qvm::GuestMemory& memory() override { return mem_; }
   qvm::Bus* bus(uint32_t) override { return nullptr; }
-  qvm::VdevInstance* find_device(const std::string&) override { return nullptr; }
+  qvm_vdev* find_device(const std::string&) override { return nullptr; }
   qvm::EventLoop& events() override { return loop_; }
   int signal_msi(uint64_t, uint32_t) override { return 0; }
   int set_msi_route(unsigned gsi, uint64_t a, uint32_t d, bool masked) override {
     routes.emplace_back(gsi, a, d, masked);
     return 0;
   }
-  int cpu_extint(qvm::VdevInstance*, bool) override { return -ENOTSUP; }
+  int cpu_extint(qvm_vdev*, bool) override { return -ENOTSUP; }
   void request_power(int) override {}
   void request_exit(int) override {}
   bool guest_running() const override { return false; }
   const std::string& system_name() const override { return name_; }
-  std::vector<qvm::VdevInstance*> all_devices() override { return devs; }
+  std::vector<qvm_vdev*> all_devices() override { return devs; }
   int notifiers_supported(bool) override { return ok ? 0 : -ENOTSUP; }
   int ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match, uint64_t dm,
                 bool assign) override {
@@ -83,7 +83,7 @@ class Host : public qvm::VdevHost {
   std::vector<Io> live;
   std::vector<std::tuple<int, unsigned, bool>> irqfds;
   std::vector<std::tuple<unsigned, uint64_t, uint32_t, bool>> routes;
-  std::vector<qvm::VdevInstance*> devs;
+  std::vector<qvm_vdev*> devs;
 
  private:
   qvm::GuestMemory mem_;
@@ -139,8 +139,8 @@ TEST_CASE("qvm_ioeventfd on a PCI BAR follows the BAR") {
   qvm_vdev host(&h, &kMemFactory, qvm::VdevSpec{}, "pci-host");
   host.regions.push_back({QVM_SPACE_MEM, 0xc0000000, 0x20000000});
   qvm_vdev fn(&h, &kPciFactory, qvm::VdevSpec{}, "blk");
-  fn.pci_fn = std::make_unique<qvm_vdev::PciFn>();
-  fn.pci_fn->decl.bar_size[0] = 0x8000;
+  fn.pci.fn = std::make_unique<qvm_vdev::PciFn>();
+  fn.pci.fn->decl.bar_size[0] = 0x8000;
   h.devs = {&host, &fn};
   // BAR not decoding yet: accepted, registered once it is mapped
   int k = qvm_ioeventfd(&fn, 0, 0x3004, 2, 0, 0);
@@ -214,5 +214,5 @@ TEST_CASE("notifications without accelerator support: -ENOTSUP") {
   d.regions.push_back({QVM_SPACE_MEM, 0xd0000000, 0x200});
   CHECK(qvm_ioeventfd(&d, 0, 0x50, 4, 0, 0) == -ENOTSUP);
   CHECK(qvm_irqfd_msi(&d) == -ENOTSUP);
-  CHECK(d.notifiers.empty());
+  CHECK(d.notify.list.empty());
 }

@@ -1,68 +1,20 @@
 // ABI 1.3 host side of a user-space interrupt controller: qvm_irqchip_user
-// and qvm_vcpu_irq (vmm/vdev_host.cc) against a VdevHost that records what
+// and qvm_vcpu_irq (vmm/vdev_irqchip.cc) against a VdevHost that records what
 // reaches the VM.
 #include <catch2/catch.hpp>
 
 #include <cerrno>
 #include <tuple>
 
-#include "vmm/vdev_host.h"
+#include "test/unit/fake_vdev_host.h"
 
 namespace {
 
-int Control(qvm_vdev_t*, void*, unsigned, int, const char*) { return 0; }
-
-const qvm_factory kFactory = {
-    .abi_major = QVM_VDEV_ABI_MAJOR,
-    .abi_minor = QVM_VDEV_ABI_MINOR,
-    .struct_size = sizeof(qvm_factory),
-    .name = "test-pic",
-    .description = "test",
-    .flags = QVM_VDEVF_SPACE_MEM,
-    .access_sizes = QVM_ACCESS_4,
-    .options = nullptr,
-    .state_size = 8,
-    .control = Control,
-    .read = nullptr,
-    .write = nullptr,
-    .pic = nullptr,
-    .version = nullptr,
-};
+const qvm_factory kFactory = qvm::test::TestFactory("test-pic", QVM_VDEVF_SPACE_MEM, QVM_ACCESS_4);
 
 void Outputs(qvm_vdev_t*, void*, unsigned, uint32_t) {}
 
-class Host : public qvm::VdevHost {
- public:
-  qvm::GuestMemory& memory() override { return mem_; }
-  qvm::Bus* bus(uint32_t) override { return nullptr; }
-  qvm::VdevInstance* find_device(const std::string&) override { return nullptr; }
-  qvm::EventLoop& events() override { return loop_; }
-  int signal_msi(uint64_t, uint32_t) override { return -ENOTSUP; }
-  int set_msi_route(unsigned, uint64_t, uint32_t, bool) override { return -ENOTSUP; }
-  int cpu_extint(qvm::VdevInstance*, bool) override { return -ENOTSUP; }
-  void request_power(int) override {}
-  void request_exit(int) override {}
-  bool guest_running() const override { return running; }
-  const std::string& system_name() const override { return name_; }
-  bool irqchip_supported(unsigned) const override { return true; }
-  bool user_irqchip_supported(unsigned kind) const override {
-    return user_ok && kind == QVM_IRQCHIP_GICV2;
-  }
-  int vcpu_irq(unsigned vcpu, unsigned input, bool level) override {
-    calls.emplace_back(vcpu, input, level);
-    return 0;
-  }
-  std::vector<qvm::VdevInstance*> all_devices() override { return devs; }
-
-  bool running = false, user_ok = true;
-  std::vector<std::tuple<unsigned, unsigned, bool>> calls;
-  std::vector<qvm::VdevInstance*> devs;
-
- private:
-  qvm::GuestMemory mem_;
-  qvm::EventLoop loop_;
-  std::string name_ = "t";
-};
+using Host = qvm::test::FakeVdevHost;
 
 std::unique_ptr<qvm_vdev> Make(Host& h, const char* name, unsigned nregions) {
   auto d = std::make_unique<qvm_vdev>(&h, &kFactory, qvm::VdevSpec{}, name);
@@ -90,9 +42,9 @@ TEST_CASE("vdev host: qvm_irqchip_user claims the machine's controller") {
   // Not yet claimed: no vCPU inputs.
   CHECK(qvm_vcpu_irq(g.get(), 0, QVM_CPU_IRQ, 1) == -EPERM);
   REQUIRE(qvm_irqchip_user(g.get(), QVM_IRQCHIP_GICV2, Outputs) == 0);
-  CHECK(g->irqchip_user);
-  CHECK(g->irqchip_kind == QVM_IRQCHIP_GICV2);
-  CHECK(g->vcpu_outputs_fn == &Outputs);
+  CHECK(g->irqchip.user);
+  CHECK(g->irqchip.kind == QVM_IRQCHIP_GICV2);
+  CHECK(g->irqchip.outputs == &Outputs);
   CHECK(qvm_irqchip_user(g.get(), QVM_IRQCHIP_GICV2, Outputs) == -EEXIST);
   // A second controller, user or accelerated, is refused.
   auto other = Make(h, "other", 2);

@@ -23,6 +23,12 @@ inline fake::Config cfg_intr(const std::string &ctrl, unsigned line) {
   return c;
 }
 
+inline fake::Config cfg_loc(uint32_t space, uint64_t base) {
+  fake::Config c;
+  c.locs.push_back({space, base});
+  return c;
+}
+
 constexpr uint64_t kMs = 1000000ull;
 constexpr uint64_t kUs = 1000ull;
 constexpr uint64_t kSec = 1000000000ull;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -45,9 +46,8 @@ struct UartFixture : HostFixture {
   }
   uint8_t rd(int r) { return static_cast<uint8_t>(h.inb(u, B + r)); }
   void wr(int r, uint8_t v) { h.outb(u, B + r, v); }
-  // Writes host input (one write() of at most PIPE_BUF bytes is atomic, so
-  // the relay thread moves it in one piece) and lets the device take it
-  // from its relay pipe.
+  // Writes host input into qvm's console relay pipe and lets the device
+  // take it.
   void feed(const std::string &s) {
     REQUIRE(s.size() <= 512);
     REQUIRE(write(p.in[1], s.data(), s.size()) == (ssize_t)s.size());
@@ -198,11 +198,11 @@ TEST_CASE_METHOD(UartFixture, "ser8250: host input EOF does not spin", "[ser8250
   feed("bye");
   close(p.in[1]);
   p.in[1] = -1;
-  // The watched fd must not become readable (EOF) once host input ends,
-  // or a level-triggered event loop would spin on it.
+  // Once host input ends (EOF on the relay pipe), the device stops
+  // watching it, or a level-triggered event loop would spin on it.
   REQUIRE(u->watches.size() == 1);
-  struct pollfd pf = {u->watches[0].fd, POLLIN, 0};
-  CHECK(poll(&pf, 1, 200) == 0);
+  h.poll_fds();
+  CHECK(u->watches.empty());
   std::string got;
   while (rd(LSR) & 1) got += static_cast<char>(rd(RBR));
   CHECK(got == "bye");
@@ -301,4 +301,18 @@ TEST_CASE_METHOD(UartFixture, "ser8250: input beyond FIFO + staging overruns", "
   CHECK(got == all.substr(0, got.size()));  // in order, nothing reordered
   feed(std::string(500, 'x'));
   CHECK((rd(LSR) & 0x02) == 0);  // room again: no overrun
+}
+
+TEST_CASE_METHOD(UartFixture, "ser8250: its console comes from qvm_console_open, input from qvm's relay pipe", "[ser8250]") {
+  REQUIRE(h.console_specs.size() == 1);
+  CHECK(h.console_specs[0] == ">-");
+  // The device watches the very pipe the host handed out (no relay thread
+  // and no pipe of its own in between).
+  REQUIRE(u->watches.size() == 1);
+  struct stat a, b;
+  REQUIRE(fstat(u->watches[0].fd, &a) == 0);
+  REQUIRE(fstat(p.in[0], &b) == 0);
+  CHECK(a.st_ino == b.st_ino);
+  feed("x");
+  CHECK(rd(RBR) == 'x');
 }

@@ -11,6 +11,7 @@ FakeGuest::FakeGuest()
       bad_accesses(h.bad_accesses),
       notify_ok(h.notify_ok),
       vcpus(h.vcpus),
+      runtime_dir(h.runtime_dir),
       notes(h.notes),
       watches(dev->watches),
       declared(dev->pci) {}

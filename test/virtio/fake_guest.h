@@ -22,6 +22,7 @@ struct FakeGuest {
   uint64_t& bad_accesses;
   bool& notify_ok;  // ABI 1.3 notifications: real eventfds, else -ENOTSUP
   unsigned& vcpus;  // qvm_vcpu_count()
+  std::string& runtime_dir;  // qvm_runtime_dir (ABI 1.4); empty: NULL
   std::vector<fake::Note>& notes;
   std::vector<fake::FdWatch>& watches;
   const qvm_pci_function& declared;

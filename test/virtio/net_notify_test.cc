@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -304,4 +305,38 @@ TEST_CASE("virtio-net on virtio-mmio: datamatch ioeventfds on QueueNotify, no ir
   }
   REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_TERMINATE, 0, nullptr) == 0);
   CHECK(g.notes.empty());
+}
+
+TEST_CASE("virtio-net peer NAME: the rendezvous is below qvm's runtime directory (ABI 1.4)") {
+  const qvm_factory* f = NetFactory();
+  REQUIRE(f != nullptr);
+  char tmpl[] = "/tmp/qvm-netrt-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  {
+    FakeGuest g;
+    g.runtime_dir = dir;  // what `set resmgr-path DIR` gives a plug-in
+    std::vector<uint8_t> st(f->state_size, 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTION, 2, "lan0") == 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_END, 0, nullptr) == 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_RESOURCES, 0, nullptr) == 0);
+    struct stat sb;
+    REQUIRE(stat((dir + "/net-peers/lan0").c_str(), &sb) == 0);
+    CHECK(S_ISSOCK(sb.st_mode));
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_TERMINATE, 0, nullptr) == 0);
+  }
+  {
+    FakeGuest g;  // no runtime directory: the peer cannot meet anyone
+    std::vector<uint8_t> st(f->state_size, 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_START, 0, nullptr) == 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTION, 2, "lan0") == 0);
+    REQUIRE(f->control(g.dev, st.data(), QVM_CTRL_OPTIONS_END, 0, nullptr) == 0);
+    CHECK(f->control(g.dev, st.data(), QVM_CTRL_RESOURCES, 0, nullptr) < 0);
+    f->control(g.dev, st.data(), QVM_CTRL_TERMINATE, 0, nullptr);
+  }
+  unlink((dir + "/net-peers/lan0").c_str());
+  unlink((dir + "/net-peers/lan0.lock").c_str());
+  rmdir((dir + "/net-peers").c_str());
+  rmdir(tmpl);
 }

@@ -416,6 +416,9 @@ static int pic_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         }
         return 0;
     }
+    case QVM_CTRL_GEN_ACPI:
+        /* Dual 8259s present: the MADT's PCAT_COMPAT flag. */
+        return qvm_acpi_legacy(dev, QVM_ACPI_LEGACY_8259);
     case QVM_CTRL_RESET: {
         uint8_t lines[2] = {p->c[0].last_level, p->c[1].last_level};
         pic_power_on(p);

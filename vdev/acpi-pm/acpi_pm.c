@@ -49,6 +49,7 @@ struct pm {
     uint64_t base_ns;      /* timer epoch */
     uint64_t tmr_half;     /* index of the bit-31 half-period last seen */
     int sci;
+    uint16_t port; /* the block's first port */
     qvm_timer_t *timer;
     uint64_t sleep_logs;
 };
@@ -237,12 +238,27 @@ static int pm_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             qvm_log(dev, QVM_LOG_ERROR, "loc: acpi-pm lives in io: space");
             return -EINVAL;
         }
+        if (base > 0x10000 - 16)
+            return -EINVAL;
         int rc = qvm_region_add(dev, QVM_SPACE_IO, base, 16);
         if (rc < 0)
             return rc;
+        p->port = (uint16_t)base;
         if (qvm_intr_count(dev) == 0)
             return qvm_intr_default(dev, "ioapic", 9) < 0 ? -EINVAL : 0;
         return 0;
+    }
+    case QVM_CTRL_GEN_ACPI: {
+        /* The FADT's fixed-hardware blocks, in this device's layout. */
+        struct qvm_acpi_pm blk = {
+            .struct_size = sizeof blk,
+            .pm1a_evt = p->port,
+            .pm1a_cnt = (uint16_t)(p->port + 4),
+            .pm_tmr = (uint16_t)(p->port + 8),
+            .reset = (uint16_t)(p->port + 12),
+            .reset_value = 0x01,
+        };
+        return qvm_acpi_pm_block(dev, &blk);
     }
     case QVM_CTRL_RESOURCES:
         if (!p->timer)

@@ -66,9 +66,9 @@
  * While the block is disabled (ENABLE_CNF = 0) the counter holds and no
  * timer fires.
  *
- * ACPI: the device describes itself as PNP0103 in QVM_CTRL_GEN_ACPI; the
- * x86 machine then emits the HPET table and the DSDT's HPET device for its
- * region.
+ * ACPI: the device describes itself with qvm_acpi_hpet (its base and
+ * GCAP_ID[31:0]) in QVM_CTRL_GEN_ACPI; qvm then emits the HPET table and
+ * the DSDT's HPET device (PNP0103).
  */
 #include <qvm/vdev.h>
 
@@ -120,6 +120,7 @@ struct hpet_timer {
 
 struct hpet {
     qvm_vdev_t *dev;
+    uint64_t base; /* where the block lives (ACPI HPET table) */
     uint64_t freq;
     uint64_t gen_conf;
     uint64_t isr;
@@ -541,6 +542,7 @@ static int hpet_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             return -EINVAL;
         }
         int rc = qvm_region_add(dev, QVM_SPACE_MEM, base, HPET_SIZE);
+        h->base = base;
         return rc < 0 ? rc : 0;
     }
     case QVM_CTRL_RESOURCES:
@@ -554,7 +556,8 @@ static int hpet_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         }
         return 0;
     case QVM_CTRL_GEN_ACPI:
-        return qvm_acpi_device(dev, "PNP0103", NULL);
+        /* The HPET table and the DSDT's PNP0103 device, with our block id. */
+        return qvm_acpi_hpet(dev, h->base, (uint32_t)GCAP_LOW);
     case QVM_CTRL_RESET:
         hpet_power_on(h);
         return 0;

@@ -51,6 +51,7 @@
                       RTE_LEVEL | RTE_MASK | (0xFFull << RTE_DEST_SHIFT))
 
 struct ioapic {
+    uint64_t base; /* where the registers live (the MADT entry) */
     uint32_t ioregsel;
     uint32_t id;
     uint64_t rte[NPINS];
@@ -305,8 +306,12 @@ static int ioapic_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             return -EINVAL;
         }
         int rc = qvm_region_add(dev, QVM_SPACE_MEM, base, 0x1000);
+        s->base = base;
         return rc < 0 ? rc : 0;
     }
+    case QVM_CTRL_GEN_ACPI:
+        /* The MADT's I/O APIC: inputs from GSI 0; the 8259 legacy ISA lines. */
+        return qvm_acpi_ioapic(dev, s->base, 0);
     case QVM_CTRL_RESET:
         ioapic_power_on(dev, s, 1);
         return 0;

@@ -494,7 +494,10 @@ static int rtc_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         }
         return 0;
     case QVM_CTRL_GEN_ACPI:
-        /* The AT real-time clock's PNP id; qvm derives _CRS from our regions/intr. */
+        /* The AT real-time clock's PNP id (qvm derives _CRS from our
+         * regions/intr) and its presence (FADT: CMOS RTC present). */
+        if (qvm_acpi_legacy(dev, QVM_ACPI_LEGACY_RTC) < 0)
+            return -EINVAL;
         return qvm_acpi_device(dev, "PNP0B00", NULL);
     case QVM_CTRL_RESET: {
         uint64_t now = qvm_time_ns();

@@ -33,6 +33,12 @@
 #define NLINES 128
 #define GSI_BASE 16
 
+/* The INTx routing, written once: line D*4+(P-1) (QVM_PCI_INTX_LINE) of
+ * device D, pin P drives IOAPIC input GSI_BASE + line_gsi(line) = 16 +
+ * ((D + P - 1) & 3). The config header's interrupt line and the ACPI _PRT
+ * (qvm_acpi_pci_host) are both derived from it. */
+static unsigned line_gsi(unsigned line) { return ((line / 4) + (line % 4)) & 3; }
+
 struct fn {
     qvm_vdev_t *h;            /* NULL for the host bridge itself */
     unsigned addr;            /* bus << 8 | dev << 3 | fn */
@@ -86,7 +92,7 @@ static void build_cfg(struct fn *f, const struct qvm_pci_function *d, int multi)
     put16(c + 0x2e, d->subsystem_id);
     c[0x3d] = d->intx_pin;
     if (d->intx_pin) {
-        c[0x3c] = (uint8_t)(GSI_BASE + ((((f->addr >> 3) & 31) + d->intx_pin - 1) & 3));
+        c[0x3c] = (uint8_t)(GSI_BASE + line_gsi(QVM_PCI_INTX_LINE((f->addr >> 3) & 31, d->intx_pin)));
         w[0x3c] = 0xff;
     }
     w[0x04] = 0x06;                  /* memory space, bus master */
@@ -211,8 +217,6 @@ static void cfg_write(qvm_vdev_t *dev, struct host *s, unsigned addr, unsigned o
 }
 
 /* ---- INTx ---------------------------------------------------------------- */
-
-static unsigned line_gsi(unsigned line) { return ((line / 4) + (line % 4)) & 3; }
 
 static void drive_gsi(qvm_vdev_t *dev, struct host *s, unsigned g, int force)
 {
@@ -411,6 +415,20 @@ static int host_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     }
     case QVM_CTRL_RESOURCES:
         return take_functions(dev, s);
+    case QVM_CTRL_GEN_ACPI: {
+        /* PNP0A08 with our windows and routing, MCFG for the ECAM. */
+        struct qvm_acpi_pci h = {
+            .struct_size = sizeof h,
+            .ecam_base = s->ecam_base,
+            .bus_end = (uint8_t)((ECAM_SIZE >> 20) - 1),
+            .mem_base = WIN_BASE,
+            .mem_size = WIN_SIZE,
+        };
+        for (unsigned d = 0; d < 32; d++)
+            for (unsigned pin = 1; pin <= 4; pin++)
+                h.intx_gsi[d][pin - 1] = GSI_BASE + line_gsi(QVM_PCI_INTX_LINE(d, pin));
+        return qvm_acpi_pci_host(dev, &h);
+    }
     case QVM_CTRL_RESET:
         s->cf8 = 0;
         for (unsigned i = 0; i < s->nfn; i++) {
@@ -447,7 +465,7 @@ static const struct qvm_factory host_factory = {
     .struct_size = sizeof(struct qvm_factory),
     .name = "pci-host",
     .description = "PCI host bridge: 0xCF8/0xCFC and ECAM config space, BAR window, INTx routing",
-    .flags = QVM_VDEVF_SPACE_MEM | QVM_VDEVF_SPACE_IO | QVM_VDEVF_PIC,
+    .flags = QVM_VDEVF_SPACE_MEM | QVM_VDEVF_SPACE_IO | QVM_VDEVF_PIC | QVM_VDEVF_PCI_HOST,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = host_options,
     .state_size = sizeof(struct host),

@@ -424,7 +424,10 @@ static int kbc_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     }
     case QVM_CTRL_GEN_ACPI:
-        /* The 8042 keyboard controller's PNP id; qvm derives _CRS from our regions/intr. */
+        /* The 8042 keyboard controller's PNP id (qvm derives _CRS from our
+         * regions/intr) and its presence (FADT IAPC_BOOT_ARCH.8042). */
+        if (qvm_acpi_legacy(dev, QVM_ACPI_LEGACY_8042) < 0)
+            return -EINVAL;
         return qvm_acpi_device(dev, "PNP0303", NULL);
     case QVM_CTRL_RESET:
         kbc_power_on(k);

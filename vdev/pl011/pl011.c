@@ -21,8 +21,9 @@
  *    the IFLS trigger level, RTRIS (receive timeout) while it holds anything
  *    below it: the guest is never left waiting for a timeout.
  *  - The interrupt output is the level of (RIS & IMSC) != 0.
- * Host side (option `hostdev`): `>-` (default) writes guest output to qvm's
- * stdout and takes input from qvm's stdin; `>PATH` writes to a file.
+ * Host side (option `hostdev`, opened with qvm_console_open): `>-` (default)
+ * writes guest output to qvm's stdout and takes input from qvm's console
+ * relay; `>PATH` writes to a file.
  * Defaults: loc mem:0x1c090000, intr gic:37 (ARM FVP / QNX layout).
  */
 #define _GNU_SOURCE
@@ -266,21 +267,13 @@ static int pl011_write_cb(qvm_vdev_t *dev, void *state, const struct qvm_access 
 
 static int open_host(qvm_vdev_t *dev, struct pl011 *u)
 {
-    const char *spec = u->hostdev[0] ? u->hostdev : ">-";
-    int both = strcmp(spec, ">-") == 0 || strcmp(spec, "-") == 0;
-    if (spec[0] == '<') {
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': input-only host devices are not supported",
-                spec);
-        return -EINVAL;
-    }
-    u->out_fd = qvm_hostdev_open(dev, both ? ">-" : spec, 1);
-    if (u->out_fd < 0) {
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': cannot open", spec);
-        return -ENOENT;
-    }
-    if (both)
-        u->in_fd = qvm_hostdev_open(dev, "<-", 0);
-    return 0;
+    /* qvm parses the spec and relays input (qvm_console_open). */
+    int rc = qvm_console_open(dev, u->hostdev[0] ? u->hostdev : NULL, &u->out_fd, &u->in_fd);
+    if (rc < 0)
+        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': %s", u->hostdev,
+                rc == -EINVAL ? "not an output (input-only host devices are not supported)"
+                              : "cannot open");
+    return rc;
 }
 
 static void close_fd(int *fd)

@@ -23,17 +23,16 @@
  *    and DCD asserted, RI clear. In loopback CTS=RTS, DSR=DTR, RI=OUT1,
  *    DCD=OUT2; every change sets the MSR delta bits (TERI on RI 1->0).
  *
- * Host side (option `hostdev`): `>-` (default) or `-` writes guest output to
- * qvm's stdout and reads guest input from qvm's stdin when that is a
- * terminal, pipe or socket; `>PATH` or `PATH` writes output to a file and has
+ * Host side (option `hostdev`, opened with qvm_console_open): `>-` (default)
+ * or `-` writes guest output to qvm's stdout and takes guest input from
+ * qvm's console relay (qvm's stdin when that is a terminal, pipe or socket,
+ * and /dev/qvm writers); `>PATH` or `PATH` writes output to a file and has
  * no input. Output is written with write() from the vCPU thread; bytes the
  * host refuses are dropped and counted.
- * Input: a relay thread (started at GUEST_CONFIGURED, stopped at TERMINATE)
- * copies stdin into a pipe the device owns, and qvm watches that pipe. The
- * thread ends at stdin's end of file while the pipe stays open, so an
- * exhausted stdin (`echo x | qvm ...`) never leaves the event loop spinning
- * on a permanently readable fd; the device never blocks and never changes
- * the flags of the shared stdin description. Input is staged in a 4 KiB
+ * Input: qvm's relay pipe, watched from GUEST_CONFIGURED on (qvm keeps its
+ * write end open, so an exhausted stdin never makes it readable forever;
+ * should the pipe still end, the device stops watching it); the device
+ * never blocks. Input is staged in a 4 KiB
  * buffer in front of the FIFO so a paste is not lost while the guest drains
  * the FIFO; when both are full, further bytes are dropped and LSR.OE is set,
  * as on a real line. In loopback the receiver ignores the line (staged
@@ -44,11 +43,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define FIFO_SIZE 16
@@ -91,16 +87,8 @@ struct uart {
     char hostdev[256];
     unsigned regshift;
     int out_fd;
-    /* Host input: a relay thread copies in_fd (host stdin) into relay[1];
-     * qvm watches relay[0]. The thread stops at end of file and we keep
-     * relay[1] open, so the watched fd never reports EOF (the ABI has no
-     * way to stop watching an fd, and epoll would otherwise report
-     * stdin's EOF forever). stop[] wakes the thread at TERMINATE. */
-    int in_fd;
-    int relay[2];
-    int stop[2];
-    int relay_running;
-    pthread_t relay_thread;
+    int in_fd;    /* qvm's console input pipe (non-blocking), or -1 */
+    int watching; /* in_fd is watched */
     int configured;
     /* registers */
     uint8_t ier, lcr, mcr, fcr, scr, dll, dlm;
@@ -226,78 +214,27 @@ static void host_output(qvm_vdev_t *dev, struct uart *u, uint8_t b)
         qvm_log(dev, QVM_LOG_WARN, "host output failed, dropping bytes");
 }
 
-/* Relay thread: copies host input into our pipe until EOF or stop. Touches
- * no device state (only fds fixed before it started). */
-static int relay_write_all(const struct uart *u, const uint8_t *buf, size_t n)
-{
-    while (n) {
-        struct pollfd p[2] = {{.fd = u->relay[1], .events = POLLOUT},
-                              {.fd = u->stop[0], .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (p[1].revents)
-            return -1;
-        ssize_t k = write(u->relay[1], buf, n);
-        if (k < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            return -1;
-        }
-        buf += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static void *relay_main(void *arg)
-{
-    const struct uart *u = arg;
-    uint8_t buf[512];
-    for (;;) {
-        struct pollfd p[2] = {{.fd = u->in_fd, .events = POLLIN},
-                              {.fd = u->stop[0], .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[1].revents)
-            break;
-        if (p[0].revents & POLLNVAL)
-            break;
-        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-            continue;
-        ssize_t n = read(u->in_fd, buf, sizeof buf);
-        if (n == 0)
-            break; /* end of file: stop; relay[1] stays open */
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            break;
-        }
-        if (relay_write_all(u, buf, (size_t)n) != 0)
-            break;
-    }
-    return NULL;
-}
-
 static void uart_input(qvm_vdev_t *dev, void *state, void *arg)
 {
     struct uart *u = state;
     uint8_t buf[512];
     (void)arg;
-    if (u->relay[0] < 0)
+    if (u->in_fd < 0)
         return;
     unsigned room = STAGE_SIZE - u->st_count;
     size_t want = room < sizeof buf ? room : sizeof buf;
     if (want == 0)
         want = sizeof buf;
-    ssize_t n = read(u->relay[0], buf, want);
-    if (n <= 0)
-        return; /* EAGAIN; EOF cannot happen while relay[1] is open */
+    ssize_t n = read(u->in_fd, buf, want);
+    if (n == 0 && u->watching) {
+        /* End of input (qvm holds the write end open, so only a host
+         * without a relay gets here): stop watching, never spin on EOF. */
+        qvm_fd_unwatch(dev, u->in_fd);
+        u->watching = 0;
+        return;
+    }
+    if (n < 0)
+        return; /* EAGAIN */
     if (room == 0) {
         u->lsr_err |= LSR_OE; /* the guest is not draining: bytes lost */
     } else {
@@ -313,40 +250,6 @@ static void close_fd(int *fd)
     if (*fd > 2)
         close(*fd);
     *fd = -1;
-}
-
-static int relay_start(qvm_vdev_t *dev, struct uart *u)
-{
-    if (pipe2(u->relay, O_CLOEXEC) != 0) {
-        u->relay[0] = u->relay[1] = -1;
-        return -1;
-    }
-    if (pipe2(u->stop, O_CLOEXEC) != 0) {
-        u->stop[0] = u->stop[1] = -1;
-        return -1;
-    }
-    fcntl(u->relay[0], F_SETFL, fcntl(u->relay[0], F_GETFL) | O_NONBLOCK);
-    if (pthread_create(&u->relay_thread, NULL, relay_main, u) != 0)
-        return -1;
-    u->relay_running = 1;
-    if (qvm_fd_watch(dev, u->relay[0], uart_input, NULL) != 0)
-        return -1;
-    return 0;
-}
-
-static void relay_stop(struct uart *u)
-{
-    if (u->relay_running) {
-        uint8_t b = 1;
-        while (write(u->stop[1], &b, 1) < 0 && errno == EINTR)
-            ;
-        pthread_join(u->relay_thread, NULL);
-        u->relay_running = 0;
-    }
-    close_fd(&u->relay[0]);
-    close_fd(&u->relay[1]);
-    close_fd(&u->stop[0]);
-    close_fd(&u->stop[1]);
 }
 
 static void uart_reset(struct uart *u)
@@ -529,40 +432,15 @@ static int parse_uint(const char *s, unsigned long long max,
     return 0;
 }
 
-static int input_capable(int fd)
-{
-    struct stat st;
-    if (isatty(fd))
-        return 1;
-    if (fstat(fd, &st) != 0)
-        return 0;
-    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
-}
-
 static int uart_open_host(qvm_vdev_t *dev, struct uart *u)
 {
-    const char *spec = u->hostdev[0] ? u->hostdev : ">-";
-    int both = strcmp(spec, ">-") == 0 || strcmp(spec, "-") == 0;
-    if (spec[0] == '<') {
-        qvm_log(dev, QVM_LOG_ERROR,
-                "option hostdev '%s': input-only host devices are not supported",
-                spec);
-        return -EINVAL;
-    }
-    u->out_fd = qvm_hostdev_open(dev, both ? ">-" : spec, 1);
-    if (u->out_fd < 0) {
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': cannot open", spec);
-        return -ENOENT;
-    }
-    if (both) {
-        int fd = qvm_hostdev_open(dev, "<-", 0);
-        if (fd >= 0 && input_capable(fd)) {
-            u->in_fd = fd;
-        } else if (fd > 2) {
-            close(fd);
-        }
-    }
-    return 0;
+    int rc = qvm_console_open(dev, u->hostdev[0] ? u->hostdev : NULL, &u->out_fd, &u->in_fd);
+    if (rc == -EINVAL)
+        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': not an output (input-only host "
+                "devices are not supported)", u->hostdev);
+    else if (rc < 0)
+        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': cannot open", u->hostdev);
+    return rc;
 }
 
 static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
@@ -572,7 +450,6 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     switch (ctrl) {
     case QVM_CTRL_OPTIONS_START:
         u->out_fd = u->in_fd = -1;
-        u->relay[0] = u->relay[1] = u->stop[0] = u->stop[1] = -1;
         uart_reset(u);
         return 0;
     case QVM_CTRL_OPTION: {
@@ -621,9 +498,11 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     }
     case QVM_CTRL_GUEST_CONFIGURED:
-        if (u->in_fd >= 0 && !u->relay_running && relay_start(dev, u) != 0) {
-            qvm_log(dev, QVM_LOG_WARN, "cannot relay host input; input off");
-            relay_stop(u);
+        if (u->in_fd >= 0 && !u->watching) {
+            if (qvm_fd_watch(dev, u->in_fd, uart_input, NULL) == 0)
+                u->watching = 1;
+            else
+                qvm_log(dev, QVM_LOG_WARN, "cannot watch host input; input off");
         }
         return 0;
     case QVM_CTRL_GEN_ACPI:
@@ -644,7 +523,9 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 u->rx_count, u->st_count, (unsigned long long)u->tx_dropped);
         return 0;
     case QVM_CTRL_TERMINATE:
-        relay_stop(u);
+        if (u->watching)
+            qvm_fd_unwatch(dev, u->in_fd);
+        u->watching = 0;
         close_fd(&u->out_fd);
         close_fd(&u->in_fd);
         return 0;

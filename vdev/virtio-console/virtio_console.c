@@ -1,8 +1,8 @@
 /*
  * virtio-console: one console port (no multiport), guest /dev/hvc0.
- *   hostdev SPEC   like ser8250: `>-` or `-` (default) = qvm's stdout, and
- *                  qvm's stdin as input when this is the first console to
- *                  ask for it; `>PATH` / `PATH` = output to a file only.
+ *   hostdev SPEC   like ser8250 (qvm_console_open): `>-` or `-` (default) =
+ *                  qvm's stdout, and qvm's console relay as input; `>PATH`
+ *                  / `PATH` = output to a file only.
  * Queue 0 (receiveq) carries host input to the guest, queue 1 (transmitq)
  * guest output to the host. Input is read only while the guest has
  * receive buffers queued (otherwise the fd is unwatched and re-checked by
@@ -126,14 +126,11 @@ static int con_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
                  c->cfg, sizeof c->cfg);
         return vio_declare(&c->v, 0x07, 0x80, 0x00);
     case QVM_CTRL_RESOURCES: {
-        const char *spec = c->hostdev[0] ? c->hostdev : ">-";
-        int both = strcmp(spec, ">-") == 0 || strcmp(spec, "-") == 0;
-        c->out_fd = qvm_hostdev_open(dev, both ? ">-" : spec, 1);
-        if (c->out_fd < 0) {
-            qvm_log(dev, QVM_LOG_ERROR, "hostdev %s: cannot open", spec);
-            return -ENOENT;
+        int rc = qvm_console_open(dev, c->hostdev[0] ? c->hostdev : NULL, &c->out_fd, &c->in_fd);
+        if (rc < 0) {
+            qvm_log(dev, QVM_LOG_ERROR, "hostdev %s: cannot open", c->hostdev);
+            return rc;
         }
-        if (both) c->in_fd = qvm_hostdev_open(dev, "<-", 0);
         c->retry = qvm_timer_create(dev, con_retry, NULL);
         return 0;
     }

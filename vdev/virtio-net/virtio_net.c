@@ -6,7 +6,7 @@
  *                   checksum/TSO offloads pass through in the vnet header
  *   peer NAME       a direct link to the virtio-net of another qvm naming
  *                   the same peer, over an AF_UNIX SOCK_SEQPACKET socket at
- *                   <resmgr dir>/net-peers/NAME (NAME starting with '/' is
+ *                   <runtime dir>/net-peers/NAME (NAME starting with '/' is
  *                   the socket path itself); raw frames, one per packet
  *   mac XX:..:XX    the MAC address (default: stable, locally administered)
  *   mrgrxbuf on|off offer VIRTIO_NET_F_MRG_RXBUF (default on)
@@ -126,29 +126,18 @@ static int mkdir_ok(const char *d, mode_t m)
     return mkdir(d, m) == 0 || errno == EEXIST;
 }
 
-/* <resmgr dir>/net-peers/NAME, the resmgr directory chosen as qvm does. */
+/* <qvm's runtime directory>/net-peers/NAME (qvm_runtime_dir: the directory
+ * of /dev/qvm/<system>, `set resmgr-path` included). */
 static int peer_path(struct net *s)
 {
-    char dir[256];
     if (s->peer[0] == '/') {
         if (strlen(s->peer) >= sizeof s->path) return -ENAMETOOLONG;
         strcpy(s->path, s->peer);
         return 0;
     }
-    const char *e = getenv("QVM_RESMGR_DIR");
-    struct stat st;
-    if (e && *e) {
-        snprintf(dir, sizeof dir, "%s", e);
-    } else if ((access("/dev", W_OK) == 0 && mkdir_ok("/dev/qvm", 0755)) ||
-               (stat("/dev/qvm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/qvm", W_OK) == 0)) {
-        snprintf(dir, sizeof dir, "/dev/qvm");
-    } else if ((e = getenv("XDG_RUNTIME_DIR")) && *e) {
-        snprintf(dir, sizeof dir, "%s/qvm", e);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/qvm-%u", (unsigned)geteuid());
-    }
-    if (!mkdir_ok(dir, 0700))
-        return -errno;
+    const char *dir = qvm_runtime_dir(s->dev);
+    if (!dir)
+        return -ENOENT;
     size_t l = strlen(dir);
     if (l + strlen("/net-peers/") + strlen(s->peer) >= sizeof s->path)
         return -ENAMETOOLONG;

@@ -99,6 +99,10 @@ static int wdt_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             return -EEXIST;
         return 0;
     }
+    case QVM_CTRL_GEN_ACPI:
+        /* x86 guests see the watchdog in the DSDT; qvm derives its _CRS
+         * from our two port regions. Nothing outside this file changes. */
+        return qvm_acpi_device(dev, "QVM0700", NULL);
     case QVM_CTRL_RESOURCES:
         w->timer = qvm_timer_create(dev, wdt_expired, NULL);
         return w->timer ? 0 : -ENOMEM;

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 3
+#define QVM_VDEV_ABI_MINOR 4
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -115,6 +115,9 @@ struct qvm_access {
 #define QVM_VDEVF_SPACE_PCI   (1u << 4) /* is a PCI function */
 #define QVM_VDEVF_PIC         (1u << 5) /* is an interrupt controller */
 #define QVM_VDEVF_DEVCTL      (1u << 6) /* ABI 1.1: handles QVM_CTRL_DEVCTL */
+#define QVM_VDEVF_PCI_HOST    (1u << 7) /* ABI 1.4: is a PCI host (qvm implies
+                                           one for declared PCI functions
+                                           when no such factory is configured) */
 
 /* Access sizes a device accepts (bitmask); others get QVM_BUS_ERROR-like
  * treatment by qvm without calling the device. */
@@ -554,6 +557,77 @@ int qvm_irqfd_msi_set(qvm_vdev_t *dev, int fd, uint64_t address,
  * 0 or -EINVAL. Level-triggered lines (INTx, virtio-mmio's interrupt) have
  * no irqfd service: devices drive them with qvm_intr_set, from any thread. */
 int qvm_notify_close(qvm_vdev_t *dev, int fd);
+
+/* ABI 1.4: host services, so that devices do not re-implement qvm's policy. */
+
+/* Opens the host side of a console from a `hostdev`-style SPEC (NULL or ""
+ * means ">-"): ">-" or "-" = guest output to qvm's stdout, guest input from
+ * qvm's stdin (when that is a terminal, pipe or socket; qvm reads it on its
+ * main loop and never changes its flags) and from writers of
+ * /dev/qvm/<system>/<vdev>; ">PATH" or "PATH" = output appended to the file,
+ * no input. An input-only SPEC ("<...") is -EINVAL. On success *out_fd is a
+ * non-blocking fd for guest output (bytes the host cannot take at once are
+ * the device's to drop) and *in_fd (when in_fd is not NULL) a non-blocking fd
+ * to watch with qvm_fd_watch, or -1 when the console has no input; both are
+ * the device's to close (at QVM_CTRL_TERMINATE). Every console is readable
+ * through /dev/qvm/<system>/<vdev>. Returns 0, -EINVAL, or -ENOENT (the file
+ * cannot be opened). Call during QVM_CTRL_OPTIONS_END or later. */
+int qvm_console_open(qvm_vdev_t *dev, const char *spec, int *out_fd,
+                     int *in_fd);
+
+/* qvm's runtime directory: the directory of /dev/qvm/<system> (`set
+ * resmgr-path`, else $QVM_RESMGR_DIR, else /dev/qvm, else
+ * $XDG_RUNTIME_DIR/qvm, else /tmp/qvm-UID), created when missing. Devices
+ * keep their rendezvous files (sockets, ...) below it. Returns a path that
+ * stays valid for the life of the process, or NULL when no directory could
+ * be chosen or created. */
+const char *qvm_runtime_dir(qvm_vdev_t *dev);
+
+/* ABI 1.4: typed ACPI contributions (x86). A device that is part of the
+ * platform says so during QVM_CTRL_GEN_ACPI, and qvm builds the FADT, MADT,
+ * HPET and MCFG tables and the DSDT from what the devices said: the machine
+ * knows no device by name or register layout. Each returns 0, -ENOTSUP
+ * outside QVM_CTRL_GEN_ACPI, -EINVAL for a bad description, or -EEXIST
+ * when this instance already made that contribution. */
+
+/* The ACPI PM fixed-hardware blocks (FADT), I/O ports: PM1a_EVT_BLK (4
+ * ports), PM1a_CNT_BLK (2), PM_TMR_BLK (4, 32-bit timer), RESET_REG (1
+ * port, written with reset_value). The SCI is the device's interrupt 0
+ * (an ISA line < 16). */
+struct qvm_acpi_pm {
+    size_t struct_size; /* sizeof(struct qvm_acpi_pm) */
+    uint16_t pm1a_evt, pm1a_cnt, pm_tmr, reset;
+    uint8_t reset_value;
+};
+int qvm_acpi_pm_block(qvm_vdev_t *dev, const struct qvm_acpi_pm *pm);
+
+/* A PCI host bridge (DSDT PNP0A08 with _PRT, MCFG, the ECAM reserved):
+ * ECAM base (0 = none) covering buses 0..bus_end, one 32- or 64-bit memory
+ * window for BARs, and the INTx routing: intx_gsi[device][pin - 1] is the
+ * GSI (level, active low) that INTA..INTD of each device on bus 0 drive.
+ * The PCI host alone knows its routing; qvm copies it into the _PRT. */
+struct qvm_acpi_pci {
+    size_t struct_size; /* sizeof(struct qvm_acpi_pci) */
+    uint64_t ecam_base;
+    uint8_t bus_end;
+    uint64_t mem_base, mem_size;
+    uint32_t intx_gsi[32][4];
+};
+int qvm_acpi_pci_host(qvm_vdev_t *dev, const struct qvm_acpi_pci *host);
+
+/* An HPET block (HPET table, DSDT PNP0103) at `base` whose GCAP_ID[31:0] is
+ * `block_id`. */
+int qvm_acpi_hpet(qvm_vdev_t *dev, uint64_t base, uint32_t block_id);
+
+/* An I/O APIC (MADT entry) at `base` whose inputs start at GSI `gsi_base`.
+ * Interrupts of other devices on this controller appear in their _CRS. */
+int qvm_acpi_ioapic(qvm_vdev_t *dev, uint64_t base, uint32_t gsi_base);
+
+/* Legacy hardware present in the VM (FADT IAPC_BOOT_ARCH, MADT flags). */
+#define QVM_ACPI_LEGACY_8259 0x1 /* dual 8259 PICs (MADT PCAT_COMPAT) */
+#define QVM_ACPI_LEGACY_8042 0x2 /* 8042 keyboard controller */
+#define QVM_ACPI_LEGACY_RTC 0x4  /* CMOS RTC at the usual ports */
+int qvm_acpi_legacy(qvm_vdev_t *dev, unsigned what);
 
 #ifdef __cplusplus
 }

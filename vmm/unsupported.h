@@ -1,0 +1,62 @@
+// The `unsupported` policy: the one place that decides what qvm does with a
+// guest operation nothing in the VM models. Three kinds of operation reach
+// it today; the code that meets one asks the policy for the action and then
+// carries it out in its own terms (bus reads float high, #GP for an MSR, an
+// external abort on arm64).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+
+#include "vmm/config.h"
+#include "vmm/log.h"
+
+namespace qvm {
+
+enum class Unsupported {
+  Unassigned,         // a port or MMIO access no device claims
+  Msr,                // an x86 MSR the accelerator does not know
+  SyndromelessAbort,  // an arm64 MMIO abort without syndrome Capstone cannot decode
+};
+
+class UnsupportedPolicy {
+ public:
+  UnsupportedPolicy() = default;
+  // `unsupported ACTION` from the configuration, and the machine plan's
+  // action for unknown MSRs (x86_64: `set msr-unknown`, declared and read
+  // by arch/x86_64/plan.cc; nullopt: not given).
+  static UnsupportedPolicy FromConfig(const Config& cfg,
+                                      std::optional<UnsupportedAction> msr = std::nullopt);
+  // The same without a configuration (unit tests): nullopt = not given.
+  UnsupportedPolicy(std::optional<UnsupportedAction> general,
+                    std::optional<UnsupportedAction> msr);
+
+  // What to do with an operation of this kind:
+  //  Unassigned and SyndromelessAbort: `unsupported`'s action (default log);
+  //  Msr: `set msr-unknown`, else `unsupported`'s action, else fault (#GP,
+  //  what the architecture does for an MSR that does not exist).
+  UnsupportedAction action(Unsupported what) const;
+  // How loudly a logged access is reported: without an explicit
+  // `unsupported`, probes of absent hardware (PCI config ports, COM2, ...)
+  // are normal guest behaviour and go to debug level.
+  LogLevel log_level() const { return general_ ? LogLevel::Warn : LogLevel::Debug; }
+  // `log` for MSRs logs each (index, direction) once; true the first time
+  // (and always once kMaxLogged distinct ones were seen: rate limiting then
+  // applies). Shared by copies of the policy.
+  bool first_msr(uint64_t index, bool write) const;
+  static constexpr size_t kMaxLogged = 1024;
+  size_t msr_logged() const;
+
+ private:
+  std::optional<UnsupportedAction> general_, msr_;
+  struct Seen {
+    std::mutex mu;
+    std::set<uint64_t> keys;  // index << 1 | write
+  };
+  std::shared_ptr<Seen> seen_ = std::make_shared<Seen>();
+};
+
+}  // namespace qvm
