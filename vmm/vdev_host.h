@@ -86,7 +86,7 @@ class VdevHost {
 class VdevLoader {
  public:
   explicit VdevLoader(std::vector<std::string> search_dirs);
-  // The default search order of spec §5: $QVM_VDEV_PATH, <exe>/../lib/qvm,
+  // The default search order: $QVM_VDEV_PATH, <exe>/../lib/qvm,
   // the build tree, then the dynamic loader's path.
   static std::vector<std::string> DefaultSearchDirs();
   // Finds and loads vdev-TYPE.so (once) and returns its factory.

@@ -1,4 +1,4 @@
-// Tests for `fdt load PATH` (spec §3, §7): boot/fdt's ReadUserFdt (the
+// Tests for `fdt load PATH` (a user-supplied device tree): boot/fdt's ReadUserFdt (the
 // user's blob validated with libfdt) and PatchUserFdt (what qvm fills in),
 // on every host. On an aarch64 build also the arm64 machine with `fdt load`
 // (run by test/lanes/aarch64/unit.sh under qemu-aarch64-static); on x86_64
