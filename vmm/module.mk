@@ -1,7 +1,7 @@
 # vmm/: the VM manager core (libqvmcore.a) and qvm's main().
 CORE_SRCS += vmm/log.cc vmm/guest_memory.cc vmm/bus.cc vmm/exit.cc vmm/unsupported.cc \
              vmm/event_loop.cc vmm/vm.cc vmm/config.cc \
-             vmm/kvm.cc vmm/exit_trace.cc vmm/control.cc vmm/dump.cc vmm/vm_control.cc \
+             vmm/exit_trace.cc vmm/control.cc vmm/dump.cc vmm/vm_control.cc \
              vmm/vdev_loader.cc vmm/vdev_instance.cc vmm/vdev_resources.cc vmm/vdev_pci.cc \
              vmm/vdev_describe.cc vmm/vdev_irqchip.cc vmm/vdev_streams.cc vmm/vdev_notify.cc \
              vmm/vars.cc vmm/vm_plan.cc
