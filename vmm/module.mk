@@ -12,11 +12,3 @@ $(OBJ)/vmm/vdev_loader.o: CXXFLAGS += -DQVM_BUILD_VDEV_DIR='"$(abspath $(VDEVDIR
 $(BIN)/qvm: $(QVM_MAIN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) -rdynamic -o $@ $(QVM_MAIN_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS_CORE)
-
-# qvmctl: the command-line client of /dev/qvm (resmgr client + the control
-# module's directory rules).
-QVMCTL_OBJS := $(OBJ)/vmm/qvmctl.o $(OBJ)/vmm/control.o
-$(BIN)/qvmctl: $(QVMCTL_OBJS) $(LIB)/libresmgr.a
-	@mkdir -p $(dir $@)
-	$(CXX) -o $@ $(QVMCTL_OBJS) $(LIB)/libresmgr.a -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group -lpthread
-all: $(BIN)/qvmctl
