@@ -38,7 +38,7 @@ WARN     := -Wall -Wextra -Werror
 CXXSTD   := -std=c++20
 OPT      ?= -O2 -g
 DEPFLAGS  = -MMD -MP
-INCLUDES := -I. -Ivdev/include
+INCLUDES := -I. -Isdk/include
 CXXFLAGS_ALL = $(CXXSTD) $(OPT) $(WARN) $(DEPFLAGS) $(INCLUDES) -fPIC $(CXXFLAGS)
 CFLAGS_ALL   = -std=c11 $(OPT) $(WARN) $(DEPFLAGS) $(INCLUDES) -fPIC $(CFLAGS)
 # Abseil is linked statically (its .a archives ship in libabsl-dev) so that
@@ -116,16 +116,16 @@ deps:
 # make install PREFIX=DIR: qvm, qvmctl, the plug-ins, the SDK header and its
 # pkg-config file. qvm finds its plug-ins in ../lib/qvm beside itself.
 PREFIX ?= /usr/local
-VDEV_ABI_VERSION := $(shell sed -n 's/^\#define QVM_VDEV_ABI_MAJOR \([0-9]*\)/\1/p' vdev/include/qvm/vdev.h).$(shell sed -n 's/^\#define QVM_VDEV_ABI_MINOR \([0-9]*\)/\1/p' vdev/include/qvm/vdev.h)
+VDEV_ABI_VERSION := $(shell sed -n 's/^\#define QVM_VDEV_ABI_MAJOR \([0-9]*\)/\1/p' sdk/include/qvm/vdev.h).$(shell sed -n 's/^\#define QVM_VDEV_ABI_MINOR \([0-9]*\)/\1/p' sdk/include/qvm/vdev.h)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/qvm \
 	  $(DESTDIR)$(PREFIX)/include/qvm $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BIN)/qvm $(DESTDIR)$(PREFIX)/bin/qvm
 	if [ -x $(BIN)/qvmctl ]; then install -m 0755 $(BIN)/qvmctl $(DESTDIR)$(PREFIX)/bin/qvmctl; fi
 	install -m 0755 $(VDEVDIR)/vdev-*.so $(DESTDIR)$(PREFIX)/lib/qvm/
-	install -m 0644 vdev/include/qvm/vdev.h $(DESTDIR)$(PREFIX)/include/qvm/vdev.h
+	install -m 0644 sdk/include/qvm/vdev.h $(DESTDIR)$(PREFIX)/include/qvm/vdev.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VDEV_ABI_VERSION)|g' \
-	  vdev/qvm-vdev.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qvm-vdev.pc
+	  sdk/qvm-vdev.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/qvm-vdev.pc
 
 clean:
 	rm -rf $(BUILD)/bin $(BUILD)/lib $(BUILD)/obj $(BUILD)/image

@@ -1,10 +1,12 @@
 # tools/: qvm-mkimage (system images from buildfiles), the Debian downloads,
-# and the `guest`, `image` and `run` targets.
+# the `guest`, `image` and `run` targets, and qvmctl (tools/qvmctl/module.mk).
 #   build/bin/qvm-mkimage        the image tool (tools/mkimage, C++20, no deps)
 #   build/bin/qvm-mkimage-tests  its Catch2 tests (tools/mkimage/test)
 #   make guest   build/guest/vmlinuz + build/guest/initramfs.cpio.gz
 #   make image   build/image/<name>/{bzImage,initramfs.cpio.gz} from $(BUILDFILE)
 #   make run     the demo guest (directly, or inside the emulated host)
+
+include tools/qvmctl/module.mk
 
 MKIMAGE_LIB_SRCS := $(addprefix tools/mkimage/,elf.cc modorder.cc cpio.cc buildfile.cc image.cc)
 MKIMAGE_LIB_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(MKIMAGE_LIB_SRCS))

@@ -1,9 +1,9 @@
-# Every folder vdev/NAME/ (except include/ and lib*/) builds vdev-NAME.so from
-# its .c and .cc files. Plug-ins see only the public header (vdev/include).
-VDEVS := $(sort $(filter-out include lib%,$(notdir $(patsubst %/,%,$(dir $(wildcard vdev/*/*.c vdev/*/*.cc))))))
+# Every folder vdev/NAME/ (except lib*/) builds vdev-NAME.so from
+# its .c and .cc files. Plug-ins see only the public SDK header (sdk/include).
+VDEVS := $(sort $(filter-out lib%,$(notdir $(patsubst %/,%,$(dir $(wildcard vdev/*/*.c vdev/*/*.cc))))))
 
-VDEV_CFLAGS   = -std=c11 $(OPT) $(WARN) $(DEPFLAGS) -Ivdev/include -fPIC -fvisibility=hidden $(CFLAGS)
-VDEV_CXXFLAGS = $(CXXSTD) $(OPT) $(WARN) $(DEPFLAGS) -Ivdev/include -fPIC -fvisibility=hidden $(CXXFLAGS)
+VDEV_CFLAGS   = -std=c11 $(OPT) $(WARN) $(DEPFLAGS) -Isdk/include -fPIC -fvisibility=hidden $(CFLAGS)
+VDEV_CXXFLAGS = $(CXXSTD) $(OPT) $(WARN) $(DEPFLAGS) -Isdk/include -fPIC -fvisibility=hidden $(CXXFLAGS)
 
 $(OBJ)/vdev/%.pic.o: vdev/%.c
 	@mkdir -p $(dir $@)

@@ -167,8 +167,6 @@ absl::Status OwnDir(const std::string& d, mode_t mode) {
   return absl::OkStatus();
 }
 
-std::string UserFallback() { return absl::StrCat("/tmp/qvm-", geteuid()); }
-
 }  // namespace
 
 absl::StatusOr<std::string> ResmgrDirectory(const std::string& configured) {
@@ -196,20 +194,10 @@ absl::StatusOr<std::string> ResmgrDirectory(const std::string& configured) {
     std::string d = absl::StrCat(x, "/qvm");
     if (OwnDir(d, 0700).ok()) return d;
   }
-  std::string d = UserFallback();
+  std::string d = ResmgrUserFallback();
   absl::Status st = OwnDir(d, 0700);
   if (!st.ok()) return st;
   return d;
-}
-
-std::vector<std::string> ResmgrSearchDirs() {
-  std::vector<std::string> out;
-  if (const char* e = getenv("QVM_RESMGR_DIR"); e && *e) out.push_back(e);
-  out.push_back("/dev/qvm");
-  if (const char* x = getenv("XDG_RUNTIME_DIR"); x && *x)
-    out.push_back(absl::StrCat(x, "/qvm"));
-  out.push_back(UserFallback());
-  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -83,8 +83,6 @@ std::string FormatStatsJson(const StatsSnapshot& now, const StatsSnapshot* prev)
 // /tmp/qvm-$UID. The directory is created (mode 0755) when missing; a
 // per-user fallback must be a real directory owned by the caller.
 absl::StatusOr<std::string> ResmgrDirectory(const std::string& configured);
-// The directories qvmctl searches, in order (same rules, nothing created).
-std::vector<std::string> ResmgrSearchDirs();
 
 class Control {
  public:

@@ -1,5 +1,5 @@
-// /dev/qvm/<system> devctl commands (shared by qvm and qvmctl; header only,
-// no dependency on the rest of vmm/).
+// /dev/qvm/<system> devctl commands and the directories the sockets live in
+// (shared by qvm and qvmctl; header only, no dependency on the rest of vmm/).
 //
 // On the system node ("" below /dev/qvm/<system>, or any name other than a
 // vdev's) and on `env`:
@@ -19,7 +19,12 @@
 // that do not declare QVM_VDEVF_DEVCTL answer ENOTTY.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 namespace qvm::ctl {
 
@@ -41,3 +46,23 @@ namespace qvm::ctl {
 // qvm's version, reported in env, status and `qvmctl --version`.
 inline constexpr const char* kQvmVersion = "0.1.0";
 }  // namespace qvm::ctl
+
+namespace qvm {
+// The last directory for /dev/qvm/<system> sockets: /tmp/qvm-$UID.
+inline std::string ResmgrUserFallback() {
+  return "/tmp/qvm-" + std::to_string(geteuid());
+}
+// The directories qvmctl searches for /dev/qvm/<system>, in order: the
+// rules of ResmgrDirectory (control.h) without `set resmgr-path` and with
+// nothing created: $QVM_RESMGR_DIR, /dev/qvm, $XDG_RUNTIME_DIR/qvm,
+// /tmp/qvm-$UID.
+inline std::vector<std::string> ResmgrSearchDirs() {
+  std::vector<std::string> out;
+  if (const char* e = getenv("QVM_RESMGR_DIR"); e && *e) out.push_back(e);
+  out.push_back("/dev/qvm");
+  if (const char* x = getenv("XDG_RUNTIME_DIR"); x && *x)
+    out.push_back(std::string(x) + "/qvm");
+  out.push_back(ResmgrUserFallback());
+  return out;
+}
+}  // namespace qvm

@@ -1,7 +1,7 @@
 # vmm/: the VM manager core (libqvmcore.a) and qvm's main().
 CORE_SRCS += vmm/log.cc vmm/guest_memory.cc vmm/bus.cc vmm/exit.cc vmm/unsupported.cc \
              vmm/event_loop.cc vmm/vm.cc vmm/config.cc \
-             vmm/kvm.cc vmm/exit_trace.cc vmm/control.cc vmm/dump.cc vmm/vm_control.cc \
+             vmm/exit_trace.cc vmm/control.cc vmm/dump.cc vmm/vm_control.cc \
              vmm/vdev_loader.cc vmm/vdev_instance.cc vmm/vdev_resources.cc vmm/vdev_pci.cc \
              vmm/vdev_describe.cc vmm/vdev_irqchip.cc vmm/vdev_streams.cc vmm/vdev_notify.cc \
              vmm/vars.cc vmm/vm_plan.cc
@@ -12,11 +12,3 @@ $(OBJ)/vmm/vdev_loader.o: CXXFLAGS += -DQVM_BUILD_VDEV_DIR='"$(abspath $(VDEVDIR
 $(BIN)/qvm: $(QVM_MAIN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) -rdynamic -o $@ $(QVM_MAIN_OBJ) -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS_CORE)
-
-# qvmctl: the command-line client of /dev/qvm (resmgr client + the control
-# module's directory rules).
-QVMCTL_OBJS := $(OBJ)/vmm/qvmctl.o $(OBJ)/vmm/control.o
-$(BIN)/qvmctl: $(QVMCTL_OBJS) $(LIB)/libresmgr.a
-	@mkdir -p $(dir $@)
-	$(CXX) -o $@ $(QVMCTL_OBJS) $(LIB)/libresmgr.a -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group -lpthread
-all: $(BIN)/qvmctl

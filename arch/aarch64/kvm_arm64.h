@@ -16,7 +16,7 @@
 #include "arch/aarch64/a64_decode.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
-#include "vmm/kvm.h"
+#include "arch/kvm/kvm.h"
 #include "vmm/unsupported.h"
 #include "vmm/log.h"
 

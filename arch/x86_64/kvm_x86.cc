@@ -34,7 +34,7 @@ kvm_segment ToKvm(const boot::Segment& s) {
   return k;
 }
 
-// KVM_GET_MSRS with the C-layout header (see vmm/kvm.h).
+// KVM_GET_MSRS with the C-layout header (see arch/kvm/kvm.h).
 constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmFlexHeader);
 
 unsigned Log2Ceil(unsigned n) {

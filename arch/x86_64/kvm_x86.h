@@ -9,7 +9,7 @@
 #include "arch/x86_64/plan.h"
 #include "boot/x86.h"
 #include "vmm/backend.h"
-#include "vmm/kvm.h"
+#include "arch/kvm/kvm.h"
 
 namespace qvm::x86 {
 

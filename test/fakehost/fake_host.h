@@ -1,6 +1,6 @@
 // The fake qvm host of the vdev and virtio unit tests.
 //
-// Implements every host function declared in vdev/include/qvm/vdev.h once,
+// Implements every host function declared in sdk/include/qvm/vdev.h once,
 // for both ways a test meets a plug-in: qvm-vdev-tests dlopen()s the real
 // vdev-*.so plug-ins (linked with -rdynamic, so their undefined qvm_*
 // symbols resolve here) and creates instances through Host::create();

@@ -26,7 +26,7 @@ fi
 result PASS install
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 cflags=$(pkg-config --cflags qvm-vdev) || { result FAIL pkg-config "qvm-vdev.pc not usable"; exit 0; }
-[ "$(pkg-config --modversion qvm-vdev)" = "$(sed -n 's/^#define QVM_VDEV_ABI_MAJOR //p' vdev/include/qvm/vdev.h).$(sed -n 's/^#define QVM_VDEV_ABI_MINOR //p' vdev/include/qvm/vdev.h)" ] \
+[ "$(pkg-config --modversion qvm-vdev)" = "$(sed -n 's/^#define QVM_VDEV_ABI_MAJOR //p' sdk/include/qvm/vdev.h).$(sed -n 's/^#define QVM_VDEV_ABI_MINOR //p' sdk/include/qvm/vdev.h)" ] \
   && result PASS pkg-config || result FAIL pkg-config "version differs from the header"
 
 # The example, exactly as a customer builds it (no -I into this tree).

@@ -1,4 +1,4 @@
-#include "vmm/kvm.h"
+#include "arch/kvm/kvm.h"
 
 #include <fcntl.h>
 #include <pthread.h>

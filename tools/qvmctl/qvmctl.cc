@@ -20,7 +20,6 @@
 #include "absl/time/time.h"
 #include "resmgr/client.h"
 #include "resmgr/types.h"
-#include "vmm/control.h"
 #include "vmm/control_proto.h"
 
 namespace {
