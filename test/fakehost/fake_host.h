@@ -1,7 +1,9 @@
 // The fake qvm host of the vdev and virtio unit tests.
 //
-// Implements every host function declared in sdk/include/qvm/vdev.h once,
-// for both ways a test meets a plug-in: qvm-vdev-tests dlopen()s the real
+// Implements the host functions declared in sdk/include/qvm/vdev.h once
+// (all but the PCI-host side, qvm_pci_enum, qvm_pci_bar_map and
+// qvm_pci_set_state, which only the pci-host plug-in calls and no test here
+// loads, and qvm_devctl_reply, which no plug-in calls), for both ways a test meets a plug-in: qvm-vdev-tests dlopen()s the real
 // vdev-*.so plug-ins (linked with -rdynamic, so their undefined qvm_*
 // symbols resolve here) and creates instances through Host::create();
 // qvm-virtio-tests links libvirtio and device objects in and drives them
