@@ -44,13 +44,15 @@ case "$reps" in ''|*[!0-9]*) reps=5 ;; esac
 case "$heartbeat" in ''|*[!0-9]*|0) heartbeat=15 ;; esac
 case "$slack" in ''|*[!0-9]*|0) slack=4 ;; esac
 
-# kill_timeout SECS CMD...: runs CMD, SIGKILLed (exit 137) after SECS times
-# the slack. The nominal SECS is what a run takes on a quiet machine with
-# room to spare; CI shares 2 cores with other work and this whole host is
-# emulated, so a correct run can take several times longer there. A kill
-# timeout only ends a run that hung; it never judges speed (no test checks
-# how long a run took), and a host that stops altogether is caught from
-# outside by the driver's stall detection.
+# kill_timeout SECS CMD...: runs CMD in the foreground, SIGKILLed (exit
+# 137) after SECS times the slack. The nominal SECS is what a run takes on
+# a quiet machine with room to spare; CI shares 2 cores with other work and
+# this whole host is emulated, so a correct run can take several times
+# longer there. A kill timeout only ends a run that hung; it never judges
+# speed (no test checks how long a run took), and a host that stops
+# altogether is caught from outside by the driver's stall detection.
+# (guest() runs qvm in the background with `timeout` itself, not through
+# this function: its $! must be the process that gets the test's signals.)
 kill_timeout() { kt_s=$(($1 * slack)); shift; timeout -s KILL "$kt_s" "$@"; }
 # Milliseconds of uptime (10 ms resolution) without forking.
 now_ms() { read -r up _ </proc/uptime; ms=$(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
@@ -133,7 +135,9 @@ watch() {
 guest() {
   rm -f /tmp/$1.out /tmp/$1.pid
   now_ms; t0=$ms
-  { kill_timeout "$3" qvm @"$2" <&3 2>&1 &
+  # busybox timeout execs qvm in this process (and kills it from a child),
+  # so $! is qvm itself: SIGQUIT/SIGTERM from watch() reach it
+  { timeout -s KILL "$(($3 * slack))" qvm @"$2" <&3 2>&1 &
     echo $! >/tmp/$1.pid
     wait $!
     echo "QVMRC $?"; } | watch "$1" "$4"
