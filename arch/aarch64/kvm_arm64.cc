@@ -78,6 +78,10 @@ absl::Status KvmArm64Vm::init(unsigned ncpus, UnsupportedPolicy unsupported) {
   return absl::OkStatus();
 }
 
+KvmArm64Vm::~KvmArm64Vm() {
+  if (gic_fd_ >= 0) close(gic_fd_);
+}
+
 absl::Status KvmArm64Vm::create_gic(const GicPlan& p) {
   gic_ = p;
   kvm_create_device cd{};

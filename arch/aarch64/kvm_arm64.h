@@ -60,6 +60,10 @@ uint64_t HostCounter();
 
 class KvmArm64Vm : public VmBackend {
  public:
+  // Closes the in-kernel vGIC's device fd: it holds a reference to the KVM
+  // VM, which would otherwise outlive this backend (every reset in place
+  // makes a new VM).
+  ~KvmArm64Vm() override;
   absl::Status init(unsigned ncpus, UnsupportedPolicy unsupported);
   // Creates the in-kernel GIC and sets its addresses (before the vCPUs).
   absl::Status create_gic(const GicPlan& p);

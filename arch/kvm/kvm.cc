@@ -231,7 +231,8 @@ void KvmVcpuFd::bind_thread() {
 absl::StatusOr<bool> KvmVcpuFd::enter() {
   if (ioctl(fd_, KVM_RUN, 0) == 0) return true;
   if (errno == EINTR || errno == EAGAIN) {
-    run_->immediate_exit = 0;
+    // kick() stores the flag from another thread: atomic on both sides.
+    __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
     return false;
   }
   return Errno("KVM_RUN");

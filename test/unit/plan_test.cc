@@ -345,4 +345,111 @@ TEST_CASE("recipe: the first boot and a reset in place run the same steps", "[pl
   CHECK(machine->zero_at_load == std::vector<bool>{true, true});
 }
 
+
+// ---- resets in place under concurrent requests ----------------------------
+
+// Every vCPU of a boot leaves the guest at the same moment with the same
+// request (a reset, for the last boot a power-off), as when several vCPUs
+// ask for PSCI SYSTEM_RESET together; then waits to be kicked.
+struct Storm {
+  std::mutex mu;
+  std::condition_variable cv;
+  unsigned boots = 0;    // backends created
+  unsigned arrived = 0;  // vCPUs of the current boot inside run()
+  unsigned last_boot = 0;
+};
+
+class StormVcpu : public VcpuBackend {
+ public:
+  StormVcpu(Storm* s, unsigned index, unsigned ncpus, unsigned boot)
+      : s_(s), index_(index), ncpus_(ncpus), boot_(boot) {}
+  absl::StatusOr<Exit*> run() override {
+    exit_ = Exit{};
+    if (!left_) {
+      left_ = true;
+      std::unique_lock<std::mutex> l(s_->mu);
+      s_->arrived++;
+      s_->cv.notify_all();
+      // All of this boot's vCPUs leave together (unless one was kicked).
+      s_->cv.wait(l, [this] { return s_->arrived >= ncpus_ * boot_ || kicked_; });
+      exit_.kind = boot_ >= s_->last_boot ? ExitKind::PowerOff : ExitKind::Reset;
+      return &exit_;
+    }
+    std::unique_lock<std::mutex> l(s_->mu);
+    s_->cv.wait(l, [this] { return kicked_; });
+    kicked_ = false;
+    exit_.kind = ExitKind::Interrupted;
+    return &exit_;
+  }
+  void kick() override {
+    {
+      std::lock_guard<std::mutex> g(s_->mu);
+      kicked_ = true;
+    }
+    s_->cv.notify_all();
+  }
+  absl::Status bind_thread() override { return absl::OkStatus(); }
+  void set_extint(bool, std::function<int()>) override {}
+  absl::StatusOr<VcpuRegs> regs() override { return VcpuRegs{}; }
+  unsigned index() const override { return index_; }
+
+ private:
+  Storm* s_;
+  unsigned index_, ncpus_, boot_;
+  bool left_ = false;
+  bool kicked_ = false;  // guarded by s_->mu
+  Exit exit_;
+};
+
+class StormVm : public VmBackend {
+ public:
+  StormVm(Storm* s, unsigned ncpus, unsigned boot) : s_(s), ncpus_(ncpus), boot_(boot) {}
+  std::string describe() const override { return "storm accelerator"; }
+  absl::Status map_memory(const GuestMemory&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(unsigned index) override {
+    return std::unique_ptr<VcpuBackend>(std::make_unique<StormVcpu>(s_, index, ncpus_, boot_));
+  }
+  absl::Status signal_msi(uint64_t, uint32_t) override { return absl::OkStatus(); }
+  absl::Status set_msi_route(unsigned, uint64_t, uint32_t, bool) override {
+    return absl::OkStatus();
+  }
+
+ private:
+  Storm* s_;
+  unsigned ncpus_, boot_;
+};
+
+class StormMachine : public RecordingMachine {
+ public:
+  StormMachine(Record* rec, Storm* s) : RecordingMachine(rec), s_(s) {}
+  absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
+    unsigned boot;
+    {
+      std::lock_guard<std::mutex> g(s_->mu);
+      boot = ++s_->boots;
+      s_->arrived = ncpus * (boot - 1);
+    }
+    return std::unique_ptr<VmBackend>(std::make_unique<StormVm>(s_, ncpus, boot));
+  }
+
+ private:
+  Storm* s_;
+};
+
+TEST_CASE("recipe: resets in place with every vCPU asking at once", "[plan][recipe][reset]") {
+  test::TempDir t;
+  Record rec;
+  Storm storm;
+  storm.last_boot = 40;
+  Vm vm(MustParse({"system", "storm-test", "ram", "1M", "cpu", "cpu", "cpu", "cpu", "set",
+                   "resmgr-path", t.path()}),
+        std::make_unique<StormMachine>(&rec, &storm));
+  absl::Status st = vm.build();
+  INFO(st.message());
+  REQUIRE(st.ok());
+  CHECK(vm.run() == kExitOk);  // 39 resets in place, then a power-off
+  CHECK(storm.boots == 40u);
+  CHECK(rec.boots.size() == 40u);
+}
+
 }  // namespace
