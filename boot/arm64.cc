@@ -39,7 +39,9 @@ absl::StatusOr<Arm64ImageHeader> ParseArm64Image(const ImageFile& f) {
   r.image_size = Le64(h + 16);
   r.flags = Le64(h + 24);
   if (r.flags & 1) return f.bad("arm64 Image: big-endian kernel (flags bit 0) not supported");
-  if (r.text_offset >= kArm64ImageAlign || (r.text_offset & 0xfff))
+  // Any 4 KiB-aligned offset above the 2 MiB-aligned base: Linux writes
+  // 0 (0x80000 before 3.17), NetBSD's mkubootimage writes 2 MiB.
+  if (r.text_offset > kArm64MaxTextOffset || (r.text_offset & 0xfff))
     return f.bad(absl::StrFormat("arm64 Image: bad text_offset 0x%x", r.text_offset));
   // image_size 0: kernels before 3.17; then the file size is all we know.
   if (r.image_size == 0) r.image_size = f.size();
@@ -63,7 +65,7 @@ absl::StatusOr<Arm64Kernel> LoadArm64Kernel(GuestMemory& mem, const std::string&
       return f.bad(absl::StrFormat("arm64 Image: load address 0x%x is not 2 MiB aligned", base));
     k.kind = "Image";
     k.start = base + hdr->text_offset;
-    if (!Inside(k.start, hdr->image_size, ram_base, ram_size))
+    if (k.start < base || !Inside(k.start, hdr->image_size, ram_base, ram_size))
       return f.bad(absl::StrFormat("arm64 Image: 0x%x bytes at 0x%x do not fit in RAM",
                                    hdr->image_size, k.start));
     k.end = k.start + hdr->image_size;

@@ -16,6 +16,9 @@ namespace qvm::boot {
 
 inline constexpr uint32_t kArm64ImageMagic = 0x644d5241;  // "ARM\x64" at 0x38
 inline constexpr uint64_t kArm64ImageAlign = 2ull << 20;
+// The largest text_offset accepted (the Image goes that far above its
+// 2 MiB-aligned base; the boot protocol sets no bound, qvm's RAM does).
+inline constexpr uint64_t kArm64MaxTextOffset = 1ull << 32;
 
 struct Arm64ImageHeader {
   uint64_t text_offset = 0;  // from the 2 MiB-aligned base

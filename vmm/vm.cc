@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "vmm/log.h"
 
 namespace qvm {
@@ -503,6 +504,39 @@ void Vm::trace_exit(Vcpu& v, const Exit& e) {
   v.trace->record(t);
 }
 
+// A shutdown exit (an x86 triple fault): the guest resets in place, and
+// what its vCPU was doing is logged, rate-limited since a guest can loop.
+void Vm::report_shutdown(Vcpu& v, unsigned index) {
+  uint64_t dropped = 0;
+  if (!shutdown_rl_.allow(&dropped)) return;
+  std::string msg = absl::StrFormat("vcpu %u: triple fault (shutdown): the guest resets", index);
+  if (dropped) absl::StrAppendFormat(&msg, " (%u earlier reports suppressed)", dropped);
+  InsnContext insn = v.be->current_insn(mem_);
+  if (insn.len)
+    absl::StrAppendFormat(&msg, "\n  at 0x%x: %s", insn.pc, Disassemble(machine_->name(), insn));
+  if (auto r = v.be->regs(); r.ok())
+    for (absl::string_view l : absl::StrSplit(r->text, '\n', absl::SkipEmpty()))
+      absl::StrAppend(&msg, "\n  ", l);
+  if (v.trace)
+    for (const auto& l : FormatTrace(machine_->name(), index, v.trace->entries(), MonotonicNs()))
+      absl::StrAppend(&msg, "\n  ", l);
+  else
+    absl::StrAppend(&msg, "\n  (`set trace-exits N` shows the exits before it)");
+  Log(LogLevel::Error, "%s", msg.c_str());
+}
+
+// Records one reset by the guest; true when it makes plan_.reset_loop
+// resets within kResetLoopWindowNs (0: no limit).
+bool Vm::reset_loop(uint64_t now_ns) {
+  if (plan_.reset_loop == 0) return false;
+  auto& t = guest_resets_ns_;
+  t.erase(std::remove_if(t.begin(), t.end(),
+                         [&](uint64_t ns) { return now_ns - ns >= kResetLoopWindowNs; }),
+          t.end());
+  t.push_back(now_ns);
+  return t.size() >= plan_.reset_loop;
+}
+
 std::vector<std::string> Vm::trace_lines() const {
   std::vector<std::string> out;
   uint64_t now = MonotonicNs();
@@ -574,6 +608,8 @@ absl::Status Vm::start_vcpus() {
     if (plan_.trace_exits) v->trace = std::make_unique<ExitTrace>(plan_.trace_exits);
     absl::Status st = machine_->prepare_vcpu(*v->be, i);
     if (!st.ok()) return st;
+    // Device threads read vcpus_[0] under extint_mu_ (cpu_extint).
+    std::lock_guard<std::mutex> g(extint_mu_);
     vcpus_.push_back(std::move(v));
   }
   // Every vCPU exists and none runs yet: the machine completes the VM.
@@ -686,7 +722,8 @@ void Vm::vcpu_main(unsigned index) {
       case ExitAction::Stop:
         return;
       case ExitAction::Reset:
-        post(Request::Reset, 0);
+        if ((*ex)->kind == ExitKind::Shutdown) report_shutdown(v, index);
+        post(Request::Reset, kResetByGuest);
         return;
       case ExitAction::PowerOff:
         post(Request::PowerOff, 0);
@@ -744,7 +781,12 @@ int Vm::run() {
           (req_code_ < 32 || req_code_ > 63))
         for (const auto& l : trace_lines()) Log(LogLevel::Error, "%s", l.c_str());
     }
-    vcpus_.clear();
+    {
+      // A device thread (a timer, a stream reader) may raise the PIC's
+      // output now: cpu_extint reads vcpus_[0] under extint_mu_.
+      std::lock_guard<std::mutex> g(extint_mu_);
+      vcpus_.clear();
+    }
     Request r;
     int code;
     {
@@ -763,6 +805,13 @@ int Vm::run() {
         return kExitOk;
       }
       resets_++;
+      if (code == kResetByGuest && reset_loop(MonotonicNs())) {
+        Log(LogLevel::Error,
+            "the guest reset %u times within %u s: stopping (a reset loop; "
+            "`set reset-loop N` changes the limit, 0 removes it)",
+            plan_.reset_loop, unsigned(kResetLoopWindowNs / 1000000000));
+        return kExitUnexpected;
+      }
       power_button_pressed_ = false;
       Log(LogLevel::Info, "guest reset: restarting in place");
       mem_.zero_all();

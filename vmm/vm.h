@@ -41,6 +41,7 @@
 #include "vmm/exit_codes.h"
 #include "vmm/exit_trace.h"
 #include "vmm/guest_memory.h"
+#include "vmm/log.h"
 #include "vmm/vdev_host.h"
 #include "vmm/vm_plan.h"
 
@@ -117,6 +118,9 @@ class Vm : public VdevHost, public ControlTarget {
 
  private:
   enum class Request { None = 0, Reset = 1, PowerOff = 2, Exit = 3 };
+  // post(Request::Reset, code): who asked. The guest's resets count towards
+  // the reset-loop limit; a reset asked for through /dev/qvm does not.
+  static constexpr int kResetByGuest = 0, kResetByControl = 1;
   absl::Status plan();
   absl::Status build_memory();
   absl::Status build_devices();
@@ -171,6 +175,10 @@ class Vm : public VdevHost, public ControlTarget {
   void trace_exit(Vcpu& v, const Exit& e);
   std::vector<std::string> trace_lines() const;
   void count_region(Vcpu& v, const Exit& e);
+  void report_shutdown(Vcpu& v, unsigned index);
+  bool reset_loop(uint64_t now_ns);
+  // Filled and cleared by run()'s thread only, under extint_mu_ because
+  // device threads read vcpus_[0] through cpu_extint().
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
@@ -185,6 +193,8 @@ class Vm : public VdevHost, public ControlTarget {
   ExitContext exit_ctx_;
   uint64_t start_ns_ = 0;
   unsigned resets_ = 0;
+  std::vector<uint64_t> guest_resets_ns_;  // the guest's resets in the last window
+  RateLimiter shutdown_rl_{4, 1};          // report_shutdown: the guest can loop
 
   // Pause: vCPUs park at the top of their loop (registers snapshotted).
   std::mutex pause_mu_;

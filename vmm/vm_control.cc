@@ -254,7 +254,7 @@ int Vm::resume() {
 
 int Vm::reset() {
   Log(LogLevel::Info, "control: reset");
-  post(Request::Reset, 0);
+  post(Request::Reset, kResetByControl);
   return 0;
 }
 

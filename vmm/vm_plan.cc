@@ -9,6 +9,8 @@ namespace {
 constexpr VarDecl kVmVariables[] = {
     {"reboot-exit", VarType::Bool, nullptr, "a guest reset ends qvm"},
     {"trace-exits", VarType::Number, nullptr, "exits kept per vCPU for traces"},
+    {"reset-loop", VarType::Number, nullptr,
+     "guest resets within 10 s that stop qvm as a reset loop (0: no limit)"},
     {"resmgr-path", VarType::String, nullptr, "the directory of /dev/qvm/<system>"},
     {"resmgr-group", VarType::String, nullptr, "the group allowed to connect"},
 };
@@ -22,6 +24,8 @@ VmPlan MakeVmPlan(const Config& cfg) {
   if (const SetVar* v = cfg.var("reboot-exit"); v && v->boolean) p.reboot_exit = *v->boolean;
   if (const SetVar* v = cfg.var("trace-exits"); v && v->number)
     p.trace_exits = unsigned(std::min<uint64_t>(*v->number, kMaxTraceExits));
+  if (const SetVar* v = cfg.var("reset-loop"); v && v->number)
+    p.reset_loop = unsigned(std::min<uint64_t>(*v->number, 1000000));
   if (const SetVar* v = cfg.var("resmgr-path")) p.resmgr_path = ResolvePath(v->value_where, v->raw);
   if (const SetVar* v = cfg.var("resmgr-group")) p.resmgr_group = v->raw;
   return p;

@@ -16,9 +16,15 @@ namespace qvm {
 struct VmPlan {
   bool reboot_exit = false;   // `set reboot-exit`: a guest reset ends qvm (exit 0)
   unsigned trace_exits = 0;   // `set trace-exits N`: exits kept per vCPU (0: none)
+  unsigned reset_loop = 10;   // `set reset-loop N`: N guest resets within the window stop qvm (0: never)
   std::string resmgr_path;    // `set resmgr-path`, relative to its file ("": default rules)
   std::string resmgr_group;   // `set resmgr-group` ("": owner only)
 };
+
+// The window of `set reset-loop`: that many resets by the guest within it
+// are a reset loop (a guest that triple-faults at once resets many times a
+// second; a real reboot takes longer than a second).
+inline constexpr uint64_t kResetLoopWindowNs = 10'000'000'000ull;
 
 // The most exits a vCPU's trace keeps (`set trace-exits` above it: this).
 inline constexpr unsigned kMaxTraceExits = 4096;

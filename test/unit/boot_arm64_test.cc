@@ -184,7 +184,7 @@ TEST_CASE("arm64 Image: malformed headers are clear errors", "[arm64][boot]") {
   cut.resize(0x3c);  // magic present, header cut short
   std::vector<Case> cases = {
       {"unaligned text_offset", MakeImage(0x80001, 0, 4096), "text_offset"},
-      {"text_offset past 2 MiB", MakeImage(2 * kMiB, 0, 4096), "text_offset"},
+      {"text_offset past 4 GiB", MakeImage((4ull << 30) + 4096, 0, 4096), "text_offset"},
       {"huge text_offset", MakeImage(~0ull << 12, 0, 4096), "text_offset"},
       {"image_size below the file", MakeImage(0, 4096, 8192), "image_size"},
       {"image_size above 4 GiB", MakeImage(0, (4ull << 30) + 4096, 8192), "image_size"},
@@ -246,6 +246,19 @@ TEST_CASE("arm64 Image: loaded at the 2 MiB-aligned base + text_offset", "[arm64
       auto w = LoadArm64Kernel(r.mem, path, addr, kRam, 4 * kMiB);
       CHECK_FALSE(w.ok());
     }
+  }
+  SECTION("text_offset 2 MiB (NetBSD's mkubootimage -a 0x200000)") {
+    Ram r;
+    std::string nb = t.write("netbsd.img", MakeImage(2 * kMiB, 2 * kMiB, 16384));
+    auto k = LoadArm64Kernel(r.mem, nb, std::nullopt, kRam, 64 * kMiB);
+    REQUIRE(k.ok());
+    CHECK(k->start == kRam + 2 * kMiB);
+    CHECK(k->entry == kRam + 2 * kMiB);
+    CHECK(k->end == kRam + 4 * kMiB);
+    // Past the end of RAM, and past the top of the address space.
+    CHECK_FALSE(LoadArm64Kernel(r.mem, nb, std::nullopt, kRam, 3 * kMiB).ok());
+    std::string far = t.write("far", MakeImage(4ull << 30, 2 * kMiB, 4096));
+    CHECK_FALSE(LoadArm64Kernel(r.mem, far, 0xffffffff00000000ull, kRam, 64 * kMiB).ok());
   }
   SECTION("a missing file") {
     Ram r;

@@ -442,7 +442,7 @@ TEST_CASE("recipe: resets in place with every vCPU asking at once", "[plan][reci
   Storm storm;
   storm.last_boot = 40;
   Vm vm(MustParse({"system", "storm-test", "ram", "1M", "cpu", "cpu", "cpu", "cpu", "set",
-                   "resmgr-path", t.path()}),
+                   "resmgr-path", t.path(), "set", "reset-loop", "0"}),
         std::make_unique<StormMachine>(&rec, &storm));
   absl::Status st = vm.build();
   INFO(st.message());
@@ -450,6 +450,27 @@ TEST_CASE("recipe: resets in place with every vCPU asking at once", "[plan][reci
   CHECK(vm.run() == kExitOk);  // 39 resets in place, then a power-off
   CHECK(storm.boots == 40u);
   CHECK(rec.boots.size() == 40u);
+}
+
+// The same storm with the default limit: the guest's tenth reset within
+// 10 s is a reset loop, and qvm stops with exit 7 instead of spinning.
+TEST_CASE("recipe: a reset loop stops qvm at `set reset-loop N`", "[plan][recipe][reset]") {
+  for (unsigned limit : {10u, 3u}) {
+    INFO("reset-loop " << limit);
+    test::TempDir t;
+    Record rec;
+    Storm storm;
+    storm.last_boot = 40;
+    std::vector<std::string> args = {"system", "storm-test", "ram", "1M", "cpu", "cpu",
+                                      "set", "resmgr-path", t.path()};
+    if (limit != 10) args.insert(args.end(), {"set", "reset-loop", std::to_string(limit)});
+    Vm vm(MustParse(args), std::make_unique<StormMachine>(&rec, &storm));
+    absl::Status st = vm.build();
+    INFO(st.message());
+    REQUIRE(st.ok());
+    CHECK(vm.run() == kExitUnexpected);
+    CHECK(storm.boots == limit);  // the boot that made the limit-th reset is the last
+  }
 }
 
 }  // namespace

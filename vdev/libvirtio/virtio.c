@@ -320,7 +320,7 @@ static uint64_t common_read(struct vio *v, unsigned off, unsigned size)
     case 21: return v->config_gen;
     case 22: return v->qsel;
     case 24: return q ? q->size : 0;
-    case 26: return q ? q->msix_vector : NO_VECTOR;
+    case 26: return q ? __atomic_load_n(&q->msix_vector, __ATOMIC_RELAXED) : NO_VECTOR;
     case 28: return q ? q->ready : 0;
     case 30: return q ? v->qsel : 0;
     case 32: return q ? (uint32_t)q->desc : 0;
@@ -331,6 +331,14 @@ static uint64_t common_read(struct vio *v, unsigned off, unsigned size)
     case 52: return q ? (uint32_t)(q->used >> 32) : 0;
     default: (void)size; return 0;
     }
+}
+
+/* A vector the driver writes: an entry of the MSI-X table the device
+ * declared (one per queue plus the configuration vector), else NO_VECTOR,
+ * which the driver reads back as "not accepted". */
+static uint16_t msix_vector_or_none(const struct vio *v, uint64_t val)
+{
+    return val < (uint64_t)v->nq + 1 && val < VIO_MAX_VECTORS ? (uint16_t)val : NO_VECTOR;
 }
 
 static void set_lo(uint64_t *r, uint32_t v) { *r = (*r & 0xffffffff00000000ull) | v; }
@@ -348,15 +356,21 @@ static void common_write(struct vio *v, unsigned off, uint64_t val)
         if (v->gfsel == 0) set_lo(&v->driver_features, (uint32_t)val);
         else set_hi(&v->driver_features, (uint32_t)val);
         return;
-    case 16: v->msix_config = (uint16_t)(val < VIO_MAX_VECTORS ? val : NO_VECTOR); return;
+    case 16: v->msix_config = msix_vector_or_none(v, val); return;
     case 20: set_status(v, (uint8_t)val); return;
     case 22: v->qsel = (uint16_t)val; return;
+    case 26:
+        /* Routing, not ring layout: accepted on an enabled queue too
+         * (NetBSD enables its queues first, then programs and reads back
+         * each queue's vector; a queue worker reads it concurrently). */
+        if (q)
+            __atomic_store_n(&q->msix_vector, msix_vector_or_none(v, val), __ATOMIC_RELAXED);
+        return;
     }
     if (!q || q->ready)
-        return;   /* queue registers are frozen once enabled */
+        return;   /* the ring's registers are frozen once enabled */
     switch (off) {
     case 24: if (val >= 1 && val <= q->max) q->size = (uint16_t)val; return;
-    case 26: q->msix_vector = (uint16_t)(val < VIO_MAX_VECTORS ? val : NO_VECTOR); return;
     case 28:
         if (val == 1) {
             if (queue_ok(v, q)) {
@@ -685,7 +699,7 @@ void vio_notify_queue(struct vio *v, unsigned qi)
     }
     q->signalled = q->used_idx;
     if (want)
-        raise(v, 1, q->msix_vector);
+        raise(v, 1, __atomic_load_n(&q->msix_vector, __ATOMIC_RELAXED));
 }
 
 /* ---- buffer copies ----------------------------------------------------------- */

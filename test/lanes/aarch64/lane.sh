@@ -5,7 +5,7 @@
 # in-host library /etc/lane/host.sh (test/lanes/lib/host.sh: command line,
 # helpers, the test loop and the console protocol). mg-NAME without a
 # function is row NAME of the arm64 micro-guest table (mg/tests.tsv).
-TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk virtio-blk-ugic virtio-net boot-fdt-load boot-pmu boot-pmu-ugic"
+TESTS="host-kvm bad-config mg-uart mg-uart-nofifo mg-sp805 mg-image-offset mg-psci mg-psci-reset mg-timer mg-timer-host mg-counter boot-1cpu boot-2cpu stress-2cpu mg-gicd-v3 mg-gicd-user mg-gictimer-v3 mg-gictimer-user boot-ugic-1cpu boot-ugic-2cpu reboot virtio-blk virtio-blk-ugic virtio-net boot-fdt-load boot-pmu boot-pmu-ugic"
 # This lane's own command-line knobs: qvmlane.guestlog=1 (the nested
 # guests' kernels log at their default level, without `quiet`: segfault
 # reports and oopses reach the failure output), qvmlane.stressreps=N.
