@@ -4,11 +4,21 @@
 // recorded from Debian's gdb 13 talking to a stub (what gdb sent, byte for
 // byte, with its checksums), so the reader is checked against gdb itself,
 // not against our own encoder.
-#include <catch2/catch.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "arch/x86_64/regs.h"
+#include "test/unit/gdb_batch.h"
+#include "vmm/cpu_model.h"
 #include "vmm/gdb_packet.h"
 
 using namespace qvm::gdb;
@@ -191,4 +201,143 @@ TEST_CASE("gdb packets: hex helpers refuse what is not hex") {
   CHECK_FALSE(ParseHex(""));
   CHECK_FALSE(ParseHex("-1"));
   CHECK_FALSE(ParseHex("0x10"));
+}
+
+namespace {
+
+// A one-connection responder on 127.0.0.1 that answers what gdb asks on
+// connecting with replies made by Frame (run-length encoded): the x86_64
+// target description, registers from `regs` ('x' runs for the ones not in
+// the snapshot), `mem` at guest address 0x1000. Only what this test
+// needs; every wait is bounded.
+class TinyResponder {
+ public:
+  TinyResponder(const qvm::VcpuRegs& regs, std::string mem) : regs_(regs), mem_(std::move(mem)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(listen(fd_, 1) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~TinyResponder() {
+    thread_.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+  std::vector<std::string> received;  // every packet, in order (read after the join)
+
+ private:
+  bool wait(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, 120000) == 1;  // generous: the host may be loaded
+  }
+  std::string reply(const std::string& p) {
+    const qvm::CpuModel& m = qvm::X86_64CpuModel();
+    if (p.rfind("qSupported", 0) == 0) return "PacketSize=4000;qXfer:features:read+";
+    if (p.rfind("qXfer:features:read:target.xml:", 0) == 0) {
+      std::string xml = qvm::GdbTargetXml(m);
+      size_t comma = p.rfind(',');
+      auto off = ParseHex(p.substr(31, comma - 31)), len = ParseHex(p.substr(comma + 1));
+      if (!off || !len) return "E01";
+      if (*off >= xml.size()) return "l";
+      std::string part = xml.substr(size_t(*off), size_t(*len));
+      return (*off + part.size() >= xml.size() ? "l" : "m") + part;
+    }
+    if (p == "?") return "S05";
+    if (p == "g") {
+      std::string out;
+      auto regs = m.gdb_registers();
+      for (unsigned i = 0; i < regs.size(); i++) {
+        uint8_t b[16];
+        if (qvm::GdbGetReg(m, regs_, i, b, sizeof b))
+          out += ToHex(std::string(reinterpret_cast<char*>(b), regs[i].bits / 8));
+        else
+          out += std::string(regs[i].bits / 4, 'x');
+      }
+      return out;
+    }
+    if (p[0] == 'm') {  // mADDR,LEN: `mem` stands at 0x1000
+      size_t comma = p.find(',');
+      if (comma == std::string::npos) return "E01";
+      auto addr = ParseHex(p.substr(1, comma - 1)), len = ParseHex(p.substr(comma + 1));
+      if (!addr || !len || *addr < 0x1000 || *addr - 0x1000 >= mem_.size()) return "E01";
+      return ToHex(mem_.substr(size_t(*addr - 0x1000), size_t(*len)));
+    }
+    if (p == "qfThreadInfo") return "m1";
+    if (p == "qsThreadInfo") return "l";
+    if (p == "D") return "OK";
+    return "";
+  }
+  void serve() {
+    if (!wait(fd_)) return;
+    int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    PacketReader reader(4000);
+    bool done = false;
+    while (!done && wait(c)) {
+      char buf[4096];
+      ssize_t n = read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      std::vector<Event> ev;
+      reader.feed(std::string_view(buf, size_t(n)), &ev);
+      for (const Event& e : ev) {
+        if (e.kind != Event::kPacket) continue;
+        received.push_back(e.data);
+        std::string out = "+" + Frame(reply(e.data), true);
+        if (write(c, out.data(), out.size()) != ssize_t(out.size())) done = true;
+        if (e.data == "D") done = true;
+      }
+    }
+    close(c);
+  }
+
+  qvm::VcpuRegs regs_;
+  std::string mem_;
+  int fd_ = -1, port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+// gdb itself decodes what Frame sends: run lengths (including the runs
+// whose count would be '#' or '$', and runs longer than one count byte
+// says), in the target description, registers and memory.
+TEST_CASE("gdb packets: gdb reads run-length encoded replies made by Frame") {
+  qvm::X86_64Regs x;
+  x.rax = 0x100000000;          // "0000000001000000": runs of 8 and 6 zeros
+  x.rbx = 0x1000000000000000;   // 15 zeros then 1
+  x.rcx = 0x1111111111111111;   // a run of 16
+  x.rip = 0x00000000deadbeef;
+  x.rflags = 0x2;
+  x.cs = 0x10;
+  x.fs_base = 0xffff888000000000;
+  x.cr3 = 0x7000;
+  qvm::VcpuRegs regs;
+  qvm::SetRegs(regs, qvm::X86_64CpuModel(), x);
+  const std::string mem("\x11\x22\x33\x44\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\xff", 16);
+  std::string out;
+  {
+    TinyResponder t(regs, mem);
+    out = qvm::test::GdbBatch(
+        {"-ex 'target remote 127.0.0.1:" + std::to_string(t.port()) + "'",
+         "-ex 'info registers rax rbx rcx rip eflags cs fs_base cr3'", "-ex 'x/2gx 0x1000'",
+         "-ex 'detach'"});
+    if (out.empty()) FAIL("gdb-multiarch is not installed (`make deps` installs it)");
+  }
+  INFO(out);
+  CHECK(out.find("rax            0x100000000") != std::string::npos);
+  CHECK(out.find("rbx            0x1000000000000000") != std::string::npos);
+  CHECK(out.find("rcx            0x1111111111111111") != std::string::npos);
+  CHECK(out.find("rip            0xdeadbeef") != std::string::npos);
+  CHECK(out.find("cs             0x10") != std::string::npos);
+  CHECK(out.find("fs_base        0xffff888000000000") != std::string::npos);
+  CHECK(out.find("cr3            0x7000") != std::string::npos);
+  CHECK(out.find("0x1000:\t0x0000000044332211\t0xffffffffff000000") != std::string::npos);
+  CHECK(out.find("Remote target") != std::string::npos);  // detached cleanly
 }
