@@ -1,4 +1,4 @@
-// What devices contribute to an x86 machine's ACPI description (ABI 1.4
+// What devices contribute to an ACPI-described machine's description (ABI 1.4
 // qvm_acpi_pm_block, qvm_acpi_pci_host, qvm_acpi_hpet, qvm_acpi_ioapic,
 // qvm_acpi_legacy), as the machine receives it.
 #pragma once

@@ -47,14 +47,18 @@ struct DeviceInfo {
 class Machine {
  public:
   virtual ~Machine() = default;
-  virtual const char* name() const = 0;  // "x86_64"
+  virtual const char* name() const = 0;  // the architecture's name
+  // The architecture's register model: dump layout, trace decoding,
+  // debugger registers (vmm/cpu_model.h).
+  virtual const CpuModel& cpu_model() const = 0;
   // Build step 1, once: the machine plan. Reads this architecture's
   // policies (its `set` variables, declared by arch/<arch>/plan.cc, and
   // `unsupported`) before anything is built. InvalidArgument: a
   // configuration error.
   virtual absl::Status plan(const Config& cfg) = 0;
-  // What the plan decides for unknown MSRs (x86_64: `set msr-unknown`);
-  // the VM's UnsupportedPolicy is built from `unsupported` and this.
+  // What the plan decides for unknown MSRs (an architecture with MSRs
+  // reads a `set` variable for it); the VM's UnsupportedPolicy is built
+  // from `unsupported` and this.
   virtual std::optional<UnsupportedAction> msr_unknown() const { return std::nullopt; }
   // The implied defaults, the one place device types are named: devices
   // every machine of this kind needs (implied when a config lists none of
@@ -78,8 +82,8 @@ class Machine {
   virtual uint64_t default_ram_base() const = 0;
   // Boot step a: loads kernel/initrd/data and writes the boot tables into
   // guest memory (zeroed before a reset in place); also what the backend
-  // will need from the devices (arm64: which vGIC). Runs before
-  // create_backend on every boot.
+  // will need from the devices (e.g. which in-kernel interrupt controller).
+  // Runs before create_backend on every boot.
   virtual absl::Status load(const Config& cfg, GuestMemory& mem,
                             const std::vector<DeviceInfo>& devices,
                             unsigned ncpus) = 0;
@@ -89,8 +93,8 @@ class Machine {
   // Boot step c: puts vCPU `index` in its reset/boot state (boot vCPU at
   // the entry).
   virtual absl::Status prepare_vcpu(VcpuBackend& vcpu, unsigned index) = 0;
-  // Boot step d: every vCPU exists and none has run (arm64: the vGIC is
-  // initialised, the PMU attached, the guest counter set).
+  // Boot step d: every vCPU exists and none has run (e.g. an in-kernel
+  // interrupt controller initialised, a PMU attached, a counter offset set).
   virtual absl::Status finalize(VmBackend&) { return absl::OkStatus(); }
   // One line for logs and dryrun: "bzImage, entry 0x100200 (64-bit)".
   virtual std::string boot_summary() const = 0;

@@ -7,56 +7,18 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "vmm/cpu_model.h"
 #include "vmm/exit.h"
 #include "vmm/guest_memory.h"
 
 namespace qvm {
 
-// The guest's instruction-set architecture (selects the register block of
-// VcpuRegs and the layout of guest dumps).
-enum class CpuArch : uint8_t { Unknown = 0, X86_64, Aarch64 };
-
-// "x86_64" / "aarch64" (Machine::name()) to the tag; Unknown otherwise.
-inline CpuArch CpuArchFromName(std::string_view name) {
-  if (name == "x86_64") return CpuArch::X86_64;
-  if (name == "aarch64") return CpuArch::Aarch64;
-  return CpuArch::Unknown;
-}
-
-// x86_64 general, segment and control registers.
-struct X86_64Regs {
-  uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rbp = 0, rsp = 0;
-  uint64_t r8 = 0, r9 = 0, r10 = 0, r11 = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
-  uint64_t rip = 0, rflags = 0;
-  uint16_t cs = 0, ss = 0, ds = 0, es = 0, fs = 0, gs = 0;  // selectors
-  uint64_t fs_base = 0, gs_base = 0;
-  uint64_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0, efer = 0;
-};
-
-// AArch64 core registers as Linux's user_pt_regs has them.
-struct Aarch64Regs {
-  uint64_t x[31] = {};
-  uint64_t sp = 0;  // of the current exception level (SP_EL1 in EL1h, else SP_EL0)
-  uint64_t pc = 0, pstate = 0;
-};
-
-// One vCPU's register snapshot (status reports, pause, dumps). The backend
-// sets `arch` and fills that block (the other one stays zero); pc/sp are
-// the architecture-neutral copies.
-struct VcpuRegs {
-  CpuArch arch = CpuArch::Unknown;
-  uint64_t pc = 0, sp = 0;
-  X86_64Regs x86;
-  Aarch64Regs arm64;
-  std::string text;  // formatted by the arch
-};
-
 // The instruction a vCPU stopped at (exit traces): its address as the
 // guest sees it, up to 15 bytes read through the guest's own page tables,
-// and the decode mode (x86: 16/32/64; 0 when unknown).
+// and the decode mode (the architecture's, e.g. 16/32/64; 0 when unknown;
+// CpuModel::disasm maps it to Capstone's).
 struct InsnContext {
   uint64_t pc = 0;
   uint8_t bytes[16] = {};
@@ -76,7 +38,7 @@ class VcpuBackend {
   virtual void kick() = 0;
   // Called on the vCPU thread before the first run().
   virtual absl::Status bind_thread() = 0;
-  // External interrupt input (x86 8259 INTR line): while `level` is set the
+  // External interrupt input (a PC's 8259 INTR line): while `level` is set the
   // backend asks `ack()` for the vector (-1: nothing) whenever the guest can
   // take an interrupt. Safe from any thread (kicks the vCPU).
   virtual void set_extint(bool level, std::function<int()> ack) = 0;
@@ -100,11 +62,11 @@ class VmBackend {
       unsigned index) = 0;
   // Message-signalled interrupt into the in-kernel local APICs / GIC.
   virtual absl::Status signal_msi(uint64_t address, uint32_t data) = 0;
-  // The MSI an interrupt-controller input currently maps to (x86 split
+  // The MSI an interrupt-controller input currently maps to (with a split
   // irqchip: lets the kernel report EOIs of level-triggered vectors).
   virtual absl::Status set_msi_route(unsigned gsi, uint64_t address,
                                      uint32_t data, bool masked) = 0;
-  // Input `intid` of the accelerator's own interrupt controller (arm64 vGIC
+  // Input `intid` of the accelerator's own interrupt controller (a vGIC
   // SPI) to `level`.
   virtual absl::Status irq_line(unsigned /*intid*/, bool /*level*/) {
     return absl::UnimplementedError("no in-kernel interrupt controller");

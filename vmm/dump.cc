@@ -31,73 +31,32 @@ void AppendNote(std::string* out, const char* name, uint32_t type,
   out->append(AlignUp(descsz, 4) - descsz, '\0');
 }
 
-// Number of longs in pr_reg and the size of the whole elf_prstatus: the
-// 112-byte head (siginfo, cursig, sigpend, sighold, pid/ppid/pgrp/sid, four
-// timevals), pr_reg, then int pr_fpvalid padded to 8.
-constexpr size_t kX86Greg = 27, kArm64Greg = 34;
-constexpr size_t PrSize(size_t ngreg) { return kPrstatusRegOffset + ngreg * 8 + 8; }
-static_assert(PrSize(kX86Greg) == 336 && PrSize(kArm64Greg) == 392);
+// The size of the whole elf_prstatus: the 112-byte head (siginfo, cursig,
+// sigpend, sighold, pid/ppid/pgrp/sid, four timevals), pr_reg (`nregs`
+// longs), then int pr_fpvalid padded to 8.
+constexpr size_t PrSize(size_t nregs) { return kPrstatusRegOffset + nregs * 8 + 8; }
 static_assert(std::endian::native == std::endian::little,
-              "dumps are written in the host's byte order; both guests are little-endian");
+              "dumps are written in the host's byte order; the guests are little-endian");
 
-// The general registers in the kernel's elf_gregset_t order for `arch`.
-std::vector<uint64_t> Gregs(CpuArch arch, const DumpVcpu& v) {
-  bool ok = v.valid && v.regs.arch == arch;
-  if (arch == CpuArch::X86_64) {
-    std::vector<uint64_t> g(kX86Greg, 0);
-    if (!ok) return g;
-    const X86_64Regs& x = v.regs.x86;
-    uint64_t vals[kX86Greg] = {
-        x.r15, x.r14, x.r13, x.r12, x.rbp, x.rbx, x.r11, x.r10, x.r9,
-        x.r8,  x.rax, x.rcx, x.rdx, x.rsi, x.rdi,
-        ~uint64_t(0),  // orig_rax: not in a system call
-        x.rip, x.cs,  x.rflags, x.rsp, x.ss, x.fs_base, x.gs_base,
-        x.ds,  x.es,  x.fs,  x.gs};
-    g.assign(vals, vals + kX86Greg);
-    return g;
-  }
-  if (arch == CpuArch::Aarch64) {
-    std::vector<uint64_t> g(kArm64Greg, 0);
-    if (!ok) return g;
-    const Aarch64Regs& r = v.regs.arm64;
-    for (size_t i = 0; i < 31; i++) g[i] = r.x[i];
-    g[31] = r.sp;
-    g[32] = r.pc;
-    g[33] = r.pstate;
-    return g;
-  }
-  return {};
-}
-
-// One vCPU's notes: NT_PRSTATUS, and for x86_64 the control registers.
-void AppendVcpuNotes(std::string* out, CpuArch arch, size_t index, const DumpVcpu& v) {
-  std::vector<uint64_t> g = Gregs(arch, v);
+// One vCPU's notes: NT_PRSTATUS, then the architecture's own.
+void AppendVcpuNotes(std::string* out, const CpuModel& model, size_t index, const DumpVcpu& v) {
+  bool ok = v.valid && v.regs.model == &model;
+  std::vector<uint64_t> g(model.prstatus_regs(), 0);
+  if (ok) model.fill_prstatus(v.regs, g.data());
   std::string ps(PrSize(g.size()), '\0');
   int32_t pid = int32_t(index + 1);
   memcpy(ps.data() + kPrstatusPidOffset, &pid, sizeof pid);
   memcpy(ps.data() + kPrstatusRegOffset, g.data(), g.size() * 8);
   AppendNote(out, "CORE", NT_PRSTATUS, ps.data(), ps.size());
-  if (arch == CpuArch::X86_64) {
-    uint64_t cr[5] = {};
-    if (v.valid && v.regs.arch == arch) {
-      const X86_64Regs& x = v.regs.x86;
-      uint64_t vals[5] = {x.cr0, x.cr2, x.cr3, x.cr4, x.efer};
-      memcpy(cr, vals, sizeof cr);
-    }
-    AppendNote(out, "QVM", kNoteQvmX86Control, cr, sizeof cr);
-  }
+  for (const CoreNote& n : model.extra_notes(ok ? &v.regs : nullptr))
+    AppendNote(out, n.owner.c_str(), n.type, n.desc.data(), n.desc.size());
 }
 
-uint64_t VcpuNotesSize(CpuArch arch) {
-  switch (arch) {
-    case CpuArch::X86_64:
-      return NoteSize(5, PrSize(kX86Greg)) + NoteSize(4, 5 * 8);
-    case CpuArch::Aarch64:
-      return NoteSize(5, PrSize(kArm64Greg));
-    case CpuArch::Unknown:
-      break;
-  }
-  return 0;
+uint64_t VcpuNotesSize(const CpuModel& model) {
+  uint64_t n = NoteSize(5, PrSize(model.prstatus_regs()));
+  for (const CoreNote& e : model.extra_notes(nullptr))
+    n += NoteSize(e.owner.size() + 1, e.desc.size());
+  return n;
 }
 
 absl::Status WriteAll(int fd, const void* p, size_t n) {
@@ -135,40 +94,24 @@ std::string DumpFileName(const std::string& system, time_t when) {
                          tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-size_t PrstatusSize(CpuArch arch) {
-  switch (arch) {
-    case CpuArch::X86_64: return PrSize(kX86Greg);
-    case CpuArch::Aarch64: return PrSize(kArm64Greg);
-    case CpuArch::Unknown: break;
-  }
-  return 0;
-}
+size_t PrstatusSize(const CpuModel& model) { return PrSize(model.prstatus_regs()); }
 
-uint16_t CoreMachine(CpuArch arch) {
-  switch (arch) {
-    case CpuArch::X86_64: return EM_X86_64;
-    case CpuArch::Aarch64: return EM_AARCH64;
-    case CpuArch::Unknown: break;
-  }
-  return EM_NONE;
-}
-
-uint64_t CoreSize(CpuArch arch, size_t nvcpus, const GuestMemory& mem,
+uint64_t CoreSize(const CpuModel& model, size_t nvcpus, const GuestMemory& mem,
                   const std::string& trace) {
   size_t nph = 1 + mem.regions().size();
-  uint64_t notes = VcpuNotesSize(arch) * nvcpus;
+  uint64_t notes = VcpuNotesSize(model) * nvcpus;
   if (!trace.empty()) notes += NoteSize(4, trace.size());
   uint64_t off = AlignUp(sizeof(Elf64_Ehdr) + nph * sizeof(Elf64_Phdr) + notes, kAlign);
   for (const auto& r : mem.regions()) off = AlignUp(off, kAlign) + r.size;
   return off;
 }
 
-absl::Status WriteCore(int fd, CpuArch arch, const std::vector<DumpVcpu>& vcpus,
+absl::Status WriteCore(int fd, const CpuModel& model, const std::vector<DumpVcpu>& vcpus,
                        const GuestMemory& mem, const std::string& trace) {
-  if (CoreMachine(arch) == EM_NONE)
-    return absl::InvalidArgumentError("guest dump: unknown guest architecture");
+  if (model.elf_machine() == EM_NONE)
+    return absl::InvalidArgumentError("guest dump: the architecture has no ELF machine");
   std::string notes;
-  for (size_t i = 0; i < vcpus.size(); i++) AppendVcpuNotes(&notes, arch, i, vcpus[i]);
+  for (size_t i = 0; i < vcpus.size(); i++) AppendVcpuNotes(&notes, model, i, vcpus[i]);
   if (!trace.empty()) AppendNote(&notes, "QVM", kNoteQvmTrace, trace.data(), trace.size());
   const auto& regions = mem.regions();
   size_t nph = 1 + regions.size();
@@ -182,7 +125,7 @@ absl::Status WriteCore(int fd, CpuArch arch, const std::vector<DumpVcpu>& vcpus,
   eh.e_ident[EI_VERSION] = EV_CURRENT;
   eh.e_ident[EI_OSABI] = ELFOSABI_NONE;
   eh.e_type = ET_CORE;
-  eh.e_machine = CoreMachine(arch);
+  eh.e_machine = model.elf_machine();
   eh.e_version = EV_CURRENT;
   eh.e_phoff = sizeof(Elf64_Ehdr);
   eh.e_ehsize = sizeof(Elf64_Ehdr);

@@ -1,20 +1,15 @@
 // Guest dumps: an ELF64 core file that gdb opens (`gdb -c FILE`; for a
 // guest of another architecture than the host, `gdb-multiarch -c FILE`).
-//   e_machine EM_X86_64 or EM_AARCH64: the guest's architecture (given to
+//   e_machine the guest's architecture (CpuModel::elf_machine, given to
 //            WriteCore explicitly, independent of the host qvm runs on);
 //   PT_NOTE  one NT_PRSTATUS ("CORE") per vCPU (pr_pid = vCPU index + 1, so
 //            gdb shows one thread per vCPU) laid out as Linux's struct
 //            elf_prstatus of that architecture: pr_pid at byte 32, the
-//            general registers at byte 112 —
-//              x86_64  (336 bytes) user_regs_struct, 27 longs: r15 r14 r13
-//                      r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
-//                      orig_rax rip cs eflags rsp ss fs_base gs_base ds es
-//                      fs gs (orig_rax = -1: not in a system call);
-//              aarch64 (392 bytes) user_pt_regs, 34 longs: x0..x30 sp pc
-//                      pstate.
-//            x86_64 vCPUs: each NT_PRSTATUS is followed by a "QVM" note of
-//            type kNoteQvmX86Control: cr0 cr2 cr3 cr4 efer (5 x u64) — what
-//            a reader needs to walk the guest's page tables.
+//            general registers at byte 112 (CpuModel::fill_prstatus, the
+//            architecture's user_regs_struct), then int pr_fpvalid padded
+//            to 8; each followed by the architecture's extra notes
+//            (CpuModel::extra_notes). Each architecture's regs.h
+//            (arch/<arch>/) gives its layout.
 //   PT_LOAD  one per guest RAM/ROM region, p_vaddr = p_paddr = the
 //            guest-physical address (gdb reads guest memory by physical
 //            address; with paging off or identity-mapped code that is what
@@ -33,35 +28,30 @@
 namespace qvm {
 
 // One vCPU's registers for the dump (`valid` false, or registers of another
-// architecture than the dump's: zeros are written).
+// model than the dump's: zeros are written).
 struct DumpVcpu {
   VcpuRegs regs;
   bool valid = false;
 };
 
-// Layout of NT_PRSTATUS (see above): total size per architecture (0 for
-// Unknown), and the byte offsets of pr_pid and pr_reg.
-size_t PrstatusSize(CpuArch arch);
+// Layout of NT_PRSTATUS (see above): total size for `model`, and the byte
+// offsets of pr_pid and pr_reg.
+size_t PrstatusSize(const CpuModel& model);
 inline constexpr size_t kPrstatusPidOffset = 32;
 inline constexpr size_t kPrstatusRegOffset = 112;
-// ELF e_machine of a core for `arch` (EM_NONE for Unknown).
-uint16_t CoreMachine(CpuArch arch);
-
 // `<system>-YYYYMMDD-hhmmss.gcore` (local time).
 std::string DumpFileName(const std::string& system, time_t when);
 
 // Writes the core to `fd` (file or pipe).
 // `trace` (may be empty): the exit trace as text, stored as an extra note
 // (owner "QVM", type kNoteQvmTrace) that `readelf -n` shows and gdb ignores.
-// `arch` selects e_machine and the register layout; Unknown is an error
-// (nothing is written).
+// `model` selects e_machine and the register layout.
 inline constexpr uint32_t kNoteQvmTrace = 0x51540001;
-inline constexpr uint32_t kNoteQvmX86Control = 0x51540002;
-absl::Status WriteCore(int fd, CpuArch arch, const std::vector<DumpVcpu>& vcpus,
+absl::Status WriteCore(int fd, const CpuModel& model, const std::vector<DumpVcpu>& vcpus,
                        const GuestMemory& mem, const std::string& trace = "");
 
 // Size in bytes WriteCore produces (for tests and progress messages).
-uint64_t CoreSize(CpuArch arch, size_t nvcpus, const GuestMemory& mem,
+uint64_t CoreSize(const CpuModel& model, size_t nvcpus, const GuestMemory& mem,
                   const std::string& trace = "");
 
 }  // namespace qvm

@@ -18,8 +18,8 @@ class Bus;
 enum class ExitKind : uint32_t {
   Pio,          // port I/O (string I/O: count > 1)
   Mmio,         // memory-mapped I/O
-  MsrRead,      // x86 RDMSR not handled in the kernel
-  MsrWrite,     // x86 WRMSR not handled in the kernel
+  MsrRead,      // model-specific register read not handled in the kernel
+  MsrWrite,     // model-specific register write not handled in the kernel
   Eoi,          // local APIC EOI of a level-triggered vector
   Halt,         // guest halted with nothing to wake it
   Shutdown,     // triple fault / guest reset request

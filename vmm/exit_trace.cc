@@ -56,20 +56,14 @@ const CapstoneApi* Capstone() {
 
 }  // namespace
 
-std::string Disassemble(const std::string& arch, const InsnContext& insn) {
+std::string Disassemble(const CpuModel& model, const InsnContext& insn) {
   std::string hex;
   for (unsigned i = 0; i < insn.len && i < sizeof insn.bytes; i++)
     hex += absl::StrFormat("%02x", insn.bytes[i]);
   if (insn.len == 0) return "(instruction not readable)";
-  cs_arch a;
-  cs_mode m;
-  if (arch == "aarch64") {
-    a = CS_ARCH_ARM64;
-    m = CS_MODE_ARM;
-  } else {
-    a = CS_ARCH_X86;
-    m = insn.mode == 64 ? CS_MODE_64 : insn.mode == 16 ? CS_MODE_16 : CS_MODE_32;
-  }
+  CpuModel::Disasm d = model.disasm(insn.mode);
+  cs_arch a = cs_arch(d.cs_arch);
+  cs_mode m = cs_mode(d.cs_mode);
   const CapstoneApi* cs = Capstone();
   csh h;
   if (!cs || cs->open(a, m, &h) != CS_ERR_OK) return "?? " + hex;
@@ -87,7 +81,7 @@ std::string Disassemble(const std::string& arch, const InsnContext& insn) {
   return out;
 }
 
-std::vector<std::string> FormatTrace(const std::string& arch, unsigned vcpu,
+std::vector<std::string> FormatTrace(const CpuModel& model, unsigned vcpu,
                                      const std::vector<TraceEntry>& entries,
                                      uint64_t now_ns) {
   std::vector<std::string> lines;
@@ -111,7 +105,7 @@ std::vector<std::string> FormatTrace(const std::string& arch, unsigned vcpu,
         what = ExitKindName(e.kind);
     }
     lines.push_back(absl::StrFormat("trace vcpu %u: -%.3f ms %s at pc 0x%x: %s", vcpu,
-                                    ago_ms, what, e.insn.pc, Disassemble(arch, e.insn)));
+                                    ago_ms, what, e.insn.pc, Disassemble(model, e.insn)));
   }
   return lines;
 }

@@ -38,13 +38,13 @@ class ExitTrace {
   size_t next_ = 0, used_ = 0;
 };
 
-// Capstone disassembly of one instruction ("out dx, al"); `arch` is
-// "x86_64" (mode 16/32/64) or "aarch64". Returns "??" with the bytes when
-// it cannot decode.
-std::string Disassemble(const std::string& arch, const InsnContext& insn);
+// Capstone disassembly of one instruction ("out dx, al") with the arch and
+// mode `model` gives for the instruction's decode mode. Returns "??" with
+// the bytes when it cannot decode.
+std::string Disassemble(const CpuModel& model, const InsnContext& insn);
 
 // One line per entry, relative times against `now_ns`.
-std::vector<std::string> FormatTrace(const std::string& arch, unsigned vcpu,
+std::vector<std::string> FormatTrace(const CpuModel& model, unsigned vcpu,
                                      const std::vector<TraceEntry>& entries,
                                      uint64_t now_ns);
 

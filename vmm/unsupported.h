@@ -1,8 +1,8 @@
 // The `unsupported` policy: the one place that decides what qvm does with a
 // guest operation nothing in the VM models. Three kinds of operation reach
 // it today; the code that meets one asks the policy for the action and then
-// carries it out in its own terms (bus reads float high, #GP for an MSR, an
-// external abort on arm64).
+// carries it out in its own terms (bus reads float high, a fault for an
+// MSR, an external abort for an undecodable MMIO access).
 #pragma once
 
 #include <cstdint>
@@ -18,16 +18,16 @@ namespace qvm {
 
 enum class Unsupported {
   Unassigned,         // a port or MMIO access no device claims
-  Msr,                // an x86 MSR the accelerator does not know
-  SyndromelessAbort,  // an arm64 MMIO abort without syndrome Capstone cannot decode
+  Msr,                // a model-specific register the accelerator does not know
+  SyndromelessAbort,  // an MMIO abort without syndrome Capstone cannot decode
 };
 
 class UnsupportedPolicy {
  public:
   UnsupportedPolicy() = default;
   // `unsupported ACTION` from the configuration, and the machine plan's
-  // action for unknown MSRs (x86_64: `set msr-unknown`, declared and read
-  // by arch/x86_64/plan.cc; nullopt: not given).
+  // action for unknown MSRs (Machine::msr_unknown, from a `set` variable
+  // the architecture's plan declares and reads; nullopt: not given).
   static UnsupportedPolicy FromConfig(const Config& cfg,
                                       std::optional<UnsupportedAction> msr = std::nullopt);
   // The same without a configuration (unit tests): nullopt = not given.

@@ -28,7 +28,7 @@ enum class VarType {
 struct VarDecl {
   const char* name;
   VarType type;
-  // The architecture whose machine reads it ("x86_64"); nullptr: the VM
+  // The architecture whose machine reads it (Machine::name()); nullptr: the VM
   // core reads it on every architecture.
   const char* arch;
   const char* what;  // what it sets, one phrase (refusals quote it)

@@ -123,7 +123,7 @@ QVM_EXPORT uint32_t qvm_fdt_phandle(qvm_vdev_t* dev,
   return other ? other->describe.fdt_phandle : 0;
 }
 
-// ---- typed ACPI contributions (x86) ---------------------------------------
+// ---- typed ACPI contributions (machines described by ACPI) ----------------
 
 namespace {
 

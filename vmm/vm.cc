@@ -76,8 +76,8 @@ absl::Status Vm::refuse_unsupported() const {
   if (!cfg_.passes.empty()) return refuse(cfg_.passes[0].where, "pass");
   if (!cfg_.reserves.empty()) return refuse(cfg_.reserves[0].where, "reserve");
   for (const auto& l : cfg_.loads) {
-    // `fdt load` replaces the generated device tree (arch/aarch64); a
-    // machine described by ACPI (x86_64) has none to replace.
+    // `fdt load` replaces the generated device tree of a machine described
+    // by one; a machine described by ACPI has none to replace.
     if (l.kind == LoadKind::Fdt && !machine_->builds_fdt())
       return ConfigError(l.where, absl::StrCat("`fdt load`: not supported on ", machine_->name(),
                                                " (no device tree there; `acpi load` replaces "
@@ -228,7 +228,7 @@ absl::Status Vm::plan() {
   st = machine_->plan(cfg_);
   if (!st.ok()) return st;
   // The one policy for what nothing models: `unsupported` and what the
-  // machine plan decided for unknown MSRs (x86_64: `set msr-unknown`).
+  // machine plan decided for unknown MSRs (Machine::msr_unknown).
   exit_ctx_.unsupported = UnsupportedPolicy::FromConfig(cfg_, machine_->msr_unknown());
   if (ncpus() > 64)
     return ConfigError(cfg_.cpus[64].where, "at most 64 vCPUs are supported");
@@ -542,7 +542,7 @@ std::vector<std::string> Vm::trace_lines() const {
   uint64_t now = MonotonicNs();
   for (size_t i = 0; i < vcpus_.size(); i++)
     if (vcpus_[i]->trace)
-      for (auto& l : FormatTrace(machine_->name(), unsigned(i),
+      for (auto& l : FormatTrace(machine_->cpu_model(), unsigned(i),
                                  vcpus_[i]->trace->entries(), now))
         out.push_back(std::move(l));
   return out;

@@ -285,7 +285,7 @@ int Vm::dump(std::string* out) {
   }
   std::vector<DumpVcpu> snaps;
   for (auto& v : vcpus_) snaps.push_back(v->snap);
-  CpuArch arch = CpuArchFromName(machine_->name());
+  const CpuModel& model = machine_->cpu_model();
   std::string dir = cfg_.dump ? ResolvePath(cfg_.dump_where, *cfg_.dump) : ".";
   absl::Status st;
   if (!dir.empty() && dir[0] == '|') {
@@ -295,7 +295,7 @@ int Vm::dump(std::string* out) {
       rc = errno ? errno : EIO;
       *out = absl::StrCat("cannot run `", cmd, "`: ", strerror(rc));
     } else {
-      st = WriteCore(fileno(p), arch, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
+      st = WriteCore(fileno(p), model, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
       int status = pclose(p);
       if (st.ok() && status != 0) {
         rc = EIO;
@@ -320,7 +320,7 @@ int Vm::dump(std::string* out) {
       rc = errno;
       *out = absl::StrCat(path, ": ", strerror(rc));
     } else {
-      st = WriteCore(fd, arch, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
+      st = WriteCore(fd, model, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
       if (::close(fd) != 0 && st.ok())
         st = absl::InternalError(absl::StrCat("close: ", strerror(errno)));
       if (!st.ok()) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "qvm/vdev.h"
+#include "arch/aarch64/regs.h"
 #include "vmm/log.h"
 
 namespace qvm::arm64 {
@@ -654,11 +655,11 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
 
 absl::StatusOr<VcpuRegs> KvmArm64Vcpu::regs() {
   VcpuRegs out;
-  out.arch = CpuArch::Aarch64;
+  Aarch64Regs a;
   for (unsigned i = 0; i < 31; i++) {
     auto r = get_reg(CoreRegX(i));
     if (!r.ok()) return r.status();
-    out.arm64.x[i] = *r;
+    a.x[i] = *r;
   }
   auto pc = get_reg(CoreRegPc());
   auto ps = get_reg(CoreRegPstate());
@@ -666,11 +667,12 @@ absl::StatusOr<VcpuRegs> KvmArm64Vcpu::regs() {
   if (!ps.ok()) return ps.status();
   auto sp = get_reg((*ps & 0xf) == kPstateEl1h ? CoreRegSpEl1() : CoreRegSp());
   if (!sp.ok()) return sp.status();
-  out.pc = out.arm64.pc = *pc;
-  out.sp = out.arm64.sp = *sp;
-  out.arm64.pstate = *ps;
+  out.pc = a.pc = *pc;
+  out.sp = a.sp = *sp;
+  a.pstate = *ps;
+  SetRegs(out, Aarch64CpuModel(), a);
   out.text = absl::StrFormat("pc=%016x sp=%016x pstate=%08x x0=%016x x30=%016x", *pc, *sp,
-                             *ps, out.arm64.x[0], out.arm64.x[30]);
+                             *ps, a.x[0], a.x[30]);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "boot/arm64.h"
 #include "boot/fdt.h"
 #include "boot/image_file.h"
+#include "arch/aarch64/regs.h"
 #include "qvm/vdev.h"
 #include "vmm/arch.h"
 #include "vmm/log.h"
@@ -28,6 +29,7 @@ uint64_t Mpidr(unsigned i) { return (uint64_t(i >> 4) << 8) | (i & 0xf); }
 class Arm64Machine : public Machine {
  public:
   const char* name() const override { return "aarch64"; }
+  const CpuModel& cpu_model() const override { return Aarch64CpuModel(); }
   // The implied defaults: the one list of device types of this machine.
   std::vector<std::string> platform_devices() const override { return {"gic"}; }
   std::string implied_pci_host() const override { return "pci-host"; }

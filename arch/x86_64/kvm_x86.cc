@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "arch/x86_64/regs.h"
 #include "vmm/log.h"
 
 namespace qvm::x86 {
@@ -408,10 +409,9 @@ absl::StatusOr<VcpuRegs> KvmX86Vcpu::regs() {
   kvm_sregs sr{};
   if (ioctl(fd_.fd(), KVM_GET_SREGS, &sr) != 0) return Errno("KVM_GET_SREGS");
   VcpuRegs out;
-  out.arch = CpuArch::X86_64;
   out.pc = r.rip;
   out.sp = r.rsp;
-  X86_64Regs& x = out.x86;
+  X86_64Regs x;
   x.rax = r.rax, x.rbx = r.rbx, x.rcx = r.rcx, x.rdx = r.rdx;
   x.rsi = r.rsi, x.rdi = r.rdi, x.rbp = r.rbp, x.rsp = r.rsp;
   x.r8 = r.r8, x.r9 = r.r9, x.r10 = r.r10, x.r11 = r.r11;
@@ -421,6 +421,7 @@ absl::StatusOr<VcpuRegs> KvmX86Vcpu::regs() {
   x.es = sr.es.selector, x.fs = sr.fs.selector, x.gs = sr.gs.selector;
   x.fs_base = sr.fs.base, x.gs_base = sr.gs.base;
   x.cr0 = sr.cr0, x.cr2 = sr.cr2, x.cr3 = sr.cr3, x.cr4 = sr.cr4, x.efer = sr.efer;
+  SetRegs(out, X86_64CpuModel(), x);
   out.text = absl::StrFormat("rip=%016x rsp=%016x rflags=%08x rax=%016x cs=%04x cr0=%08x cr3=%x",
                              r.rip, r.rsp, r.rflags, r.rax, sr.cs.selector, sr.cr0, sr.cr3);
   return out;

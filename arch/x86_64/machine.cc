@@ -12,6 +12,7 @@
 #include "boot/acpi.h"
 #include "boot/image_file.h"
 #include "boot/x86.h"
+#include "arch/x86_64/regs.h"
 #include "qvm/vdev.h"
 #include "vmm/arch.h"
 #include "vmm/log.h"
@@ -22,6 +23,7 @@ namespace {
 class X86Machine : public Machine {
  public:
   const char* name() const override { return "x86_64"; }
+  const CpuModel& cpu_model() const override { return X86_64CpuModel(); }
   // The implied defaults: the one list of device types of this machine.
   std::vector<std::string> platform_devices() const override {
     return {"ioapic", "8259", "timer8254", "mc146818", "pckeyboard", "acpi-pm"};

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86_64/regs.h"
 #include "test/unit/temp_dir.h"
 #include "vmm/dump.h"
 #include "vmm/exit_trace.h"
@@ -45,7 +46,7 @@ TEST_CASE("trace lines disassemble the faulting instruction") {
   e.insn.mode = 32;
   e.insn.bytes[0] = 0xee;  // out dx, al
   e.insn.len = 1;
-  auto lines = FormatTrace("x86_64", 0, {e}, e.ts_ns);
+  auto lines = FormatTrace(X86_64CpuModel(), 0, {e}, e.ts_ns);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find("pio write 0x3f8 size 1 value 0x41 at pc 0x100000: out dx, al") !=
         std::string::npos);
@@ -54,9 +55,9 @@ TEST_CASE("trace lines disassemble the faulting instruction") {
   const uint8_t b[] = {0x48, 0x89, 0x07};  // mov [rdi], rax
   memcpy(mov64.bytes, b, sizeof b);
   mov64.len = sizeof b;
-  CHECK(Disassemble("x86_64", mov64) == "mov qword ptr [rdi], rax");
+  CHECK(Disassemble(X86_64CpuModel(), mov64) == "mov qword ptr [rdi], rax");
   InsnContext none;
-  CHECK(Disassemble("x86_64", none) == "(instruction not readable)");
+  CHECK(Disassemble(X86_64CpuModel(), none) == "(instruction not readable)");
 }
 
 TEST_CASE("guest dumps carry the trace as a QVM note") {
@@ -67,9 +68,9 @@ TEST_CASE("guest dumps carry the trace as a QVM note") {
   int fd = open((t / "core").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);
   std::string text = "trace vcpu 0: test line";
-  REQUIRE(WriteCore(fd, CpuArch::X86_64, vcpus, mem, text).ok());
+  REQUIRE(WriteCore(fd, X86_64CpuModel(), vcpus, mem, text).ok());
   off_t size = lseek(fd, 0, SEEK_END);
-  CHECK(uint64_t(size) == CoreSize(CpuArch::X86_64, 1, mem, text));
+  CHECK(uint64_t(size) == CoreSize(X86_64CpuModel(), 1, mem, text));
   std::vector<char> buf(size_t(size), 0);
   REQUIRE(pread(fd, buf.data(), buf.size(), 0) == size);
   close(fd);

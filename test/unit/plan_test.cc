@@ -15,6 +15,7 @@
 
 #include "arch/aarch64/plan.h"
 #include "arch/x86_64/plan.h"
+#include "arch/x86_64/regs.h"
 #include "test/unit/temp_dir.h"
 #include "vmm/arch.h"
 #include "vmm/config.h"
@@ -277,6 +278,7 @@ class RecordingMachine : public Machine {
  public:
   explicit RecordingMachine(Record* rec) : rec_(rec) {}
   const char* name() const override { return "recording"; }
+  const CpuModel& cpu_model() const override { return X86_64CpuModel(); }
   absl::Status plan(const Config&) override {
     rec_->step("plan");
     return absl::OkStatus();
