@@ -504,7 +504,7 @@ void Vm::trace_exit(Vcpu& v, const Exit& e) {
   v.trace->record(t);
 }
 
-// A shutdown exit (an x86 triple fault): the guest resets in place, and
+// A shutdown exit (a triple fault): the guest resets in place, and
 // what its vCPU was doing is logged, rate-limited since a guest can loop.
 void Vm::report_shutdown(Vcpu& v, unsigned index) {
   uint64_t dropped = 0;
@@ -513,12 +513,12 @@ void Vm::report_shutdown(Vcpu& v, unsigned index) {
   if (dropped) absl::StrAppendFormat(&msg, " (%u earlier reports suppressed)", dropped);
   InsnContext insn = v.be->current_insn(mem_);
   if (insn.len)
-    absl::StrAppendFormat(&msg, "\n  at 0x%x: %s", insn.pc, Disassemble(machine_->name(), insn));
+    absl::StrAppendFormat(&msg, "\n  at 0x%x: %s", insn.pc, Disassemble(machine_->cpu_model(), insn));
   if (auto r = v.be->regs(); r.ok())
     for (absl::string_view l : absl::StrSplit(r->text, '\n', absl::SkipEmpty()))
       absl::StrAppend(&msg, "\n  ", l);
   if (v.trace)
-    for (const auto& l : FormatTrace(machine_->name(), index, v.trace->entries(), MonotonicNs()))
+    for (const auto& l : FormatTrace(machine_->cpu_model(), index, v.trace->entries(), MonotonicNs()))
       absl::StrAppend(&msg, "\n  ", l);
   else
     absl::StrAppend(&msg, "\n  (`set trace-exits N` shows the exits before it)");
