@@ -267,6 +267,12 @@ class Parser {
     cfg_.system = "qvm";
     while (i_ < toks_.size()) {
       const Token& t = toks_[i_++];
+      if (t.text == "set") {
+        // QNX: a `set` inside a `cpu` or `vdev` context applies there
+        // (`set debug off` of one vdev) and does not end the context.
+        QVM_CFG_TRY(Set(t));
+        continue;
+      }
       if (IsTopLevel(t.text)) {
         QVM_CFG_TRY(CloseContext());
         QVM_CFG_TRY(TopLevel(t));
@@ -297,9 +303,12 @@ class Parser {
   enum class Ctx { None, Cpu, Vdev, Pass, Reserve };
 
   // The argument of `kw`; `label` names it in the error when it is missing.
+  // An argument comes from the same file as its keyword: an option left
+  // without one at the end of an `@file` is an error there, not a taker of
+  // the next command-line token.
   absl::StatusOr<const Token*> Arg(const Token& kw,
                                    std::string_view label = {}) {
-    if (i_ >= toks_.size())
+    if (i_ >= toks_.size() || toks_[i_].where.file != kw.where.file)
       return ConfigError(kw.where,
                          Q(label.empty() ? kw.text : label) +
                              ": missing argument");
@@ -587,6 +596,12 @@ class Parser {
           return ConfigError(val.where,
                              Q(var.text) + ": bad number " + Q(val.text));
         break;
+      case VarType::Size:
+        s.number = ParseSize(val.text);
+        if (!s.number)
+          return ConfigError(val.where,
+                             Q(var.text) + ": bad size " + Q(val.text));
+        break;
       case VarType::String:
         if (val.text.empty())
           return ConfigError(val.where, Q(var.text) + ": empty value");
@@ -639,26 +654,48 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // QNX: `unsupported instruction|reference|register abort|fail|ignore`;
+  // qvm's extension: `unsupported ignore|log|fault|terminate` (every type).
   absl::Status Unsupported(const Token& t) {
     auto a = Arg(t);
     if (!a.ok()) return a.status();
     const std::string& v = (*a)->text;
-    UnsupportedSpec u;
+    UnsupportedSpec u = cfg_.unsupported.value_or(UnsupportedSpec{});
     u.where = t.where;
-    if (v == "ignore") {
-      u.action = UnsupportedAction::Ignore;
-    } else if (v == "log") {
-      u.action = UnsupportedAction::Log;
-    } else if (v == "fault") {
-      u.action = UnsupportedAction::Fault;
-    } else if (v == "terminate") {
-      u.action = UnsupportedAction::Terminate;
-    } else {
-      return ConfigError((*a)->where,
-                         "`unsupported`: unknown action " + Q(v));
+    static constexpr std::pair<std::string_view, UnsupportedAction> kOwn[] = {
+        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log},
+        {"fault", UnsupportedAction::Fault}, {"terminate", UnsupportedAction::Terminate}};
+    for (const auto& [word, act] : kOwn) {
+      if (v == word) {
+        u.action = act;
+        cfg_.unsupported = u;
+        return absl::OkStatus();
+      }
     }
-    cfg_.unsupported = u;
-    return absl::OkStatus();
+    std::optional<UnsupportedAction>* type = v == "instruction" ? &u.instruction
+                                             : v == "reference" ? &u.reference
+                                             : v == "register"  ? &u.reg
+                                                                : nullptr;
+    if (!type)
+      return ConfigError((*a)->where,
+                         "`unsupported`: unknown type " + Q(v) +
+                             " (valid: instruction, reference, register; or one action "
+                             "for all: ignore, log, fault, terminate)");
+    auto b = Arg(**a, "unsupported " + v);
+    if (!b.ok()) return b.status();
+    const std::string& w = (*b)->text;
+    static constexpr std::pair<std::string_view, UnsupportedAction> kQnx[] = {
+        {"abort", UnsupportedAction::Terminate}, {"fail", UnsupportedAction::Fault},
+        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log}};
+    for (const auto& [word, act] : kQnx) {
+      if (w == word) {
+        *type = act;
+        cfg_.unsupported = u;
+        return absl::OkStatus();
+      }
+    }
+    return ConfigError((*b)->where, "`unsupported " + v + "`: unknown action " + Q(w) +
+                                        " (valid: abort, fail, ignore, log)");
   }
 
   // ---- cpu
@@ -674,6 +711,11 @@ class Parser {
         policy = s.back();
         s.remove_suffix(1);
       }
+      if (s.find(',') != std::string_view::npos || (!s.empty() && s.back() == 's'))
+        return ConfigError((*a)->where,
+                           "`sched`: sporadic scheduling " + Q((*a)->text) +
+                               " is not available on Linux (no SCHED_SPORADIC); use "
+                               "PRIOr or PRIOf");
       auto prio = ParseDigits(s, 10);
       if (!prio || *prio < 1 || *prio > 255)
         return ConfigError((*a)->where,
@@ -700,6 +742,21 @@ class Parser {
       c.runmask_where = t.where;
       return absl::OkStatus();
     }
+    if (t.text == "partition") {
+      // QNX adaptive partitioning has no Linux counterpart qvm drives; the
+      // build logs how the vCPU runs instead (vmm/README.md).
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      if (!IsIdentifier((*a)->text))
+        return ConfigError((*a)->where, "`partition`: bad name " + Q((*a)->text));
+      c.partition = (*a)->text;
+      c.partition_where = t.where;
+      return absl::OkStatus();
+    }
+    if (t.text == "cluster")
+      return ConfigError(t.where,
+                         "`cluster`: QNX's CPU clusters have no Linux counterpart; "
+                         "give the CPUs with `runmask`");
     return ConfigError(t.where, "unknown `cpu` option " + Q(t.text));
   }
 

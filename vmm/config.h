@@ -58,11 +58,13 @@ struct MemSpec {
 
 struct CpuSpec {
   std::optional<int> priority;  // `sched PRIO[r|f|o]`
+  std::string partition;        // `partition NAME` (QNX APS; noted, not used)
   char policy = 'o';            // r = SCHED_RR, f = SCHED_FIFO, o = other
   std::vector<int> runmask;     // host CPU numbers; empty = any
   SourceLoc where;              // of the `cpu` keyword
   SourceLoc sched_where;        // of `sched` (when given)
   SourceLoc runmask_where;      // of `runmask` (when given)
+  SourceLoc partition_where;    // of `partition` (when given)
 };
 
 // A device-specific option, validated against the plug-in's option list
@@ -125,14 +127,22 @@ struct SetVar {
 enum class LogLevel { Fatal, Internal, Error, Warn, Info, Debug, Verbose };
 struct LoggerSpec {
   std::vector<LogLevel> levels;  // filters
-  std::string dest;              // "stdout", "stderr", "none" or a path
+  // "stdout", "stderr", "none", "slog" (the host's system log: syslog(3))
+  // or a path
+  std::string dest;
   SourceLoc where;
 };
 
 enum class UnsupportedAction { Ignore, Log, Fault, Terminate };
+// `unsupported`: QNX's `unsupported TYPE ACTION` (TYPE instruction |
+// reference | register, ACTION abort = Terminate | fail = Fault | ignore),
+// one per type, the last of each type winning; and qvm's extension
+// `unsupported ACTION` (ignore | log | fault | terminate), one action for
+// every type a TYPE does not name.
 struct UnsupportedSpec {
-  UnsupportedAction action = UnsupportedAction::Log;
-  SourceLoc where;
+  std::optional<UnsupportedAction> action;  // `unsupported ACTION`
+  std::optional<UnsupportedAction> instruction, reference, reg;
+  SourceLoc where;  // of the last `unsupported`
 };
 
 struct Config {
@@ -149,7 +159,7 @@ struct Config {
   std::optional<std::string> dump;  // `dump DIR` or `dump "|CMD"`
   std::optional<UnsupportedSpec> unsupported;
   bool dryrun = false;
-  bool debug = false;
+  bool debug = false;  // top-level `debug` (QNX: guest debugging; noted)
 
   // Where the single-valued options above were given (empty file: absent).
   SourceLoc system_where, cmdline_where, dump_where, dryrun_where,

@@ -6,26 +6,38 @@
 namespace qvm {
 
 UnsupportedPolicy::UnsupportedPolicy(std::optional<UnsupportedAction> general,
-                                     std::optional<UnsupportedAction> msr)
-    : general_(general), msr_(msr) {}
+                                     std::optional<UnsupportedAction> msr,
+                                     const UnsupportedSpec& spec)
+    : general_(general),
+      msr_(msr),
+      reference_(spec.reference),
+      instruction_(spec.instruction),
+      register_(spec.reg) {}
 
 UnsupportedPolicy UnsupportedPolicy::FromConfig(const Config& cfg,
                                                 std::optional<UnsupportedAction> msr) {
-  std::optional<UnsupportedAction> general;
-  if (cfg.unsupported) general = cfg.unsupported->action;
-  return UnsupportedPolicy(general, msr);
+  if (!cfg.unsupported) return UnsupportedPolicy(std::nullopt, msr);
+  return UnsupportedPolicy(cfg.unsupported->action, msr, *cfg.unsupported);
 }
 
 UnsupportedAction UnsupportedPolicy::action(Unsupported what) const {
+  std::optional<UnsupportedAction> typed;
+  UnsupportedAction fallback = UnsupportedAction::Log;
   switch (what) {
     case Unsupported::Msr:
       if (msr_) return *msr_;
-      return general_ ? *general_ : UnsupportedAction::Fault;
+      typed = register_;
+      fallback = UnsupportedAction::Fault;
+      break;
     case Unsupported::Unassigned:
+      typed = reference_;
+      break;
     case Unsupported::SyndromelessAbort:
+      typed = instruction_;
       break;
   }
-  return general_ ? *general_ : UnsupportedAction::Log;
+  if (typed) return *typed;
+  return general_ ? *general_ : fallback;
 }
 
 bool UnsupportedPolicy::first_msr(uint64_t index, bool write) const {

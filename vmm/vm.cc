@@ -82,8 +82,21 @@ absl::Status Vm::refuse_unsupported() const {
                                                " (no device tree there; `acpi load` replaces "
                                                "the ACPI tables)"));
   }
-  if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   return absl::OkStatus();
+}
+
+// What QNX documents that qvm accepts without an equivalent on Linux: one
+// info line each, saying what happens instead (vmm/README.md's table).
+void Vm::note_accepted() const {
+  NoteVariables(cfg_);
+  if (cfg_.debug)
+    Log(LogLevel::Info, "%s: `debug`: no guest debugger stub in this qvm; the guest runs "
+        "normally (dumps: `dump`, SIGUSR2, `qvmctl dump`)", cfg_.debug_where.str().c_str());
+  for (const auto& c : cfg_.cpus)
+    if (!c.partition.empty())
+      Log(LogLevel::Info, "%s: `partition %s`: no adaptive partitioning on Linux; the vCPU "
+          "thread runs in qvm's own cgroup (give it CPU shares with systemd-run or cgcreate)",
+          c.partition_where.str().c_str(), c.partition.c_str());
 }
 
 absl::Status Vm::build_memory() {
@@ -223,6 +236,7 @@ absl::Status Vm::plan() {
   absl::Status st = refuse_unsupported();
   if (st.ok()) st = RefuseForeignVariables(cfg_, machine_->name());
   if (!st.ok()) return st;
+  note_accepted();
   plan_ = MakeVmPlan(cfg_);
   st = machine_->plan(cfg_);
   if (!st.ok()) return st;

@@ -125,6 +125,7 @@ class Vm : public VdevHost, public ControlTarget {
   absl::Status start_backend(bool first);
   void reset_devices(bool first);
   absl::Status refuse_unsupported() const;
+  void note_accepted() const;
   std::vector<DeviceInfo> device_info() const;
   absl::Status start_vcpus();
   void stop_vcpus();

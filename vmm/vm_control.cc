@@ -64,6 +64,18 @@ const char* UnsupportedStr(UnsupportedAction a) {
   return "?";
 }
 
+// `unsupported` as written: qvm's one action, then QNX's per type
+// ("fault", "register terminate, reference ignore").
+std::string UnsupportedText(const UnsupportedSpec& u) {
+  std::string out;
+  if (u.action) out = UnsupportedStr(*u.action);
+  const std::pair<const char*, const std::optional<UnsupportedAction>*> typed[] = {
+      {"instruction", &u.instruction}, {"reference", &u.reference}, {"register", &u.reg}};
+  for (const auto& [name, act] : typed)
+    if (*act) absl::StrAppend(&out, out.empty() ? "" : ", ", name, " ", UnsupportedStr(**act));
+  return out;
+}
+
 std::string IsoTime(uint64_t unix_ns) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3S%Ez",
                           absl::FromUnixNanos(int64_t(unix_ns)),
@@ -557,7 +569,7 @@ std::string Vm::env_json() {
                     JsonString(cfg_.sets[i].raw));
   absl::StrAppend(&j, "},\"dump\":", cfg_.dump ? JsonString(*cfg_.dump) : "null",
                   ",\"unsupported\":",
-                  cfg_.unsupported ? JsonString(UnsupportedStr(cfg_.unsupported->action))
+                  cfg_.unsupported ? JsonString(UnsupportedText(*cfg_.unsupported))
                                    : "null",
                   "}");
   // Memory map.
