@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -155,6 +156,88 @@ const SetVar* Config::var(const std::string& name) const {
 // ---------------------------------------------------------------------------
 // Tokenizer
 
+absl::StatusOr<std::string> ExpandAsinfo(const std::string& text, const SourceLoc& where) {
+  static constexpr std::string_view kStart = "$asinfo_start{", kLength = "$asinfo_length{";
+  std::string out;
+  size_t i = 0;
+  std::string iomem;
+  bool read = false;
+  while (i < text.size()) {
+    size_t d = text.find('$', i);
+    if (d == std::string::npos) break;
+    out.append(text, i, d - i);
+    std::string_view rest = std::string_view(text).substr(d);
+    bool start = rest.starts_with(kStart);
+    if (!start && !rest.starts_with(kLength)) {
+      out += '$';
+      i = d + 1;
+      continue;
+    }
+    size_t open = d + (start ? kStart : kLength).size();
+    size_t close = text.find('}', open);
+    if (close == std::string::npos)
+      return ConfigError(where, "`$asinfo`: missing `}` in " + Q(text));
+    std::string name = text.substr(open, close - open);
+    if (name.empty()) return ConfigError(where, "`$asinfo`: empty region name in " + Q(text));
+    const char* env = getenv("QVM_IOMEM");
+    const std::string src = env && *env ? env : "/proc/iomem";
+    if (!read) {
+      int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return ConfigError(where, "`$asinfo`: cannot read " + Q(src) + ": " + strerror(errno));
+      char buf[4096];
+      for (;;) {
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        iomem.append(buf, size_t(r));
+        if (iomem.size() > (4u << 20)) break;  // bounded
+      }
+      ::close(fd);
+      read = true;
+    }
+    // Lines "  START-END : NAME" (hex, END inclusive).
+    std::optional<uint64_t> lo, hi;
+    size_t p = 0;
+    while (p < iomem.size() && !lo) {
+      size_t e = iomem.find('\n', p);
+      if (e == std::string::npos) e = iomem.size();
+      std::string_view line = std::string_view(iomem).substr(p, e - p);
+      p = e + 1;
+      size_t colon = line.find(" : ");
+      size_t dash = line.find('-');
+      if (colon == std::string_view::npos || dash == std::string_view::npos || dash > colon)
+        continue;
+      std::string_view n = line.substr(colon + 3);
+      if (n != name && !(n.size() > name.size() && n.starts_with(name) && n[name.size()] == '@'))
+        continue;
+      auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+      };
+      std::string_view a = trim(line.substr(0, dash));
+      std::string_view b = trim(line.substr(dash + 1, colon - dash - 1));
+      lo = ParseHex(a);
+      hi = ParseHex(b);
+      if (!lo || !hi || *hi < *lo)
+        return ConfigError(where, "`$asinfo`: bad line in " + Q(src) + ": " + Q(line));
+    }
+    if (!lo)
+      return ConfigError(where, "`$asinfo`: no host region " + Q(name) + " in " + Q(src));
+    if (*lo == 0 && *hi == 0)
+      return ConfigError(where, "`$asinfo`: " + Q(src) + " shows region " + Q(name) +
+                                    " at 0 (its addresses need CAP_SYS_ADMIN: run qvm as root)");
+    uint64_t v = start ? *lo : *hi - *lo + 1;
+    char num[24];
+    snprintf(num, sizeof num, "0x%llx", static_cast<unsigned long long>(v));
+    out += num;
+    i = close + 1;
+  }
+  out.append(text, i, std::string::npos);
+  return out;
+}
+
 absl::StatusOr<std::vector<Token>> Tokenize(const std::string& text,
                                             const std::string& file) {
   std::vector<Token> out;
@@ -253,7 +336,7 @@ bool IsTopLevel(std::string_view s) {
       "system", "ram",    "rom",    "reserve", "cpu",    "load",
       "initrd", "data",   "fdt",    "acpi",    "cmdline", "vdev", "module",
       "pass",   "set",    "logger", "dump",    "unsupported",
-      "dryrun", "debug"};
+      "dryrun", "debug",  "tolerance", "safety", "user"};
   for (std::string_view w : kWords)
     if (s == w) return true;
   return false;
@@ -416,6 +499,37 @@ class Parser {
       cfg_.debug = true;
       cfg_.debug_where = t.where;
       return absl::OkStatus();
+    }
+    if (w == "tolerance") {
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      auto us = ParseNumber((*a)->text);
+      if (!us)
+        return ConfigError((*a)->where, "`tolerance`: bad number " + Q((*a)->text));
+      cfg_.tolerance = *us;
+      cfg_.tolerance_where = t.where;
+      return absl::OkStatus();
+    }
+    if (w == "safety") {
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      const std::string& v = (*a)->text;
+      if (v == "required")
+        return ConfigError((*a)->where,
+                           "`safety required`: qvm has no safety-certified components");
+      if (v != "none" && v != "warn")
+        return ConfigError((*a)->where, "`safety`: unknown value " + Q(v) +
+                                            " (valid: none, warn, required)");
+      cfg_.safety = v;
+      cfg_.safety_where = t.where;
+      return absl::OkStatus();
+    }
+    if (w == "user") {
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      return ConfigError(t.where,
+                         "`user`: qvm does not change its user; start it as that user "
+                         "(runuser, or User= in a systemd unit) with access to /dev/kvm");
     }
     return ConfigError(t.where, "unknown option " + Q(w));  // not reached
   }
@@ -832,6 +946,22 @@ class Parser {
       s.remove_prefix(4);
     } else if (s.find(':') != std::string_view::npos) {
       return bad("location");
+    } else {
+      l.bare = true;
+    }
+    if (size_t comma = s.find(','); allow_host && comma != std::string_view::npos) {
+      // QNX's `pass loc mem:ADDR,SIZE[,PERMS]`.
+      std::string_view rest = s.substr(comma + 1);
+      s = s.substr(0, comma);
+      size_t c2 = rest.find(',');
+      auto sz = ParseSize(std::string(rest.substr(0, c2)));
+      if (!sz || *sz == 0) return bad("size");
+      l.size = *sz;
+      if (c2 != std::string_view::npos) {
+        l.perms = std::string(rest.substr(c2 + 1));
+        if (l.perms.empty() || l.perms.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos)
+          return bad("access letters");
+      }
     }
     l.space = Space::Mem;
     auto a = ParseSize(std::string(s));
@@ -992,6 +1122,11 @@ class Expander {
                                         std::to_string(kMaxConfigTokens) +
                                         ")");
       out.push_back(t);
+      if (!t.quoted && t.text.find("$asinfo_") != std::string::npos) {
+        auto x = ExpandAsinfo(t.text, t.where);
+        if (!x.ok()) return x.status();
+        out.back().text = *std::move(x);
+      }
       return absl::OkStatus();
     }
     const std::string written = t.text.substr(1);

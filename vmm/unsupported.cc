@@ -3,7 +3,29 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace qvm {
+
+const char* UnsupportedStr(UnsupportedAction a) {
+  switch (a) {
+    case UnsupportedAction::Ignore: return "ignore";
+    case UnsupportedAction::Log: return "log";
+    case UnsupportedAction::Fault: return "fault";
+    case UnsupportedAction::Terminate: return "terminate";
+  }
+  return "?";
+}
+
+std::string UnsupportedText(const UnsupportedSpec& u) {
+  std::string out;
+  if (u.action) out = UnsupportedStr(*u.action);
+  const std::pair<const char*, const std::optional<UnsupportedAction>*> typed[] = {
+      {"instruction", &u.instruction}, {"reference", &u.reference}, {"register", &u.reg}};
+  for (const auto& [name, act] : typed)
+    if (*act) absl::StrAppend(&out, out.empty() ? "" : ", ", name, " ", UnsupportedStr(**act));
+  return out;
+}
 
 UnsupportedPolicy::UnsupportedPolicy(std::optional<UnsupportedAction> general,
                                      std::optional<UnsupportedAction> msr,

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 
 #include "vmm/config.h"
 #include "vmm/log.h"
@@ -21,6 +22,12 @@ enum class Unsupported {
   Msr,                // an x86 MSR the accelerator does not know
   SyndromelessAbort,  // an arm64 MMIO abort without syndrome Capstone cannot decode
 };
+
+// An action's word in qvm's extension ("fault"), and `unsupported` as
+// written: qvm's one action, then QNX's per type ("fault, register
+// terminate"); for the dry run and /dev/qvm's env.
+const char* UnsupportedStr(UnsupportedAction a);
+std::string UnsupportedText(const UnsupportedSpec& u);
 
 class UnsupportedPolicy {
  public:

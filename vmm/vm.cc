@@ -68,6 +68,13 @@ qvm_vdev* Vm::find_device(const std::string& name) {
   return nullptr;
 }
 
+qvm_vdev* Vm::find_controller(const std::string& name) {
+  if (qvm_vdev* d = find_device(name)) return d;
+  for (auto& d : devs_)
+    if (d->spec.type == name && d->is_pic() && d->pic_line_count() > 0) return d.get();
+  return nullptr;
+}
+
 absl::Status Vm::refuse_unsupported() const {
   auto refuse = [](const SourceLoc& w, const std::string& what) {
     return ConfigError(w, absl::StrCat("`", what, "`: not supported yet"));
@@ -92,6 +99,14 @@ void Vm::note_accepted() const {
   if (cfg_.debug)
     Log(LogLevel::Info, "%s: `debug`: no guest debugger stub in this qvm; the guest runs "
         "normally (dumps: `dump`, SIGUSR2, `qvmctl dump`)", cfg_.debug_where.str().c_str());
+  if (cfg_.tolerance)
+    Log(LogLevel::Info, "%s: `tolerance`: no effect here: qvm's device timers are the "
+        "host's high-resolution timers (timerfd), not tick-based",
+        cfg_.tolerance_where.str().c_str());
+  if (!cfg_.safety.empty())
+    Log(cfg_.safety == "warn" ? LogLevel::Warn : LogLevel::Info,
+        "%s: `safety %s`: no component of qvm is safety-certified", cfg_.safety_where.str().c_str(),
+        cfg_.safety.c_str());
   for (const auto& c : cfg_.cpus)
     if (!c.partition.empty())
       Log(LogLevel::Info, "%s: `partition %s`: no adaptive partitioning on Linux; the vCPU "
@@ -107,15 +122,39 @@ absl::Status Vm::build_memory() {
     m.where.file = "<default>";
     cfg_.mem.push_back(m);
   }
-  for (auto& m : cfg_.mem) {
-    uint64_t start = m.start ? *m.start : (mem_.top() + 0xfff) & ~0xfffull;
-    if (!m.start && mem_.regions().empty()) start = machine_->default_ram_base();
-    absl::Status st = mem_.add(start, m.size, m.rom);
-    if (!st.ok())
-      return ConfigError(m.value_where, absl::StrCat("`", m.rom ? "rom" : "ram",
-                                                     "`: ", st.message()));
-    m.start = start;
+  // RAM or ROM given without a start goes after the highest so far, around
+  // the machine's hole (one given part becomes two regions then).
+  const auto [hole, hole_end] = machine_->ram_hole();
+  std::vector<MemSpec> placed;
+  for (MemSpec m : cfg_.mem) {
+    std::vector<MemSpec> parts;
+    if (m.start) {
+      parts.push_back(m);
+    } else {
+      uint64_t start = mem_.regions().empty() ? machine_->default_ram_base()
+                                              : (mem_.top() + 0xfff) & ~0xfffull;
+      if (hole_end > hole && start >= hole && start < hole_end) start = hole_end;
+      m.start = start;
+      if (hole_end > hole && start < hole && m.size > hole - start) {
+        MemSpec high = m;
+        m.size = hole - start;
+        high.start = hole_end;
+        high.size -= m.size;
+        parts.push_back(m);
+        parts.push_back(high);
+      } else {
+        parts.push_back(m);
+      }
+    }
+    for (const MemSpec& p : parts) {
+      absl::Status st = mem_.add(*p.start, p.size, p.rom);
+      if (!st.ok())
+        return ConfigError(p.value_where, absl::StrCat("`", p.rom ? "rom" : "ram",
+                                                       "`: ", st.message()));
+      placed.push_back(p);
+    }
   }
+  cfg_.mem = std::move(placed);
   return absl::OkStatus();
 }
 
@@ -389,7 +428,11 @@ void Vm::print(FILE* out) const {
         sched = absl::StrFormat("%d%c", *c.priority, c.policy);
       if (!c.runmask.empty()) mask = absl::StrJoin(c.runmask, ",");
     }
-    fprintf(out, "  cpu %u: sched %s runmask %s\n", i, sched.c_str(), mask.c_str());
+    std::string part;
+    if (i < cfg_.cpus.size() && !cfg_.cpus[i].partition.empty())
+      part = " partition " + cfg_.cpus[i].partition + " (noted)";
+    fprintf(out, "  cpu %u: sched %s runmask %s%s\n", i, sched.c_str(), mask.c_str(),
+            part.c_str());
   }
   fprintf(out, "vdevs:\n");
   for (const auto& d : devs_) {
@@ -407,6 +450,8 @@ void Vm::print(FILE* out) const {
   }
   fprintf(out, "boot: %s\n", machine_->boot_summary().c_str());
   if (cfg_.cmdline) fprintf(out, "cmdline: %s\n", cfg_.cmdline->c_str());
+  if (cfg_.unsupported)
+    fprintf(out, "unsupported: %s\n", UnsupportedText(*cfg_.unsupported).c_str());
 }
 
 int Vm::signal_msi(uint64_t address, uint32_t data) {

@@ -61,6 +61,7 @@ class Vm : public VdevHost, public ControlTarget {
   GuestMemory& memory() override { return mem_; }
   Bus* bus(uint32_t space) override;
   qvm_vdev* find_device(const std::string& name) override;
+  qvm_vdev* find_controller(const std::string& name) override;
   EventLoop& events() override { return loop_; }
   int signal_msi(uint64_t address, uint32_t data) override;
   int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,

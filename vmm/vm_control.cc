@@ -54,28 +54,6 @@ const char* LoadKindStr(LoadKind k) {
   return "?";
 }
 
-const char* UnsupportedStr(UnsupportedAction a) {
-  switch (a) {
-    case UnsupportedAction::Ignore: return "ignore";
-    case UnsupportedAction::Log: return "log";
-    case UnsupportedAction::Fault: return "fault";
-    case UnsupportedAction::Terminate: return "terminate";
-  }
-  return "?";
-}
-
-// `unsupported` as written: qvm's one action, then QNX's per type
-// ("fault", "register terminate, reference ignore").
-std::string UnsupportedText(const UnsupportedSpec& u) {
-  std::string out;
-  if (u.action) out = UnsupportedStr(*u.action);
-  const std::pair<const char*, const std::optional<UnsupportedAction>*> typed[] = {
-      {"instruction", &u.instruction}, {"reference", &u.reference}, {"register", &u.reg}};
-  for (const auto& [name, act] : typed)
-    if (*act) absl::StrAppend(&out, out.empty() ? "" : ", ", name, " ", UnsupportedStr(**act));
-  return out;
-}
-
 std::string IsoTime(uint64_t unix_ns) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3S%Ez",
                           absl::FromUnixNanos(int64_t(unix_ns)),

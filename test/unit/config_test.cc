@@ -844,3 +844,68 @@ TEST_CASE("config: QNX's language (unsupported, cpu partition, set in a context,
 
 }  // namespace
 }  // namespace qvm
+
+namespace qvm {
+namespace {
+
+TEST_CASE("config: QNX's tolerance, safety and user", "[config]") {
+  Config c = MustParse("tolerance 100 safety warn\n");
+  CHECK(c.tolerance == 100u);
+  CHECK(c.safety == "warn");
+  CHECK(c.safety_where.str() == "t.conf:1:15");
+  auto req = ParseText("safety required\n");
+  REQUIRE_FALSE(req.ok());
+  CHECK(std::string(req.status().message()) ==
+        "t.conf:1:8: `safety required`: qvm has no safety-certified components");
+  auto user = ParseText("user 100:100\n");
+  REQUIRE_FALSE(user.ok());
+  CHECK(std::string(user.status().message()).starts_with("t.conf:1:1: `user`: qvm does not change"));
+}
+
+}  // namespace
+}  // namespace qvm
+
+namespace qvm {
+namespace {
+
+TEST_CASE("config: $asinfo_start/$asinfo_length from the host's /proc/iomem", "[config]") {
+  TempDir d;
+  d.write_text("iomem",
+               "00000000-00000fff : Reserved\n"
+               "00001000-0009fbff : System RAM\n"
+               "80000000-8fffffff : PCI Bus 0000:00\n"
+               "  88000000-880fffff : gpu_carveout@88000000\n"
+               "fed00000-fed003ff : HPET 0\n"
+               "feb00000-feb00000 : zero\n");
+  setenv("QVM_IOMEM", (d.path() + "/iomem").c_str(), 1);
+  SourceLoc w{"t.conf", 3, 10};
+  auto a = ExpandAsinfo("mem:$asinfo_start{gpu_carveout},$asinfo_length{gpu_carveout},rwcxm", w);
+  REQUIRE(a.ok());
+  CHECK(*a == "mem:0x88000000,0x100000,rwcxm");
+  CHECK(*ExpandAsinfo("$asinfo_length{HPET 0}", w) == "0x400");
+  CHECK(*ExpandAsinfo("$x$asinfo_start{System RAM}", w) == "$x0x1000");
+  CHECK(ExpandAsinfo("$asinfo_start{nope}", w).status().message() ==
+        "t.conf:3:10: `$asinfo`: no host region `nope` in `" + d.path() + "/iomem`");
+  CHECK(ExpandAsinfo("$asinfo_start{gpu", w).status().message() ==
+        "t.conf:3:10: `$asinfo`: missing `}` in `$asinfo_start{gpu`");
+  // Through the parser, in QNX's `pass loc mem:ADDR,SIZE,PERMS`.
+  d.write_text("p.conf", "pass loc mem:$asinfo_start{gpu_carveout},"
+                         "$asinfo_length{gpu_carveout},rwcxm\n");
+  auto c = ParseArgs({"@" + d.path() + "/p.conf"});
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->passes.size() == 1);
+  REQUIRE(c->passes[0].locs.size() == 1);
+  CHECK(c->passes[0].locs[0].addr == 0x88000000u);
+  CHECK(c->passes[0].locs[0].size == 0x100000u);
+  CHECK(c->passes[0].locs[0].perms == "rwcxm");
+  // Without CAP_SYS_ADMIN the kernel shows zeros: refused, saying so.
+  d.write_text("zeros", "00000000-00000000 : gpu_carveout@88000000\n");
+  setenv("QVM_IOMEM", (d.path() + "/zeros").c_str(), 1);
+  CHECK(std::string(ExpandAsinfo("$asinfo_start{gpu_carveout}", w).status().message())
+            .find("need CAP_SYS_ADMIN") != std::string::npos);
+  unsetenv("QVM_IOMEM");
+}
+
+}  // namespace
+}  // namespace qvm
