@@ -14,6 +14,8 @@ Header comments of a configuration (all but `source` optional):
   # expect: TEXT              a line of the dry run must contain TEXT
   # expect-log: TEXT          qvm's log (stderr) must contain TEXT
   # needs-cpus: N             SKIP on a host with fewer CPUs (runmask)
+  # env: NAME=FILE            set NAME to FILE of this folder (QVM_IOMEM: the
+                              host regions `$asinfo_...{NAME}` reads)
 Prints RESULT PASS|FAIL|SKIP qnxcfg/<name> [detail].
 Usage: check.py QVM_COMMAND_PREFIX... -- ARCH CONFIG...
 """
@@ -72,6 +74,9 @@ def main():
             continue
         with tempfile.TemporaryDirectory(prefix="qnxcfg-") as tmp:
             env = dict(os.environ, QVM_RESMGR_DIR=tmp)
+            for e in h.get("env", []):
+                var, f = e.split("=", 1)
+                env[var] = os.path.join(os.path.dirname(os.path.abspath(cfg)), f)
             image = os.path.join(tmp, "guest.bin")
             with open(image, "wb") as f:  # hlt; jmp $-1 (x86) / zeros: never run
                 f.write((b"\xf4\xeb\xfd" if arch == "x86_64" else b"") + bytes(4093))
