@@ -876,7 +876,7 @@ class Parser {
 
   // ---- locations and interrupts
   absl::StatusOr<LocSpec> Loc(const Token& kw, const Token& v,
-                              bool allow_host) {
+                              bool allow_host, bool allow_size = false) {
     LocSpec l;
     l.where = v.where;
     std::string_view s = v.text;
@@ -930,8 +930,28 @@ class Parser {
                                         "no `=HOST`: " + Q(v.text));
       return l;
     }
+    // QNX's `pass loc mem:ADDR,SIZE[,PERMS]`, `reserve loc io:PORT,SIZE`:
+    // the tail after ADDR.
+    auto tail = [&](std::string_view& spec) -> absl::Status {
+      size_t comma = spec.find(',');
+      if (!allow_size || comma == std::string_view::npos) return absl::OkStatus();
+      std::string_view rest = spec.substr(comma + 1);
+      spec = spec.substr(0, comma);
+      size_t c2 = rest.find(',');
+      auto sz = ParseSize(std::string(rest.substr(0, c2)));
+      if (!sz || *sz == 0) return bad("size");
+      l.size = *sz;
+      if (c2 != std::string_view::npos) {
+        l.perms = std::string(rest.substr(c2 + 1));
+        if (l.perms.empty() ||
+            l.perms.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos)
+          return bad("access letters");
+      }
+      return absl::OkStatus();
+    };
     if (s.starts_with("io:")) {
       l.space = Space::Io;
+      QVM_CFG_TRY(tail(s));
       auto p = ParseNumber(std::string(s.substr(3)));
       if (!p || *p > 0xffff) return bad("I/O port");
       l.addr = *p;
@@ -949,20 +969,7 @@ class Parser {
     } else {
       l.bare = true;
     }
-    if (size_t comma = s.find(','); allow_host && comma != std::string_view::npos) {
-      // QNX's `pass loc mem:ADDR,SIZE[,PERMS]`.
-      std::string_view rest = s.substr(comma + 1);
-      s = s.substr(0, comma);
-      size_t c2 = rest.find(',');
-      auto sz = ParseSize(std::string(rest.substr(0, c2)));
-      if (!sz || *sz == 0) return bad("size");
-      l.size = *sz;
-      if (c2 != std::string_view::npos) {
-        l.perms = std::string(rest.substr(c2 + 1));
-        if (l.perms.empty() || l.perms.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos)
-          return bad("access letters");
-      }
-    }
+    QVM_CFG_TRY(tail(s));
     l.space = Space::Mem;
     auto a = ParseSize(std::string(s));
     if (!a) return bad("address");
@@ -1063,7 +1070,7 @@ class Parser {
     if (t.text == "loc") {
       auto a = Arg(t);
       if (!a.ok()) return a.status();
-      auto l = Loc(t, **a, /*allow_host=*/true);
+      auto l = Loc(t, **a, /*allow_host=*/true, /*allow_size=*/true);
       if (!l.ok()) return l.status();
       p.locs.push_back(*std::move(l));
       return absl::OkStatus();
@@ -1084,7 +1091,7 @@ class Parser {
     if (t.text == "loc") {
       auto a = Arg(t);
       if (!a.ok()) return a.status();
-      auto l = Loc(t, **a, /*allow_host=*/false);
+      auto l = Loc(t, **a, /*allow_host=*/false, /*allow_size=*/true);
       if (!l.ok()) return l.status();
       r.loc = *std::move(l);
       return absl::OkStatus();

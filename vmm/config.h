@@ -42,7 +42,8 @@ struct LocSpec {
   // may live in I/O space (QVM_VDEVF_SPACE_IO), as QNX's port devices
   // (8259, ser8250, ...) default to io:.
   bool bare = false;
-  // `pass loc mem:ADDR,SIZE,PERMS` (QNX): the size and the access letters.
+  // `pass loc mem:ADDR,SIZE,PERMS`, `reserve loc mem:ADDR,SIZE` (QNX): the
+  // size and the access letters.
   std::optional<uint64_t> size;
   std::string perms;
   SourceLoc where;  // of the SPEC token

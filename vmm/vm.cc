@@ -80,7 +80,6 @@ absl::Status Vm::refuse_unsupported() const {
     return ConfigError(w, absl::StrCat("`", what, "`: not supported yet"));
   };
   if (!cfg_.passes.empty()) return refuse(cfg_.passes[0].where, "pass");
-  if (!cfg_.reserves.empty()) return refuse(cfg_.reserves[0].where, "reserve");
   for (const auto& l : cfg_.loads) {
     // `fdt load` replaces the generated device tree (arch/aarch64); a
     // machine described by ACPI (x86_64) has none to replace.
@@ -241,6 +240,44 @@ absl::Status Vm::build_devices() {
             "vdev %s: region 0x%x-0x%x overlaps guest memory", d->name,
             r.base, r.base + r.size - 1));
       }
+  return check_reserved();
+}
+
+// QNX's `reserve`: a guest-physical range (memory or ports; SIZE bytes,
+// default 1) or an interrupt line nothing in the VM may use. qvm places
+// nothing itself outside its devices' regions, so checking the built VM
+// is the whole of it.
+absl::Status Vm::check_reserved() const {
+  for (const auto& rs : cfg_.reserves) {
+    if (rs.loc) {
+      const LocSpec& l = *rs.loc;
+      if (l.space == Space::Pci)
+        return ConfigError(l.where, "`reserve loc`: a PCI location cannot be reserved");
+      uint64_t size = l.size.value_or(1);
+      if (l.addr > UINT64_MAX - (size - 1))
+        return ConfigError(l.where, "`reserve loc`: range wraps around");
+      uint64_t last = l.addr + (size - 1);
+      const Bus& bus = l.space == Space::Io ? io_ : mmio_;
+      for (const auto& r : bus.regions())
+        if (r.base <= last && l.addr <= r.base + (r.size - 1))
+          return ConfigError(l.where, absl::StrFormat(
+              "`reserve loc`: 0x%x-0x%x is reserved, and vdev %s serves 0x%x-0x%x", l.addr,
+              last, static_cast<qvm_vdev*>(r.dev)->name, r.base, r.base + r.size - 1));
+      if (l.space == Space::Mem)
+        for (const auto& m : mem_.regions())
+          if (m.gpa <= last && l.addr <= m.gpa + (m.size - 1))
+            return ConfigError(l.where, absl::StrFormat(
+                "`reserve loc`: 0x%x-0x%x is reserved, and guest memory covers 0x%x-0x%x",
+                l.addr, last, m.gpa, m.gpa + m.size - 1));
+    }
+    if (rs.intr)
+      for (const auto& d : devs_)
+        for (const auto& i : d->intrs)
+          if (i.line == *rs.intr)
+            return ConfigError(rs.where, absl::StrFormat(
+                "`reserve intr %u`: vdev %s uses %s:%u", *rs.intr, d->name,
+                i.controller->name, i.line));
+  }
   return absl::OkStatus();
 }
 

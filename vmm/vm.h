@@ -127,6 +127,7 @@ class Vm : public VdevHost, public ControlTarget {
   void reset_devices(bool first);
   absl::Status refuse_unsupported() const;
   void note_accepted() const;
+  absl::Status check_reserved() const;
   std::vector<DeviceInfo> device_info() const;
   absl::Status start_vcpus();
   void stop_vcpus();
