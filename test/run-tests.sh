@@ -51,6 +51,10 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
   else
     record "RESULT FAIL native/microguests runner missing"
   fi
+  # The QNX configuration corpus (x86_64 files; the aarch64 ones run with
+  # the aarch64 lane's cross build below).
+  bash test/qnxcfg/run.sh x86_64 2>&1 | tee "$logdir/qnxcfg.out" | grep '^RESULT ' >> "$results"
+  grep '^RESULT ' "$logdir/qnxcfg.out"
   for suite in sdk control; do
     if [ -x test/$suite/run.sh ]; then
       bash test/$suite/run.sh 2>&1 | tee "$logdir/$suite.out" | grep '^RESULT ' >> "$results"
@@ -91,6 +95,8 @@ if [ "$lane" = all ] || [ "$lane" = aarch64 ]; then
     bash test/lanes/aarch64/unit.sh 2>&1 | tee "$logdir/aarch64-unit.out" | grep '^RESULT ' >> "$results"
     grep -c '^RESULT PASS ' "$logdir/aarch64-unit.out" | sed 's/$/ aarch64-unit cases passed/'
     grep '^RESULT [FS]' "$logdir/aarch64-unit.out"
+    bash test/qnxcfg/run.sh aarch64 2>&1 | tee "$logdir/qnxcfg-aarch64.out" | grep '^RESULT ' >> "$results"
+    grep '^RESULT ' "$logdir/qnxcfg-aarch64.out"
   else
     record "RESULT FAIL aarch64/lane runner missing"
   fi

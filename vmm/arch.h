@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,10 @@ class Machine {
   virtual bool supports_user_irqchip(unsigned /*kind*/) const { return false; }
   // Default RAM when a config gives none.
   virtual uint64_t default_ram_base() const = 0;
+  // Guest-physical addresses RAM placed without a start must avoid (the
+  // machine's devices and PCI window), [first, end); none: {0, 0}. RAM that
+  // would cross it is split around it, as QEMU splits a PC's RAM at 3 GiB.
+  virtual std::pair<uint64_t, uint64_t> ram_hole() const { return {0, 0}; }
   // Boot step a: loads kernel/initrd/data and writes the boot tables into
   // guest memory (zeroed before a reset in place); also what the backend
   // will need from the devices (e.g. which in-kernel interrupt controller).

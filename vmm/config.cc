@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -155,6 +156,88 @@ const SetVar* Config::var(const std::string& name) const {
 // ---------------------------------------------------------------------------
 // Tokenizer
 
+absl::StatusOr<std::string> ExpandAsinfo(const std::string& text, const SourceLoc& where) {
+  static constexpr std::string_view kStart = "$asinfo_start{", kLength = "$asinfo_length{";
+  std::string out;
+  size_t i = 0;
+  std::string iomem;
+  bool read = false;
+  while (i < text.size()) {
+    size_t d = text.find('$', i);
+    if (d == std::string::npos) break;
+    out.append(text, i, d - i);
+    std::string_view rest = std::string_view(text).substr(d);
+    bool start = rest.starts_with(kStart);
+    if (!start && !rest.starts_with(kLength)) {
+      out += '$';
+      i = d + 1;
+      continue;
+    }
+    size_t open = d + (start ? kStart : kLength).size();
+    size_t close = text.find('}', open);
+    if (close == std::string::npos)
+      return ConfigError(where, "`$asinfo`: missing `}` in " + Q(text));
+    std::string name = text.substr(open, close - open);
+    if (name.empty()) return ConfigError(where, "`$asinfo`: empty region name in " + Q(text));
+    const char* env = getenv("QVM_IOMEM");
+    const std::string src = env && *env ? env : "/proc/iomem";
+    if (!read) {
+      int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return ConfigError(where, "`$asinfo`: cannot read " + Q(src) + ": " + strerror(errno));
+      char buf[4096];
+      for (;;) {
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        iomem.append(buf, size_t(r));
+        if (iomem.size() > (4u << 20)) break;  // bounded
+      }
+      ::close(fd);
+      read = true;
+    }
+    // Lines "  START-END : NAME" (hex, END inclusive).
+    std::optional<uint64_t> lo, hi;
+    size_t p = 0;
+    while (p < iomem.size() && !lo) {
+      size_t e = iomem.find('\n', p);
+      if (e == std::string::npos) e = iomem.size();
+      std::string_view line = std::string_view(iomem).substr(p, e - p);
+      p = e + 1;
+      size_t colon = line.find(" : ");
+      size_t dash = line.find('-');
+      if (colon == std::string_view::npos || dash == std::string_view::npos || dash > colon)
+        continue;
+      std::string_view n = line.substr(colon + 3);
+      if (n != name && !(n.size() > name.size() && n.starts_with(name) && n[name.size()] == '@'))
+        continue;
+      auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+      };
+      std::string_view a = trim(line.substr(0, dash));
+      std::string_view b = trim(line.substr(dash + 1, colon - dash - 1));
+      lo = ParseHex(a);
+      hi = ParseHex(b);
+      if (!lo || !hi || *hi < *lo)
+        return ConfigError(where, "`$asinfo`: bad line in " + Q(src) + ": " + Q(line));
+    }
+    if (!lo)
+      return ConfigError(where, "`$asinfo`: no host region " + Q(name) + " in " + Q(src));
+    if (*lo == 0 && *hi == 0)
+      return ConfigError(where, "`$asinfo`: " + Q(src) + " shows region " + Q(name) +
+                                    " at 0 (its addresses need CAP_SYS_ADMIN: run qvm as root)");
+    uint64_t v = start ? *lo : *hi - *lo + 1;
+    char num[24];
+    snprintf(num, sizeof num, "0x%llx", static_cast<unsigned long long>(v));
+    out += num;
+    i = close + 1;
+  }
+  out.append(text, i, std::string::npos);
+  return out;
+}
+
 absl::StatusOr<std::vector<Token>> Tokenize(const std::string& text,
                                             const std::string& file) {
   std::vector<Token> out;
@@ -253,7 +336,7 @@ bool IsTopLevel(std::string_view s) {
       "system", "ram",    "rom",    "reserve", "cpu",    "load",
       "initrd", "data",   "fdt",    "acpi",    "cmdline", "vdev", "module",
       "pass",   "set",    "logger", "dump",    "unsupported",
-      "dryrun", "debug"};
+      "dryrun", "debug",  "tolerance", "safety", "user"};
   for (std::string_view w : kWords)
     if (s == w) return true;
   return false;
@@ -267,6 +350,12 @@ class Parser {
     cfg_.system = "qvm";
     while (i_ < toks_.size()) {
       const Token& t = toks_[i_++];
+      if (t.text == "set") {
+        // QNX: a `set` inside a `cpu` or `vdev` context applies there
+        // (`set debug off` of one vdev) and does not end the context.
+        QVM_CFG_TRY(Set(t));
+        continue;
+      }
       if (IsTopLevel(t.text)) {
         QVM_CFG_TRY(CloseContext());
         QVM_CFG_TRY(TopLevel(t));
@@ -297,9 +386,12 @@ class Parser {
   enum class Ctx { None, Cpu, Vdev, Pass, Reserve };
 
   // The argument of `kw`; `label` names it in the error when it is missing.
+  // An argument comes from the same file as its keyword: an option left
+  // without one at the end of an `@file` is an error there, not a taker of
+  // the next command-line token.
   absl::StatusOr<const Token*> Arg(const Token& kw,
                                    std::string_view label = {}) {
-    if (i_ >= toks_.size())
+    if (i_ >= toks_.size() || toks_[i_].where.file != kw.where.file)
       return ConfigError(kw.where,
                          Q(label.empty() ? kw.text : label) +
                              ": missing argument");
@@ -407,6 +499,37 @@ class Parser {
       cfg_.debug = true;
       cfg_.debug_where = t.where;
       return absl::OkStatus();
+    }
+    if (w == "tolerance") {
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      auto us = ParseNumber((*a)->text);
+      if (!us)
+        return ConfigError((*a)->where, "`tolerance`: bad number " + Q((*a)->text));
+      cfg_.tolerance = *us;
+      cfg_.tolerance_where = t.where;
+      return absl::OkStatus();
+    }
+    if (w == "safety") {
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      const std::string& v = (*a)->text;
+      if (v == "required")
+        return ConfigError((*a)->where,
+                           "`safety required`: qvm has no safety-certified components");
+      if (v != "none" && v != "warn")
+        return ConfigError((*a)->where, "`safety`: unknown value " + Q(v) +
+                                            " (valid: none, warn, required)");
+      cfg_.safety = v;
+      cfg_.safety_where = t.where;
+      return absl::OkStatus();
+    }
+    if (w == "user") {
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      return ConfigError(t.where,
+                         "`user`: qvm does not change its user; start it as that user "
+                         "(runuser, or User= in a systemd unit) with access to /dev/kvm");
     }
     return ConfigError(t.where, "unknown option " + Q(w));  // not reached
   }
@@ -587,6 +710,12 @@ class Parser {
           return ConfigError(val.where,
                              Q(var.text) + ": bad number " + Q(val.text));
         break;
+      case VarType::Size:
+        s.number = ParseSize(val.text);
+        if (!s.number)
+          return ConfigError(val.where,
+                             Q(var.text) + ": bad size " + Q(val.text));
+        break;
       case VarType::String:
         if (val.text.empty())
           return ConfigError(val.where, Q(var.text) + ": empty value");
@@ -639,26 +768,48 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // QNX: `unsupported instruction|reference|register abort|fail|ignore`;
+  // qvm's extension: `unsupported ignore|log|fault|terminate` (every type).
   absl::Status Unsupported(const Token& t) {
     auto a = Arg(t);
     if (!a.ok()) return a.status();
     const std::string& v = (*a)->text;
-    UnsupportedSpec u;
+    UnsupportedSpec u = cfg_.unsupported.value_or(UnsupportedSpec{});
     u.where = t.where;
-    if (v == "ignore") {
-      u.action = UnsupportedAction::Ignore;
-    } else if (v == "log") {
-      u.action = UnsupportedAction::Log;
-    } else if (v == "fault") {
-      u.action = UnsupportedAction::Fault;
-    } else if (v == "terminate") {
-      u.action = UnsupportedAction::Terminate;
-    } else {
-      return ConfigError((*a)->where,
-                         "`unsupported`: unknown action " + Q(v));
+    static constexpr std::pair<std::string_view, UnsupportedAction> kOwn[] = {
+        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log},
+        {"fault", UnsupportedAction::Fault}, {"terminate", UnsupportedAction::Terminate}};
+    for (const auto& [word, act] : kOwn) {
+      if (v == word) {
+        u.action = act;
+        cfg_.unsupported = u;
+        return absl::OkStatus();
+      }
     }
-    cfg_.unsupported = u;
-    return absl::OkStatus();
+    std::optional<UnsupportedAction>* type = v == "instruction" ? &u.instruction
+                                             : v == "reference" ? &u.reference
+                                             : v == "register"  ? &u.reg
+                                                                : nullptr;
+    if (!type)
+      return ConfigError((*a)->where,
+                         "`unsupported`: unknown type " + Q(v) +
+                             " (valid: instruction, reference, register; or one action "
+                             "for all: ignore, log, fault, terminate)");
+    auto b = Arg(**a, "unsupported " + v);
+    if (!b.ok()) return b.status();
+    const std::string& w = (*b)->text;
+    static constexpr std::pair<std::string_view, UnsupportedAction> kQnx[] = {
+        {"abort", UnsupportedAction::Terminate}, {"fail", UnsupportedAction::Fault},
+        {"ignore", UnsupportedAction::Ignore}, {"log", UnsupportedAction::Log}};
+    for (const auto& [word, act] : kQnx) {
+      if (w == word) {
+        *type = act;
+        cfg_.unsupported = u;
+        return absl::OkStatus();
+      }
+    }
+    return ConfigError((*b)->where, "`unsupported " + v + "`: unknown action " + Q(w) +
+                                        " (valid: abort, fail, ignore, log)");
   }
 
   // ---- cpu
@@ -674,6 +825,11 @@ class Parser {
         policy = s.back();
         s.remove_suffix(1);
       }
+      if (s.find(',') != std::string_view::npos || (!s.empty() && s.back() == 's'))
+        return ConfigError((*a)->where,
+                           "`sched`: sporadic scheduling " + Q((*a)->text) +
+                               " is not available on Linux (no SCHED_SPORADIC); use "
+                               "PRIOr or PRIOf");
       auto prio = ParseDigits(s, 10);
       if (!prio || *prio < 1 || *prio > 255)
         return ConfigError((*a)->where,
@@ -700,12 +856,27 @@ class Parser {
       c.runmask_where = t.where;
       return absl::OkStatus();
     }
+    if (t.text == "partition") {
+      // QNX adaptive partitioning has no Linux counterpart qvm drives; the
+      // build logs how the vCPU runs instead (vmm/README.md).
+      auto a = Arg(t);
+      if (!a.ok()) return a.status();
+      if (!IsIdentifier((*a)->text))
+        return ConfigError((*a)->where, "`partition`: bad name " + Q((*a)->text));
+      c.partition = (*a)->text;
+      c.partition_where = t.where;
+      return absl::OkStatus();
+    }
+    if (t.text == "cluster")
+      return ConfigError(t.where,
+                         "`cluster`: QNX's CPU clusters have no Linux counterpart; "
+                         "give the CPUs with `runmask`");
     return ConfigError(t.where, "unknown `cpu` option " + Q(t.text));
   }
 
   // ---- locations and interrupts
   absl::StatusOr<LocSpec> Loc(const Token& kw, const Token& v,
-                              bool allow_host) {
+                              bool allow_host, bool allow_size = false) {
     LocSpec l;
     l.where = v.where;
     std::string_view s = v.text;
@@ -759,8 +930,28 @@ class Parser {
                                         "no `=HOST`: " + Q(v.text));
       return l;
     }
+    // QNX's `pass loc mem:ADDR,SIZE[,PERMS]`, `reserve loc io:PORT,SIZE`:
+    // the tail after ADDR.
+    auto tail = [&](std::string_view& spec) -> absl::Status {
+      size_t comma = spec.find(',');
+      if (!allow_size || comma == std::string_view::npos) return absl::OkStatus();
+      std::string_view rest = spec.substr(comma + 1);
+      spec = spec.substr(0, comma);
+      size_t c2 = rest.find(',');
+      auto sz = ParseSize(std::string(rest.substr(0, c2)));
+      if (!sz || *sz == 0) return bad("size");
+      l.size = *sz;
+      if (c2 != std::string_view::npos) {
+        l.perms = std::string(rest.substr(c2 + 1));
+        if (l.perms.empty() ||
+            l.perms.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos)
+          return bad("access letters");
+      }
+      return absl::OkStatus();
+    };
     if (s.starts_with("io:")) {
       l.space = Space::Io;
+      QVM_CFG_TRY(tail(s));
       auto p = ParseNumber(std::string(s.substr(3)));
       if (!p || *p > 0xffff) return bad("I/O port");
       l.addr = *p;
@@ -775,7 +966,10 @@ class Parser {
       s.remove_prefix(4);
     } else if (s.find(':') != std::string_view::npos) {
       return bad("location");
+    } else {
+      l.bare = true;
     }
+    QVM_CFG_TRY(tail(s));
     l.space = Space::Mem;
     auto a = ParseSize(std::string(s));
     if (!a) return bad("address");
@@ -876,7 +1070,7 @@ class Parser {
     if (t.text == "loc") {
       auto a = Arg(t);
       if (!a.ok()) return a.status();
-      auto l = Loc(t, **a, /*allow_host=*/true);
+      auto l = Loc(t, **a, /*allow_host=*/true, /*allow_size=*/true);
       if (!l.ok()) return l.status();
       p.locs.push_back(*std::move(l));
       return absl::OkStatus();
@@ -897,7 +1091,7 @@ class Parser {
     if (t.text == "loc") {
       auto a = Arg(t);
       if (!a.ok()) return a.status();
-      auto l = Loc(t, **a, /*allow_host=*/false);
+      auto l = Loc(t, **a, /*allow_host=*/false, /*allow_size=*/true);
       if (!l.ok()) return l.status();
       r.loc = *std::move(l);
       return absl::OkStatus();
@@ -935,6 +1129,11 @@ class Expander {
                                         std::to_string(kMaxConfigTokens) +
                                         ")");
       out.push_back(t);
+      if (!t.quoted && t.text.find("$asinfo_") != std::string::npos) {
+        auto x = ExpandAsinfo(t.text, t.where);
+        if (!x.ok()) return x.status();
+        out.back().text = *std::move(x);
+      }
       return absl::OkStatus();
     }
     const std::string written = t.text.substr(1);

@@ -37,6 +37,15 @@ struct LocSpec {
   // `pass loc GUEST=HOST`: the host side, same space as the guest side.
   // Mem: any 64-bit address; Io: 0..0xffff. PCI locations take no host.
   std::optional<uint64_t> host;
+  // `loc ADDR` without a space: QNX's "the device's default space". The
+  // parser reads it as Mem; a vdev instance moves it to Io when its factory
+  // may live in I/O space (QVM_VDEVF_SPACE_IO), as QNX's port devices
+  // (8259, ser8250, ...) default to io:.
+  bool bare = false;
+  // `pass loc mem:ADDR,SIZE,PERMS`, `reserve loc mem:ADDR,SIZE` (QNX): the
+  // size and the access letters.
+  std::optional<uint64_t> size;
+  std::string perms;
   SourceLoc where;  // of the SPEC token
 };
 
@@ -58,11 +67,13 @@ struct MemSpec {
 
 struct CpuSpec {
   std::optional<int> priority;  // `sched PRIO[r|f|o]`
+  std::string partition;        // `partition NAME` (QNX APS; noted, not used)
   char policy = 'o';            // r = SCHED_RR, f = SCHED_FIFO, o = other
   std::vector<int> runmask;     // host CPU numbers; empty = any
   SourceLoc where;              // of the `cpu` keyword
   SourceLoc sched_where;        // of `sched` (when given)
   SourceLoc runmask_where;      // of `runmask` (when given)
+  SourceLoc partition_where;    // of `partition` (when given)
 };
 
 // A device-specific option, validated against the plug-in's option list
@@ -125,14 +136,22 @@ struct SetVar {
 enum class LogLevel { Fatal, Internal, Error, Warn, Info, Debug, Verbose };
 struct LoggerSpec {
   std::vector<LogLevel> levels;  // filters
-  std::string dest;              // "stdout", "stderr", "none" or a path
+  // "stdout", "stderr", "none", "slog" (the host's system log: syslog(3))
+  // or a path
+  std::string dest;
   SourceLoc where;
 };
 
 enum class UnsupportedAction { Ignore, Log, Fault, Terminate };
+// `unsupported`: QNX's `unsupported TYPE ACTION` (TYPE instruction |
+// reference | register, ACTION abort = Terminate | fail = Fault | ignore),
+// one per type, the last of each type winning; and qvm's extension
+// `unsupported ACTION` (ignore | log | fault | terminate), one action for
+// every type a TYPE does not name.
 struct UnsupportedSpec {
-  UnsupportedAction action = UnsupportedAction::Log;
-  SourceLoc where;
+  std::optional<UnsupportedAction> action;  // `unsupported ACTION`
+  std::optional<UnsupportedAction> instruction, reference, reg;
+  SourceLoc where;  // of the last `unsupported`
 };
 
 struct Config {
@@ -149,11 +168,15 @@ struct Config {
   std::optional<std::string> dump;  // `dump DIR` or `dump "|CMD"`
   std::optional<UnsupportedSpec> unsupported;
   bool dryrun = false;
-  bool debug = false;
+  bool debug = false;  // top-level `debug` (QNX: guest debugging; noted)
+  // QNX's `tolerance MICROSECONDS` and `safety none|warn` (noted; `safety
+  // required` and `user` are refused by the parser).
+  std::optional<uint64_t> tolerance;
+  std::string safety;
 
   // Where the single-valued options above were given (empty file: absent).
   SourceLoc system_where, cmdline_where, dump_where, dryrun_where,
-      debug_where;
+      debug_where, tolerance_where, safety_where;
 
   // Convenience lookups of `set` variables (last one wins).
   const SetVar* var(const std::string& name) const;
@@ -186,6 +209,16 @@ std::optional<uint64_t> ParseSize(const std::string& s);
 // the file that token came from (argv tokens and absolute paths: unchanged).
 // Load paths are already resolved; vdev options (`hostdev FILE`) may use it.
 std::string ResolvePath(const SourceLoc& where, const std::string& path);
+
+// `$asinfo_start{NAME}` and `$asinfo_length{NAME}` (QNX: a region of the
+// host's system page asinfo) in `text`, replaced by the start and length
+// of the host's physical region NAME in 0x hex. Linux's list of named
+// physical regions is /proc/iomem (`$QVM_IOMEM` names another file of that
+// format): the first entry, at any depth, whose name is NAME or begins
+// with "NAME@" (a device-tree node with its unit address). Reading real
+// addresses there needs CAP_SYS_ADMIN; without it the kernel shows zeros,
+// which is refused. Errors name the token.
+absl::StatusOr<std::string> ExpandAsinfo(const std::string& text, const SourceLoc& where);
 
 // Limits of `@file` expansion.
 inline constexpr int kMaxIncludeDepth = 16;

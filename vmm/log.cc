@@ -1,6 +1,7 @@
 #include "vmm/log.h"
 
 #include <fcntl.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,8 +14,22 @@ namespace {
 
 struct Sink {
   unsigned mask;  // bit per LogLevel
-  int fd;
+  int fd;         // kSyslog: the host's system log (`logger ... slog`)
 };
+constexpr int kSyslog = -1;
+
+int SyslogPriority(LogLevel l) {
+  switch (l) {
+    case LogLevel::Fatal: return LOG_CRIT;
+    case LogLevel::Internal: return LOG_ERR;
+    case LogLevel::Error: return LOG_ERR;
+    case LogLevel::Warn: return LOG_WARNING;
+    case LogLevel::Info: return LOG_INFO;
+    case LogLevel::Debug:
+    case LogLevel::Verbose: return LOG_DEBUG;
+  }
+  return LOG_INFO;
+}
 
 std::mutex g_log_mu;
 std::vector<Sink> g_sinks = {{0x1f, 2}};  // fatal..info → stderr
@@ -50,7 +65,12 @@ absl::Status LogConfigure(const std::vector<LoggerSpec>& specs) {
     if (s.dest == "stdout") fd = 1;
     else if (s.dest == "stderr") fd = 2;
     else if (s.dest == "none") continue;
-    else {
+    else if (s.dest == "slog") {
+      // QNX's slogger2; on Linux the system log (journald or syslogd read
+      // /dev/log), tagged "qvm" with the pid.
+      openlog("qvm", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+      fd = kSyslog;
+    } else {
       fd = open(s.dest.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
       if (fd < 0)
         return ConfigError(s.where, "logger: cannot open `" + s.dest + "`");
@@ -80,6 +100,11 @@ void LogV(LogLevel level, const char* fmt, va_list ap) {
   std::lock_guard<std::mutex> g(g_log_mu);
   for (const auto& s : g_sinks)
     if (s.mask & (1u << unsigned(level))) {
+      if (s.fd == kSyslog) {
+        // Without the "qvm: " prefix and the newline (syslog adds its own).
+        syslog(SyslogPriority(level), "%.*s", int(len - 5 - 1), buf + 5);
+        continue;
+      }
       ssize_t w = write(s.fd, buf, len);
       (void)w;
     }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "vmm/arch.h"
+#include "vmm/log.h"
 #include "vmm/vm_plan.h"
 
 namespace qvm {
@@ -50,6 +51,14 @@ std::string ChoiceList(const VarDecl& decl) {
     out.append(c);
   }
   return out;
+}
+
+void NoteVariables(const Config& cfg) {
+  for (const SetVar& v : cfg.sets) {
+    const VarDecl* d = FindVariable(v.name);
+    if (d && d->note)
+      Log(LogLevel::Info, "%s: `set %s`: %s", v.where.str().c_str(), v.name.c_str(), d->note);
+  }
 }
 
 absl::Status RefuseForeignVariables(const Config& cfg, std::string_view arch) {

@@ -21,6 +21,7 @@ enum class VarType {
   Bool,      // on/off, yes/no, true/false, 1/0
   Tristate,  // a Bool or `auto` (SetVar::boolean unset)
   Number,    // ParseNumber
+  Size,      // ParseSize (QNX's "address" type: 4K, 0x1000, ...)
   String,    // any non-empty token
   Choice,    // one of VarDecl::choices (SetVar::choice = its index)
 };
@@ -36,6 +37,10 @@ struct VarDecl {
   // in "unknown type `x`".
   const char* choices = nullptr;
   const char* noun = nullptr;
+  // A variable QNX documents that has nothing to set on Linux: accepted,
+  // and the build logs "`set NAME`: NOTE" once (NOTE says why it has no
+  // effect). nullptr: the variable works.
+  const char* note = nullptr;
 };
 
 // Choice: how many values `choices` lists (for static_asserts beside the
@@ -55,6 +60,9 @@ const VarDecl* FindVariable(std::string_view name);
 std::optional<size_t> ChoiceIndex(const VarDecl& decl, std::string_view value);
 // Choice: "a, b, c".
 std::string ChoiceList(const VarDecl& decl);
+
+// Logs (info) the note of every `set` variable that has one.
+void NoteVariables(const Config& cfg);
 
 // Refuses (configuration error at the variable) the first `set` whose
 // declaration names an architecture other than `arch`.

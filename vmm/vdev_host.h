@@ -37,6 +37,11 @@ class VdevHost {
   virtual GuestMemory& memory() = 0;
   virtual Bus* bus(uint32_t space) = 0;  // nullptr for a space not present
   virtual qvm_vdev* find_device(const std::string& name) = 0;
+  // The interrupt controller an `intr NAME:LINE` or qvm_irq_set_named
+  // means: the instance called NAME, else (a device's default such as
+  // "ioapic" when the configuration renamed it) the first instance of type
+  // NAME that has interrupt lines.
+  virtual qvm_vdev* find_controller(const std::string& name) { return find_device(name); }
   virtual EventLoop& events() = 0;
   virtual int signal_msi(uint64_t address, uint32_t data) = 0;
   virtual int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,

@@ -36,6 +36,16 @@ int qvm_vdev::control(unsigned ctrl, int arg, const char* value) {
 absl::Status qvm_vdev::configure() {
   if (!state) return absl::ResourceExhaustedError("out of memory");
   configuring = true;
+  // A bare `loc ADDR` is in the device's default space: I/O for a device
+  // that may live there (QNX's port devices), else memory.
+  for (auto& l : spec.locs) {
+    if (!l.bare || !(factory->flags & QVM_VDEVF_SPACE_IO)) continue;
+    if (l.addr > 0xffff)
+      return qvm::ConfigError(l.where, absl::StrFormat(
+          "vdev %s: `loc 0x%x` is in its default space, io:, which ends at 0xffff "
+          "(write mem:0x%x for memory)", spec.type, l.addr, l.addr));
+    l.space = qvm::Space::Io;
+  }
   int rc = control(QVM_CTRL_OPTIONS_START);
   if (rc < 0)
     return qvm::ConfigError(spec.where, absl::StrFormat(
@@ -85,9 +95,16 @@ absl::Status qvm_vdev::resolve_interrupts() {
   intrs.clear();
   const auto& list = spec.intrs.empty() ? default_intrs : spec.intrs;
   for (const auto& is : list) {
-    if (is.apic)
-      return qvm::ConfigError(is.where, "`intr apic`: not supported yet");
-    qvm_vdev* c = host->find_device(is.controller);
+    if (is.apic) {
+      // QNX's `intr apic`: the controller's output goes to the CPUs' local
+      // interrupt controllers, where an interrupt controller's output goes
+      // anyway (MSIs, ExtINT); another device has no wire there.
+      if (is_pic()) continue;
+      return qvm::ConfigError(is.where, absl::StrFormat(
+          "vdev %s: `intr apic`: only an interrupt controller is wired to the CPUs; "
+          "give CONTROLLER:LINE", spec.type));
+    }
+    qvm_vdev* c = host->find_controller(is.controller);
     std::string spec_str = absl::StrCat(is.controller, ":", is.line);
     if (c == nullptr || !c->is_pic())
       return qvm::ConfigError(is.where, absl::StrFormat(

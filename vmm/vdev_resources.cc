@@ -61,7 +61,7 @@ QVM_EXPORT int qvm_irq_set_named(qvm_vdev_t* dev,
                                                              const char* controller,
                                                              unsigned line, int level) {
   if (!dev || !controller) return -EINVAL;
-  qvm_vdev* c = dev->host->find_device(controller);
+  qvm_vdev* c = dev->host->find_controller(controller);
   if (!c || !c->is_pic()) return -ENOENT;
   if (c == dev) return -EDEADLK;
   return c->pic_set_line(line, level);

@@ -69,12 +69,18 @@ qvm_vdev* Vm::find_device(const std::string& name) {
   return nullptr;
 }
 
+qvm_vdev* Vm::find_controller(const std::string& name) {
+  if (qvm_vdev* d = find_device(name)) return d;
+  for (auto& d : devs_)
+    if (d->spec.type == name && d->is_pic() && d->pic_line_count() > 0) return d.get();
+  return nullptr;
+}
+
 absl::Status Vm::refuse_unsupported() const {
   auto refuse = [](const SourceLoc& w, const std::string& what) {
     return ConfigError(w, absl::StrCat("`", what, "`: not supported yet"));
   };
   if (!cfg_.passes.empty()) return refuse(cfg_.passes[0].where, "pass");
-  if (!cfg_.reserves.empty()) return refuse(cfg_.reserves[0].where, "reserve");
   for (const auto& l : cfg_.loads) {
     // `fdt load` replaces the generated device tree of a machine described
     // by one; a machine described by ACPI has none to replace.
@@ -83,8 +89,29 @@ absl::Status Vm::refuse_unsupported() const {
                                                " (no device tree there; `acpi load` replaces "
                                                "the ACPI tables)"));
   }
-  if (cfg_.debug) return refuse(cfg_.debug_where, "debug");
   return absl::OkStatus();
+}
+
+// What QNX documents that qvm accepts without an equivalent on Linux: one
+// info line each, saying what happens instead (vmm/README.md's table).
+void Vm::note_accepted() const {
+  NoteVariables(cfg_);
+  if (cfg_.debug)
+    Log(LogLevel::Info, "%s: `debug`: no guest debugger stub in this qvm; the guest runs "
+        "normally (dumps: `dump`, SIGUSR2, `qvmctl dump`)", cfg_.debug_where.str().c_str());
+  if (cfg_.tolerance)
+    Log(LogLevel::Info, "%s: `tolerance`: no effect here: qvm's device timers are the "
+        "host's high-resolution timers (timerfd), not tick-based",
+        cfg_.tolerance_where.str().c_str());
+  if (!cfg_.safety.empty())
+    Log(cfg_.safety == "warn" ? LogLevel::Warn : LogLevel::Info,
+        "%s: `safety %s`: no component of qvm is safety-certified", cfg_.safety_where.str().c_str(),
+        cfg_.safety.c_str());
+  for (const auto& c : cfg_.cpus)
+    if (!c.partition.empty())
+      Log(LogLevel::Info, "%s: `partition %s`: no adaptive partitioning on Linux; the vCPU "
+          "thread runs in qvm's own cgroup (give it CPU shares with systemd-run or cgcreate)",
+          c.partition_where.str().c_str(), c.partition.c_str());
 }
 
 absl::Status Vm::build_memory() {
@@ -95,15 +122,39 @@ absl::Status Vm::build_memory() {
     m.where.file = "<default>";
     cfg_.mem.push_back(m);
   }
-  for (auto& m : cfg_.mem) {
-    uint64_t start = m.start ? *m.start : (mem_.top() + 0xfff) & ~0xfffull;
-    if (!m.start && mem_.regions().empty()) start = machine_->default_ram_base();
-    absl::Status st = mem_.add(start, m.size, m.rom);
-    if (!st.ok())
-      return ConfigError(m.value_where, absl::StrCat("`", m.rom ? "rom" : "ram",
-                                                     "`: ", st.message()));
-    m.start = start;
+  // RAM or ROM given without a start goes after the highest so far, around
+  // the machine's hole (one given part becomes two regions then).
+  const auto [hole, hole_end] = machine_->ram_hole();
+  std::vector<MemSpec> placed;
+  for (MemSpec m : cfg_.mem) {
+    std::vector<MemSpec> parts;
+    if (m.start) {
+      parts.push_back(m);
+    } else {
+      uint64_t start = mem_.regions().empty() ? machine_->default_ram_base()
+                                              : (mem_.top() + 0xfff) & ~0xfffull;
+      if (hole_end > hole && start >= hole && start < hole_end) start = hole_end;
+      m.start = start;
+      if (hole_end > hole && start < hole && m.size > hole - start) {
+        MemSpec high = m;
+        m.size = hole - start;
+        high.start = hole_end;
+        high.size -= m.size;
+        parts.push_back(m);
+        parts.push_back(high);
+      } else {
+        parts.push_back(m);
+      }
+    }
+    for (const MemSpec& p : parts) {
+      absl::Status st = mem_.add(*p.start, p.size, p.rom);
+      if (!st.ok())
+        return ConfigError(p.value_where, absl::StrCat("`", p.rom ? "rom" : "ram",
+                                                       "`: ", st.message()));
+      placed.push_back(p);
+    }
   }
+  cfg_.mem = std::move(placed);
   return absl::OkStatus();
 }
 
@@ -190,6 +241,44 @@ absl::Status Vm::build_devices() {
             "vdev %s: region 0x%x-0x%x overlaps guest memory", d->name,
             r.base, r.base + r.size - 1));
       }
+  return check_reserved();
+}
+
+// QNX's `reserve`: a guest-physical range (memory or ports; SIZE bytes,
+// default 1) or an interrupt line nothing in the VM may use. qvm places
+// nothing itself outside its devices' regions, so checking the built VM
+// is the whole of it.
+absl::Status Vm::check_reserved() const {
+  for (const auto& rs : cfg_.reserves) {
+    if (rs.loc) {
+      const LocSpec& l = *rs.loc;
+      if (l.space == Space::Pci)
+        return ConfigError(l.where, "`reserve loc`: a PCI location cannot be reserved");
+      uint64_t size = l.size.value_or(1);
+      if (l.addr > UINT64_MAX - (size - 1))
+        return ConfigError(l.where, "`reserve loc`: range wraps around");
+      uint64_t last = l.addr + (size - 1);
+      const Bus& bus = l.space == Space::Io ? io_ : mmio_;
+      for (const auto& r : bus.regions())
+        if (r.base <= last && l.addr <= r.base + (r.size - 1))
+          return ConfigError(l.where, absl::StrFormat(
+              "`reserve loc`: 0x%x-0x%x is reserved, and vdev %s serves 0x%x-0x%x", l.addr,
+              last, static_cast<qvm_vdev*>(r.dev)->name, r.base, r.base + r.size - 1));
+      if (l.space == Space::Mem)
+        for (const auto& m : mem_.regions())
+          if (m.gpa <= last && l.addr <= m.gpa + (m.size - 1))
+            return ConfigError(l.where, absl::StrFormat(
+                "`reserve loc`: 0x%x-0x%x is reserved, and guest memory covers 0x%x-0x%x",
+                l.addr, last, m.gpa, m.gpa + m.size - 1));
+    }
+    if (rs.intr)
+      for (const auto& d : devs_)
+        for (const auto& i : d->intrs)
+          if (i.line == *rs.intr)
+            return ConfigError(rs.where, absl::StrFormat(
+                "`reserve intr %u`: vdev %s uses %s:%u", *rs.intr, d->name,
+                i.controller->name, i.line));
+  }
   return absl::OkStatus();
 }
 
@@ -224,6 +313,7 @@ absl::Status Vm::plan() {
   absl::Status st = refuse_unsupported();
   if (st.ok()) st = RefuseForeignVariables(cfg_, machine_->name());
   if (!st.ok()) return st;
+  note_accepted();
   plan_ = MakeVmPlan(cfg_);
   st = machine_->plan(cfg_);
   if (!st.ok()) return st;
@@ -376,7 +466,11 @@ void Vm::print(FILE* out) const {
         sched = absl::StrFormat("%d%c", *c.priority, c.policy);
       if (!c.runmask.empty()) mask = absl::StrJoin(c.runmask, ",");
     }
-    fprintf(out, "  cpu %u: sched %s runmask %s\n", i, sched.c_str(), mask.c_str());
+    std::string part;
+    if (i < cfg_.cpus.size() && !cfg_.cpus[i].partition.empty())
+      part = " partition " + cfg_.cpus[i].partition + " (noted)";
+    fprintf(out, "  cpu %u: sched %s runmask %s%s\n", i, sched.c_str(), mask.c_str(),
+            part.c_str());
   }
   fprintf(out, "vdevs:\n");
   for (const auto& d : devs_) {
@@ -394,6 +488,8 @@ void Vm::print(FILE* out) const {
   }
   fprintf(out, "boot: %s\n", machine_->boot_summary().c_str());
   if (cfg_.cmdline) fprintf(out, "cmdline: %s\n", cfg_.cmdline->c_str());
+  if (cfg_.unsupported)
+    fprintf(out, "unsupported: %s\n", UnsupportedText(*cfg_.unsupported).c_str());
 }
 
 int Vm::signal_msi(uint64_t address, uint32_t data) {

@@ -62,6 +62,7 @@ class Vm : public VdevHost, public ControlTarget {
   GuestMemory& memory() override { return mem_; }
   Bus* bus(uint32_t space) override;
   qvm_vdev* find_device(const std::string& name) override;
+  qvm_vdev* find_controller(const std::string& name) override;
   EventLoop& events() override { return loop_; }
   int signal_msi(uint64_t address, uint32_t data) override;
   int set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
@@ -129,6 +130,8 @@ class Vm : public VdevHost, public ControlTarget {
   absl::Status start_backend(bool first);
   void reset_devices(bool first);
   absl::Status refuse_unsupported() const;
+  void note_accepted() const;
+  absl::Status check_reserved() const;
   std::vector<DeviceInfo> device_info() const;
   absl::Status start_vcpus();
   void stop_vcpus();

@@ -54,16 +54,6 @@ const char* LoadKindStr(LoadKind k) {
   return "?";
 }
 
-const char* UnsupportedStr(UnsupportedAction a) {
-  switch (a) {
-    case UnsupportedAction::Ignore: return "ignore";
-    case UnsupportedAction::Log: return "log";
-    case UnsupportedAction::Fault: return "fault";
-    case UnsupportedAction::Terminate: return "terminate";
-  }
-  return "?";
-}
-
 std::string IsoTime(uint64_t unix_ns) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3S%Ez",
                           absl::FromUnixNanos(int64_t(unix_ns)),
@@ -557,7 +547,7 @@ std::string Vm::env_json() {
                     JsonString(cfg_.sets[i].raw));
   absl::StrAppend(&j, "},\"dump\":", cfg_.dump ? JsonString(*cfg_.dump) : "null",
                   ",\"unsupported\":",
-                  cfg_.unsupported ? JsonString(UnsupportedStr(cfg_.unsupported->action))
+                  cfg_.unsupported ? JsonString(UnsupportedText(*cfg_.unsupported))
                                    : "null",
                   "}");
   // Memory map.

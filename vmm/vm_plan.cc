@@ -13,6 +13,22 @@ constexpr VarDecl kVmVariables[] = {
      "guest resets within 10 s that stop qvm as a reset loop (0: no limit)"},
     {"resmgr-path", VarType::String, nullptr, "the directory of /dev/qvm/<system>"},
     {"resmgr-group", VarType::String, nullptr, "the group allowed to connect"},
+    // QNX's variables that have nothing to set on Linux (vmm/README.md).
+    {"exit-on-halt", VarType::Bool, nullptr, "whether HLT/WFI leave the guest", nullptr,
+     nullptr,
+     "no effect here: KVM waits for the guest's interrupts in the host kernel (the "
+     "kvm module's halt_poll_ns tunes how long it polls first)"},
+    {"debug", VarType::Bool, nullptr, "a vdev in the status report", nullptr, nullptr,
+     "no effect here: qvm's status report (SIGUSR1) always lists every vdev"},
+    {"grow-heap", VarType::Size, nullptr, "qvm's heap reserve", nullptr, nullptr,
+     "no effect here: qvm's heap grows on demand"},
+    {"message-block-timeout", VarType::Number, nullptr, "QNX message send timeout", nullptr,
+     nullptr, "no effect here: qvm sends no blocking QNX messages"},
+    {"vdev-message-block-timeout", VarType::Number, nullptr, "a vdev's QNX message timeout",
+     nullptr, nullptr, "no effect here: qvm sends no blocking QNX messages"},
+    {"slog-buffer", VarType::Size, nullptr, "the slogger2 buffer", nullptr, nullptr,
+     "no effect here: `logger ... slog` writes to the system log (syslog(3)), which "
+     "buffers by itself"},
 };
 
 }  // namespace

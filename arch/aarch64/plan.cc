@@ -8,6 +8,15 @@ constexpr VarDecl kVariables[] = {
     {"pmu", VarType::Tristate, "aarch64", "the guest's PMUv3"},
     {"counter-offset", VarType::Number, "aarch64", "the generic timer's counter offset"},
     {"fdt-dump-file", VarType::String, "aarch64", "a copy of the generated device tree"},
+    // QNX's GIC variables: KVM's vGIC needs none of them.
+    {"gic-hwassist", VarType::Bool, "aarch64", "the GIC's virtualization assist", nullptr,
+     nullptr,
+     "no effect here: KVM's in-kernel vGIC uses the GIC's virtualization support "
+     "whenever the host has it (`vdev gic mode user` emulates one instead)"},
+    {"host-paddr-gicd", VarType::Size, "aarch64", "the host GIC distributor's address",
+     nullptr, nullptr, "no effect here: KVM finds the host's GIC itself"},
+    {"host-paddr-gich", VarType::Size, "aarch64", "the host GIC hypervisor interface's address",
+     nullptr, nullptr, "no effect here: KVM finds the host's GIC itself"},
 };
 
 }  // namespace

@@ -30,6 +30,11 @@ class X86Machine : public Machine {
   }
   std::string implied_pci_host() const override { return "pci-host"; }
   uint64_t default_ram_base() const override { return 0; }
+  // The PCI BAR window (0xC0000000), ECAM, I/O APIC, HPET, local APIC, up
+  // to 4 GiB.
+  std::pair<uint64_t, uint64_t> ram_hole() const override {
+    return {0xC0000000ull, 0x100000000ull};
+  }
 
   absl::Status plan(const Config& cfg) override {
     auto p = x86::MakePlan(cfg);

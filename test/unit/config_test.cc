@@ -178,7 +178,21 @@ const BadCase kBad[] = {
     {"logger warn \"\"", "t.conf:1:13: `logger`: empty destination"},
     {"dump \"|  \"", "t.conf:1:6: `dump`: empty command `|  `"},
     {"dump \"\"", "t.conf:1:6: `dump`: empty path"},
-    {"unsupported crash", "t.conf:1:13: `unsupported`: unknown action `crash`"},
+    {"unsupported crash",
+     "t.conf:1:13: `unsupported`: unknown type `crash` (valid: instruction, reference, "
+     "register; or one action for all: ignore, log, fault, terminate)"},
+    {"unsupported register crash",
+     "t.conf:1:22: `unsupported register`: unknown action `crash` (valid: abort, fail, "
+     "ignore, log)"},
+    {"unsupported reference", "t.conf:1:13: `unsupported reference`: missing argument"},
+    {"cpu sched 10,5,3,40,10",
+     "t.conf:1:11: `sched`: sporadic scheduling `10,5,3,40,10` is not available on Linux (no "
+     "SCHED_SPORADIC); use PRIOr or PRIOf"},
+    {"cpu cluster big",
+     "t.conf:1:5: `cluster`: QNX's CPU clusters have no Linux counterpart; give the CPUs "
+     "with `runmask`"},
+    {"cpu partition", "t.conf:1:5: `partition`: missing argument"},
+    {"set grow-heap 4Q", "t.conf:1:15: `grow-heap`: bad size `4Q`"},
     {"cmdline", "t.conf:1:1: `cmdline`: missing argument"},
     // tokenizer
     {"cmdline \"abc", "t.conf:1:9: unterminated quoted string"},
@@ -755,6 +769,12 @@ TEST_CASE("config: @file errors", "[config]") {
   CHECK(msg({"@" + d.path() + "/n1.conf"}) ==
         d.path() + "/n16.conf:1:1: `@n17.conf`: @file nesting deeper than 16");
 
+  // An option left without its argument at the end of an @file is an error
+  // at the file's own line; it does not take the next command-line token.
+  d.write_text("tail.conf", "ram 1M\nvdev ser8250 intr\n");
+  CHECK(msg({"@" + d.path() + "/tail.conf", "dryrun"}) ==
+        d.path() + "/tail.conf:2:14: `intr`: missing argument");
+
   // Tokenizer errors name the file.
   d.write_text("q.conf", "cmdline \"open\n");
   CHECK(msg({"@" + d.path() + "/q.conf"}) ==
@@ -773,6 +793,118 @@ TEST_CASE("config: ResolvePath", "[config]") {
   CHECK(ResolvePath({"/etc/qvm/x.conf", 1, 1}, "k") == "/etc/qvm/k");
   CHECK(ResolvePath({"/etc/qvm/x.conf", 1, 1}, "/abs") == "/abs");
   CHECK(ResolvePath({"x.conf", 1, 1}, "k") == "k");
+}
+
+}  // namespace
+}  // namespace qvm
+
+namespace qvm {
+namespace {
+
+TEST_CASE("config: QNX's language (unsupported, cpu partition, set in a context, debug)",
+          "[config]") {
+  Config c = MustParse(
+      "unsupported register abort\n"
+      "unsupported reference fail unsupported reference ignore\n"
+      "unsupported instruction fail\n"
+      "cpu sched 10 runmask 4,5 partition system\n"
+      "vdev ser8250 set debug off loc io:0x2f8\n"
+      "set exit-on-halt off set slog-buffer 8K set grow-heap 0x4000\n"
+      "set message-block-timeout 200\n"
+      "debug\n"
+      "logger debug,info,error slog\n");
+  REQUIRE(c.unsupported);
+  CHECK_FALSE(c.unsupported->action);
+  CHECK(c.unsupported->reg == UnsupportedAction::Terminate);
+  CHECK(c.unsupported->reference == UnsupportedAction::Ignore);
+  CHECK(c.unsupported->instruction == UnsupportedAction::Fault);
+  REQUIRE(c.cpus.size() == 1);
+  CHECK(c.cpus[0].partition == "system");
+  CHECK(c.cpus[0].partition_where.str() == "t.conf:4:26");
+  CHECK(c.cpus[0].runmask == std::vector<int>{4, 5});
+  // `set` inside a vdev does not end it: the `loc` after it is the vdev's.
+  REQUIRE(c.vdevs.size() == 1);
+  REQUIRE(c.vdevs[0].locs.size() == 1);
+  CHECK(c.vdevs[0].locs[0].addr == 0x2f8u);
+  REQUIRE(c.var("debug"));
+  CHECK(c.var("debug")->boolean == false);
+  CHECK(c.var("exit-on-halt")->boolean == false);
+  CHECK(c.var("slog-buffer")->number == 8192u);
+  CHECK(c.var("grow-heap")->number == 0x4000u);
+  CHECK(c.var("message-block-timeout")->number == 200u);
+  CHECK(c.debug);
+  REQUIRE(c.loggers.size() == 1);
+  CHECK(c.loggers[0].dest == "slog");
+
+  // qvm's one-word form stays, beside QNX's per-type ones.
+  Config d = MustParse("unsupported terminate unsupported register ignore\n");
+  CHECK(d.unsupported->action == UnsupportedAction::Terminate);
+  CHECK(d.unsupported->reg == UnsupportedAction::Ignore);
+}
+
+}  // namespace
+}  // namespace qvm
+
+namespace qvm {
+namespace {
+
+TEST_CASE("config: QNX's tolerance, safety and user", "[config]") {
+  Config c = MustParse("tolerance 100 safety warn\n");
+  CHECK(c.tolerance == 100u);
+  CHECK(c.safety == "warn");
+  CHECK(c.safety_where.str() == "t.conf:1:15");
+  auto req = ParseText("safety required\n");
+  REQUIRE_FALSE(req.ok());
+  CHECK(std::string(req.status().message()) ==
+        "t.conf:1:8: `safety required`: qvm has no safety-certified components");
+  auto user = ParseText("user 100:100\n");
+  REQUIRE_FALSE(user.ok());
+  CHECK(std::string(user.status().message()).starts_with("t.conf:1:1: `user`: qvm does not change"));
+}
+
+}  // namespace
+}  // namespace qvm
+
+namespace qvm {
+namespace {
+
+TEST_CASE("config: $asinfo_start/$asinfo_length from the host's /proc/iomem", "[config]") {
+  TempDir d;
+  d.write_text("iomem",
+               "00000000-00000fff : Reserved\n"
+               "00001000-0009fbff : System RAM\n"
+               "80000000-8fffffff : PCI Bus 0000:00\n"
+               "  88000000-880fffff : gpu_carveout@88000000\n"
+               "fed00000-fed003ff : HPET 0\n"
+               "feb00000-feb00000 : zero\n");
+  setenv("QVM_IOMEM", (d.path() + "/iomem").c_str(), 1);
+  SourceLoc w{"t.conf", 3, 10};
+  auto a = ExpandAsinfo("mem:$asinfo_start{gpu_carveout},$asinfo_length{gpu_carveout},rwcxm", w);
+  REQUIRE(a.ok());
+  CHECK(*a == "mem:0x88000000,0x100000,rwcxm");
+  CHECK(*ExpandAsinfo("$asinfo_length{HPET 0}", w) == "0x400");
+  CHECK(*ExpandAsinfo("$x$asinfo_start{System RAM}", w) == "$x0x1000");
+  CHECK(ExpandAsinfo("$asinfo_start{nope}", w).status().message() ==
+        "t.conf:3:10: `$asinfo`: no host region `nope` in `" + d.path() + "/iomem`");
+  CHECK(ExpandAsinfo("$asinfo_start{gpu", w).status().message() ==
+        "t.conf:3:10: `$asinfo`: missing `}` in `$asinfo_start{gpu`");
+  // Through the parser, in QNX's `pass loc mem:ADDR,SIZE,PERMS`.
+  d.write_text("p.conf", "pass loc mem:$asinfo_start{gpu_carveout},"
+                         "$asinfo_length{gpu_carveout},rwcxm\n");
+  auto c = ParseArgs({"@" + d.path() + "/p.conf"});
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->passes.size() == 1);
+  REQUIRE(c->passes[0].locs.size() == 1);
+  CHECK(c->passes[0].locs[0].addr == 0x88000000u);
+  CHECK(c->passes[0].locs[0].size == 0x100000u);
+  CHECK(c->passes[0].locs[0].perms == "rwcxm");
+  // Without CAP_SYS_ADMIN the kernel shows zeros: refused, saying so.
+  d.write_text("zeros", "00000000-00000000 : gpu_carveout@88000000\n");
+  setenv("QVM_IOMEM", (d.path() + "/zeros").c_str(), 1);
+  CHECK(std::string(ExpandAsinfo("$asinfo_start{gpu_carveout}", w).status().message())
+            .find("need CAP_SYS_ADMIN") != std::string::npos);
+  unsetenv("QVM_IOMEM");
 }
 
 }  // namespace

@@ -198,6 +198,20 @@ TEST_CASE("one unsupported policy decides for the three kinds of operation") {
   CHECK(term.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Terminate);
   CHECK(term.action(Unsupported::Msr) == UnsupportedAction::Terminate);
   CHECK(term.log_level() == LogLevel::Warn);
+  // QNX's per-type form: reference = unassigned accesses, instruction = an
+  // access qvm cannot decode, register = MSRs; a type overrides qvm's
+  // one-word action, `set msr-unknown` overrides `register`.
+  UnsupportedSpec qnx;
+  qnx.reference = UnsupportedAction::Ignore;
+  qnx.reg = UnsupportedAction::Terminate;
+  UnsupportedPolicy typed(UnsupportedAction::Fault, std::nullopt, qnx);
+  CHECK(typed.action(Unsupported::Unassigned) == UnsupportedAction::Ignore);
+  CHECK(typed.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Fault);
+  CHECK(typed.action(Unsupported::Msr) == UnsupportedAction::Terminate);
+  UnsupportedPolicy typed_msr(std::nullopt, UnsupportedAction::Log, qnx);
+  CHECK(typed_msr.action(Unsupported::Msr) == UnsupportedAction::Log);
+  CHECK(typed_msr.action(Unsupported::SyndromelessAbort) == UnsupportedAction::Log);
+  CHECK(typed_msr.log_level() == LogLevel::Warn);
   UnsupportedPolicy msr(UnsupportedAction::Fault, UnsupportedAction::Ignore);
   CHECK(msr.action(Unsupported::Unassigned) == UnsupportedAction::Fault);
   CHECK(msr.action(Unsupported::Msr) == UnsupportedAction::Ignore);

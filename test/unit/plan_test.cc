@@ -476,3 +476,32 @@ TEST_CASE("recipe: a reset loop stops qvm at `set reset-loop N`", "[plan][recipe
 }
 
 }  // namespace
+
+namespace qvm {
+namespace {
+
+TEST_CASE("recipe: RAM given without a start is split around the machine's hole", "[plan]") {
+  auto machine = CreateMachine();
+  auto [hole, hole_end] = machine->ram_hole();
+  if (hole_end <= hole) {
+    SUCCEED("this architecture's machine has no hole");
+    return;
+  }
+  // 512 MiB more than fits below the hole: the rest goes above it.
+  uint64_t mib = (hole >> 20) + 512;
+  Vm vm(MustParse({"ram", std::to_string(mib) + "M", "load", "/nonexistent/kernel"}),
+        std::move(machine));
+  absl::Status st = vm.build();  // fails after memory (devices, or the kernel)
+  INFO(st.ToString());
+  CHECK_FALSE(st.ok());
+  CHECK(std::string(st.message()).find("`ram`") == std::string::npos);
+  const auto& r = vm.memory().regions();
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].gpa == 0u);
+  CHECK(r[0].size == hole);
+  CHECK(r[1].gpa == hole_end);
+  CHECK(r[1].size == 512ull << 20);
+}
+
+}  // namespace
+}  // namespace qvm

@@ -327,3 +327,27 @@ TEST_CASE_METHOD(HpetFixture, "hpet: hostile accesses", "[hpet]") {
   CHECK(h.armed_timers(d) == 0);
   CHECK(h.control(d, QVM_CTRL_STATUS) == 0);
 }
+
+TEST_CASE("hpet: intrmap names the I/O APIC the timers drive", "[hpet]") {
+  HostFixture f;
+  fake::Config c;
+  c.options = {{"intrmap", "myioapic:2"}};
+  qvm_vdev *d = f.make("hpet", c);
+  f.h.mwrite(d, kBase + kConf, 8, 3);  // enable + legacy replacement
+  f.h.mwrite(d, kBase + TnConf(0), 8, kEnb);
+  f.h.mwrite(d, kBase + TnCmp(0), 8, 1000);
+  f.h.advance(1 * kMs);
+  bool mine = false, other = false;
+  for (const auto &e : d->named) {
+    if (e.controller == "myioapic" && e.line == 2) mine = true;
+    if (e.controller != "myioapic") other = true;
+  }
+  CHECK(mine);
+  CHECK_FALSE(other);
+  for (const char *bad : {"myioapic:0", "myioapic", ":2", "myioapic:2x", ""}) {
+    INFO(bad);
+    fake::Config b;
+    b.options = {{"intrmap", bad}};
+    CHECK(f.h.create("hpet", b) == nullptr);
+  }
+}

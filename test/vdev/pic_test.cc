@@ -349,3 +349,28 @@ TEST_CASE("ioapic: devices drive it through qvm_intr_set", "[ioapic]") {
   io->factory->pic->eoi(io, io->state, 0x49);
   CHECK(io->msis.size() == 1);
 }
+
+TEST_CASE("8259: QNX's layout, one instance per chip", "[pic]") {
+  HostFixture f;
+  fake::Config master, slave;
+  master.locs.push_back({QVM_SPACE_IO, 0x20});
+  slave.locs.push_back({QVM_SPACE_IO, 0xA0});
+  qvm_vdev *m = f.make("8259", master);
+  qvm_vdev *s = f.make("8259", slave);
+  // The pair's instance serves master, slave and ELCR; the slave's none.
+  REQUIRE(m->regions.size() == 3);
+  CHECK(m->regions[0].base == 0x20);
+  CHECK(m->regions[1].base == 0xA0);
+  CHECK(m->regions[2].base == 0x4D0);
+  CHECK(s->regions.empty());
+  CHECK(m->factory->pic->line_count(m, m->state) == 16);
+  CHECK(s->factory->pic->line_count(s, s->state) == 0);
+  CHECK(s->factory->pic->set_line(s, s->state, 3, 1) < 0);
+  // A single loc elsewhere is the pair with its master there.
+  f.h.reset();
+  fake::Config other;
+  other.locs.push_back({QVM_SPACE_IO, 0x120});
+  qvm_vdev *o = f.make("8259", other);
+  REQUIRE(o->regions.size() == 3);
+  CHECK(o->regions[0].base == 0x120);
+}

@@ -316,3 +316,24 @@ TEST_CASE_METHOD(UartFixture, "ser8250: its console comes from qvm_console_open,
   feed("x");
   CHECK(rd(RBR) == 'x');
 }
+
+TEST_CASE("ser8250: QNX's sched and batch have no effect; delayed is refused", "[ser8250]") {
+  HostFixture f;
+  Pipes p;
+  f.h.hostdevs[">-"] = dup(p.out[1]);
+  f.h.hostdevs["<-"] = dup(p.in[0]);
+  fake::Config c;
+  c.options = {{"sched", "10"}, {"batch", "500"}};
+  CHECK(f.h.create("ser8250", c) != nullptr);
+  for (const char *bad : {"x", "", "-1"}) {
+    fake::Config b;
+    b.options = {{"sched", bad}};
+    CHECK(f.h.create("ser8250", b) == nullptr);
+  }
+  fake::Config d;
+  d.options = {{"delayed", "5"}};
+  CHECK(f.h.create("ser8250", d) == nullptr);
+  fake::Config io;
+  io.options = {{"hostvector", "32"}};
+  CHECK(f.h.create("ioapic", io) == nullptr);
+}

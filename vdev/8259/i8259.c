@@ -5,6 +5,12 @@
  * Ports (defaults; `loc` 1/2/3 override master, slave, ELCR bases):
  *   0x20-0x21 master, 0xA0-0xA1 slave, 0x4D0-0x4D1 ELCR (master, slave).
  *
+ * QNX's layout, one instance per chip told apart by its one `loc`: the
+ * instance at 0xA0 is the slave chip, which the pair's instance serves (it
+ * takes no ports and has no lines of its own: the slave's inputs are lines
+ * 8-15 of the pair); an instance with one `loc` elsewhere is the pair with
+ * its master there (slave 0xA0, ELCR 0x4D0).
+ *
  * Inputs: lines 0-7 master, 8-15 slave (set_line). Line 2 is the cascade
  * input and is driven internally by the slave's output; setting it from
  * outside is ignored. A line is level-sensitive when its ELCR bit (or
@@ -52,6 +58,7 @@ struct pic {
     struct chip c[2];
     uint64_t base[3];
     int extint;
+    int slave_only; /* QNX layout: the slave chip's instance (no ports, no lines) */
 };
 
 static const char *const pic_options[] = {NULL};
@@ -294,7 +301,7 @@ static int pic_inta(qvm_vdev_t *dev, void *state)
 static int pic_set_line(qvm_vdev_t *dev, void *state, unsigned line, int level)
 {
     struct pic *p = state;
-    if (line >= 16)
+    if (line >= 16 || p->slave_only)
         return -EINVAL;
     if (line == 2)
         return 0; /* cascade input: driven by the slave */
@@ -305,9 +312,9 @@ static int pic_set_line(qvm_vdev_t *dev, void *state, unsigned line, int level)
 
 static unsigned pic_line_count(qvm_vdev_t *dev, void *state)
 {
+    struct pic *p = state;
     (void)dev;
-    (void)state;
-    return 16;
+    return p->slave_only ? 0 : 16;
 }
 
 static uint8_t port_read(qvm_vdev_t *dev, struct pic *p, unsigned region,
@@ -396,6 +403,19 @@ static int pic_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return -EINVAL;
     case QVM_CTRL_OPTIONS_END: {
         static const uint64_t defaults[3] = {0x20, 0xA0, 0x4D0};
+        if (qvm_loc_count(dev) == 1) {
+            uint32_t space = QVM_SPACE_IO;
+            uint64_t base = 0;
+            if (qvm_loc_get(dev, 0, &space, &base))
+                return -EINVAL;
+            if (space == QVM_SPACE_IO && base == defaults[1]) {
+                p->slave_only = 1;
+                qvm_log(dev, QVM_LOG_INFO,
+                        "loc 0xa0: the slave 8259, served with its master by the "
+                        "pair's instance");
+                return 0;
+            }
+        }
         for (unsigned i = 0; i < 3; i++) {
             uint32_t space = QVM_SPACE_IO;
             uint64_t base = defaults[i];
@@ -418,8 +438,10 @@ static int pic_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     }
     case QVM_CTRL_GEN_ACPI:
         /* Dual 8259s present: the MADT's PCAT_COMPAT flag. */
-        return qvm_acpi_legacy(dev, QVM_ACPI_LEGACY_8259);
+        return p->slave_only ? 0 : qvm_acpi_legacy(dev, QVM_ACPI_LEGACY_8259);
     case QVM_CTRL_RESET: {
+        if (p->slave_only)
+            return 0;
         uint8_t lines[2] = {p->c[0].last_level, p->c[1].last_level};
         pic_power_on(p);
         /* Inputs keep their current level; edges need a new rising edge. */
@@ -429,6 +451,10 @@ static int pic_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     }
     case QVM_CTRL_STATUS:
+        if (p->slave_only) {
+            qvm_log(dev, QVM_LOG_INFO, "slave chip: served by the pair's instance");
+            return 0;
+        }
         qvm_log(dev, QVM_LOG_INFO,
                 "master irr=%02x isr=%02x imr=%02x base=%02x elcr=%02x; "
                 "slave irr=%02x isr=%02x imr=%02x base=%02x elcr=%02x; int=%d",

@@ -128,9 +128,10 @@ struct hpet {
     uint64_t base_ns;
     struct hpet_timer t[NTIMERS];
     uint64_t bad_accesses;
+    char ioapic[64]; /* the I/O APIC the timers drive (`intrmap`) */
 };
 
-static const char *const hpet_options[] = {"frequency", NULL};
+static const char *const hpet_options[] = {"frequency", "intrmap", NULL};
 
 /* ---- counter ------------------------------------------------------------ */
 
@@ -187,7 +188,7 @@ static int route_of(const struct hpet_timer *t)
 static void drop_level(struct hpet_timer *t)
 {
     if (t->line >= 0) {
-        qvm_irq_set_named(t->h->dev, "ioapic", (unsigned)t->line, 0);
+        qvm_irq_set_named(t->h->dev, t->h->ioapic, (unsigned)t->line, 0);
         t->line = -1;
     }
 }
@@ -205,10 +206,10 @@ static void deliver(struct hpet_timer *t)
             return;
         drop_level(t);
         t->line = line;
-        qvm_irq_set_named(h->dev, "ioapic", (unsigned)line, 1);
+        qvm_irq_set_named(h->dev, h->ioapic, (unsigned)line, 1);
     } else if (line >= 0) {
-        qvm_irq_set_named(h->dev, "ioapic", (unsigned)line, 1);
-        qvm_irq_set_named(h->dev, "ioapic", (unsigned)line, 0);
+        qvm_irq_set_named(h->dev, h->ioapic, (unsigned)line, 1);
+        qvm_irq_set_named(h->dev, h->ioapic, (unsigned)line, 0);
     }
 }
 
@@ -504,11 +505,27 @@ static int hpet_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     case QVM_CTRL_OPTIONS_START:
         h->dev = dev;
         h->freq = 100000000ull;
+        strcpy(h->ioapic, "ioapic");
         for (unsigned i = 0; i < NTIMERS; i++)
             h->t[i].line = -1;
         hpet_power_on(h);
         return 0;
     case QVM_CTRL_OPTION:
+        if (arg == 1) {
+            /* QNX's `intrmap NAME:2`: the I/O APIC (by name) the timers
+             * drive; timer 0's legacy route is its input 2. */
+            const char *colon = value ? strrchr(value, ':') : NULL;
+            size_t n = colon ? (size_t)(colon - value) : 0;
+            if (!colon || n == 0 || n >= sizeof h->ioapic || strcmp(colon + 1, "2") != 0) {
+                qvm_log(dev, QVM_LOG_ERROR,
+                        "intrmap: want IOAPIC:2 (the I/O APIC the timers drive; "
+                        "timer 0's legacy route is its input 2)");
+                return -EINVAL;
+            }
+            memcpy(h->ioapic, value, n);
+            h->ioapic[n] = '\0';
+            return 0;
+        }
         if (arg == 0) {
             if (parse_freq(value, &h->freq) < 0) {
                 qvm_log(dev, QVM_LOG_ERROR,
@@ -537,8 +554,9 @@ static int hpet_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         }
         if (qvm_intr_count(dev) != 0) {
             qvm_log(dev, QVM_LOG_ERROR,
-                    "intr: the HPET routes its timers to the IOAPIC named "
-                    "`ioapic` itself (legacy replacement or Tn_INT_ROUTE)");
+                    "intr: the HPET routes its timers to its I/O APIC itself "
+                    "(legacy replacement or Tn_INT_ROUTE); name that one with "
+                    "`intrmap NAME:2`");
             return -EINVAL;
         }
         int rc = qvm_region_add(dev, QVM_SPACE_MEM, base, HPET_SIZE);

@@ -61,7 +61,7 @@ struct ioapic {
     uint64_t msi_count;
 };
 
-static const char *const ioapic_options[] = {NULL};
+static const char *const ioapic_options[] = {"hostvector", NULL};
 
 static void rte_msi(uint64_t e, uint64_t *addr, uint32_t *data)
 {
@@ -295,6 +295,9 @@ static int ioapic_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         ioapic_power_on(dev, s, 0);
         return 0;
     case QVM_CTRL_OPTION:
+        /* QNX's hostvector: host interrupts for passed-through inputs. */
+        qvm_log(dev, QVM_LOG_ERROR, "hostvector: qvm passes no host interrupts through "
+                "(`pass` is not supported yet)");
         return -EINVAL;
     case QVM_CTRL_OPTIONS_END: {
         uint32_t space = QVM_SPACE_MEM;

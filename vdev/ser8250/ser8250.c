@@ -103,7 +103,8 @@ struct uart {
     uint64_t tx_dropped;
 };
 
-static const char *const uart_options[] = {"hostdev", "regshift", NULL};
+static const char *const uart_options[] = {"hostdev", "regshift", "sched", "batch",
+                                           "delayed", NULL};
 
 static unsigned rx_capacity(const struct uart *u)
 {
@@ -472,6 +473,16 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             u->regshift = (unsigned)v;
             return 0;
         }
+        if (arg == 2 || arg == 3) { /* QNX's sched PRIORITY, batch MICROSECONDS */
+            if (parse_uint(value, 0xffffffffu, &v))
+                return -EINVAL;
+            qvm_log(dev, QVM_LOG_INFO, "%s %s: no effect here (input arrives on qvm's event "
+                    "loop; output is written as the guest writes it)",
+                    arg == 2 ? "sched" : "batch", value);
+            return 0;
+        }
+        qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented; the host device is opened "
+                "when qvm starts and must exist then");
         return -EINVAL;
     }
     case QVM_CTRL_OPTIONS_END: {

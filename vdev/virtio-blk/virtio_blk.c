@@ -508,6 +508,17 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
             else return -EINVAL;
             return 0;
         }
+        if (arg == 3) {                                  /* QNX's dio enable|disable */
+            if (!strcmp(value, "disable")) return 0;     /* what qvm does */
+            qvm_log(dev, QVM_LOG_ERROR, "dio %s: direct I/O is not implemented (the "
+                    "image is read and written through the page cache)", value);
+            return -EINVAL;
+        }
+        if (arg == 4) {
+            qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented; the image is opened "
+                    "when qvm starts and must exist then");
+            return -EINVAL;
+        }
         if (arg == 0) {
             const char *p = value;
             b->ro = 0;
@@ -600,7 +611,8 @@ static int blk_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
     return vio_write(&((struct blk *)state)->v, acc, data);
 }
 
-static const char *const blk_options[] = {"hostdev", "threads", "notify", NULL};
+static const char *const blk_options[] = {"hostdev", "threads", "notify", "dio", "delayed",
+                                          NULL};
 
 static const struct qvm_factory blk_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,

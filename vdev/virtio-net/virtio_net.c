@@ -7,7 +7,11 @@
  *   peer NAME       a direct link to the virtio-net of another qvm naming
  *                   the same peer, over an AF_UNIX SOCK_SEQPACKET socket at
  *                   <runtime dir>/net-peers/NAME (NAME starting with '/' is
- *                   the socket path itself); raw frames, one per packet
+ *                   the socket path itself when its directory exists, else
+ *                   <runtime dir>/net-peers/ + its components joined by '_',
+ *                   so QNX's /dev/vdevpeers/vp0 works); raw frames, one per
+ *                   packet
+ *   peerfeats MASK  QNX's peer feature bits: accepted, no effect (logged)
  *   mac XX:..:XX    the MAC address (default: stable, locally administered)
  *   mrgrxbuf on|off offer VIRTIO_NET_F_MRG_RXBUF (default on)
  *   notify eventfd|exit   eventfd (default): the guest's queue kicks land on
@@ -130,21 +134,43 @@ static int mkdir_ok(const char *d, mode_t m)
  * of /dev/qvm/<system>, `set resmgr-path` included). */
 static int peer_path(struct net *s)
 {
+    char name[96];
     if (s->peer[0] == '/') {
         if (strlen(s->peer) >= sizeof s->path) return -ENAMETOOLONG;
-        strcpy(s->path, s->peer);
-        return 0;
+        /* A path whose directory exists is the socket itself. */
+        const char *slash = strrchr(s->peer, '/');
+        char dir[sizeof s->peer];
+        size_t dl = (size_t)(slash - s->peer);
+        memcpy(dir, s->peer, dl);
+        dir[dl] = '\0';
+        struct stat st;
+        if (dl == 0 || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) {
+            strcpy(s->path, s->peer);
+            return 0;
+        }
+        /* Else (QNX's /dev/vdevpeers/vp0 on a Linux host) the path names an
+         * endpoint under the runtime directory: its components joined with
+         * '_' (dev_vdevpeers_vp0), the same for every qvm naming it. */
+        size_t k = 0;
+        for (const char *c = s->peer + 1; *c && k + 1 < sizeof name; c++)
+            name[k++] = *c == '/' ? '_' : *c;
+        name[k] = '\0';
+    } else {
+        snprintf(name, sizeof name, "%s", s->peer);
     }
     const char *dir = qvm_runtime_dir(s->dev);
     if (!dir)
         return -ENOENT;
     size_t l = strlen(dir);
-    if (l + strlen("/net-peers/") + strlen(s->peer) >= sizeof s->path)
+    if (l + strlen("/net-peers/") + strlen(name) >= sizeof s->path)
         return -ENAMETOOLONG;
     snprintf(s->path, sizeof s->path, "%s/net-peers", dir);
     if (!mkdir_ok(s->path, 0700))
         return -errno;
-    snprintf(s->path, sizeof s->path, "%s/net-peers/%s", dir, s->peer);
+    snprintf(s->path, sizeof s->path, "%s/net-peers/%s", dir, name);
+    if (s->peer[0] == '/')
+        qvm_log(s->dev, QVM_LOG_INFO, "peer %s: no such directory here; endpoint %s", s->peer,
+                s->path);
     return 0;
 }
 
@@ -431,6 +457,17 @@ static int set_option(struct net *s, int idx, const char *val)
         else if (!strcmp(val, "eventfd")) s->notify_exit = 0;
         else return -EINVAL;
         return 0;
+    case 5: { /* peerfeats MASK (QNX): features assumed of the peer */
+        char *end = NULL;
+        errno = 0;
+        unsigned long long m = strtoull(val, &end, 0);
+        if (!*val || *val == '-' || errno || !end || *end) return -EINVAL;
+        if (m)
+            qvm_log(s->dev, QVM_LOG_INFO,
+                    "peerfeats 0x%llx: no effect here; a peer link carries whole frames "
+                    "and offers no offloads", m);
+        return 0;
+    }
     }
     return -EINVAL;
 }
@@ -559,7 +596,8 @@ static int net_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
     return vio_write(&((struct net *)state)->n.v, acc, data);
 }
 
-static const char *const net_options[] = {"hostdev", "mac", "peer", "mrgrxbuf", "notify", NULL};
+static const char *const net_options[] = {"hostdev", "mac",    "peer",     "mrgrxbuf",
+                                          "notify",  "peerfeats", NULL};
 
 static const struct qvm_factory net_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,

@@ -26,7 +26,7 @@ t_host_kvm() {
 }
 
 t_bad_config() {
-  bad_config_check /etc/qvm/bad.qvmconf '/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate` (valid: loc, intr, name, hostdev, regshift)' -x
+  bad_config_check /etc/qvm/bad.qvmconf '/etc/qvm/bad.qvmconf:4:14: vdev ser8250: unknown option `frobnicate` (valid: loc, intr, name, hostdev, regshift, sched, batch, delayed)' -x
 }
 
 t_boot_1cpu() {
