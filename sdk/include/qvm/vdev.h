@@ -672,6 +672,12 @@ int qvm_mem_map(qvm_vdev_t *dev, unsigned region, uint64_t offset, void *host,
  * mapping). */
 int qvm_mem_unmap(qvm_vdev_t *dev, unsigned region, uint64_t offset);
 
+/* ABI 1.5: the line of the device's i-th interrupt (`intr CONTROLLER:LINE`
+ * as configured, or the default), for devices that tell the guest its
+ * interrupt number in a register. From QVM_CTRL_RESOURCES on. Returns 0,
+ * or -EINVAL when there is no i-th interrupt. */
+int qvm_intr_line(qvm_vdev_t *dev, unsigned i, unsigned *line);
+
 #ifdef __cplusplus
 }
 #endif
