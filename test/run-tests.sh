@@ -51,7 +51,7 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
   else
     record "RESULT FAIL native/microguests runner missing"
   fi
-  for suite in sdk control; do
+  for suite in sdk control shm; do
     if [ -x test/$suite/run.sh ]; then
       bash test/$suite/run.sh 2>&1 | tee "$logdir/$suite.out" | grep '^RESULT ' >> "$results"
       grep '^RESULT ' "$logdir/$suite.out"

@@ -3,7 +3,7 @@
 // range (around RAM and other devices' regions), qvm_mem_map lays host
 // memory over part of it (the accelerator sees the slot, the rest still
 // traps to the device), mappings come back with a new VM, and bad requests
-// are refused.
+// are refused; qvm_intr_line (ABI 1.5 too).
 #include <catch2/catch.hpp>
 
 #include <sys/mman.h>
@@ -185,4 +185,16 @@ TEST_CASE("qvm_region_alloc gives a PCI function indexes past its BARs") {
   uint64_t base = 0;
   CHECK(qvm_region_alloc(&d, 0x1000, 0x1000, 1ull << 32, 1ull << 36, &base) == 6);
   CHECK(qvm_region_alloc(&d, 0x1000, 0x1000, 1ull << 32, 1ull << 36, &base) == 7);
+}
+
+TEST_CASE("qvm_intr_line reports the resolved interrupt lines") {
+  Host h;
+  qvm_factory f = qvm::test::TestFactory("shm", QVM_VDEVF_SPACE_MEM, QVM_ACCESS_4);
+  qvm_vdev d(&h, &f, qvm::VdevSpec{}, "shm");
+  d.intrs.push_back({nullptr, 10, "ioapic:10"});
+  unsigned line = 0;
+  CHECK(qvm_intr_line(&d, 0, &line) == 0);
+  CHECK(line == 10);
+  CHECK(qvm_intr_line(&d, 1, &line) == -EINVAL);
+  CHECK(qvm_intr_line(&d, 0, nullptr) == -EINVAL);
 }

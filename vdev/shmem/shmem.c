@@ -51,10 +51,11 @@
 #define REG_NAME 28
 #define REG_FIND 60
 #define REG_END 64
-/* Where connections are placed: above 4 GiB, below 64 GiB (every x86_64
- * guest's physical address width and arm64's 40-bit IPA reach it). */
-#define PLACE_LO (1ull << 32)
-#define PLACE_HI (1ull << 36)
+/* Where connections are placed: first between 1 and 3 GiB (reachable by
+ * 32-bit guests; on both machines only RAM and device regions live there,
+ * and qvm avoids those), else between 4 and 64 GiB (every x86_64 guest's
+ * physical address width and arm64's 40-bit IPA reach it). */
+static const uint64_t place[2][2] = {{1ull << 30, 3ull << 30}, {1ull << 32, 1ull << 36}};
 
 struct shmem;
 
@@ -229,7 +230,9 @@ static void do_create(struct shmem *s, uint32_t pages) {
         return;
     }
     uint64_t bytes = (c->shm.pages + 1) * QVM_SHM_PAGE;
-    int r = qvm_region_alloc(s->dev, bytes, QVM_SHM_PAGE, PLACE_LO, PLACE_HI, &c->base);
+    int r = qvm_region_alloc(s->dev, bytes, QVM_SHM_PAGE, place[0][0], place[0][1], &c->base);
+    if (r == -ENOSPC)
+        r = qvm_region_alloc(s->dev, bytes, QVM_SHM_PAGE, place[1][0], place[1][1], &c->base);
     if (r < 0) {
         qvm_shm_detach(&c->shm);
         s->status = r == -ENOSPC ? QVM_SHM_NOMEM : QVM_SHM_UNKNOWN_FAILURE;
