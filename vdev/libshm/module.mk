@@ -11,11 +11,12 @@ $(LIBSHM): $(LIBSHM_OBJS)
 $(VDEVDIR)/vdev-shmem.so: $(LIBSHM)
 $(OBJ)/vdev/shmem/%.pic.o: VDEV_CFLAGS += -Ivdev/libshm
 
-# The host side: create/attach/notify from a host program or a script.
+# The host side: create/attach/notify from a host program or a script. It
+# runs on the target beside qvm (like qvmctl), so it is built for every ARCH.
 $(BIN)/qvm-shm: $(OBJ)/vdev/libshm/qvm_shm_tool.pic.o $(LIBSHM)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^
-TOOLS += $(BIN)/qvm-shm
+all: $(BIN)/qvm-shm
 
 # The vdev tests (test/vdev/shmem_test.cc) drive the plug-in and act as a
 # host program's client through the library.
