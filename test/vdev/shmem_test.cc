@@ -310,3 +310,36 @@ TEST_CASE_METHOD(ShmFixture, "shmem: PCI function, INTx and MSI-X", "[shmem]") {
   CHECK(ctl(base, 0) == (3u << 16));
   qvm_shm_detach(&host);
 }
+
+TEST_CASE_METHOD(ShmFixture, "shmem: guest reset ends every connection", "[shmem]") {
+  make_mmio();
+  std::string n = Uniq("r");
+  REQUIRE(attach(n, 1) == OK);
+  qvm_shm host{};
+  REQUIRE(qvm_shm_attach(n.c_str(), 0, &host) == QVM_SHM_OK);
+  CHECK((qvm_shm_status(&host, 0) >> 16) == 3u);
+  CHECK(h.control(d, QVM_CTRL_RESET) == 0);
+  CHECK(d->memmaps.empty());
+  CHECK((qvm_shm_status(&host, 0) >> 16) == 2u);  // the guest's client left at once
+  CHECK(rd(kStatus) == 0);
+  CHECK(rd(kShmem, 8) == 0);
+  CHECK(rd(kName) == 0);
+  qvm_shm_detach(&host);
+}
+
+TEST_CASE_METHOD(ShmFixture, "shmem: at most 16 connections per device", "[shmem]") {
+  make_mmio();
+  std::string n = Uniq("c");
+  for (unsigned i = 0; i < 16; i++) REQUIRE(attach(n, 1) == OK);
+  CHECK(attach(Uniq("c2"), 1) == CLIENT_MAX);
+  CHECK(d->memmaps.size() == 16);
+  // detaching one frees a connection again (its thread is joined first)
+  uint64_t base = rd(kShmem, 8);
+  h.mwrite(d, base + 12, 4, 1);
+  bool ok = false;
+  for (int i = 0; i < 3000 && !ok; i++) {
+    ok = attach(Uniq("c2"), 1) == OK;
+    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(ok);
+}
