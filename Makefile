@@ -122,6 +122,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/include/qvm $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BIN)/qvm $(DESTDIR)$(PREFIX)/bin/qvm
 	if [ -x $(BIN)/qvmctl ]; then install -m 0755 $(BIN)/qvmctl $(DESTDIR)$(PREFIX)/bin/qvmctl; fi
+	install -m 0755 $(BIN)/qvm-shm $(DESTDIR)$(PREFIX)/bin/qvm-shm
 	install -m 0755 $(VDEVDIR)/vdev-*.so $(DESTDIR)$(PREFIX)/lib/qvm/
 	install -m 0644 sdk/include/qvm/vdev.h $(DESTDIR)$(PREFIX)/include/qvm/vdev.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VDEV_ABI_VERSION)|g' \

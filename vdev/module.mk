@@ -19,3 +19,4 @@ $(VDEVDIR)/vdev-$(1).so: $(patsubst vdev/%,$(OBJ)/vdev/%.pic.o,$(basename $(wild
 endef
 $(foreach v,$(VDEVS),$(eval $(call vdev_rule,$(v))))
 include vdev/libvirtio/module.mk
+include vdev/libshm/module.mk

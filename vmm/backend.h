@@ -79,6 +79,13 @@ class VmBackend {
                                  bool /*assign*/) {
     return absl::UnimplementedError("no ioeventfd");
   }
+  // Host memory [host, host+size) as guest memory at `gpa` (assign) or not
+  // any more: a memory slot beside the RAM of map_memory. ResourceExhausted
+  // when the accelerator has no free slot.
+  virtual absl::Status map_host_memory(uint64_t /*gpa*/, void* /*host*/, uint64_t /*size*/,
+                                       bool /*writable*/, bool /*assign*/) {
+    return absl::UnimplementedError("no host memory slots");
+  }
   // Whether ioeventfd (irq=false) or MSI irqfds (irq=true) work at all.
   virtual bool notifiers_supported(bool /*irq*/) const { return false; }
   // Writes to eventfd `fd` raise GSI `gsi`, whose MSI set_msi_route gives.

@@ -84,6 +84,13 @@ class VdevHost {
   virtual const Config* config() const { return nullptr; }
   // qvm_runtime_dir: the directory of /dev/qvm/<system>, or nullptr.
   virtual const char* runtime_dir() { return nullptr; }
+  // qvm_mem_map: host memory [host, host+size) as guest memory at gpa
+  // (assign) or not any more. 0, -ENOTSUP, -ENOSPC (no accelerator slot),
+  // -EIO, or -EAGAIN while no VM exists (ReplayMemMaps maps it later).
+  virtual int map_host_memory(uint64_t /*gpa*/, void* /*host*/, uint64_t /*size*/,
+                              bool /*writable*/, bool /*assign*/) {
+    return -ENOTSUP;
+  }
 };
 
 // Loads plug-ins and keeps their factories (one table per loader, no
@@ -117,7 +124,8 @@ struct ResolvedIntr {
 
 struct DeviceRegion {
   uint32_t space;
-  uint64_t base, size;
+  uint64_t base, size;  // size 0: released (qvm_region_free) or a placeholder
+  bool allocated = false;  // placed by qvm (qvm_region_alloc)
 };
 
 }  // namespace qvm
@@ -230,6 +238,20 @@ struct qvm_vdev : public qvm::BusDevice {
     std::mutex mu;  // leaf lock: taken under the instance lock, never the other way
     std::vector<Notifier> list;
   } notify;
+
+  // Host memory laid over the device's regions (vmm/vdev_memmap.cc,
+  // qvm_mem_map), mapped again into every new accelerator VM
+  // (qvm::ReplayMemMaps).
+  struct MemMap {
+    unsigned region;
+    uint64_t gpa, size;
+    void* host;
+    bool writable, active;  // active: the current VM has it
+  };
+  struct MemMaps {
+    std::mutex mu;  // leaf lock, like notify.mu
+    std::vector<MemMap> list;
+  } memmap;
 };
 
 namespace qvm {
@@ -241,6 +263,11 @@ void ReplayNotifiers(qvm_vdev* dev);
 void MoveBarNotifiers(qvm_vdev* fn, unsigned bar, uint64_t base, uint64_t size);
 // Deregisters and closes every notifier of `dev` (after QVM_CTRL_TERMINATE).
 void CloseNotifiers(qvm_vdev* dev);
+// Maps every qvm_mem_map mapping of `dev` into the accelerator's current VM
+// (after it was (re)created, before the guest runs), and removes them all
+// (after QVM_CTRL_TERMINATE).
+void ReplayMemMaps(qvm_vdev* dev);
+void CloseMemMaps(qvm_vdev* dev);
 
 // Shared by the files of the vdev host (vmm/vdev_*.cc): whether the factory
 // takes accesses of `size` bytes, and a callback's QVM_* status as a bus one.

@@ -21,10 +21,12 @@ qvm_vdev::qvm_vdev(qvm::VdevHost* h, const qvm_factory* f, qvm::VdevSpec s,
   size_t sz = f->state_size ? f->state_size : 1;
   state = aligned_alloc(64, (sz + 63) / 64 * 64);
   if (state) memset(state, 0, (sz + 63) / 64 * 64);
+  regions.reserve(64);  // qvm_region_alloc appends while vCPUs dispatch
 }
 
 qvm_vdev::~qvm_vdev() {
   qvm::CloseNotifiers(this);  // ioeventfds/irqfds (vmm/vdev_notify.cc)
+  qvm::CloseMemMaps(this);    // host memory mappings (vmm/vdev_memmap.cc)
   free(state);
 }
 
@@ -148,10 +150,10 @@ BusStatus qvm_vdev::read(const qvm::BusAccess& acc, uint8_t* data) {
   }
   if (!factory->read || !SizeAllowed(factory, acc.size))
     return BusStatus::BusError;
+  std::lock_guard<std::mutex> g(mu);  // regions grow under it (qvm_region_alloc)
   if (acc.region >= regions.size()) return BusStatus::BusError;
   qvm_access a{regions[acc.region].space, acc.size, acc.offset, acc.region,
                acc.vcpu};
-  std::lock_guard<std::mutex> g(mu);
   return ToBus(factory->read(this, state, &a, data));
 }
 
@@ -164,12 +166,12 @@ BusStatus qvm_vdev::write(const qvm::BusAccess& acc, const uint8_t* data) {
   }
   if (!factory->write || !SizeAllowed(factory, acc.size))
     return BusStatus::BusError;
+  std::lock_guard<std::mutex> g(mu);  // regions grow under it (qvm_region_alloc)
   if (acc.region >= regions.size()) return BusStatus::BusError;
   qvm_access a{regions[acc.region].space, acc.size, acc.offset, acc.region,
                acc.vcpu};
   uint8_t copy[8];
   memcpy(copy, data, acc.size);
-  std::lock_guard<std::mutex> g(mu);
   return ToBus(factory->write(this, state, &a, copy));
 }
 

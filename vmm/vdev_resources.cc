@@ -44,6 +44,12 @@ QVM_EXPORT int qvm_intr_default(qvm_vdev_t* dev,
   return 0;
 }
 
+QVM_EXPORT int qvm_intr_line(qvm_vdev_t* dev, unsigned i, unsigned* line) {
+  if (!dev || !line || i >= dev->intrs.size()) return -EINVAL;
+  *line = dev->intrs[i].line;
+  return 0;
+}
+
 QVM_EXPORT int qvm_intr_set(qvm_vdev_t* dev, unsigned i,
                                                          int level) {
   if (!dev || i >= dev->intrs.size()) return -EINVAL;

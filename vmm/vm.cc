@@ -38,6 +38,7 @@ Vm::~Vm() {
   if (control_) control_->detach();
   for (auto& d : devs_) d->control(QVM_CTRL_TERMINATE);
   for (auto& d : devs_) CloseNotifiers(d.get());  // while the VM is whole
+  for (auto& d : devs_) CloseMemMaps(d.get());
   if (stdin_forwarded_) loop_.unwatch_fd(0);
   for (auto& o : outs_) {
     loop_.unwatch_fd(o.rfd);
@@ -388,6 +389,7 @@ absl::Status Vm::start_backend(bool first) {
 // Boot step c: the devices at power-on, their notifiers on the new backend.
 void Vm::reset_devices(bool first) {
   for (auto& d : devs_) ReplayNotifiers(d.get());  // ioeventfds/irqfds
+  for (auto& d : devs_) ReplayMemMaps(d.get());    // host memory (qvm_mem_map)
   for (auto& d : devs_) d->control(QVM_CTRL_RESET);
   if (first)
     for (auto& d : devs_) d->control(QVM_CTRL_GUEST_CONFIGURED);
@@ -525,6 +527,14 @@ int Vm::ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match, uint
   std::lock_guard<std::mutex> g(backend_mu_);
   if (!backend_) return -EAGAIN;
   return NotifyErr(backend_->ioeventfd(fd, addr, len, io, match, datamatch, assign));
+}
+
+int Vm::map_host_memory(uint64_t gpa, void* host, uint64_t size, bool writable, bool assign) {
+  std::lock_guard<std::mutex> g(backend_mu_);
+  if (!backend_) return -EAGAIN;
+  absl::Status st = backend_->map_host_memory(gpa, host, size, writable, assign);
+  if (absl::IsResourceExhausted(st)) return -ENOSPC;
+  return NotifyErr(st);
 }
 
 int Vm::irqfd(int fd, unsigned gsi, bool assign) {

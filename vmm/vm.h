@@ -86,6 +86,9 @@ class Vm : public VdevHost, public ControlTarget {
   int ioeventfd(int fd, uint64_t addr, unsigned len, bool io, bool match,
                 uint64_t datamatch, bool assign) override;
   int irqfd(int fd, unsigned gsi, bool assign) override;
+  // Host memory slots (vmm/vdev_memmap.cc keeps the mappings).
+  int map_host_memory(uint64_t gpa, void* host, uint64_t size, bool writable,
+                      bool assign) override;
   bool user_irqchip_supported(unsigned kind) const override;
   int vcpu_irq(unsigned vcpu, unsigned input, bool level) override;
 

@@ -99,6 +99,10 @@ class KvmArm64Vm : public VmBackend {
   absl::Status irqfd(int fd, unsigned gsi, bool assign) override {
     return vm_.irqfd(fd, gsi, assign);
   }
+  absl::Status map_host_memory(uint64_t gpa, void* host, uint64_t size, bool writable,
+                               bool assign) override {
+    return vm_.map_host_memory(gpa, host, size, writable, assign);
+  }
   // MSI irqfds need MSI routes, which need a GIC ITS (not modelled).
   bool notifiers_supported(bool irq) const override {
     return !irq && vm_.notifiers_supported(false);

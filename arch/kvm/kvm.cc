@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -144,6 +145,41 @@ absl::Status KvmVmFd::map_memory(const GuestMemory& mem) {
     if (ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &kr) != 0)
       return Errno(absl::StrFormat("KVM_SET_USER_MEMORY_REGION 0x%x+0x%x", r.gpa, r.size));
   }
+  std::lock_guard<std::mutex> g(slots_mu_);
+  ram_slots_ = slot;
+  return absl::OkStatus();
+}
+
+absl::Status KvmVmFd::map_host_memory(uint64_t gpa, void* host, uint64_t size, bool writable,
+                                      bool assign) {
+  std::lock_guard<std::mutex> g(slots_mu_);
+  kvm_userspace_memory_region kr{};
+  kr.guest_phys_addr = gpa;
+  if (!assign) {
+    auto it = host_slots_.find(gpa);
+    if (it == host_slots_.end()) return absl::NotFoundError("no host memory slot there");
+    kr.slot = it->second;  // memory_size 0 deletes the slot
+    host_slots_.erase(it);
+    if (ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &kr) != 0)
+      return Errno(absl::StrFormat("KVM_SET_USER_MEMORY_REGION delete 0x%x", gpa));
+    return absl::OkStatus();
+  }
+  int nslots = check_extension(KVM_CAP_NR_MEMSLOTS);
+  uint32_t limit = nslots > 0 ? uint32_t(nslots) : 32;
+  std::vector<uint32_t> used;  // the lowest free slot after the RAM's
+  for (const auto& [a, s] : host_slots_) used.push_back(s);
+  std::sort(used.begin(), used.end());
+  uint32_t slot = ram_slots_;
+  for (uint32_t s : used)
+    if (s == slot) slot++;
+  if (slot >= limit) return absl::ResourceExhaustedError("no free KVM memory slot");
+  kr.slot = slot;
+  kr.flags = writable ? 0 : KVM_MEM_READONLY;
+  kr.memory_size = size;
+  kr.userspace_addr = reinterpret_cast<uint64_t>(host);
+  if (ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &kr) != 0)
+    return Errno(absl::StrFormat("KVM_SET_USER_MEMORY_REGION 0x%x+0x%x", gpa, size));
+  host_slots_[gpa] = slot;
   return absl::OkStatus();
 }
 

@@ -73,6 +73,10 @@ class KvmVmFd {
   int check_extension(long cap) const;
   absl::Status enable_cap(uint32_t cap, uint64_t arg0);
   absl::Status map_memory(const GuestMemory& mem);
+  // Host memory in a slot of its own after the RAM slots (assign), or that
+  // slot deleted (by gpa). ResourceExhausted when KVM has no free slot.
+  absl::Status map_host_memory(uint64_t gpa, void* host, uint64_t size, bool writable,
+                               bool assign);
   absl::Status signal_msi(uint64_t address, uint32_t data);
   // GSI routing table of MSI entries (interrupt-controller inputs).
   absl::Status set_msi_route(unsigned gsi, uint64_t address, uint32_t data,
@@ -93,6 +97,9 @@ class KvmVmFd {
   int kvm_ = -1, vm_ = -1, mmap_size_ = 0;
   std::mutex routes_mu_;
   std::map<unsigned, kvm_irq_routing_entry> routes_;
+  std::mutex slots_mu_;
+  uint32_t ram_slots_ = 0;                    // slots 0..ram_slots_-1: guest RAM/ROM
+  std::map<uint64_t, uint32_t> host_slots_;  // gpa -> slot of map_host_memory
 };
 
 class KvmVcpuFd {

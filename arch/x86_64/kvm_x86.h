@@ -43,6 +43,10 @@ class KvmX86Vm : public VmBackend {
     return vm_.irqfd(fd, gsi, assign);
   }
   bool notifiers_supported(bool irq) const override { return vm_.notifiers_supported(irq); }
+  absl::Status map_host_memory(uint64_t gpa, void* host, uint64_t size, bool writable,
+                               bool assign) override {
+    return vm_.map_host_memory(gpa, host, size, writable, assign);
+  }
 
  private:
   KvmVmFd vm_;

@@ -120,7 +120,10 @@ qvm_vdev *Host::create(const std::string &type, const Config &cfg) {
   }
   for (unsigned c : {QVM_CTRL_OPTIONS_END, QVM_CTRL_RESOURCES,
                      QVM_CTRL_GUEST_CONFIGURED, QVM_CTRL_RESET}) {
-    rc = f->control(dev, dev->state, c, 0, nullptr);
+    {
+      std::lock_guard<std::recursive_mutex> g(dev->mu);
+      rc = f->control(dev, dev->state, c, 0, nullptr);
+    }
     if (rc) return fail(rc);
   }
   dev->intr_level.resize(dev->intrs.size());
@@ -131,8 +134,10 @@ qvm_vdev *Host::create(const std::string &type, const Config &cfg) {
 
 void Host::reset() {
   for (auto &d : devs)
-    if (d->factory)
+    if (d->factory) {
+      std::lock_guard<std::recursive_mutex> g(d->mu);
       d->factory->control(d.get(), d->state, QVM_CTRL_TERMINATE, 0, nullptr);
+    }
   devs.clear();
   timers.clear();
   instance_counts.clear();
@@ -182,11 +187,13 @@ const std::string *Host::fdt_prop(qvm_vdev *d, const std::string &prop) const {
 }
 
 int Host::control(qvm_vdev *d, unsigned ctrl, int arg, const char *value) {
+  std::lock_guard<std::recursive_mutex> g(d->mu);
   return d->factory->control(d, d->state, ctrl, arg, value);
 }
 
 static int dispatch(qvm_vdev *d, bool is_write, uint32_t space, uint64_t addr,
                     unsigned size, uint64_t *val) {
+  std::lock_guard<std::recursive_mutex> g(d->mu);
   for (size_t i = 0; i < d->regions.size(); i++) {
     const Region &r = d->regions[i];
     if (r.space != space || addr < r.base || addr - r.base >= r.size) continue;
@@ -340,8 +347,8 @@ int qvm_ram_region(qvm_vdev_t *, unsigned i, uint64_t *base, uint64_t *size) {
   return 0;
 }
 const char *qvm_cmdline(qvm_vdev_t *) { return Host::get().cmdline.c_str(); }
-void qvm_dev_lock(qvm_vdev_t *) {}
-void qvm_dev_unlock(qvm_vdev_t *) {}
+void qvm_dev_lock(qvm_vdev_t *dev) { dev->mu.lock(); }
+void qvm_dev_unlock(qvm_vdev_t *dev) { dev->mu.unlock(); }
 
 unsigned qvm_loc_count(qvm_vdev_t *dev) {
   return static_cast<unsigned>(dev->locs.size());
@@ -367,6 +374,81 @@ int qvm_region_add(qvm_vdev_t *dev, uint32_t space, uint64_t base,
 
 unsigned qvm_intr_count(qvm_vdev_t *dev) {
   return static_cast<unsigned>(dev->intrs.size());
+}
+
+int qvm_intr_line(qvm_vdev_t *dev, unsigned i, unsigned *line) {
+  if (!line || i >= dev->intrs.size()) return -EINVAL;
+  *line = dev->intrs[i].line;
+  return 0;
+}
+
+// ABI 1.5: the lowest free range in [lo, hi) around guest RAM and every
+// device's regions; mappings are recorded (MemMap), nothing is accelerated.
+int qvm_region_alloc(qvm_vdev_t *dev, uint64_t size, uint64_t align, uint64_t lo,
+                     uint64_t hi, uint64_t *base) {
+  if (!base || !size || size % 4096 || align < 4096 || (align & (align - 1)) || lo >= hi)
+    return -EINVAL;
+  Host &h = Host::get();
+  std::vector<std::pair<uint64_t, uint64_t>> busy{{h.ram_base, h.ram_base + h.ram.size()}};
+  for (auto &d : h.devs)
+    for (auto &r : d->regions)
+      if (r.space == QVM_SPACE_MEM && r.size) busy.emplace_back(r.base, r.base + r.size);
+  uint64_t cand = lo;
+  for (size_t guard = 0; guard <= busy.size(); guard++) {
+    cand = (cand + align - 1) & ~(align - 1);
+    if (cand < lo || cand >= hi || size > hi - cand) return -ENOSPC;
+    bool moved = false;
+    for (auto &[s, e] : busy)
+      if (s < cand + size && cand < e) {
+        cand = e;
+        moved = true;
+      }
+    if (!moved) {
+      // like qvm: a PCI function's own regions start past the BAR indexes
+      while (dev->pci.struct_size && dev->regions.size() < 6)
+        dev->regions.push_back({QVM_SPACE_MEM, 0, 0});
+      dev->regions.push_back({QVM_SPACE_MEM, cand, size, true});
+      *base = cand;
+      return static_cast<int>(dev->regions.size() - 1);
+    }
+  }
+  return -ENOSPC;
+}
+
+int qvm_region_free(qvm_vdev_t *dev, unsigned region) {
+  if (region >= dev->regions.size() || !dev->regions[region].allocated ||
+      !dev->regions[region].size)
+    return -EINVAL;
+  auto &m = dev->memmaps;
+  for (size_t i = m.size(); i-- > 0;)
+    if (m[i].region == region) m.erase(m.begin() + long(i));
+  dev->regions[region].size = 0;
+  return 0;
+}
+
+int qvm_mem_map(qvm_vdev_t *dev, unsigned region, uint64_t offset, void *host, uint64_t size,
+                int writable) {
+  if (!host || region >= dev->regions.size()) return -EINVAL;
+  const fake::Region &r = dev->regions[region];
+  if (r.space != QVM_SPACE_MEM || !size || size % 4096 || offset % 4096 ||
+      reinterpret_cast<uintptr_t>(host) % 4096 || offset > r.size || size > r.size - offset)
+    return -EINVAL;
+  for (auto &m : dev->memmaps)
+    if (m.region == region && m.offset < offset + size && offset < m.offset + m.size)
+      return -EEXIST;
+  if (dev->memmaps.size() >= 16) return -ENOSPC;
+  dev->memmaps.push_back({region, offset, size, host, writable != 0});
+  return 0;
+}
+
+int qvm_mem_unmap(qvm_vdev_t *dev, unsigned region, uint64_t offset) {
+  auto &m = dev->memmaps;
+  for (size_t i = 0; i < m.size(); i++)
+    if (m[i].region == region && m[i].offset == offset) {
+      m.erase(m.begin() + long(i));
+      return 0;
+    }
+  return -EINVAL;
 }
 
 int qvm_intr_default(qvm_vdev_t *dev, const char *controller, unsigned line) {

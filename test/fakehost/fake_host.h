@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <memory>
 #include <string>
@@ -41,7 +42,8 @@ namespace fake {
 struct Region {
   uint32_t space;
   uint64_t base;
-  uint64_t size;
+  uint64_t size;  // 0: released (qvm_region_free)
+  bool allocated = false;  // from qvm_region_alloc (ABI 1.5)
 };
 
 struct IntrSpec {
@@ -149,6 +151,18 @@ struct qvm_vdev {
   qvm_pci_function pci{};
   std::vector<uint8_t> pci_caps;
   uint32_t pci_state = 0;
+  // The instance lock (qvm_dev_lock), held like qvm holds it around the
+  // lifecycle controls, Host::control and register accesses, so that a
+  // device's own threads see qvm's rules.
+  std::recursive_mutex mu;
+  // ABI 1.5: host memory laid over regions (qvm_mem_map), as given.
+  struct MemMap {
+    unsigned region;
+    uint64_t offset, size;
+    void *host;
+    bool writable;
+  };
+  std::vector<MemMap> memmaps;
 
   // Rising edges seen on intr index i (0->1 transitions).
   int rises(unsigned i) const;

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 4
+#define QVM_VDEV_ABI_MINOR 5
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -628,6 +628,55 @@ int qvm_acpi_ioapic(qvm_vdev_t *dev, uint64_t base, uint32_t gsi_base);
 #define QVM_ACPI_LEGACY_8042 0x2 /* 8042 keyboard controller */
 #define QVM_ACPI_LEGACY_RTC 0x4  /* CMOS RTC at the usual ports */
 int qvm_acpi_legacy(qvm_vdev_t *dev, unsigned what);
+
+/* ABI 1.5: host memory as guest memory (memory shared between VMs and host
+ * programs). A device reserves a guest-physical range that qvm chooses,
+ * serves it as an ordinary trapped region, and lays host memory over parts
+ * of it: guest accesses there are plain memory accesses (an accelerator
+ * memory slot: no exit, no callback); accesses elsewhere in the range still
+ * reach the device's read/write callbacks. */
+
+/* Reserves the lowest free guest-physical range of `size` bytes (a non-zero
+ * multiple of 4 KiB) aligned to `align` (a power of two >= 4096) inside
+ * [lo, hi): it overlaps no guest RAM or ROM and no other device's memory
+ * region. The range becomes a QVM_SPACE_MEM region of the device, like one
+ * from qvm_region_add, and *base its address (a PCI function's index is 6
+ * or more, never a BAR index). Callable from OPTIONS_END on,
+ * also while the guest runs (the region then appears in no firmware table:
+ * the device tells the guest where it is). Returns the region index, or
+ * -EINVAL (bad size/align/range, base NULL), -ENOSPC (no such free range,
+ * or 64 regions) or -EIO. */
+int qvm_region_alloc(qvm_vdev_t *dev, uint64_t size, uint64_t align,
+                     uint64_t lo, uint64_t hi, uint64_t *base);
+/* Releases a region from qvm_region_alloc (its mappings are removed first);
+ * its index is not reused. Returns 0 or -EINVAL. */
+int qvm_region_free(qvm_vdev_t *dev, unsigned region);
+
+/* Lays `size` bytes of host memory at `host` (page-aligned, readable, and
+ * writable when `writable`; typically a MAP_SHARED mapping of a shared-
+ * memory object) over [offset, offset+size) of the device's memory region
+ * `region` (offset and size multiples of 4 KiB). The guest then reads and
+ * writes that host memory directly (read-only mappings: guest writes reach
+ * the write callback). The device keeps `host` mapped until it calls
+ * qvm_mem_unmap (or until QVM_CTRL_TERMINATE returns; qvm removes what is
+ * left after it). Mappings survive guest resets. qvm_gmem_* do not reach
+ * them: the device has the host pointer. Returns 0, -EINVAL (bad
+ * arguments, not a memory region, a PCI BAR), -EEXIST (overlaps another
+ * mapping), -ENOSPC (16 mappings per instance, or the accelerator has no
+ * free memory slot), -ENOTSUP or -EIO. */
+int qvm_mem_map(qvm_vdev_t *dev, unsigned region, uint64_t offset, void *host,
+                uint64_t size, int writable);
+/* Removes the mapping that starts at `offset` of `region`. When it returns
+ * no vCPU accesses the host memory any more (the device may unmap it);
+ * accesses reach the callbacks again. Returns 0 or -EINVAL (no such
+ * mapping). */
+int qvm_mem_unmap(qvm_vdev_t *dev, unsigned region, uint64_t offset);
+
+/* ABI 1.5: the line of the device's i-th interrupt (`intr CONTROLLER:LINE`
+ * as configured, or the default), for devices that tell the guest its
+ * interrupt number in a register. From QVM_CTRL_RESOURCES on. Returns 0,
+ * or -EINVAL when there is no i-th interrupt. */
+int qvm_intr_line(qvm_vdev_t *dev, unsigned i, unsigned *line);
 
 #ifdef __cplusplus
 }
