@@ -10,46 +10,10 @@
         GUEST_NAME "irq"
         .include "lapic.inc"
 
-        .set VEC, 0x41
-        .set PIN, 4
-
-irq_handler:
-        pushal
-        movw $COM1_IIR, %dx
-        xorl %eax, %eax
-        inb %dx, %al
-        movl %eax, last_iir
-        incl irq_count
-        movl $0, LAPIC_EOI
-        popal
-        INTR_RETURN
-
-/* Quiet the UART source: IER 0, clear a pending THRE by reading IIR. */
-uart_quiet:
-        pushl %eax
-        pushl %edx
-        movw $COM1_IER, %dx
-        xorb %al, %al
-        outb %al, %dx
-        movw $COM1_IIR, %dx
-        inb %dx, %al
-        popl %edx
-        popl %eax
-        ret
-
-        .macro IER val
-        movw $COM1_IER, %dx
-        movb $\val, %al
-        outb %al, %dx
-        .endm
+        .include "irq.inc"
 
 main:
-        SET_GATE VEC, irq_handler
-        call lapic_enable
-        movl LAPIC_ID, %eax
-        shrl $24, %eax
-        EXPECT %eax, $0, 1              /* we are APIC 0 */
-        call uart_quiet
+        IRQ_START
 
         /* A. edge */
         RTE PIN, VEC
@@ -93,7 +57,4 @@ main:
         PRINT "irq: masked edge not delivered ok\n"
         ret
 
-        .bss
-irq_count: .long 0
-last_iir:  .long 0
         .text
