@@ -288,6 +288,9 @@ Bytes PciHost(const AcpiPciHost& h) {
   Append(body, Name("_SEG", Integer(h.segment)));
   Append(body, Name("_BBN", Integer(h.bus_start)));
   Append(body, Name("_UID", Integer(h.segment)));
+  // _ADR 0 as PC firmware writes it beside _HID (FreeBSD's acpi_pcib asks
+  // for it: "could not evaluate _ADR - AE_NOT_FOUND" without).
+  Append(body, Name("_ADR", Integer(0)));
   ResourceTemplate rt;
   rt.WordBusNumber(h.bus_start, h.bus_end);
   rt.Io(0xcf8, 8);
