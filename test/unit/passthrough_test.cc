@@ -7,15 +7,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "vmm/arch.h"
 #include "vmm/config.h"
 #include "vmm/passthrough.h"
+#include "test/unit/temp_dir.h"
 
 namespace qvm {
 namespace {
@@ -68,21 +67,13 @@ struct NullDev : BusDevice {
   std::string bus_name() const override { return "uart"; }
 };
 
-// A scratch directory with files of given contents.
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/qvm-pass-test.XXXXXX";
-    REQUIRE(mkdtemp(t));
-    path = t;
-  }
-  ~TmpDir() { (void)!system(("rm -rf " + path).c_str()); }
-  std::string file(const std::string& name, const std::string& bytes) {
-    std::string p = path + "/" + name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-};
+Config Parse(const std::string& text, const std::string& file = "t.conf") {
+  auto toks = Tokenize(text, file);
+  REQUIRE(toks.ok());
+  auto cfg = ParseTokens(*toks);
+  REQUIRE(cfg.ok());
+  return *cfg;
+}
 
 struct Fixture {
   GuestMemory mem;
@@ -102,13 +93,10 @@ struct Fixture {
 std::string Msg(const absl::Status& st) { return std::string(st.message()); }
 
 TEST_CASE("pass: the host side's spellings parse", "[pass]") {
-  auto toks = Tokenize("pass loc mem:0x1000,0x1000,r=file:d/x.bin loc mem:0x2000,4K=shm:obj "
-                       "loc mem:0x3000,4K,rw=0x9000",
-                       "/etc/t.conf");
-  REQUIRE(toks.ok());
-  auto c = ParseTokens(*toks);
-  REQUIRE(c.ok());
-  const auto& l = c->passes[0].locs;
+  Config c = Parse("pass loc mem:0x1000,0x1000,r=file:d/x.bin loc mem:0x2000,4K=shm:obj "
+                   "loc mem:0x3000,4K,rw=0x9000",
+                   "/etc/t.conf");
+  const auto& l = c.passes[0].locs;
   REQUIRE(l.size() == 3);
   CHECK(l[0].host_kind == LocSpec::HostKind::File);
   CHECK(l[0].host_path == "/etc/d/x.bin");  // relative to the file's directory
@@ -129,8 +117,8 @@ TEST_CASE("pass: the host side's spellings parse", "[pass]") {
 }
 
 TEST_CASE("pass: every refusal names the location's token", "[pass]") {
-  TmpDir d;
-  std::string small = d.file("small", std::string(100, 'x'));
+  test::TempDir d;
+  std::string small = d.write_text("small", std::string(100, 'x'));
   struct Case { std::string text, want; };
   const std::vector<Case> cases = {
       {"pass loc mem:0x200000", "t.conf:1:10: `pass loc mem`: needs a length"},
@@ -144,7 +132,7 @@ TEST_CASE("pass: every refusal names the location's token", "[pass]") {
       {"pass loc mem:0x200000,0x1000,rn=shm:x", "`n` (not cacheable): a host file"},
       {"pass loc mem:0xff000,0x2000", "0xff000-0x100fff overlaps guest RAM 0x0-0xfffff"},
       {"pass loc mem:0x200000,0x1000,r=file:" + small, "holds 100 bytes, the pass needs 0x1000"},
-      {"pass loc mem:0x200000,0x1000,r=file:" + d.path + "/absent", "No such file"},
+      {"pass loc mem:0x200000,0x1000,r=file:" + d / "absent", "No such file"},
       {"pass loc mem:0x200000,0x1000=file:" + small + " pass loc mem:0x200000,0x1000=file:" +
            small, "holds 100 bytes"},
       {"pass loc io:0x70,0x10,rw", "`pass loc io`: ports take no attributes"},
@@ -164,8 +152,8 @@ TEST_CASE("pass: every refusal names the location's token", "[pass]") {
 }
 
 TEST_CASE("pass: overlaps with a vdev, another pass and ports", "[pass]") {
-  TmpDir d;
-  std::string page = d.file("page", std::string(0x2000, '\0'));
+  test::TempDir d;
+  std::string page = d.write_text("page", std::string(0x2000, '\0'));
   {
     Fixture f;
     NullDev dev;
@@ -199,9 +187,9 @@ TEST_CASE("pass: overlaps with a vdev, another pass and ports", "[pass]") {
 }
 
 TEST_CASE("pass loc mem: a file, both ways, and a read-only pass", "[pass]") {
-  TmpDir d;
-  std::string rw = d.file("rw", std::string(0x2000, 'a'));
-  std::string ro = d.file("ro", std::string(0x1000, 'b'));
+  test::TempDir d;
+  std::string rw = d.write_text("rw", std::string(0x2000, 'a'));
+  std::string ro = d.write_text("ro", std::string(0x1000, 'b'));
   Fixture f;
   REQUIRE(f.build("pass loc mem:0x200000,0x2000,rwx=file:" + rw +
                   " loc mem:0x300000,0x1000,r=file:" + ro).ok());
@@ -294,10 +282,7 @@ TEST_CASE("pass loc io: refused without ports or privilege", "[pass]") {
   {
     Fixture f;
     FakeMachine none(false);
-    auto toks = Tokenize("pass loc io:0x70,2", "t.conf");
-    auto cfg = ParseTokens(*toks);
-    REQUIRE(cfg.ok());
-    absl::Status st = f.pass.build(*cfg, f.mem, f.mmio, f.io, none, true);
+    absl::Status st = f.pass.build(Parse("pass loc io:0x70,2"), f.mem, f.mmio, f.io, none, true);
     CHECK(Msg(st) == "t.conf:1:10: `pass loc io`: the fake machine has no I/O port space");
   }
   {
