@@ -54,13 +54,32 @@ elif [[ ! -x "$QVM" ]]; then
   why="FAIL $QVM not built"
 fi
 
+# Rows that need the accelerator to report a level vector's EOI
+# (KVM_EXIT_IOAPIC_EOI) when the guest writes it. kvm_pvm reports it late,
+# at the next interrupt injection (an exit trace shows the EOI exit at the
+# next handler's first instructions), so the IOAPIC sees the EOI before the
+# handler cleared the source and rightly delivers again: those rows are
+# skipped there with the reason, and run in the emulated-host lanes.
+late_eoi=""
+[[ -e /sys/module/kvm_pvm ]] && late_eoi="irq-level"
+
 if [[ -n $why ]]; then
   while read -r name; do result $why "$name"; done < <(sh "$runner" -l "$table" "$guests" "$@")
 else
-  while read -r tag v name detail; do
-    [[ $tag == MGTEST ]] || continue
-    result "$v" "$name" $detail
-  done < <(QVM=$QVM MG_TIMEOUT=$TIMEOUT MG_LOGDIR=$logs sh "$runner" "$table" "$guests" "$@")
+  rows=()
+  while read -r name; do
+    if [[ " $late_eoi " == *" $name "* ]]; then
+      result SKIP "$name" "kvm_pvm reports the guest's IOAPIC EOI late (at the next interrupt); run in the x86_64 lane"
+    else
+      rows+=("$name")
+    fi
+  done < <(sh "$runner" -l "$table" "$guests" "$@")
+  if ((${#rows[@]})); then
+    while read -r tag v name detail; do
+      [[ $tag == MGTEST ]] || continue
+      result "$v" "$name" $detail
+    done < <(QVM=$QVM MG_TIMEOUT=$TIMEOUT MG_LOGDIR=$logs sh "$runner" "$table" "$guests" "${rows[@]}")
+  fi
 fi
 
 if [[ $why == SKIP* ]]; then

@@ -7,7 +7,7 @@
 # does the rest: RESULT/TIME/QVMTIME lines, stall detection, fresh hosts and
 # reruns, the summary, the console log build/test-logs/aarch64-lane.log.
 # Exit status 0 when every test passed.
-# Environment: QVM_LANE_TIMEOUT (s, default 1500), QVM_LANE_STALL (s, 120),
+# Environment: QVM_LANE_TIMEOUT (s, default 2400), QVM_LANE_STALL (s, 120),
 # QVM_LANE_SILENCE (s, 4 x stall), QVM_LANE_BOOTS (3), QVM_LANE_REPS (boot
 # repetitions, 5), QVM_LANE_TESTS ("a b": a subset, or the lane self-tests
 # selftest-*), QVM_LANE_VERBOSE=1 (show every qvm run's output),
@@ -16,7 +16,7 @@
 # (experiments with the emulated host), MAKE.
 LANE_ARCH=aarch64
 LANE_SCRIPT=test/lanes/aarch64/lane.sh
-LANE_TIMEOUT=1500
+LANE_TIMEOUT=2400
 LANE_CONSOLE=ttyAMA0
 LANE_MEDIANS="boot-2cpu boot-ugic-2cpu"
 LANE_APPEND=""

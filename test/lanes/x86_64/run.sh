@@ -5,13 +5,13 @@
 # The driver (test/lanes/lib/driver.sh) does the rest: RESULT/TIME/QVMTIME
 # lines, stall detection, fresh hosts and reruns, the summary, the console
 # log build/test-logs/x86_64-lane.log. Exit status 0 when every test passed.
-# Environment: QVM_LANE_TIMEOUT (s, default 1800), QVM_LANE_STALL (s, 120),
+# Environment: QVM_LANE_TIMEOUT (s, default 2700), QVM_LANE_STALL (s, 120),
 # QVM_LANE_SILENCE (s, 4 x stall), QVM_LANE_BOOTS (3), QVM_LANE_REPS (boot
 # repetitions, 5), QVM_LANE_TESTS ("a b": a subset, or the lane self-tests
 # selftest-*), QVM_LANE_VERBOSE=1 (show every qvm run's output), MAKE.
 LANE_ARCH=x86_64
 LANE_SCRIPT=test/lanes/x86_64/lane.sh
-LANE_TIMEOUT=1800
+LANE_TIMEOUT=2700
 LANE_CONSOLE=ttyS0
 # no_timer_check: Linux's boot-time test of the IO-APIC timer interrupt
 # gives the interrupt a few loops of the emulated CPU to arrive; on a host
