@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -248,12 +250,26 @@ TEST_CASE("pass loc mem: a shared-memory object is created and sized", "[pass]")
   shm_unlink(("/" + name).c_str());
 }
 
-TEST_CASE("pass: dryrun opens nothing", "[pass]") {
+TEST_CASE("pass: dryrun opens nothing and lists each pass", "[pass]") {
   Fixture f;
-  REQUIRE(f.build("pass loc mem:0x200000,0x1000=file:/nonexistent loc io:0x70,2", false).ok());
+  REQUIRE(f.build("pass loc mem:0x200000,0x1000=file:/nonexistent loc io:0x70,2 "
+                  "pass loc mem:0x300000,0x2000,rn loc io:0x2f8,8=0x3f8", false).ok());
   CHECK(f.pass.mems()[0].host == nullptr);
   CHECK(f.machine.opened.empty());
-  CHECK(f.pass.ios().size() == 1);
+  CHECK(f.pass.ios().size() == 2);
+  char* text = nullptr;
+  size_t len = 0;
+  FILE* out = open_memstream(&text, &len);
+  REQUIRE(out);
+  f.pass.print(out);
+  fclose(out);
+  CHECK(std::string(text, len) ==
+        "passes:\n"
+        "  mem 0x000000200000-0x000000200fff rwx file /nonexistent\n"
+        "  mem 0x000000300000-0x000000301fff rn host physical 0x300000 (read-only slot)\n"
+        "  io  0x0070-0x0071 host ports 0x0070-0x0071\n"
+        "  io  0x02f8-0x02ff host ports 0x03f8-0x03ff\n");
+  free(text);
 }
 
 TEST_CASE("pass loc io: forwarded to the host's ports through the machine", "[pass]") {
