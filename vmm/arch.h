@@ -103,6 +103,18 @@ class Machine {
   virtual absl::Status finalize(VmBackend&) { return absl::OkStatus(); }
   // One line for logs and dryrun: "bzImage, entry 0x100200 (64-bit)".
   virtual std::string boot_summary() const = 0;
+  // Host I/O ports for `pass loc io`. has_host_ports: whether the
+  // architecture has a port space at all. open_host_ports: this process
+  // (and the vCPU threads it creates afterwards) may access host ports
+  // [first, first + count); FailedPrecondition says why not (privilege).
+  // host_port_in/out: one access of 1, 2 or 4 bytes to an opened port, on
+  // any thread created after open_host_ports.
+  virtual bool has_host_ports() const { return false; }
+  virtual absl::Status open_host_ports(uint32_t /*first*/, uint32_t /*count*/) {
+    return absl::UnimplementedError("no I/O port space");
+  }
+  virtual uint32_t host_port_in(uint16_t /*port*/, unsigned /*size*/) { return ~0u; }
+  virtual void host_port_out(uint16_t /*port*/, unsigned /*size*/, uint32_t /*value*/) {}
 };
 
 // Every architecture's `set` variables (arch/vars.cc; built on every

@@ -974,7 +974,15 @@ class Parser {
     auto a = ParseSize(std::string(s));
     if (!a) return bad("address");
     l.addr = *a;
-    if (host) {
+    if (host && (host->starts_with("file:") || host->starts_with("shm:"))) {
+      bool file = host->starts_with("file:");
+      std::string_view rest = host->substr(file ? 5 : 4);
+      // A POSIX shared-memory name is one path component.
+      if (rest.empty() || (!file && rest.find('/') != std::string_view::npos))
+        return bad(file ? "host file" : "host shared-memory name");
+      l.host_kind = file ? LocSpec::HostKind::File : LocSpec::HostKind::Shm;
+      l.host_path = file ? ResolvePath(v.where, std::string(rest)) : std::string(rest);
+    } else if (host) {
       auto h = ParseSize(std::string(*host));
       if (!h) return bad("host address");
       l.host = *h;

@@ -37,6 +37,12 @@ struct LocSpec {
   // `pass loc GUEST=HOST`: the host side, same space as the guest side.
   // Mem: any 64-bit address; Io: 0..0xffff. PCI locations take no host.
   std::optional<uint64_t> host;
+  // `pass loc mem:...=file:PATH` (a host file, PATH resolved like a load
+  // path) or `=shm:NAME` (a POSIX shared-memory object, shm_open(3)):
+  // host_path is PATH or NAME, `host` stays empty.
+  enum class HostKind { Phys, File, Shm };
+  HostKind host_kind = HostKind::Phys;
+  std::string host_path;
   // `loc ADDR` without a space: QNX's "the device's default space". The
   // parser reads it as Mem; a vdev instance moves it to Io when its factory
   // may live in I/O space (QVM_VDEVF_SPACE_IO), as QNX's port devices

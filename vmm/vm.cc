@@ -77,11 +77,13 @@ qvm_vdev* Vm::find_controller(const std::string& name) {
   return nullptr;
 }
 
+// Who serves a bus region: "vdev NAME" or "pass" (Passthrough).
+static std::string RegionOwner(const Bus::Region& r) {
+  if (auto* d = dynamic_cast<const qvm_vdev*>(r.dev)) return "vdev " + d->name;
+  return r.dev->bus_name();
+}
+
 absl::Status Vm::refuse_unsupported() const {
-  auto refuse = [](const SourceLoc& w, const std::string& what) {
-    return ConfigError(w, absl::StrCat("`", what, "`: not supported yet"));
-  };
-  if (!cfg_.passes.empty()) return refuse(cfg_.passes[0].where, "pass");
   for (const auto& l : cfg_.loads) {
     // `fdt load` replaces the generated device tree of a machine described
     // by one; a machine described by ACPI has none to replace.
@@ -242,6 +244,9 @@ absl::Status Vm::build_devices() {
             "vdev %s: region 0x%x-0x%x overlaps guest memory", d->name,
             r.base, r.base + r.size - 1));
       }
+  // `pass`: after the devices, so that an overlap is reported at the pass.
+  absl::Status st = pass_.build(cfg_, mem_, mmio_, io_, *machine_, !cfg_.dryrun);
+  if (!st.ok()) return st;
   return check_reserved();
 }
 
@@ -263,8 +268,8 @@ absl::Status Vm::check_reserved() const {
       for (const auto& r : bus.regions())
         if (r.base <= last && l.addr <= r.base + (r.size - 1))
           return ConfigError(l.where, absl::StrFormat(
-              "`reserve loc`: 0x%x-0x%x is reserved, and vdev %s serves 0x%x-0x%x", l.addr,
-              last, static_cast<qvm_vdev*>(r.dev)->name, r.base, r.base + r.size - 1));
+              "`reserve loc`: 0x%x-0x%x is reserved, and %s serves 0x%x-0x%x", l.addr,
+              last, RegionOwner(r), r.base, r.base + r.size - 1));
       if (l.space == Space::Mem)
         for (const auto& m : mem_.regions())
           if (m.gpa <= last && l.addr <= m.gpa + (m.size - 1))
@@ -383,7 +388,12 @@ absl::Status Vm::start_backend(bool first) {
     });
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat("vdev ", dev->name, ": ", st.message()));
   }
-  return backend_->map_memory(mem_);
+  absl::Status st = backend_->map_memory(mem_);
+  if (!st.ok()) return st;
+  // `pass loc mem`: host memory slots beside the RAM (every new VM).
+  return pass_.map_all([this](uint64_t gpa, void* host, uint64_t size, bool writable) {
+    return map_host_memory(gpa, host, size, writable, true);
+  });
 }
 
 // Boot step c: the devices at power-on, their notifiers on the new backend.
@@ -448,17 +458,15 @@ void Vm::print(FILE* out) const {
   for (const auto& m : mem_.regions())
     rows.push_back({m.gpa, m.gpa + m.size - 1, m.readonly ? "rom" : "ram"});
   for (const auto& r : mmio_.regions())
-    rows.push_back({r.base, r.base + r.size - 1,
-                    "vdev " + static_cast<qvm_vdev*>(r.dev)->name});
+    rows.push_back({r.base, r.base + r.size - 1, RegionOwner(r)});
   std::sort(rows.begin(), rows.end(),
             [](const Row& a, const Row& b) { return a.base < b.base; });
   for (const auto& r : rows)
     fprintf(out, "  mem 0x%012llx-0x%012llx %s\n", (unsigned long long)r.base,
             (unsigned long long)r.end, r.what.c_str());
   for (const auto& r : io_.regions())
-    fprintf(out, "  io  0x%04llx-0x%04llx vdev %s\n", (unsigned long long)r.base,
-            (unsigned long long)(r.base + r.size - 1),
-            static_cast<qvm_vdev*>(r.dev)->name.c_str());
+    fprintf(out, "  io  0x%04llx-0x%04llx %s\n", (unsigned long long)r.base,
+            (unsigned long long)(r.base + r.size - 1), RegionOwner(r).c_str());
   fprintf(out, "vcpus: %u\n", ncpus());
   for (unsigned i = 0; i < ncpus(); i++) {
     std::string sched = "default", mask = "any";
@@ -474,6 +482,7 @@ void Vm::print(FILE* out) const {
     fprintf(out, "  cpu %u: sched %s runmask %s%s\n", i, sched.c_str(), mask.c_str(),
             part.c_str());
   }
+  pass_.print(out);
   fprintf(out, "vdevs:\n");
   for (const auto& d : devs_) {
     std::vector<std::string> locs, intrs, opts;

@@ -42,6 +42,7 @@
 #include "vmm/exit_trace.h"
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"
+#include "vmm/passthrough.h"
 #include "vmm/vdev_host.h"
 #include "vmm/vm_plan.h"
 
@@ -164,6 +165,7 @@ class Vm : public VdevHost, public ControlTarget {
   EventLoop loop_;
   VdevLoader loader_;
   std::vector<std::unique_ptr<qvm_vdev>> devs_;
+  Passthrough pass_;  // `pass loc mem` / `pass loc io` (on the buses below devs_)
 
   std::mutex backend_mu_;  // guards backend_ pointer changes vs. users
   std::unique_ptr<VmBackend> backend_;

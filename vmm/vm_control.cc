@@ -130,11 +130,11 @@ void Vm::build_stat_regions() {
   stat_regions_.clear();
   for (const auto& r : io_.regions())
     stat_regions_.push_back({QVM_SPACE_IO, r.base, r.size,
-                             static_cast<qvm_vdev*>(r.dev)->name});
+                             r.dev->bus_name()});
   n_io_stat_ = stat_regions_.size();
   for (const auto& r : mmio_.regions())
     stat_regions_.push_back({QVM_SPACE_MEM, r.base, r.size,
-                             static_cast<qvm_vdev*>(r.dev)->name});
+                             r.dev->bus_name()});
   stat_regions_.push_back({QVM_SPACE_IO, 0, 0, "unassigned"});
   stat_regions_.push_back({QVM_SPACE_MEM, 0, 0, "unassigned"});
 }

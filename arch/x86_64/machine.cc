@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "arch/x86_64/host_ports.h"
 #include "arch/x86_64/kvm_x86.h"
 #include "arch/x86_64/plan.h"
 #include "boot/acpi.h"
@@ -44,6 +45,16 @@ class X86Machine : public Machine {
   }
   std::optional<UnsupportedAction> msr_unknown() const override { return plan_.msr_unknown; }
   bool builds_acpi() const override { return plan_.acpi; }
+  bool has_host_ports() const override { return true; }
+  absl::Status open_host_ports(uint32_t first, uint32_t count) override {
+    return x86::OpenHostPorts(first, count);
+  }
+  uint32_t host_port_in(uint16_t port, unsigned size) override {
+    return x86::HostPortIn(port, size);
+  }
+  void host_port_out(uint16_t port, unsigned size, uint32_t value) override {
+    x86::HostPortOut(port, size, value);
+  }
 
   absl::StatusOr<std::unique_ptr<VmBackend>> create_backend(unsigned ncpus) override {
     auto vm = std::make_unique<x86::KvmX86Vm>();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "arch/aarch64/plan.h"
 #include "arch/x86_64/plan.h"
 #include "arch/x86_64/regs.h"
@@ -260,6 +261,12 @@ class FakeVm : public VmBackend {
     rec_->step("map");
     return absl::OkStatus();
   }
+  absl::Status map_host_memory(uint64_t gpa, void*, uint64_t size, bool writable,
+                               bool assign) override {
+    rec_->step(absl::StrFormat("slot 0x%x+0x%x %s%s", gpa, size, writable ? "rw" : "r",
+                               assign ? "" : " removed"));
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<VcpuBackend>> create_vcpu(unsigned index) override {
     rec_->step("vcpu " + std::to_string(index));
     return std::unique_ptr<VcpuBackend>(std::make_unique<FakeVcpu>(index, stop_));
@@ -347,6 +354,23 @@ TEST_CASE("recipe: the first boot and a reset in place run the same steps", "[pl
   CHECK(machine->zero_at_load == std::vector<bool>{true, true});
 }
 
+TEST_CASE("recipe: a `pass loc mem` is a memory slot of every boot's VM", "[plan][recipe][pass]") {
+  test::TempDir t;
+  std::string file = t.write_text("shared", std::string(0x2000, 'p'));
+  Record rec;
+  Vm vm(MustParse({"system", "recipe-pass", "ram", "1M", "set", "resmgr-path", t.path(),
+                   "pass", "loc", "mem:0x200000,0x2000,rx=file:" + file}),
+        std::make_unique<RecordingMachine>(&rec));
+  absl::Status st = vm.build();
+  INFO(st.message());
+  REQUIRE(st.ok());
+  CHECK(vm.run() == kExitOk);  // reset, then power-off
+  const std::vector<std::string> boot = {"load", "backend", "map", "slot 0x200000+0x2000 r",
+                                         "vcpu 0", "prepare 0", "finalize"};
+  REQUIRE(rec.boots.size() == 2);
+  CHECK(rec.boots[0] == boot);
+  CHECK(rec.boots[1] == boot);
+}
 
 // ---- resets in place under concurrent requests ----------------------------
 
