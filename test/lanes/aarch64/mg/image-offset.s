@@ -9,7 +9,9 @@
         .include "common.inc"
         .text
         .global _start
-_start: b       entry                       // code0
+_start:
+base:   b       entry                       // code0 (base: a local label, so
+                                            // `adr` resolves without a relocation)
         .word   0                           // code1
         .quad   0x200000                    // text_offset
         .quad   image_end - _start          // image_size
@@ -22,8 +24,16 @@ entry:  mov     x20, x0                     // the FDT
         orr     x21, x21, x2
         orr     x21, x21, x3
         pl011   x19
+        adr     x2, at
+        bl      puts
+        adr     x0, base                    // where we run
+        bl      puthex
+        adr     x2, fdt
+        bl      puts
+        mov     x0, x20
+        bl      puthex
         mov     x22, #1
-        adr     x5, _start                  // where we run
+        adr     x5, base
         movz    x6, #0x8020, lsl #16
         cmp     x5, x6
         b.ne    fail
@@ -56,7 +66,9 @@ fail:   adr     x2, bad
         psci    PSCI_SYSTEM_RESET
         b       .
         puts_fn x2, x19
-        puthex_fn 4, 1
+        puthex_fn 64, 1
+at:     .asciz  "MG-IMAGE at "
+fdt:    .asciz  "MG-IMAGE fdt "
 ok:     .asciz  "MG-IMAGE-OK text_offset=2M\n"
 bad:    .asciz  "MG-FAIL check "
         .balign 8
