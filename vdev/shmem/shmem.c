@@ -137,14 +137,19 @@ static void *watch(void *arg) {
     struct conn *c = arg;
     struct shmem *s = c->s;
     uint64_t next_reap = 0;
-    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+    for (;;) {
         uint32_t bell = qvm_shm_doorbell(&c->shm);
+        /* `stop` is only acted on under the device lock: conn_close (which
+         * holds it) still uses the mapping after setting the flag, so the
+         * thread must not unmap before conn_close has returned. */
         qvm_dev_lock(s->dev);
-        if (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-            int fresh = bell != c->last_bell;
-            c->last_bell = bell;
-            update_irq(s, fresh);
+        if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+            qvm_dev_unlock(s->dev);
+            break;
         }
+        int fresh = bell != c->last_bell;
+        c->last_bell = bell;
+        update_irq(s, fresh);
         qvm_dev_unlock(s->dev);
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts); /* real time, whatever clock the host gives devices */
@@ -167,7 +172,8 @@ static int permitted(const struct shmem *s, const char *name) {
     return !s->any_allow; /* allow ...: implicit deny *; deny ...: implicit allow * */
 }
 
-/* Stops showing connection c to the guest; its thread detaches and ends. */
+/* Stops showing connection c to the guest; its thread detaches and ends.
+ * Called with the device lock held (a register write or a control). */
 static void conn_close(struct shmem *s, struct conn *c) {
     if (!c->attached) return;
     c->attached = 0;
