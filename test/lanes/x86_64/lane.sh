@@ -5,6 +5,13 @@
 # (test/lanes/lib/host.sh: command line, helpers, the test loop and the
 # console protocol). The micro-guests (`microguests`, or one row as
 # mg-NAME) are test/microguests/tests.tsv, run by its table runner.
+# Micro-guest rows this emulated host cannot run (see mg_table). QEMU's
+# TCG does not deliver a nested guest's XSETBV to the host's KVM as an
+# intercept, so KVM never learns the guest's XCR0 and loads its own (1) at
+# the next VMRUN: smp-xsave's check 21 shows XCR0 reading back 7 after
+# XSETBV and 1 after two port exits. FreeBSD's #GP in restore_fpu_curthread
+# and Linux's "XSAVE consistency problem" seen in this lane are explained by it.
+MG_SKIP="smp-xsave the emulated host (QEMU TCG, nested SVM) does not intercept the guest's XSETBV: XCR0 is lost at the next exit"
 TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable blk-perf net net-perf peer virtio-mmio intx microguests"
 . /etc/lane/host.sh
 BOOT_SECS=45
