@@ -344,7 +344,8 @@ bool IsTopLevel(std::string_view s) {
 
 class Parser {
  public:
-  explicit Parser(const std::vector<Token>& toks) : toks_(toks) {}
+  Parser(const std::vector<Token>& toks, VdevOptionShapes* shapes)
+      : toks_(toks), shapes_(shapes) {}
 
   absl::StatusOr<Config> Run() {
     cfg_.system = "qvm";
@@ -1036,6 +1037,12 @@ class Parser {
     if (!common && !IsIdentifier(t.text))
       return ConfigError(t.where, "`vdev " + v.type + "`: bad option name " +
                                       Q(t.text));
+    VdevOptionShape shape;
+    if (!common && shapes_) shape = shapes_->shape(v.type, t.text);
+    if (shape.no_argument) {
+      AddVdevOption(v, VdevOption{t.text, "", t.where, t.where}, shape);
+      return absl::OkStatus();
+    }
     auto a = Arg(t);
     if (!a.ok()) return a.status();
     const Token& val = **a;
@@ -1061,15 +1068,20 @@ class Parser {
       v.name_where = val.where;
       return absl::OkStatus();
     }
-    VdevOption o{t.text, val.text, t.where, val.where};
-    for (VdevOption& old : v.options) {
-      if (old.name == o.name) {
-        old = std::move(o);
-        return absl::OkStatus();
-      }
-    }
-    v.options.push_back(std::move(o));
+    AddVdevOption(v, VdevOption{t.text, val.text, t.where, val.where}, shape);
     return absl::OkStatus();
+  }
+
+  // A repeated option replaces the earlier one (keeping its position)
+  // unless its shape says it repeats.
+  static void AddVdevOption(VdevSpec& v, VdevOption o, VdevOptionShape shape) {
+    if (!shape.repeats)
+      for (VdevOption& old : v.options)
+        if (old.name == o.name) {
+          old = std::move(o);
+          return;
+        }
+    v.options.push_back(std::move(o));
   }
 
   // ---- pass / reserve
@@ -1118,6 +1130,7 @@ class Parser {
   }
 
   const std::vector<Token>& toks_;
+  VdevOptionShapes* shapes_;  // may be null: every option takes one argument
   size_t i_ = 0;
   Ctx ctx_ = Ctx::None;
   Config cfg_;
@@ -1223,12 +1236,14 @@ class Expander {
 
 }  // namespace
 
-absl::StatusOr<Config> ParseTokens(const std::vector<Token>& tokens) {
-  Parser p(tokens);
+absl::StatusOr<Config> ParseTokens(const std::vector<Token>& tokens,
+                                   VdevOptionShapes* shapes) {
+  Parser p(tokens, shapes);
   return p.Run();
 }
 
-absl::StatusOr<Config> ParseArgs(const std::vector<std::string>& args) {
+absl::StatusOr<Config> ParseArgs(const std::vector<std::string>& args,
+                                 VdevOptionShapes* shapes) {
   Expander e;
   for (size_t k = 0; k < args.size(); ++k) {
     Token t;
@@ -1236,7 +1251,7 @@ absl::StatusOr<Config> ParseArgs(const std::vector<std::string>& args) {
     t.where = SourceLoc{kCommandLine, static_cast<int>(k + 1), 1};
     QVM_CFG_TRY(e.Add(t, 0));
   }
-  return ParseTokens(e.out);
+  return ParseTokens(e.out, shapes);
 }
 
 }  // namespace qvm

@@ -83,12 +83,35 @@ struct CpuSpec {
 };
 
 // A device-specific option, validated against the plug-in's option list
-// when the plug-in is loaded. Every device option takes one argument.
+// when the plug-in is loaded. An option takes one argument unless the
+// parser's VdevOptionShapes says it takes none (then `value` is empty and
+// `value_where` is the option's own position).
 struct VdevOption {
   std::string name;
   std::string value;
   SourceLoc where;       // of the option name
   SourceLoc value_where; // of the argument
+};
+
+// How a device's own option is written: whether it takes no argument (a
+// flag such as virtio's `legacy`) and whether it may be given more than
+// once (each occurrence kept, in order; otherwise a repeated option
+// replaces the earlier one, keeping its first position).
+struct VdevOptionShape {
+  bool no_argument = false;
+  bool repeats = false;
+};
+
+// What the parser asks about a device's options while it splits a `vdev`
+// line; supplied by the caller, who knows the devices (qvm: the plug-ins'
+// factories). config.cc knows no device. Without one (or for a type or
+// option the caller does not know) an option takes one argument and does
+// not repeat.
+class VdevOptionShapes {
+ public:
+  virtual ~VdevOptionShapes() = default;
+  virtual VdevOptionShape shape(const std::string& type,
+                                const std::string& option) = 0;
 };
 
 struct VdevSpec {
@@ -97,7 +120,8 @@ struct VdevSpec {
   std::vector<LocSpec> locs;       // `loc` may repeat (several regions)
   std::vector<IntrSpec> intrs;     // `intr` may repeat
   std::vector<VdevOption> options; // in order; a repeated option replaces
-                                   // (keeps its first position)
+                                   // (keeps its first position) unless its
+                                   // shape says it repeats
   SourceLoc where;                 // of the `vdev` keyword
   SourceLoc type_where;            // of TYPE
   SourceLoc name_where;            // of N in `name N` (when given)
@@ -201,10 +225,13 @@ absl::StatusOr<std::vector<Token>> Tokenize(const std::string& text,
                                             const std::string& file);
 
 // Parses argv-style arguments (each one token; `@file` expands in place,
-// recursively, with a depth limit) into a Config.
-absl::StatusOr<Config> ParseArgs(const std::vector<std::string>& args);
+// recursively, with a depth limit) into a Config. `shapes` (may be null)
+// tells how devices' own options are written.
+absl::StatusOr<Config> ParseArgs(const std::vector<std::string>& args,
+                                 VdevOptionShapes* shapes = nullptr);
 // Parses an already tokenized stream (used by tests and fuzzers).
-absl::StatusOr<Config> ParseTokens(const std::vector<Token>& tokens);
+absl::StatusOr<Config> ParseTokens(const std::vector<Token>& tokens,
+                                   VdevOptionShapes* shapes = nullptr);
 
 // Numbers: decimal, 0x hex, 0d decimal; sizes take K, M, G suffixes.
 // Overflow is an error.

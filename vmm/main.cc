@@ -4,12 +4,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "vmm/arch.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
+#include "vmm/vdev_host.h"
 #include "vmm/vm.h"
 
 namespace {
@@ -39,7 +41,10 @@ int main(int argc, char** argv) {
     Usage();
     return args.empty() ? qvm::kExitConfig : 0;
   }
-  auto cfg = qvm::ParseArgs(args);
+  // The plug-ins' factories tell the parser how their options are written;
+  // the VM then uses the same loader.
+  auto loader = std::make_unique<qvm::VdevLoader>(qvm::VdevLoader::DefaultSearchDirs());
+  auto cfg = qvm::ParseArgs(args, loader.get());
   if (!cfg.ok()) {
     fprintf(stderr, "%s\n", std::string(cfg.status().message()).c_str());
     return qvm::kExitConfig;
@@ -50,7 +55,7 @@ int main(int argc, char** argv) {
     return qvm::kExitConfig;
   }
   bool dryrun = cfg->dryrun;
-  qvm::Vm vm(std::move(*cfg), qvm::CreateMachine());
+  qvm::Vm vm(std::move(*cfg), qvm::CreateMachine(), std::move(loader));
   st = vm.build();
   if (!st.ok()) {
     fprintf(stderr, "%s\n", std::string(st.message()).c_str());

@@ -95,9 +95,15 @@ class VdevHost {
 
 // Loads plug-ins and keeps their factories (one table per loader, no
 // process-global registry).
-class VdevLoader {
+// It tells the configuration parser how each factory's options are
+// written (QVM_OPTF_*, ABI 1.6).
+class VdevLoader : public VdevOptionShapes {
  public:
   explicit VdevLoader(std::vector<std::string> search_dirs);
+  // A type without a loadable plug-in, or an option it does not list, has
+  // the default shape; building the device reports the error later.
+  VdevOptionShape shape(const std::string& type,
+                        const std::string& option) override;
   // The default search order: $QVM_VDEV_PATH, <exe>/../lib/qvm,
   // the build tree, then the dynamic loader's path.
   static std::vector<std::string> DefaultSearchDirs();
@@ -110,7 +116,10 @@ class VdevLoader {
 
  private:
   std::vector<std::string> dirs_;
+  absl::StatusOr<const qvm_factory*> load(const std::string& type);
+
   std::map<std::string, const qvm_factory*> factories_;
+  std::map<std::string, absl::Status> failures_;
   std::map<std::string, std::string> origins_;
   std::vector<const qvm_factory*> pending_;
   std::string pending_error_;
@@ -272,5 +281,10 @@ void CloseMemMaps(qvm_vdev* dev);
 // Shared by the files of the vdev host (vmm/vdev_*.cc): whether the factory
 // takes accesses of `size` bytes, and a callback's QVM_* status as a bus one.
 bool SizeAllowed(const qvm_factory* f, uint32_t size);
+// The QVM_OPTF_* flags of the factory's idx-th option (0 for a factory
+// from before ABI 1.6 or without option_flags).
+uint32_t OptionFlags(const qvm_factory* f, int idx);
+// The index of `name` in the factory's option list, or -1.
+int OptionIndex(const qvm_factory* f, const std::string& name);
 BusStatus ToBus(int rc);
 }  // namespace qvm

@@ -53,13 +53,7 @@ absl::Status qvm_vdev::configure() {
     return qvm::ConfigError(spec.where, absl::StrFormat(
         "vdev %s: initialization failed (%s)", spec.type, strerror(-rc)));
   for (const auto& o : spec.options) {
-    int idx = -1;
-    if (factory->options)
-      for (int i = 0; factory->options[i]; i++)
-        if (o.name == factory->options[i]) {
-          idx = i;
-          break;
-        }
+    int idx = qvm::OptionIndex(factory, o.name);
     if (idx < 0) {
       std::string valid = "loc, intr, name";
       if (factory->options)
@@ -70,6 +64,10 @@ absl::Status qvm_vdev::configure() {
                                    spec.type, o.name, valid));
     }
     rc = control(QVM_CTRL_OPTION, idx, o.value.c_str());
+    if (rc < 0 && (qvm::OptionFlags(factory, idx) & QVM_OPTF_NO_ARG))
+      return qvm::ConfigError(
+          o.where, absl::StrFormat("vdev %s: option `%s` refused", spec.type,
+                                   o.name));
     if (rc < 0)
       return qvm::ConfigError(
           o.value_where,

@@ -59,6 +59,30 @@ void VdevLoader::accept(const qvm_factory* f) {
   pending_.push_back(f);
 }
 
+int OptionIndex(const qvm_factory* f, const std::string& name) {
+  if (f->options)
+    for (int i = 0; f->options[i]; i++)
+      if (name == f->options[i]) return i;
+  return -1;
+}
+
+uint32_t OptionFlags(const qvm_factory* f, int idx) {
+  constexpr size_t kEnd = offsetof(qvm_factory, option_flags) + sizeof(void*);
+  if (idx < 0 || f->struct_size < kEnd || f->option_flags == nullptr) return 0;
+  return f->option_flags[idx];
+}
+
+VdevOptionShape VdevLoader::shape(const std::string& type,
+                                  const std::string& option) {
+  VdevOptionShape s;
+  auto f = get(type);
+  if (!f.ok()) return s;
+  uint32_t flags = OptionFlags(*f, OptionIndex(*f, option));
+  s.no_argument = flags & QVM_OPTF_NO_ARG;
+  s.repeats = flags & QVM_OPTF_REPEAT;
+  return s;
+}
+
 std::string VdevLoader::origin(const std::string& type) const {
   auto it = origins_.find(type);
   return it == origins_.end() ? "" : it->second;
@@ -67,6 +91,16 @@ std::string VdevLoader::origin(const std::string& type) const {
 absl::StatusOr<const qvm_factory*> VdevLoader::get(const std::string& type) {
   auto it = factories_.find(type);
   if (it != factories_.end()) return it->second;
+  // A plug-in's constructors run once per process: a failed load is
+  // remembered, not retried (a second dlopen would register nothing).
+  auto failed = failures_.find(type);
+  if (failed != failures_.end()) return failed->second;
+  absl::StatusOr<const qvm_factory*> r = load(type);
+  if (!r.ok()) failures_.emplace(type, r.status());
+  return r;
+}
+
+absl::StatusOr<const qvm_factory*> VdevLoader::load(const std::string& type) {
   for (char c : type)
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
           c == '.'))

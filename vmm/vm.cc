@@ -27,10 +27,12 @@ std::string SpaceName(uint32_t s) {
 
 }  // namespace
 
-Vm::Vm(Config cfg, std::unique_ptr<Machine> machine)
+Vm::Vm(Config cfg, std::unique_ptr<Machine> machine,
+       std::unique_ptr<VdevLoader> loader)
     : cfg_(std::move(cfg)),
       machine_(std::move(machine)),
-      loader_(VdevLoader::DefaultSearchDirs()) {}
+      loader_(loader ? std::move(loader)
+                     : std::make_unique<VdevLoader>(VdevLoader::DefaultSearchDirs())) {}
 
 Vm::~Vm() {
   stop_vcpus();
@@ -185,7 +187,7 @@ absl::Status Vm::build_devices() {
     if (!s.name.empty()) taken.insert(s.name);
   std::map<std::string, int> count;
   for (auto& s : specs) {
-    auto fac = loader_.get(s.type);
+    auto fac = loader_->get(s.type);
     if (!fac.ok())
       return ConfigError(s.type_where.file.empty() ? s.where : s.type_where,
                          absl::StrCat("vdev `", s.type, "`: ",
@@ -215,7 +217,7 @@ absl::Status Vm::build_devices() {
     VdevSpec s;
     s.type = machine_->implied_pci_host();
     s.where.file = "<implied>";
-    auto fac = loader_.get(s.type);
+    auto fac = loader_->get(s.type);
     if (!fac.ok())
       return ConfigError(s.where, absl::StrCat("vdev `", s.type, "` (implied by a PCI device): ",
                                                fac.status().message()));
@@ -489,13 +491,14 @@ void Vm::print(FILE* out) const {
     for (const auto& r : d->regions)
       locs.push_back(absl::StrFormat("%s:0x%x+0x%x", SpaceName(r.space), r.base, r.size));
     for (const auto& i : d->intrs) intrs.push_back(i.controller->name + ":" + std::to_string(i.line));
-    for (const auto& o : d->spec.options) opts.push_back(o.name + " " + o.value);
+    for (const auto& o : d->spec.options)
+      opts.push_back(o.value.empty() ? o.name : o.name + " " + o.value);
     fprintf(out, "  %s (%s)%s\n", d->name.c_str(), d->spec.type.c_str(),
             d->spec.where.file == "<implied>" ? " implied" : "");
     fprintf(out, "    loc %s\n", locs.empty() ? "-" : absl::StrJoin(locs, " ").c_str());
     fprintf(out, "    intr %s\n", intrs.empty() ? "-" : absl::StrJoin(intrs, " ").c_str());
     if (!opts.empty()) fprintf(out, "    options %s\n", absl::StrJoin(opts, ", ").c_str());
-    fprintf(out, "    plug-in %s\n", loader_.origin(d->spec.type).c_str());
+    fprintf(out, "    plug-in %s\n", loader_->origin(d->spec.type).c_str());
   }
   fprintf(out, "boot: %s\n", machine_->boot_summary().c_str());
   if (cfg_.cmdline) fprintf(out, "cmdline: %s\n", cfg_.cmdline->c_str());

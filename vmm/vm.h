@@ -50,7 +50,11 @@ namespace qvm {
 
 class Vm : public VdevHost, public ControlTarget {
  public:
-  Vm(Config cfg, std::unique_ptr<Machine> machine);
+  // `loader` (may be null: one with the default search path) is the one
+  // the configuration was parsed with, whose factories told the parser
+  // how their options are written.
+  Vm(Config cfg, std::unique_ptr<Machine> machine,
+     std::unique_ptr<VdevLoader> loader = nullptr);
   ~Vm() override;
 
   // Build steps 1-5 (above). InvalidArgument statuses are configuration
@@ -163,7 +167,7 @@ class Vm : public VdevHost, public ControlTarget {
   Bus io_{"io", 0x10000};
   Bus mmio_{"mmio", 0};
   EventLoop loop_;
-  VdevLoader loader_;
+  std::unique_ptr<VdevLoader> loader_;
   std::vector<std::unique_ptr<qvm_vdev>> devs_;
   Passthrough pass_;  // `pass loc mem` / `pass loc io` (on the buses below devs_)
 

@@ -580,7 +580,7 @@ std::string Vm::env_json() {
       absl::StrAppend(&j, k ? "," : "", JsonString(d->spec.options[k].name), ":",
                       JsonString(d->spec.options[k].value));
     absl::StrAppend(&j, "},\"console\":", has_console(d->name) ? "true" : "false",
-                    ",\"plugin\":", JsonString(loader_.origin(d->spec.type)), "}");
+                    ",\"plugin\":", JsonString(loader_->origin(d->spec.type)), "}");
   }
   absl::StrAppend(&j, "],\"socket\":",
                   JsonString(control_ ? control_->path() : std::string()), "}\n");

@@ -566,6 +566,63 @@ TEST_CASE("config: repeated options replace within their context",
   CHECK(c.unsupported->action == UnsupportedAction::Terminate);
 }
 
+// Shapes as a factory list gives them: `flag` takes no argument, `many`
+// may repeat; every other option takes one argument.
+struct TestShapes : VdevOptionShapes {
+  VdevOptionShape shape(const std::string& type, const std::string& option) override {
+    VdevOptionShape s;
+    if (type != "dev") return s;
+    s.no_argument = option == "flag";
+    s.repeats = option == "many";
+    return s;
+  }
+};
+
+TEST_CASE("config: option shapes: no argument, repeats", "[config]") {
+  TestShapes shapes;
+  auto toks = Tokenize(
+      "vdev dev flag loc io:0x10 many <in many >out flag one 1 one 2\n"
+      "vdev other flag x many a many b\n"
+      "vdev dev many\n",
+      "t.conf");
+  REQUIRE(toks.ok());
+  // The last line: `many` takes an argument and has none, at its own token.
+  auto bad = ParseTokens(*toks, &shapes);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == "t.conf:3:10: `many`: missing argument");
+  toks->resize(toks->size() - 3);
+  auto c = ParseTokens(*toks, &shapes);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->vdevs.size() == 2);
+  const VdevSpec& d = c->vdevs[0];
+  REQUIRE(d.locs.size() == 1);  // `loc` after a flag is still `loc`
+  CHECK(d.locs[0].addr == 0x10);
+  REQUIRE(d.options.size() == 4);
+  CHECK(d.options[0].name == "flag");  // a repeated flag: once, first place, last token
+  CHECK(d.options[0].value.empty());
+  CHECK(d.options[0].where.str() == "t.conf:1:46");
+  CHECK(d.options[0].value_where.str() == "t.conf:1:46");
+  CHECK(d.options[1].name == "many");  // kept in order, each its own
+  CHECK(d.options[1].value == "<in");
+  CHECK(d.options[2].name == "many");
+  CHECK(d.options[2].value == ">out");
+  CHECK(d.options[2].value_where.str() == "t.conf:1:41");
+  CHECK(d.options[3].name == "one");  // not repeatable: replaced
+  CHECK(d.options[3].value == "2");
+  // Another type: default shapes (one argument, replaced).
+  const VdevSpec& o = c->vdevs[1];
+  REQUIRE(o.options.size() == 2);
+  CHECK(o.options[0].value == "x");
+  CHECK(o.options[1].value == "b");
+  // Without shapes every option takes one argument.
+  auto plain = ParseText("vdev dev flag x many a many b");
+  REQUIRE(plain.ok());
+  REQUIRE(plain->vdevs[0].options.size() == 2);
+  CHECK(plain->vdevs[0].options[0].value == "x");
+  CHECK(plain->vdevs[0].options[1].value == "b");
+}
+
 TEST_CASE("config: booleans and tristates", "[config]") {
   struct B {
     const char* word;

@@ -351,3 +351,28 @@ TEST_CASE("hpet: intrmap names the I/O APIC the timers drive", "[hpet]") {
     CHECK(f.h.create("hpet", b) == nullptr);
   }
 }
+
+TEST_CASE("hpet: legacy-free clears LEG_RT_CAP and leaves LEG_RT_CNF inert", "[hpet]") {
+  HostFixture f;
+  fake::Config c;
+  c.options = {{"legacy-free", ""}};
+  qvm_vdev *d = f.make("hpet", c);
+  uint64_t cap = f.h.mread(d, kBase + kGcap, 8);
+  CHECK((cap & 0xffffffff) == 0x8086a201u - 0x8000u);  // bit 15 clear
+  CHECK(f.h.control(d, QVM_CTRL_GEN_ACPI) == 0);
+  REQUIRE(d->acpi_hpet.has_value());
+  CHECK(d->acpi_hpet->second == 0x80862201u);  // the block id follows
+  f.h.mwrite(d, kBase + kConf, 8, 3);  // enable + legacy replacement asked
+  CHECK(f.h.mread(d, kBase + kConf, 8) == 1);  // only enable sticks
+  // Timer 0 without a valid route delivers nothing: no legacy override.
+  f.h.mwrite(d, kBase + TnConf(0), 8, kEnb);
+  f.h.mwrite(d, kBase + TnCmp(0), 8, 1000);
+  f.h.advance(1 * kMs);
+  CHECK(d->named.empty());
+  // The flag passes through the factory's option flags (ABI 1.6).
+  const qvm_factory *fac = d->factory;
+  REQUIRE(fac != nullptr);
+  REQUIRE(fac->option_flags != nullptr);
+  CHECK(std::string(fac->options[2]) == "legacy-free");
+  CHECK(fac->option_flags[2] == QVM_OPTF_NO_ARG);
+}

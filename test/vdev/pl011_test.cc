@@ -237,3 +237,32 @@ TEST_CASE_METHOD(UartFixture, "pl011: hostile offsets and widths", "[pl011]") {
   type("q");
   CHECK((rd(kRIS) & (INT_RX | INT_RT)) == INT_RX);
 }
+
+TEST_CASE("pl011: QNX's hostdev twice, sched and batch noted, delayed refused", "[pl011]") {
+  HostFixture f;
+  int out[2], in[2];
+  REQUIRE(pipe2(out, O_CLOEXEC | O_NONBLOCK) == 0);
+  REQUIRE(pipe2(in, O_CLOEXEC) == 0);
+  f.h.hostdevs[">out-test"] = out[1];
+  f.h.hostdevs["<in-test"] = in[0];
+  fake::Config c;
+  c.options = {{"hostdev", ">out-test"}, {"hostdev", "<in-test"},
+               {"sched", "10"}, {"batch", "500"}};
+  qvm_vdev *u = f.make("pl011", c);
+  REQUIRE(f.h.console_specs.size() == 1);
+  CHECK(f.h.console_specs[0] == ">out-test");
+  REQUIRE(u->watches.size() == 1);  // the `<IN` device
+  for (const char *bad : {"x", "", "-1"}) {
+    fake::Config b;
+    b.options = {{"batch", bad}};
+    CHECK(f.h.create("pl011", b) == nullptr);
+  }
+  fake::Config d;
+  d.options = {{"delayed", "5"}};
+  CHECK(f.h.create("pl011", d) == nullptr);
+  fake::Config two;
+  two.options = {{"hostdev", ">out-test"}, {"hostdev", ">out-test"}};
+  CHECK(f.h.create("pl011", two) == nullptr);
+  close(out[0]);
+  close(in[1]);
+}

@@ -337,3 +337,39 @@ TEST_CASE("ser8250: QNX's sched and batch have no effect; delayed is refused", "
   io.options = {{"hostvector", "32"}};
   CHECK(f.h.create("ioapic", io) == nullptr);
 }
+
+TEST_CASE("ser8250: hostdev twice: <IN and >OUT (QNX), the repeat flag, errors", "[ser8250]") {
+  HostFixture f;
+  Pipes p;
+  f.h.hostdevs[">out-test"] = dup(p.out[1]);
+  f.h.hostdevs["<in-test"] = dup(p.in[0]);
+  fake::Config c;
+  c.options = {{"hostdev", "<in-test"}, {"hostdev", ">out-test"}};
+  qvm_vdev *u = f.make("ser8250", c);
+  REQUIRE(f.h.console_specs.size() == 1);
+  CHECK(f.h.console_specs[0] == ">out-test");  // the output alone
+  f.h.outb(u, B + 0, 'o');
+  CHECK(p.drain() == "o");
+  // The input is the `<IN` device, watched by the device.
+  REQUIRE(u->watches.size() == 1);
+  REQUIRE(write(p.in[1], "i", 1) == 1);
+  struct pollfd pf = {u->watches[0].fd, POLLIN, 0};
+  REQUIRE(poll(&pf, 1, 5000) == 1);
+  f.h.poll_fds();
+  CHECK((f.h.inb(u, B + LSR) & 1) == 1);
+  CHECK(f.h.inb(u, B + RBR) == 'i');
+  const uint32_t *flags = u->factory->option_flags;
+  REQUIRE(flags != nullptr);
+  CHECK(std::string(u->factory->options[0]) == "hostdev");
+  CHECK(flags[0] == QVM_OPTF_REPEAT);
+  // At most one input and one output; a command pipe is refused.
+  const std::vector<std::vector<std::string>> bad = {
+      {">out-test", ">out-test"}, {"<in-test", "<in-test"}, {"-", "<in-test"},
+      {"<in-test", "-"}, {">|cat"}, {"<missing-input"}};
+  for (const auto &vals : bad) {
+    fake::Config b;
+    for (const auto &v : vals) b.options.push_back({"hostdev", v});
+    INFO(vals[0]);
+    CHECK(f.h.create("ser8250", b) == nullptr);
+  }
+}

@@ -9,14 +9,16 @@
  * one 8-byte register is served, anything else reads all-ones / is
  * dropped):
  *   0x000 GCAP_ID   RO: REV_ID 1, NUM_TIM_CAP 2 (3 timers), COUNT_SIZE_CAP
- *                   1 (64-bit counter), LEG_RT_CAP 1, VENDOR_ID 0x8086,
+ *                   1 (64-bit counter), LEG_RT_CAP 1 (0 with QNX's
+ *                   `legacy-free`), VENDOR_ID 0x8086,
  *                   COUNTER_CLK_PERIOD (bits 63:32) = 10^15 / frequency fs.
  *                   Low dword = 0x8086A201 (what the ACPI HPET table's
  *                   "event timer block id" repeats).
  *   0x010 GEN_CONF  bit 0 ENABLE_CNF (main counter runs, timers may
  *                   interrupt), bit 1 LEG_RT_CNF (legacy replacement:
  *                   timer 0 -> IOAPIC input 2 (ISA IRQ0 through the MADT
- *                   override), timer 1 -> IOAPIC input 8 (IRQ8)).
+ *                   override), timer 1 -> IOAPIC input 8 (IRQ8)); with
+ *                   `legacy-free` the bit reads 0 and writes are ignored.
  *   0x020 GINTR_STA bit n = timer n's level-triggered interrupt is active;
  *                   write 1 to clear (and deassert the line).
  *   0x0F0 MAIN_CNT  64-bit main counter (writable; the guest should halt it
@@ -85,7 +87,8 @@
 #define ROUTE_CAP 0x00F00000u
 #define VENDOR 0x8086u
 
-#define GCAP_LOW (0x01u | ((NTIMERS - 1u) << 8) | (1u << 13) | (1u << 15) | \
+#define GCAP_LEG_RT_CAP (1u << 15)
+#define GCAP_LOW (0x01u | ((NTIMERS - 1u) << 8) | (1u << 13) | GCAP_LEG_RT_CAP | \
                   (VENDOR << 16))
 
 #define GEN_ENABLE 0x1ull
@@ -129,9 +132,17 @@ struct hpet {
     struct hpet_timer t[NTIMERS];
     uint64_t bad_accesses;
     char ioapic[64]; /* the I/O APIC the timers drive (`intrmap`) */
+    int legacy_free; /* QNX's `legacy-free`: LEG_RT_CAP 0, LEG_RT_CNF inert */
 };
 
-static const char *const hpet_options[] = {"frequency", "intrmap", NULL};
+/* GCAP_ID's low dword (and the ACPI table's event timer block id). */
+static uint32_t gcap_low(const struct hpet *h)
+{
+    return h->legacy_free ? GCAP_LOW & ~GCAP_LEG_RT_CAP : GCAP_LOW;
+}
+
+static const char *const hpet_options[] = {"frequency", "intrmap", "legacy-free", NULL};
+static const uint32_t hpet_option_flags[] = {0, 0, QVM_OPTF_NO_ARG};
 
 /* ---- counter ------------------------------------------------------------ */
 
@@ -304,7 +315,7 @@ static void hpet_timer_cb(qvm_vdev_t *dev, void *state, void *arg)
 static uint64_t reg_read(struct hpet *h, uint64_t reg, uint64_t now)
 {
     if (reg == 0x000)
-        return GCAP_LOW | ((FS_PER_S / h->freq) << 32);
+        return gcap_low(h) | ((FS_PER_S / h->freq) << 32);
     if (reg == 0x010)
         return h->gen_conf;
     if (reg == 0x020)
@@ -357,7 +368,7 @@ static void reg_write(struct hpet *h, uint64_t reg, uint64_t val, uint64_t mask,
     sync_all(h, now, 1);
     if (reg == 0x010) {
         uint64_t nv = (h->gen_conf & ~mask) | (val & mask);
-        nv &= GEN_ENABLE | GEN_LEGACY;
+        nv &= h->legacy_free ? GEN_ENABLE : GEN_ENABLE | GEN_LEGACY;
         uint64_t count = counter_at(h, now);
         if ((nv ^ h->gen_conf) & GEN_LEGACY) {
             for (unsigned i = 0; i < NTIMERS; i++)
@@ -511,6 +522,10 @@ static int hpet_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         hpet_power_on(h);
         return 0;
     case QVM_CTRL_OPTION:
+        if (arg == 2) {
+            h->legacy_free = 1;
+            return 0;
+        }
         if (arg == 1) {
             /* QNX's `intrmap NAME:2`: the I/O APIC (by name) the timers
              * drive; timer 0's legacy route is its input 2. */
@@ -575,7 +590,7 @@ static int hpet_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     case QVM_CTRL_GEN_ACPI:
         /* The HPET table and the DSDT's PNP0103 device, with our block id. */
-        return qvm_acpi_hpet(dev, h->base, (uint32_t)GCAP_LOW);
+        return qvm_acpi_hpet(dev, h->base, gcap_low(h));
     case QVM_CTRL_RESET:
         hpet_power_on(h);
         return 0;
@@ -621,6 +636,7 @@ static const struct qvm_factory hpet_factory = {
     .flags = QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = hpet_options,
+    .option_flags = hpet_option_flags,
     .state_size = sizeof(struct hpet),
     .control = hpet_control,
     .read = hpet_read,

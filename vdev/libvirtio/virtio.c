@@ -834,3 +834,12 @@ int vio_queue_pending(struct vio *v, unsigned q)
         return 0;
     return idx != v->q[q].last_avail;
 }
+
+int vio_option_legacy(qvm_vdev_t *dev)
+{
+    qvm_log(dev, QVM_LOG_ERROR,
+            "legacy: the virtio 0.9.5 (legacy) PCI transport is not implemented; "
+            "this device offers virtio 1.x only (modern PCI, or virtio-mmio): the guest "
+            "needs a virtio 1.0 driver");
+    return -ENOTSUP;
+}

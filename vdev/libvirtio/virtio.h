@@ -195,6 +195,13 @@ long vio_req_write(struct vio *v, const struct vio_req *r, uint64_t off,
 int vio_req_iov(struct vio *v, const struct vio_req *r, int write,
                 uint64_t off, uint64_t len, struct iovec *iov, int max);
 
+/* QNX's `legacy` option (no argument): the virtio 0.9.5 PCI transport.
+ * List VIO_OPTION_LEGACY in the factory's options with QVM_OPTF_NO_ARG
+ * (ABI 1.6) and answer its QVM_CTRL_OPTION with vio_option_legacy(), which
+ * logs why it is refused and returns -ENOTSUP. */
+#define VIO_OPTION_LEGACY "legacy"
+int vio_option_legacy(qvm_vdev_t *dev);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,13 +21,17 @@
  *    the IFLS trigger level, RTRIS (receive timeout) while it holds anything
  *    below it: the guest is never left waiting for a timeout.
  *  - The interrupt output is the level of (RIS & IMSC) != 0.
- * Host side (option `hostdev`, opened with qvm_console_open): `>-` (default)
+ * Host side (option `hostdev`, vdev/libuart/uart_hostdev.h): `>-` (default)
  * writes guest output to qvm's stdout and takes input from qvm's console
- * relay; `>PATH` writes to a file.
+ * relay; `>PATH` writes to a file; a second `hostdev <IN` gives the input
+ * separately. QNX's `sched`/`batch` are accepted with a note (no effect
+ * here), `delayed` is refused (the host device is opened at start).
  * Defaults: loc mem:0x1c090000, intr gic:37 (ARM FVP / QNX layout).
  */
 #define _GNU_SOURCE
 #include <qvm/vdev.h>
+
+#include "../libuart/uart_hostdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +54,7 @@
 #define INT_ALL 0x7ff
 
 struct pl011 {
-    char hostdev[256];
+    struct uart_hostdev hostdev; /* `hostdev`, once or twice (<IN, >OUT) */
     int out_fd, in_fd;
     uint32_t ibrd, fbrd, lcrh, cr, ifls, imsc, ris, dmacr, ilpr;
     uint8_t rx[FIFO_SIZE];
@@ -61,7 +65,8 @@ struct pl011 {
     unsigned long long tx_bytes, tx_dropped, rx_overrun;
 };
 
-static const char *const pl011_options[] = {"hostdev", NULL};
+static const char *const pl011_options[] = {"hostdev", "sched", "batch", "delayed", NULL};
+static const uint32_t pl011_option_flags[] = {QVM_OPTF_REPEAT, 0, 0, 0};
 
 static unsigned rx_capacity(const struct pl011 *u)
 {
@@ -267,13 +272,7 @@ static int pl011_write_cb(qvm_vdev_t *dev, void *state, const struct qvm_access 
 
 static int open_host(qvm_vdev_t *dev, struct pl011 *u)
 {
-    /* qvm parses the spec and relays input (qvm_console_open). */
-    int rc = qvm_console_open(dev, u->hostdev[0] ? u->hostdev : NULL, &u->out_fd, &u->in_fd);
-    if (rc < 0)
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': %s", u->hostdev,
-                rc == -EINVAL ? "not an output (input-only host devices are not supported)"
-                              : "cannot open");
-    return rc;
+    return uart_hostdev_open(dev, &u->hostdev, &u->out_fd, &u->in_fd);
 }
 
 static void close_fd(int *fd)
@@ -293,15 +292,11 @@ static int pl011_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         pl011_reset(u);
         return 0;
     case QVM_CTRL_OPTION:
-        if (arg == 0) {
-            if (!value || !*value || strlen(value) >= sizeof u->hostdev) {
-                qvm_log(dev, QVM_LOG_ERROR, "option hostdev: bad value");
-                return -EINVAL;
-            }
-            strcpy(u->hostdev, value);
-            return 0;
-        }
-        return -EINVAL;
+        if (arg == 0)
+            return uart_hostdev_option(dev, &u->hostdev, value);
+        if (arg == 1 || arg == 2)
+            return uart_qnx_sched_batch(dev, pl011_options[arg], value);
+        return uart_qnx_delayed(dev);
     case QVM_CTRL_OPTIONS_END: {
         uint32_t space = QVM_SPACE_MEM;
         uint64_t base = 0x1c090000;
@@ -365,6 +360,7 @@ static const struct qvm_factory pl011_factory = {
     .flags = QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4,
     .options = pl011_options,
+    .option_flags = pl011_option_flags,
     .state_size = sizeof(struct pl011),
     .control = pl011_control,
     .read = pl011_read,

@@ -23,11 +23,11 @@
  *    and DCD asserted, RI clear. In loopback CTS=RTS, DSR=DTR, RI=OUT1,
  *    DCD=OUT2; every change sets the MSR delta bits (TERI on RI 1->0).
  *
- * Host side (option `hostdev`, opened with qvm_console_open): `>-` (default)
+ * Host side (option `hostdev`, vdev/libuart/uart_hostdev.h): `>-` (default)
  * or `-` writes guest output to qvm's stdout and takes guest input from
  * qvm's console relay (qvm's stdin when that is a terminal, pipe or socket,
  * and /dev/qvm writers); `>PATH` or `PATH` writes output to a file and has
- * no input. Output is written with write() from the vCPU thread; bytes the
+ * no input; a second `hostdev <IN` gives the input separately. Output is written with write() from the vCPU thread; bytes the
  * host refuses are dropped and counted.
  * Input: qvm's relay pipe, watched from GUEST_CONFIGURED on (qvm keeps its
  * write end open, so an exhausted stdin never makes it readable forever;
@@ -40,6 +40,8 @@
  */
 #define _GNU_SOURCE
 #include <qvm/vdev.h>
+
+#include "../libuart/uart_hostdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,7 +86,7 @@
 
 struct uart {
     /* configuration */
-    char hostdev[256];
+    struct uart_hostdev hostdev; /* `hostdev`, once or twice (<IN, >OUT) */
     unsigned regshift;
     int out_fd;
     int in_fd;    /* qvm's console input pipe (non-blocking), or -1 */
@@ -105,6 +107,7 @@ struct uart {
 
 static const char *const uart_options[] = {"hostdev", "regshift", "sched", "batch",
                                            "delayed", NULL};
+static const uint32_t uart_option_flags[] = {QVM_OPTF_REPEAT, 0, 0, 0, 0};
 
 static unsigned rx_capacity(const struct uart *u)
 {
@@ -435,13 +438,7 @@ static int parse_uint(const char *s, unsigned long long max,
 
 static int uart_open_host(qvm_vdev_t *dev, struct uart *u)
 {
-    int rc = qvm_console_open(dev, u->hostdev[0] ? u->hostdev : NULL, &u->out_fd, &u->in_fd);
-    if (rc == -EINVAL)
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': not an output (input-only host "
-                "devices are not supported)", u->hostdev);
-    else if (rc < 0)
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': cannot open", u->hostdev);
-    return rc;
+    return uart_hostdev_open(dev, &u->hostdev, &u->out_fd, &u->in_fd);
 }
 
 static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
@@ -455,14 +452,8 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     case QVM_CTRL_OPTION: {
         unsigned long long v;
-        if (arg == 0) {
-            if (!value || !*value || strlen(value) >= sizeof u->hostdev) {
-                qvm_log(dev, QVM_LOG_ERROR, "option hostdev: bad value");
-                return -EINVAL;
-            }
-            strcpy(u->hostdev, value);
-            return 0;
-        }
+        if (arg == 0)
+            return uart_hostdev_option(dev, &u->hostdev, value);
         if (arg == 1) {
             if (parse_uint(value, 4, &v)) {
                 qvm_log(dev, QVM_LOG_ERROR,
@@ -473,17 +464,9 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             u->regshift = (unsigned)v;
             return 0;
         }
-        if (arg == 2 || arg == 3) { /* QNX's sched PRIORITY, batch MICROSECONDS */
-            if (parse_uint(value, 0xffffffffu, &v))
-                return -EINVAL;
-            qvm_log(dev, QVM_LOG_INFO, "%s %s: no effect here (input arrives on qvm's event "
-                    "loop; output is written as the guest writes it)",
-                    arg == 2 ? "sched" : "batch", value);
-            return 0;
-        }
-        qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented; the host device is opened "
-                "when qvm starts and must exist then");
-        return -EINVAL;
+        if (arg == 2 || arg == 3) /* QNX's sched PRIORITY, batch MICROSECONDS */
+            return uart_qnx_sched_batch(dev, uart_options[arg], value);
+        return uart_qnx_delayed(dev);
     }
     case QVM_CTRL_OPTIONS_END: {
         uint32_t space = QVM_SPACE_IO;
@@ -556,6 +539,7 @@ static const struct qvm_factory uart_factory = {
     .flags = QVM_VDEVF_SPACE_IO | QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4,
     .options = uart_options,
+    .option_flags = uart_option_flags,
     .state_size = sizeof(struct uart),
     .control = uart_control,
     .read = uart_read,

@@ -514,6 +514,7 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
                     "image is read and written through the page cache)", value);
             return -EINVAL;
         }
+        if (arg == 5) return vio_option_legacy(dev);
         if (arg == 4) {
             qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented; the image is opened "
                     "when qvm starts and must exist then");
@@ -612,7 +613,8 @@ static int blk_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
 }
 
 static const char *const blk_options[] = {"hostdev", "threads", "notify", "dio", "delayed",
-                                          NULL};
+                                          VIO_OPTION_LEGACY, NULL};
+static const uint32_t blk_option_flags[] = {0, 0, 0, 0, 0, QVM_OPTF_NO_ARG};
 
 static const struct qvm_factory blk_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,
@@ -622,6 +624,7 @@ static const struct qvm_factory blk_factory = {
     .flags = QVM_VDEVF_SPACE_PCI | QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = blk_options,
+    .option_flags = blk_option_flags,
     .state_size = sizeof(struct blk),
     .control = blk_control,
     .read = blk_read,

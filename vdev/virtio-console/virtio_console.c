@@ -116,6 +116,7 @@ static int con_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         c->out_fd = c->in_fd = -1;
         return 0;
     case QVM_CTRL_OPTION:
+        if (arg == 1) return vio_option_legacy(dev);
         if (arg != 0 || strlen(value) >= sizeof c->hostdev || !value[0]) return -EINVAL;
         if (value[0] == '<') return -EINVAL;  /* input-only: not supported */
         strcpy(c->hostdev, value);
@@ -175,7 +176,8 @@ static int con_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
     return vio_write(&((struct con *)state)->v, acc, data);
 }
 
-static const char *const con_options[] = {"hostdev", NULL};
+static const char *const con_options[] = {"hostdev", VIO_OPTION_LEGACY, NULL};
+static const uint32_t con_option_flags[] = {0, QVM_OPTF_NO_ARG};
 
 static const struct qvm_factory con_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,
@@ -185,6 +187,7 @@ static const struct qvm_factory con_factory = {
     .flags = QVM_VDEVF_SPACE_PCI | QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = con_options,
+    .option_flags = con_option_flags,
     .state_size = sizeof(struct con),
     .control = con_control,
     .read = con_read,

@@ -64,6 +64,8 @@ static int rng_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
     struct rng *r = state;
     (void)arg; (void)value;
     switch (ctrl) {
+    case QVM_CTRL_OPTION:
+        return vio_option_legacy(dev); /* the only option: `legacy` */
     case QVM_CTRL_OPTIONS_END:
         vio_init(&r->v, dev, &rng_ops, 4,
                  (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC), 1, 64, NULL, 0);
@@ -97,7 +99,8 @@ static int rng_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
     return vio_write(&((struct rng *)state)->v, acc, data);
 }
 
-static const char *const rng_options[] = {NULL};
+static const char *const rng_options[] = {VIO_OPTION_LEGACY, NULL};
+static const uint32_t rng_option_flags[] = {QVM_OPTF_NO_ARG};
 
 static const struct qvm_factory rng_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,
@@ -107,6 +110,7 @@ static const struct qvm_factory rng_factory = {
     .flags = QVM_VDEVF_SPACE_PCI | QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = rng_options,
+    .option_flags = rng_option_flags,
     .state_size = sizeof(struct rng),
     .control = rng_control,
     .read = rng_read,

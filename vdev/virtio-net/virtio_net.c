@@ -499,6 +499,12 @@ static int net_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         s->mrg = 1;
         return 0;
     case QVM_CTRL_OPTION:
+        if (arg == 6) return vio_option_legacy(dev);
+        if (arg == 7) { /* QNX 7.0 deprecated it for `hostdev` */
+            qvm_log(dev, QVM_LOG_ERROR, "tapdev: deprecated (QNX 7.0); write `hostdev %s`",
+                    value);
+            return -EINVAL;
+        }
         return set_option(s, arg, value);
     case QVM_CTRL_OPTIONS_END: {
         if (!!s->tap[0] == !!s->peer[0]) {
@@ -597,7 +603,9 @@ static int net_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
 }
 
 static const char *const net_options[] = {"hostdev", "mac",    "peer",     "mrgrxbuf",
-                                          "notify",  "peerfeats", NULL};
+                                          "notify",  "peerfeats", VIO_OPTION_LEGACY, "tapdev",
+                                          NULL};
+static const uint32_t net_option_flags[] = {0, 0, 0, 0, 0, 0, QVM_OPTF_NO_ARG, 0};
 
 static const struct qvm_factory net_factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR, .abi_minor = QVM_VDEV_ABI_MINOR,
@@ -607,6 +615,7 @@ static const struct qvm_factory net_factory = {
     .flags = QVM_VDEVF_SPACE_PCI | QVM_VDEVF_SPACE_MEM,
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = net_options,
+    .option_flags = net_option_flags,
     .state_size = sizeof(struct net),
     .control = net_control,
     .read = net_read,

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 5
+#define QVM_VDEV_ABI_MINOR 6
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -172,7 +172,20 @@ struct qvm_factory {
     const struct qvm_pic_ops *pic; /* non-NULL iff QVM_VDEVF_PIC */
     /* ---- ABI 1.1 ---- */
     const char *version;      /* the plug-in's own version (may be NULL) */
+    /* ---- ABI 1.6 ---- */
+    const uint32_t *option_flags; /* NULL, or one QVM_OPTF_* word for each
+                                   * entry of `options` (same index): how
+                                   * the option is written. NULL (or a
+                                   * factory from before 1.6): every option
+                                   * takes one argument and a repeated one
+                                   * replaces the earlier */
 };
+
+/* ABI 1.6: option_flags bits. */
+#define QVM_OPTF_NO_ARG (1u << 0) /* takes no argument (`legacy`): OPTION's
+                                     value is "" */
+#define QVM_OPTF_REPEAT (1u << 1) /* may be given more than once: OPTION is
+                                     called for each, in order */
 
 /* Initializer for the version fields: `.QVM_FACTORY_VERSION,` is not legal
  * C, so use these three designated members explicitly:
