@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The gdb remote stub end to end: Debian's gdb (`gdb -batch -x SCRIPT`)
+# debugs the "gdb" micro-guest (test/microguests/gdb.s, two vCPUs, `set
+# gdb-wait on`) through qvm's `set gdb` Unix socket on this machine's
+# /dev/kvm. Prints one line per check:
+#   RESULT PASS|FAIL|SKIP native/gdb-NAME [why]
+# Every qvm and gdb is bounded by a generous timeout; nothing is timed.
+# Needs build/bin/{qvm,qvm-kvm-probe}, the micro-guests, gdb-multiarch (or
+# gdb), binutils (objcopy, nm), python3.
+set -u
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root" || exit 1
+BUILD=${BUILD:-build}
+QVM=$root/$BUILD/bin/qvm
+MG=$root/$BUILD/microguests
+TIMEOUT=${TIMEOUT:-180}
+nfail=0
+
+result() {  # verdict name why...
+  local v=$1 n=$2
+  shift 2
+  echo "RESULT $v native/gdb-$n${*:+ $*}"
+  [[ $v == FAIL ]] && nfail=$((nfail + 1))
+  return 0
+}
+
+all=(connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk)
+[[ -x $QVM && -f $MG/gdb.elf && -f $MG/gdb.qvmconf && -x $BUILD/bin/qvm-kvm-probe ]] ||
+  { for n in "${all[@]}"; do result FAIL "$n" "not built (make all microguests)"; done; exit 1; }
+# Debian's gdb-multiarch (make deps installs it; it debugs x86-64 as gdb does).
+GDB=$(command -v gdb-multiarch || command -v gdb) ||
+  { for n in "${all[@]}"; do result SKIP "$n" "gdb is not installed (make deps installs gdb-multiarch)"; done; exit 0; }
+"$BUILD/bin/qvm-kvm-probe" >/dev/null 2>&1 ||
+  { for n in "${all[@]}"; do result SKIP "$n" "no usable /dev/kvm"; done; exit 0; }
+
+work=$(mktemp -d /tmp/qvm-gdb-test.XXXXXX)
+export QVM_RESMGR_DIR=$work/res
+mkdir -p "$QVM_RESMGR_DIR"
+qpid=""
+cleanup() {
+  [[ -n ${KEEP:-} ]] && { echo "kept $work" >&2; return; }
+  [[ -n $qpid ]] && kill -9 "$qpid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The guest is 32-bit code in an i386 ELF; the stub describes the vCPU as
+# x86-64 (its registers are). gdb takes symbols from an x86-64 container
+# of the same sections (addresses and symbols unchanged).
+objcopy -I elf32-i386 -O elf64-x86-64 "$MG/gdb.elf" "$work/gdb64.elf" ||
+  { for n in "${all[@]}"; do result FAIL "$n" "objcopy failed"; done; exit 1; }
+sym() { nm "$MG/gdb.elf" | awk -v s="$1" '$3 == s { print "0x" $1 }' | sed 's/0x0*/0x/'; }
+spot=$(sym gdb_spot)
+steps=$(sym gdb_steps)
+steps4=$(printf '0x%x' $((steps + 4)))
+
+start_qvm() {  # log: qvm in the background, its gdb socket at $work/gdb.sock
+  rm -f "$work/gdb.sock"
+  timeout -s KILL "$TIMEOUT" "$QVM" @"$MG/gdb.qvmconf" set gdb "$work/gdb.sock" \
+    </dev/null >"$1" 2>&1 &
+  qpid=$!
+  for _ in $(seq 600); do
+    [[ -S $work/gdb.sock ]] && return 0
+    kill -0 "$qpid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+qrc=0
+wait_qvm() {  # -> $qrc: qvm's exit code (not in a subshell: qvm is this shell's child)
+  qrc=0
+  wait "$qpid" || qrc=$?
+  qpid=""
+}
+run_gdb() {  # script output
+  timeout -s KILL "$TIMEOUT" "$GDB" -nx -batch -iex 'set auto-load off' -x "$1" >"$2" 2>&1
+}
+
+# ---- session 1: the whole walk ---------------------------------------------
+cat >"$work/s1.gdb" <<EOF
+set pagination off
+set confirm off
+file $work/gdb64.elf
+target remote $work/gdb.sock
+echo MARK-threads\n
+info threads
+echo MARK-pc0\n
+p/x \$pc
+hbreak gdb_spot
+continue
+echo MARK-pc1\n
+p/x \$pc
+set \$rax = 0x1234
+set var *(int*)&gdb_flag = 0x5a
+echo MARK-flag\n
+p/x *(int*)&gdb_flag
+delete
+watch *(int*)&gdb_var
+hbreak gdb_steps
+continue
+echo MARK-pcw\n
+p/x \$pc
+delete
+stepi 4
+echo MARK-pc2\n
+p/x \$pc
+continue
+EOF
+if ! start_qvm "$work/q1.log"; then
+  for n in "${all[@]}"; do result FAIL "$n" "qvm did not open its gdb socket: $(tail -n 3 "$work/q1.log" | tr '\n' ' ')"; done
+  exit 1
+fi
+run_gdb "$work/s1.gdb" "$work/g1.out"
+wait_qvm
+rc1=$qrc
+out=$(cat "$work/g1.out")
+after() { sed -n "/^MARK-$1\$/,\$p" "$work/g1.out" | sed -n 2p; }
+why="$(tail -n 4 "$work/g1.out" | tr '\n' ' ' | cut -c1-300)"
+
+# Attached: gdb shows where the stopped target is before the first mark.
+[[ $(sed -n '1,/^MARK-threads$/p' "$work/g1.out") == *" in _start ()"* ]] && result PASS connect ||
+  result FAIL connect "$why"
+threads=$(sed -n '/^MARK-threads$/,/^MARK-pc0$/p' "$work/g1.out" | grep -cE '^[ *]+[0-9]+ +Thread ')
+[[ $threads == 2 ]] && result PASS threads || result FAIL threads "expected 2 threads (2 vCPUs), saw $threads"
+# gdb-wait: the guest has not run its first instruction (the image's entry).
+[[ $(after pc0) == *"= 0x100000" ]] && result PASS regs || result FAIL regs "pc at attach: $(after pc0)"
+[[ $(after pc1) == *"= $spot" && $out == *"Breakpoint 1, "* ]] && result PASS hbreak ||
+  result FAIL hbreak "pc at the breakpoint: $(after pc1), gdb_spot is $spot"
+[[ $(after flag) == *"= 0x5a" ]] && result PASS mem-write || result FAIL mem-write "read back: $(after flag)"
+# The write to gdb_var traps after the instruction: pc is gdb_steps. On
+# kvm_pvm the guest's kernel code runs in KVM's instruction emulator, which
+# checks instruction breakpoints but not data breakpoints: there the
+# hbreak on gdb_steps stops the guest instead, and the check is skipped.
+if [[ $out == *"Hardware watchpoint 2: "* && $out == *"New value = 1"* && $(after pcw) == *"= $steps" ]]; then
+  result PASS watch
+elif [[ -e /sys/module/kvm_pvm && $(after pcw) == *"= $steps" ]]; then
+  result SKIP watch "kvm_pvm emulates the guest's kernel code and does not check data breakpoints there (instruction breakpoints work: hbreak)"
+else
+  result FAIL watch "pc $(after pcw) (gdb_steps $steps): $why"
+fi
+[[ $(after pc2) == *"= $steps4" ]] && result PASS stepi || result FAIL stepi "pc after stepi 4: $(after pc2), expected $steps4"
+# The guest checks the debugger's writes itself: %eax (check 1) and
+# gdb_flag (check 2); exit 1 = both arrived and the guest ran to its end.
+if [[ $rc1 == 1 ]] && grep -q "PASS gdb" "$work/q1.log"; then
+  result PASS reg-write
+  result PASS exit
+else
+  result FAIL reg-write "qvm exit $rc1 (1 = guest passed): $(grep -m1 -E 'FAIL|error' "$work/q1.log")"
+  result FAIL exit "qvm exit $rc1: $(tail -n 2 "$work/q1.log" | tr '\n' ' ')"
+fi
+
+# ---- session 2: detach with a breakpoint planted: the guest runs on ---------
+cat >"$work/s2.gdb" <<EOF
+set pagination off
+set confirm off
+file $work/gdb64.elf
+target remote $work/gdb.sock
+hbreak gdb_spot
+continue
+set \$rax = 0x1234
+set var *(int*)&gdb_flag = 0x5a
+hbreak gdb_after_steps
+detach
+EOF
+if start_qvm "$work/q2.log"; then
+  run_gdb "$work/s2.gdb" "$work/g2.out"
+  wait_qvm
+  rc2=$qrc
+  # A breakpoint left in memory would trap in the guest (exit 63).
+  [[ $rc2 == 1 ]] && result PASS detach || result FAIL detach "qvm exit $rc2: $(tail -n 3 "$work/g2.out" | tr '\n' ' ')"
+else
+  result FAIL detach "qvm did not open its gdb socket"
+fi
+
+# ---- session 4: a software breakpoint (int3 under KVM_GUESTDBG_USE_SW_BP) --
+# kvm_pvm runs guest kernel code in KVM's instruction emulator, which fails
+# on an int3 the debugger intercepts (KVM internal error, emulation
+# failure): checked on hardware KVM (and wherever this suite runs on one).
+if [[ -e /sys/module/kvm_pvm ]]; then
+  result SKIP break "kvm_pvm's instruction emulator cannot run an intercepted int3 (emulation failure); hardware breakpoints are checked above"
+elif start_qvm "$work/q4.log"; then
+  cat >"$work/s4.gdb" <<EOF
+set pagination off
+set confirm off
+file $work/gdb64.elf
+target remote $work/gdb.sock
+break gdb_spot
+continue
+echo MARK-pc\\n
+p/x \$pc
+set \$rax = 0x1234
+set var *(int*)&gdb_flag = 0x5a
+continue
+EOF
+  run_gdb "$work/s4.gdb" "$work/g4.out"
+  wait_qvm
+  pc=$(sed -n '/^MARK-pc$/,$p' "$work/g4.out" | sed -n 2p)
+  if [[ $pc == *"= $spot" && $qrc == 1 ]]; then
+    result PASS break
+  else
+    result FAIL break "pc $pc (gdb_spot $spot), qvm exit $qrc: $(tail -n 2 "$work/q4.log" | tr '\n' ' ')"
+  fi
+else
+  result FAIL break "qvm did not open its gdb socket"
+fi
+
+# ---- session 3: junk on the socket, then the guest runs on ------------------
+if start_qvm "$work/q3.log"; then
+  python3 - "$work/gdb.sock" <<'PY'
+import os, random, socket, sys
+random.seed(7)
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+junk = [b"$m0,ffffffffffffffff#00", b"$" + b"a" * 100000 + b"#00", b"}}}}", b"\x03" * 10,
+        b"$Z0,ffffffffffffffff,1#" , b"$qXfer:features:read:target.xml:ffffffff,ffffffff#00",
+        bytes(random.getrandbits(8) for _ in range(65536))]
+for j in junk:
+    s.sendall(j)
+# a well-formed packet still gets its answer ("#00" first ends whatever
+# the junk left open)
+s.sendall(b"#00$qC#b4")
+data = b""
+try:
+    while b"QC" not in data:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except socket.timeout:
+    pass
+s.close()
+sys.exit(0 if b"QC" in data else 1)
+PY
+  prc=$?
+  wait_qvm
+  rc3=$qrc
+  # No debugger wrote the guest's checks: it fails check 1 (exit 3) after
+  # the junk's connection went away, as a guest left to run.
+  if [[ $prc == 0 && $rc3 == 3 ]]; then
+    result PASS junk
+  else
+    result FAIL junk "client rc $prc, qvm exit $rc3 (expected 3): $(tail -n 3 "$work/q3.log" | tr '\n' ' ')"
+  fi
+else
+  result FAIL junk "qvm did not open its gdb socket"
+fi
+
+echo "gdb: $((${#all[@]} - nfail)) of ${#all[@]} checks without failure"
+((nfail == 0))
