@@ -6,7 +6,8 @@
 #   RESULT PASS|FAIL|SKIP native/gdb-NAME [why]
 # Every qvm and gdb is bounded by a generous timeout; nothing is timed.
 # Needs build/bin/{qvm,qvm-kvm-probe}, the micro-guests, gdb-multiarch (or
-# gdb), binutils (objcopy, nm), python3.
+# gdb), binutils (objcopy, nm), python3. KEEP=1 keeps the scratch directory
+# (scripts, gdb output, qvm logs) and names it on stderr.
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 1
@@ -72,16 +73,16 @@ wait_qvm() {  # -> $qrc: qvm's exit code (not in a subshell: qvm is this shell's
   wait "$qpid" || qrc=$?
   qpid=""
 }
+gdb_head() {  # the start of every session's script: symbols, attach
+  printf 'set pagination off\nset confirm off\nfile %s\ntarget remote %s\n' \
+    "$work/gdb64.elf" "$work/gdb.sock"
+}
 run_gdb() {  # script output
   timeout -s KILL "$TIMEOUT" "$GDB" -nx -batch -iex 'set auto-load off' -x "$1" >"$2" 2>&1
 }
 
 # ---- session 1: the whole walk ---------------------------------------------
-cat >"$work/s1.gdb" <<EOF
-set pagination off
-set confirm off
-file $work/gdb64.elf
-target remote $work/gdb.sock
+{ gdb_head; cat <<EOF
 echo MARK-threads\n
 info threads
 echo MARK-pc0\n
@@ -106,6 +107,7 @@ echo MARK-pc2\n
 p/x \$pc
 continue
 EOF
+} >"$work/s1.gdb"
 if ! start_qvm "$work/q1.log"; then
   for n in "${all[@]}"; do result FAIL "$n" "qvm did not open its gdb socket: $(tail -n 3 "$work/q1.log" | tr '\n' ' ')"; done
   exit 1
@@ -150,11 +152,7 @@ else
 fi
 
 # ---- session 2: detach with a breakpoint planted: the guest runs on ---------
-cat >"$work/s2.gdb" <<EOF
-set pagination off
-set confirm off
-file $work/gdb64.elf
-target remote $work/gdb.sock
+{ gdb_head; cat <<EOF
 hbreak gdb_spot
 continue
 set \$rax = 0x1234
@@ -162,6 +160,7 @@ set var *(int*)&gdb_flag = 0x5a
 hbreak gdb_after_steps
 detach
 EOF
+} >"$work/s2.gdb"
 if start_qvm "$work/q2.log"; then
   run_gdb "$work/s2.gdb" "$work/g2.out"
   wait_qvm
@@ -179,11 +178,7 @@ fi
 if [[ -e /sys/module/kvm_pvm ]]; then
   result SKIP break "kvm_pvm's instruction emulator cannot run an intercepted int3 (emulation failure); hardware breakpoints are checked above"
 elif start_qvm "$work/q4.log"; then
-  cat >"$work/s4.gdb" <<EOF
-set pagination off
-set confirm off
-file $work/gdb64.elf
-target remote $work/gdb.sock
+  { gdb_head; cat <<EOF
 break gdb_spot
 continue
 echo MARK-pc\\n
@@ -192,6 +187,7 @@ set \$rax = 0x1234
 set var *(int*)&gdb_flag = 0x5a
 continue
 EOF
+  } >"$work/s4.gdb"
   run_gdb "$work/s4.gdb" "$work/g4.out"
   wait_qvm
   pc=$(sed -n '/^MARK-pc$/,$p' "$work/g4.out" | sed -n 2p)
