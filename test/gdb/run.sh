@@ -25,7 +25,7 @@ result() {  # verdict name why...
   return 0
 }
 
-all=(connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk)
+all=(connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill)
 [[ -x $QVM && -f $MG/gdb.elf && -f $MG/gdb.qvmconf && -x $BUILD/bin/qvm-kvm-probe ]] ||
   { for n in "${all[@]}"; do result FAIL "$n" "not built (make all microguests)"; done; exit 1; }
 # Debian's gdb-multiarch (make deps installs it; it debugs x86-64 as gdb does).
@@ -54,6 +54,7 @@ sym() { nm "$MG/gdb.elf" | awk -v s="$1" '$3 == s { print "0x" $1 }' | sed 's/0x
 spot=$(sym gdb_spot)
 steps=$(sym gdb_steps)
 steps4=$(printf '0x%x' $((steps + 4)))
+spin=$(sym gdb_spin)
 
 start_qvm() {  # log: qvm in the background, its gdb socket at $work/gdb.sock
   rm -f "$work/gdb.sock"
@@ -240,6 +241,68 @@ PY
   fi
 else
   result FAIL junk "qvm did not open its gdb socket"
+fi
+
+# ---- session 5: Ctrl-C and k, as a client speaks them ----------------------
+# `c ADDR` sends vCPU 0 to gdb_spin (a loop); 0x03 must stop every vCPU
+# with a T02 naming a thread, rip inside the loop; `k` ends qvm (exit 3).
+if start_qvm "$work/q5.log"; then
+  python3 - "$work/gdb.sock" "$spin" >"$work/p5.out" 2>&1 <<'PY'
+import socket, sys
+spin = int(sys.argv[2], 16)
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sys.argv[1])
+buf = b""
+def pkt(p):
+    return b"$" + p + b"#" + b"%02x" % (sum(p) % 256)
+def reply():
+    global buf
+    while True:
+        i = buf.find(b"$")
+        j = buf.find(b"#", i + 1) if i >= 0 else -1
+        if i >= 0 and j >= 0 and len(buf) >= j + 3:
+            r, out, k = buf[i + 1:j], b"", 0
+            buf = buf[j + 3:]
+            while k < len(r):  # run lengths: X*N = X repeated N-29 more times
+                if r[k:k + 1] == b"*" and out and k + 1 < len(r):
+                    out += out[-1:] * (r[k + 1] - 29)
+                    k += 2
+                else:
+                    out += r[k:k + 1]
+                    k += 1
+            return out
+        d = s.recv(4096)
+        if not d:
+            raise SystemExit("connection closed")
+        buf += d
+s.sendall(pkt(b"QStartNoAckMode"))
+assert reply() == b"OK"
+s.sendall(pkt(b"c%x" % spin))
+s.sendall(b"\x03")
+stop = reply()
+print("stop", stop.decode())
+assert stop.startswith(b"T02thread:"), stop
+s.sendall(pkt(b"Hg1"))
+assert reply() == b"OK"
+s.sendall(pkt(b"p10"))
+rip = int.from_bytes(bytes.fromhex(reply().decode()), "little")
+print("rip %#x" % rip)
+assert spin <= rip < spin + 4, hex(rip)
+s.sendall(pkt(b"k"))
+try:
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+PY
+  prc=$?
+  wait_qvm
+  [[ $prc == 0 ]] && result PASS interrupt || result FAIL interrupt "$(tail -n 3 "$work/p5.out" | tr '\n' ' ')"
+  [[ $prc == 0 && $qrc == 3 ]] && result PASS kill || result FAIL kill "client rc $prc, qvm exit $qrc (expected 3)"
+else
+  result FAIL interrupt "qvm did not open its gdb socket"
+  result FAIL kill "qvm did not open its gdb socket"
 fi
 
 echo "gdb: $((${#all[@]} - nfail)) of ${#all[@]} checks without failure"

@@ -4,7 +4,8 @@
  * the breakpoint on gdb_spot (check 1) and writes 0x5a to gdb_flag
  * (check 2); without a debugger both checks fail. gdb_var is written once
  * (the hardware watchpoint's target), gdb_steps is a run of single-byte
- * instructions for stepi. Not in tests.tsv: it needs the debugger. */
+ * instructions for stepi, gdb_spin a loop the debugger may send the vCPU
+ * to (Ctrl-C). Not in tests.tsv: it needs the debugger. */
         .include "common.inc"
         GUEST_NAME "gdb"
 main:
@@ -33,6 +34,13 @@ gdb_after_steps:
 gdb_spot:
         nop
         ret
+
+        /* Reached only when a debugger sends the vCPU here (`c ADDR`):
+         * a guest that runs until it is interrupted. */
+        .globl gdb_spin
+gdb_spin:
+        pause
+        jmp gdb_spin
 
         .data
         .balign 4
