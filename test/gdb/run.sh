@@ -25,7 +25,7 @@ result() {  # verdict name why...
   return 0
 }
 
-all=(connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill)
+all=(socket-mode connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill tcp)
 [[ -x $QVM && -f $MG/gdb.elf && -f $MG/gdb.qvmconf && -x $BUILD/bin/qvm-kvm-probe ]] ||
   { for n in "${all[@]}"; do result FAIL "$n" "not built (make all microguests)"; done; exit 1; }
 # Debian's gdb-multiarch (make deps installs it; it debugs x86-64 as gdb does).
@@ -56,13 +56,14 @@ steps=$(sym gdb_steps)
 steps4=$(printf '0x%x' $((steps + 4)))
 spin=$(sym gdb_spin)
 
-start_qvm() {  # log: qvm in the background, its gdb socket at $work/gdb.sock
+start_qvm() {  # log [endpoint]: qvm in the background, its gdb socket at $work/gdb.sock
   rm -f "$work/gdb.sock"
-  timeout -s KILL "$TIMEOUT" "$QVM" @"$MG/gdb.qvmconf" set gdb "$work/gdb.sock" \
+  timeout -s KILL "$TIMEOUT" "$QVM" @"$MG/gdb.qvmconf" set gdb "${2:-$work/gdb.sock}" \
     </dev/null >"$1" 2>&1 &
   qpid=$!
   for _ in $(seq 600); do
-    [[ -S $work/gdb.sock ]] && return 0
+    [[ -z ${2:-} && -S $work/gdb.sock ]] && return 0
+    [[ -n ${2:-} ]] && grep -q "gdb: listening" "$1" && return 0
     kill -0 "$qpid" 2>/dev/null || return 1
     sleep 0.1
   done
@@ -113,6 +114,8 @@ if ! start_qvm "$work/q1.log"; then
   for n in "${all[@]}"; do result FAIL "$n" "qvm did not open its gdb socket: $(tail -n 3 "$work/q1.log" | tr '\n' ' ')"; done
   exit 1
 fi
+mode=$(stat -c %a "$work/gdb.sock")
+[[ $mode == 600 ]] && result PASS socket-mode || result FAIL socket-mode "the stub's socket has mode $mode, not 600"
 run_gdb "$work/s1.gdb" "$work/g1.out"
 wait_qvm
 rc1=$qrc
@@ -303,6 +306,41 @@ PY
 else
   result FAIL interrupt "qvm did not open its gdb socket"
   result FAIL kill "qvm did not open its gdb socket"
+fi
+
+# ---- session 6: TCP, bound to the loopback address by default -------------
+# A free port from the kernel (closed again before qvm binds it).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if start_qvm "$work/q6.log" "tcp:$port"; then
+  python3 - "$port" >"$work/p6.out" 2>&1 <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+# Listening on 127.0.0.1 only: /proc/net/tcp lists it as 0100007F:PORT, state 0A.
+listen = [l.split() for l in open("/proc/net/tcp").read().splitlines()[1:]]
+mine = [l for l in listen if l[3] == "0A" and int(l[1].split(":")[1], 16) == port]
+assert mine and all(l[1].split(":")[0] == "0100007F" for l in mine), mine
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
+s.sendall(b"$qSupported#37")
+data = b""
+while b"PacketSize" not in data:
+    d = s.recv(4096)
+    assert d, "connection closed"
+    data += d
+s.sendall(b"$D#44")
+while b"OK" not in data.split(b"PacketSize")[-1]:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+s.close()
+PY
+  prc=$?
+  wait_qvm
+  # Detached without the debugger's writes: the guest fails check 1 (exit 3).
+  [[ $prc == 0 && $qrc == 3 ]] && result PASS tcp ||
+    result FAIL tcp "client rc $prc ($(tail -n 1 "$work/p6.out")), qvm exit $qrc (expected 3)"
+else
+  result FAIL tcp "qvm did not listen on tcp:$port: $(tail -n 2 "$work/q6.log" | tr '\n' ' ')"
 fi
 
 echo "gdb: $((${#all[@]} - nfail)) of ${#all[@]} checks without failure"
