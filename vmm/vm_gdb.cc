@@ -111,7 +111,7 @@ void GdbLink::on_accept() {
   }
   // A debugger finds the target stopped.
   if (vm_.pause() != 0) {
-    Log(LogLevel::Error, "gdb: the vCPUs did not stop: connection refused");
+    QVM_LOG_RL(LogLevel::Error, "gdb: the vCPUs did not stop: connection refused");
     ::close(fd);
     return;
   }
@@ -129,7 +129,10 @@ void GdbLink::on_accept() {
   s.interrupted = true;
   server_ = std::make_unique<gdb::Server>(*this, s);
   vm_.gdb_attached_ = true;
-  Log(LogLevel::Info, "gdb: debugger attached on %s; the guest is stopped", where_.c_str());
+  // Clients come and go as often as they like: every line they cause is
+  // rate-limited.
+  QVM_LOG_RL(LogLevel::Info, "gdb: debugger attached on %s; the guest is stopped",
+             where_.c_str());
 }
 
 void GdbLink::close_client(const char* why) {
@@ -140,7 +143,7 @@ void GdbLink::close_client(const char* why) {
   ::close(cfd_);
   cfd_ = -1;
   server_.reset();
-  Log(LogLevel::Info, "gdb: %s; the guest runs on", why);
+  QVM_LOG_RL(LogLevel::Info, "gdb: %s; the guest runs on", why);
 }
 
 void GdbLink::send(const std::string& bytes) {
