@@ -195,11 +195,8 @@ EOF
   run_gdb "$work/s4.gdb" "$work/g4.out"
   wait_qvm
   pc=$(sed -n '/^MARK-pc$/,$p' "$work/g4.out" | sed -n 2p)
-  if [[ $pc == *"= $spot" && $qrc == 1 ]]; then
-    result PASS break
-  else
+  [[ $pc == *"= $spot" && $qrc == 1 ]] && result PASS break ||
     result FAIL break "pc $pc (gdb_spot $spot), qvm exit $qrc: $(tail -n 2 "$work/q4.log" | tr '\n' ' ')"
-  fi
 else
   result FAIL break "qvm did not open its gdb socket"
 fi
@@ -234,14 +231,10 @@ sys.exit(0 if b"QC" in data else 1)
 PY
   prc=$?
   wait_qvm
-  rc3=$qrc
   # No debugger wrote the guest's checks: it fails check 1 (exit 3) after
   # the junk's connection went away, as a guest left to run.
-  if [[ $prc == 0 && $rc3 == 3 ]]; then
-    result PASS junk
-  else
-    result FAIL junk "client rc $prc, qvm exit $rc3 (expected 3): $(tail -n 3 "$work/q3.log" | tr '\n' ' ')"
-  fi
+  [[ $prc == 0 && $qrc == 3 ]] && result PASS junk ||
+    result FAIL junk "client rc $prc, qvm exit $qrc (expected 3): $(tail -n 3 "$work/q3.log" | tr '\n' ' ')"
 else
   result FAIL junk "qvm did not open its gdb socket"
 fi
