@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "vmm/cpu_model.h"
@@ -24,6 +25,23 @@ struct InsnContext {
   uint8_t bytes[16] = {};
   uint8_t len = 0;
   uint8_t mode = 0;
+};
+
+// What a debugger asks of a vCPU (KVM_SET_GUEST_DEBUG): software
+// breakpoints (the guest's breakpoint instruction stops it with a Debug
+// exit instead of trapping in the guest), hardware breakpoints and
+// watchpoints in the architecture's debug registers, single step.
+struct HwPoint {
+  enum Kind : uint8_t { kExec, kWrite, kRead, kAccess };
+  Kind kind = kExec;
+  uint64_t addr = 0;
+  unsigned len = 1;  // bytes watched (1, 2, 4, 8); kExec: the instruction's
+};
+struct GuestDebug {
+  bool enable = false;      // false: everything off (the other fields ignored)
+  bool sw_breakpoints = false;
+  bool single_step = false;
+  std::vector<HwPoint> hw;  // at most VcpuBackend::hw_slots(), in slot order
 };
 
 class VcpuBackend {
@@ -50,6 +68,24 @@ class VcpuBackend {
     return {};
   }
   virtual unsigned index() const = 0;
+
+  // ---- debugger (vmm/gdb_server.h). Called while the vCPU is out of the
+  // guest (parked, or on its own thread); Unimplemented where the
+  // accelerator or the architecture cannot.
+  // Writes the registers of a snapshot this backend's regs() made.
+  virtual absl::Status set_regs(const VcpuRegs& /*regs*/) {
+    return absl::UnimplementedError("setting registers is not supported");
+  }
+  // Guest-virtual to guest-physical through the vCPU's page tables as they
+  // are now. NotFound: not mapped.
+  virtual absl::StatusOr<uint64_t> translate(uint64_t /*va*/) {
+    return absl::UnimplementedError("no guest-virtual translation on this architecture");
+  }
+  virtual absl::Status set_guest_debug(const GuestDebug& /*d*/) {
+    return absl::UnimplementedError("guest debugging is not supported");
+  }
+  // How many hardware breakpoints / watchpoints set_guest_debug takes.
+  virtual unsigned hw_slots(bool /*watch*/) const { return 0; }
 };
 
 class VmBackend {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -94,6 +95,10 @@ class CpuModel {
   virtual std::span<const GdbReg> gdb_registers() const = 0;
   // gdb's <architecture> name (as `set architecture` lists them).
   virtual const char* gdb_architecture() const = 0;
+  // The software breakpoint instruction a debugger plants (its bytes as
+  // they lie in guest memory); KVM_GUESTDBG_USE_SW_BP turns it into a
+  // Debug exit.
+  virtual std::string_view gdb_breakpoint() const = 0;
 };
 
 // gdb's target description (the target.xml annex of qXfer:features:read):

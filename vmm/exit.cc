@@ -24,6 +24,7 @@ const char* ExitKindName(ExitKind k) {
     case ExitKind::IrqWindow: return "irq-window";
     case ExitKind::Interrupted: return "interrupted";
     case ExitKind::Fatal: return "fatal";
+    case ExitKind::Debug: return "debug";
     case ExitKind::Count: break;
   }
   return "?";
@@ -167,6 +168,15 @@ ExitAction OnEoi(const ExitContext& c, unsigned, Exit& e) {
   return ExitAction::Continue;
 }
 
+ExitAction OnDebug(const ExitContext& c, unsigned vcpu, Exit& e) {
+  if (!c.debug) {
+    QVM_LOG_RL(LogLevel::Debug, "vcpu %u: debug exit at 0x%llx without a debugger", vcpu,
+               (unsigned long long)e.addr);
+    return ExitAction::Continue;
+  }
+  return c.debug(c.debug_ctx, vcpu, e);
+}
+
 ExitAction OnResume(const ExitContext&, unsigned, Exit&) { return ExitAction::Continue; }
 ExitAction OnReset(const ExitContext&, unsigned, Exit&) { return ExitAction::Reset; }
 ExitAction OnPowerOff(const ExitContext&, unsigned, Exit&) { return ExitAction::PowerOff; }
@@ -190,6 +200,7 @@ constexpr HandlerEntry kHandlers[] = {
     {ExitKind::IrqWindow, OnResume},
     {ExitKind::Interrupted, OnResume},
     {ExitKind::Fatal, OnFatal},
+    {ExitKind::Debug, OnDebug},
 };
 
 constexpr bool TableInOrder() {

@@ -28,6 +28,7 @@ enum class ExitKind : uint32_t {
   IrqWindow,    // the guest can take an external interrupt now
   Interrupted,  // kick() or a signal
   Fatal,        // the accelerator cannot continue (entry failure, ...)
+  Debug,        // a debugger's event: breakpoint, watchpoint, single step
   Count
 };
 const char* ExitKindName(ExitKind k);
@@ -43,6 +44,11 @@ struct Exit {
   bool msr_fault = false;   // set by HandleExit: inject #GP
   uint32_t vector = 0;      // Eoi
   std::string reason;       // Fatal: what happened
+  // Debug (addr: the guest's pc as the debugger sees it): what stopped the
+  // vCPU, and for HwBreak/Watch the slot of GuestDebug::hw that fired.
+  enum class DebugWhy : uint8_t { SwBreak, HwBreak, Watch, Step, Other };
+  DebugWhy debug_why = DebugWhy::Other;
+  int debug_slot = -1;
 };
 
 // What the vCPU loop should do next.
@@ -64,6 +70,11 @@ struct ExitContext {
   void (*eoi)(void* ctx, uint32_t vector) = nullptr;
   void* eoi_ctx = nullptr;
   ExitStats* stats = nullptr;
+  // Called for Debug exits on the vCPU thread (a debugger is attached):
+  // returns when the debugger lets the vCPU run again. Null: a Debug exit
+  // with no debugger (a late event after a detach) is dropped.
+  ExitAction (*debug)(void* ctx, unsigned vcpu, const Exit& e) = nullptr;
+  void* debug_ctx = nullptr;
   // Set when qvm must stop (a device asked to terminate, `unsupported
   // terminate`, a fatal exit): the exit code (vmm/exit_codes.h).
   std::atomic<int>* terminate_code = nullptr;

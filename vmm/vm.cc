@@ -1,4 +1,5 @@
 #include "vmm/vm.h"
+#include "vmm/vm_gdb.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -102,8 +103,8 @@ absl::Status Vm::refuse_unsupported() const {
 void Vm::note_accepted() const {
   NoteVariables(cfg_);
   if (cfg_.debug)
-    Log(LogLevel::Info, "%s: `debug`: no guest debugger stub in this qvm; the guest runs "
-        "normally (dumps: `dump`, SIGUSR2, `qvmctl dump`)", cfg_.debug_where.str().c_str());
+    Log(LogLevel::Info, "%s: `debug`: accepted; qvm's debugger stub is `set gdb ENDPOINT` "
+        "(vmm/README.md), dumps are `dump`, SIGUSR2, `qvmctl dump`", cfg_.debug_where.str().c_str());
   if (cfg_.tolerance)
     Log(LogLevel::Info, "%s: `tolerance`: no effect here: qvm's device timers are the "
         "host's high-resolution timers (timerfd), not tick-based",
@@ -322,6 +323,13 @@ absl::Status Vm::plan() {
   if (st.ok()) st = RefuseForeignVariables(cfg_, machine_->name());
   if (!st.ok()) return st;
   note_accepted();
+  if (const SetVar* v = cfg_.var("gdb")) {
+    VmPlan scratch;
+    std::string why;
+    if (!ParseGdbEndpoint(v->raw, &scratch, &why))
+      return ConfigError(v->value_where, absl::StrCat("`set gdb`: bad endpoint `", v->raw,
+                                                      "`: ", why));
+  }
   plan_ = MakeVmPlan(cfg_);
   st = machine_->plan(cfg_);
   if (!st.ok()) return st;
@@ -603,8 +611,14 @@ void Vm::request_power(int what) {
 void Vm::request_exit(int code) { post(Request::Exit, code); }
 
 void Vm::on_wake() {
-  std::lock_guard<std::mutex> g(req_mu_);
-  if (req_ != Request::None) loop_.stop();
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    if (req_ != Request::None) {
+      loop_.stop();
+      return;
+    }
+  }
+  if (gdb_) on_gdb_stop();
 }
 
 void Vm::trace_exit(Vcpu& v, const Exit& e) {
@@ -820,6 +834,13 @@ void Vm::vcpu_main(unsigned index) {
     for (auto& d : static_cast<Vm*>(ctx)->devs_)
       if (d->is_pic()) d->pic_eoi(vector);
   };
+  if (gdb_) {
+    p.debug_ctx = this;
+    p.debug = [](void* ctx, unsigned vcpu, const Exit& e) {
+      Vm* vm = static_cast<Vm*>(ctx);
+      return vm->debug_exit(*vm->vcpus_[vcpu], vcpu, e);
+    };
+  }
   while (!stop_.load(std::memory_order_relaxed)) {
     if (pause_req_.load(std::memory_order_relaxed)) {
       park(v);
@@ -871,12 +892,22 @@ int Vm::run() {
     Log(LogLevel::Fatal, "%s", std::string(cst.message()).c_str());
     return kExitFatalBeforeStart;
   }
+  if (absl::Status gst = attach_gdb(); !gst.ok()) {
+    Log(LogLevel::Fatal, "%s", std::string(gst.message()).c_str());
+    return kExitFatalBeforeStart;
+  }
   for (bool first = true;; first = false) {
     // One boot: the first and every reset in place run the same steps in
     // the same order (step a of the first boot ran in build()).
     absl::Status st = first ? absl::OkStatus() : load_guest();  // a. images, tables
     if (st.ok()) st = start_backend(first);  // b. accelerator VM, memory mapped
     if (st.ok()) reset_devices(first);       // c. devices at power-on
+    if (st.ok() && first && gdb_ && plan_.gdb_wait) {
+      // `set gdb-wait`: the vCPUs park before their first instruction;
+      // the debugger's connection finds them there.
+      std::lock_guard<std::mutex> g(pause_mu_);
+      pause_req_ = true;
+    }
     if (st.ok()) st = start_vcpus();         // d. vCPUs created, VM finalized, threads
     if (!st.ok()) {
       Log(LogLevel::Fatal, "%s", std::string(st.message()).c_str());
@@ -931,6 +962,7 @@ int Vm::run() {
         return kExitUnexpected;
       }
       power_button_pressed_ = false;
+      if (gdb_) gdb_->on_reset();
       Log(LogLevel::Info, "guest reset: restarting in place");
       mem_.zero_all();
       continue;

@@ -40,6 +40,7 @@
 #include "vmm/exit.h"
 #include "vmm/exit_codes.h"
 #include "vmm/exit_trace.h"
+#include "vmm/gdb_server.h"
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"
 #include "vmm/passthrough.h"
@@ -47,6 +48,8 @@
 #include "vmm/vm_plan.h"
 
 namespace qvm {
+
+class GdbLink;
 
 class Vm : public VdevHost, public ControlTarget {
  public:
@@ -126,6 +129,7 @@ class Vm : public VdevHost, public ControlTarget {
   }
 
  private:
+  friend class GdbLink;  // vmm/vm_gdb.cc: the debugger's all-stop target
   enum class Request { None = 0, Reset = 1, PowerOff = 2, Exit = 3 };
   // post(Request::Reset, code): who asked. The guest's resets count towards
   // the reset-loop limit; a reset asked for through /dev/qvm does not.
@@ -184,6 +188,10 @@ class Vm : public VdevHost, public ControlTarget {
     std::unique_ptr<ExitTrace> trace;  // `set trace-exits N`
   };
   void park(Vcpu& v);
+  // gdb remote stub (vmm/vm_gdb.cc): `set gdb`'s socket, the debug exits.
+  absl::Status attach_gdb();
+  ExitAction debug_exit(Vcpu& v, unsigned index, const Exit& e);
+  void on_gdb_stop();
   void trace_exit(Vcpu& v, const Exit& e);
   std::vector<std::string> trace_lines() const;
   void count_region(Vcpu& v, const Exit& e);
@@ -239,6 +247,12 @@ class Vm : public VdevHost, public ControlTarget {
   bool stdin_forwarded_ = false;
   uint64_t start_wall_ns_ = 0;
   std::string dump_dir_;
+  // gdb: a debugger is attached (vCPU threads read it); the first debug
+  // event since the last resume, for the loop (under pause_mu_).
+  std::atomic<bool> gdb_attached_{false};
+  bool gdb_stop_pending_ = false;
+  gdb::Stop gdb_stop_;
+  std::unique_ptr<GdbLink> gdb_;
   std::unique_ptr<Control> control_;  // last: detached before the rest goes
 };
 

@@ -13,6 +13,9 @@ constexpr VarDecl kVmVariables[] = {
      "guest resets within 10 s that stop qvm as a reset loop (0: no limit)"},
     {"resmgr-path", VarType::String, nullptr, "the directory of /dev/qvm/<system>"},
     {"resmgr-group", VarType::String, nullptr, "the group allowed to connect"},
+    {"gdb", VarType::String, nullptr,
+     "the gdb remote stub's endpoint (tcp:[HOST:]PORT or a Unix socket path)"},
+    {"gdb-wait", VarType::Bool, nullptr, "no guest instruction runs before a debugger attaches"},
     // QNX's variables that have nothing to set on Linux (vmm/README.md).
     {"exit-on-halt", VarType::Bool, nullptr, "whether HLT/WFI leave the guest", nullptr,
      nullptr,
@@ -44,7 +47,47 @@ VmPlan MakeVmPlan(const Config& cfg) {
     p.reset_loop = unsigned(std::min<uint64_t>(*v->number, 1000000));
   if (const SetVar* v = cfg.var("resmgr-path")) p.resmgr_path = ResolvePath(v->value_where, v->raw);
   if (const SetVar* v = cfg.var("resmgr-group")) p.resmgr_group = v->raw;
+  if (const SetVar* v = cfg.var("gdb")) {
+    std::string why;
+    // Vm::plan refuses a bad value (at its token) before this is read.
+    if (v->raw.rfind("tcp:", 0) == 0) ParseGdbEndpoint(v->raw, &p, &why);
+    else ParseGdbEndpoint(ResolvePath(v->value_where, v->raw), &p, &why);
+  }
+  if (const SetVar* v = cfg.var("gdb-wait"); v && v->boolean) p.gdb_wait = *v->boolean;
   return p;
+}
+
+bool ParseGdbEndpoint(const std::string& value, VmPlan* plan, std::string* why) {
+  if (value.empty()) {
+    *why = "an empty endpoint";
+    return false;
+  }
+  if (value.rfind("tcp:", 0) != 0) {
+    plan->gdb = true;
+    plan->gdb_path = value;
+    return true;
+  }
+  std::string rest = value.substr(4);
+  std::string host = "127.0.0.1", port = rest;
+  if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);  // [::1]
+    if (host.empty()) host = "127.0.0.1";
+  }
+  unsigned long n = 0;
+  bool ok = !port.empty() && port.size() <= 5;
+  for (char c : port) ok = ok && c >= '0' && c <= '9';
+  if (ok) n = std::stoul(port);
+  if (!ok || n == 0 || n > 65535) {
+    *why = "expected tcp:[HOST:]PORT with PORT 1-65535, or a Unix socket path";
+    return false;
+  }
+  plan->gdb = true;
+  plan->gdb_host = host;
+  plan->gdb_port = uint16_t(n);
+  return true;
 }
 
 }  // namespace qvm

@@ -19,7 +19,19 @@ struct VmPlan {
   unsigned reset_loop = 10;   // `set reset-loop N`: N guest resets within the window stop qvm (0: never)
   std::string resmgr_path;    // `set resmgr-path`, relative to its file ("": default rules)
   std::string resmgr_group;   // `set resmgr-group` ("": owner only)
+  // `set gdb tcp:[HOST:]PORT` or `set gdb PATH` (a Unix socket, relative to
+  // its file): the gdb remote stub's endpoint ("": no stub). The host
+  // defaults to 127.0.0.1.
+  std::string gdb_path;       // Unix socket, or "" for TCP
+  std::string gdb_host;       // TCP
+  uint16_t gdb_port = 0;      // TCP; 0: no TCP endpoint
+  bool gdb = false;           // a stub is configured
+  bool gdb_wait = false;      // `set gdb-wait`: no instruction runs before a debugger attaches
 };
+
+// `set gdb VALUE` as the plan reads it: false (with `why`) when VALUE is
+// not `tcp:[HOST:]PORT` with PORT 1-65535, or an empty path.
+bool ParseGdbEndpoint(const std::string& value, VmPlan* plan, std::string* why);
 
 // The window of `set reset-loop`: that many resets by the guest within it
 // are a reset loop (a guest that triple-faults at once resets many times a

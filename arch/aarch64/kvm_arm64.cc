@@ -647,6 +647,20 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
     case KVM_EXIT_ARM_NISV:
       nisv(run->arm_nisv.fault_ipa);
       break;
+    case KVM_EXIT_DEBUG: {
+      // The syndrome's exception class: BRK (0x3c), software step (0x32,
+      // 0x33), hardware breakpoint (0x30, 0x31), watchpoint (0x34, 0x35).
+      exit_.kind = ExitKind::Debug;
+      unsigned ec = unsigned(run->debug.arch.hsr >> 26) & 0x3f;
+      exit_.debug_why = ec == 0x3c                 ? Exit::DebugWhy::SwBreak
+                        : ec == 0x32 || ec == 0x33 ? Exit::DebugWhy::Step
+                        : ec == 0x30 || ec == 0x31 ? Exit::DebugWhy::HwBreak
+                        : ec == 0x34 || ec == 0x35 ? Exit::DebugWhy::Watch
+                                                   : Exit::DebugWhy::Other;
+      auto pc = get_reg(CoreRegPc());
+      exit_.addr = pc.ok() ? *pc : 0;
+      break;
+    }
     default:
       DecodeCommonExit(*run, &exit_);
   }
@@ -674,6 +688,33 @@ absl::StatusOr<VcpuRegs> KvmArm64Vcpu::regs() {
   out.text = absl::StrFormat("pc=%016x sp=%016x pstate=%08x x0=%016x x30=%016x", *pc, *sp,
                              *ps, a.x[0], a.x[30]);
   return out;
+}
+
+absl::Status KvmArm64Vcpu::set_regs(const VcpuRegs& in) {
+  if (in.model != &Aarch64CpuModel()) return absl::InvalidArgumentError("not an aarch64 snapshot");
+  Aarch64Regs a = RegsAs<Aarch64Regs>(in);
+  auto ps = get_reg(CoreRegPstate());
+  if (!ps.ok()) return ps.status();
+  absl::Status st;
+  for (unsigned i = 0; st.ok() && i < 31; i++) st = set_reg(CoreRegX(i), a.x[i]);
+  // sp is the current exception level's, chosen by the pstate it had.
+  if (st.ok()) st = set_reg((*ps & 0xf) == kPstateEl1h ? CoreRegSpEl1() : CoreRegSp(), a.sp);
+  if (st.ok()) st = set_reg(CoreRegPc(), a.pc);
+  if (st.ok() && a.pstate != *ps) st = set_reg(CoreRegPstate(), a.pstate);
+  return st;
+}
+
+absl::Status KvmArm64Vcpu::set_guest_debug(const GuestDebug& d) {
+  kvm_guest_debug g{};
+  if (d.enable) {
+    if (!d.hw.empty())
+      return absl::UnimplementedError("hardware breakpoints and watchpoints: not on aarch64 yet");
+    g.control = KVM_GUESTDBG_ENABLE;
+    if (d.sw_breakpoints) g.control |= KVM_GUESTDBG_USE_SW_BP;
+    if (d.single_step) g.control |= KVM_GUESTDBG_SINGLESTEP;
+  }
+  if (ioctl(fd_.fd(), KVM_SET_GUEST_DEBUG, &g) != 0) return Errno("KVM_SET_GUEST_DEBUG");
+  return absl::OkStatus();
 }
 
 }  // namespace qvm::arm64

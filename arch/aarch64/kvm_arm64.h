@@ -175,6 +175,12 @@ class KvmArm64Vcpu : public VcpuBackend {
   void set_extint(bool, std::function<int()>) override {}
   absl::StatusOr<VcpuRegs> regs() override;
   unsigned index() const override { return index_; }
+  // Debugger: core registers; stage-1 translation (the 4 KiB granule, as
+  // translate_pc); software breakpoints (brk #0) and single step.
+  // Hardware breakpoints and watchpoints are not offered (hw_slots 0).
+  absl::Status set_regs(const VcpuRegs& regs) override;
+  absl::StatusOr<uint64_t> translate(uint64_t va) override { return translate_pc(va); }
+  absl::Status set_guest_debug(const GuestDebug& d) override;
 
   // Boot state: PC, X0 (the FDT), EL1h with interrupts masked.
   absl::Status set_entry(uint64_t pc, uint64_t x0);

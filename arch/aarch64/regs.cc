@@ -50,6 +50,9 @@ class Aarch64Model final : public CpuModel {
   Disasm disasm(uint8_t) const override { return {CS_ARCH_ARM64, CS_MODE_ARM}; }
   std::span<const GdbReg> gdb_registers() const override { return kGdbRegs; }
   const char* gdb_architecture() const override { return "aarch64"; }
+  std::string_view gdb_breakpoint() const override {
+    return std::string_view("\x00\x00\x20\xd4", 4);  // brk #0
+  }
 };
 
 }  // namespace

@@ -388,6 +388,25 @@ again:
     case KVM_EXIT_SHUTDOWN:
       exit_.kind = ExitKind::Shutdown;
       break;
+    case KVM_EXIT_DEBUG: {
+      // #BP (int3 under KVM_GUESTDBG_USE_SW_BP): pc is the int3's address.
+      // #DB: DR6 says which of DR0-DR3 fired (B0-B3) or a single step (BS).
+      exit_.kind = ExitKind::Debug;
+      exit_.addr = run->debug.arch.pc;
+      uint64_t dr6 = run->debug.arch.dr6;
+      if (run->debug.arch.exception == 3) {
+        exit_.debug_why = Exit::DebugWhy::SwBreak;
+      } else if (run->debug.arch.exception == 1 && (dr6 & 0xf)) {
+        int slot = __builtin_ctzll(dr6 & 0xf);
+        // DR7's R/W bits of that slot: 00 = instruction, else data.
+        unsigned rw = unsigned(run->debug.arch.dr7 >> (16 + 4 * slot)) & 3;
+        exit_.debug_why = rw == 0 ? Exit::DebugWhy::HwBreak : Exit::DebugWhy::Watch;
+        exit_.debug_slot = slot;
+      } else if (run->debug.arch.exception == 1 && (dr6 & 0x4000)) {
+        exit_.debug_why = Exit::DebugWhy::Step;
+      }
+      break;
+    }
     case KVM_EXIT_INTERNAL_ERROR: {
       exit_.kind = ExitKind::Fatal;
       kvm_regs r{};
@@ -425,6 +444,81 @@ absl::StatusOr<VcpuRegs> KvmX86Vcpu::regs() {
   out.text = absl::StrFormat("rip=%016x rsp=%016x rflags=%08x rax=%016x cs=%04x cr0=%08x cr3=%x",
                              r.rip, r.rsp, r.rflags, r.rax, sr.cs.selector, sr.cr0, sr.cr3);
   return out;
+}
+
+absl::Status KvmX86Vcpu::set_regs(const VcpuRegs& in) {
+  if (in.model != &X86_64CpuModel()) return absl::InvalidArgumentError("not an x86_64 snapshot");
+  X86_64Regs x = RegsAs<X86_64Regs>(in);
+  kvm_regs r{};
+  kvm_sregs sr{};
+  if (ioctl(fd_.fd(), KVM_GET_REGS, &r) != 0) return Errno("KVM_GET_REGS");
+  if (ioctl(fd_.fd(), KVM_GET_SREGS, &sr) != 0) return Errno("KVM_GET_SREGS");
+  // A selector alone says nothing of its descriptor (base, limit, type):
+  // the debugger may write back what it read, not load a new one.
+  if (x.cs != sr.cs.selector || x.ss != sr.ss.selector || x.ds != sr.ds.selector ||
+      x.es != sr.es.selector || x.fs != sr.fs.selector || x.gs != sr.gs.selector)
+    return absl::InvalidArgumentError("segment selectors cannot be changed from a debugger");
+  r.rax = x.rax, r.rbx = x.rbx, r.rcx = x.rcx, r.rdx = x.rdx;
+  r.rsi = x.rsi, r.rdi = x.rdi, r.rbp = x.rbp, r.rsp = x.rsp;
+  r.r8 = x.r8, r.r9 = x.r9, r.r10 = x.r10, r.r11 = x.r11;
+  r.r12 = x.r12, r.r13 = x.r13, r.r14 = x.r14, r.r15 = x.r15;
+  r.rip = x.rip;
+  r.rflags = (x.rflags & ~0x2ull) | 0x2;  // bit 1 reads as one
+  if (ioctl(fd_.fd(), KVM_SET_REGS, &r) != 0) return Errno("KVM_SET_REGS");
+  if (x.fs_base != sr.fs.base || x.gs_base != sr.gs.base || x.cr0 != sr.cr0 ||
+      x.cr2 != sr.cr2 || x.cr3 != sr.cr3 || x.cr4 != sr.cr4 || x.efer != sr.efer) {
+    sr.fs.base = x.fs_base, sr.gs.base = x.gs_base;
+    sr.cr0 = x.cr0, sr.cr2 = x.cr2, sr.cr3 = x.cr3, sr.cr4 = x.cr4, sr.efer = x.efer;
+    if (ioctl(fd_.fd(), KVM_SET_SREGS, &sr) != 0) return Errno("KVM_SET_SREGS");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> KvmX86Vcpu::translate(uint64_t va) {
+  kvm_translation t{};
+  t.linear_address = va;
+  if (ioctl(fd_.fd(), KVM_TRANSLATE, &t) != 0) return Errno("KVM_TRANSLATE");
+  if (!t.valid) return absl::NotFoundError("not mapped");
+  return uint64_t(t.physical_address);
+}
+
+absl::Status KvmX86Vcpu::set_guest_debug(const GuestDebug& d) {
+  kvm_guest_debug g{};
+  if (d.enable) {
+    if (d.hw.size() > 4) return absl::ResourceExhaustedError("x86 has 4 debug registers");
+    g.control = KVM_GUESTDBG_ENABLE;
+    if (d.sw_breakpoints) g.control |= KVM_GUESTDBG_USE_SW_BP;
+    if (d.single_step) g.control |= KVM_GUESTDBG_SINGLESTEP;
+    uint64_t dr7 = 0x600;  // GE and the reserved bit 10, as the SDM sets them
+    for (size_t i = 0; i < d.hw.size(); i++) {
+      const HwPoint& p = d.hw[i];
+      unsigned rw, len;
+      switch (p.kind) {
+        case HwPoint::kExec: rw = 0; break;
+        case HwPoint::kWrite: rw = 1; break;
+        case HwPoint::kAccess: rw = 3; break;
+        default: return absl::InvalidArgumentError("x86 cannot watch reads alone");
+      }
+      switch (p.kind == HwPoint::kExec ? 1 : p.len) {
+        case 1: len = 0; break;
+        case 2: len = 1; break;
+        case 4: len = 3; break;
+        case 8: len = 2; break;
+        default: return absl::InvalidArgumentError("x86 watches 1, 2, 4 or 8 bytes");
+      }
+      // A data breakpoint's address is aligned to its length.
+      if (p.kind != HwPoint::kExec && (p.addr & (p.len - 1)))
+        return absl::InvalidArgumentError("x86 watches only aligned ranges");
+      g.arch.debugreg[i] = p.addr;
+      dr7 |= (2ull << (2 * i)) | (uint64_t(rw) << (16 + 4 * i)) | (uint64_t(len) << (18 + 4 * i));
+    }
+    if (!d.hw.empty()) {
+      g.control |= KVM_GUESTDBG_USE_HW_BP;
+      g.arch.debugreg[7] = dr7;
+    }
+  }
+  if (ioctl(fd_.fd(), KVM_SET_GUEST_DEBUG, &g) != 0) return Errno("KVM_SET_GUEST_DEBUG");
+  return absl::OkStatus();
 }
 
 }  // namespace qvm::x86

@@ -73,6 +73,10 @@ class KvmX86Vcpu : public VcpuBackend {
   absl::StatusOr<VcpuRegs> regs() override;
   InsnContext current_insn(const GuestMemory& mem) override;
   unsigned index() const override { return index_; }
+  absl::Status set_regs(const VcpuRegs& regs) override;
+  absl::StatusOr<uint64_t> translate(uint64_t va) override;
+  absl::Status set_guest_debug(const GuestDebug& d) override;
+  unsigned hw_slots(bool) const override { return 4; }  // DR0-DR3, shared
 
   // True when the kernel does not model IA32_TIME_STAMP_COUNTER (reads 0).
   bool kernel_tsc_msr_missing();

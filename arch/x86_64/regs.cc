@@ -115,6 +115,7 @@ class X86_64Model final : public CpuModel {
   }
   std::span<const GdbReg> gdb_registers() const override { return kGdbRegs; }
   const char* gdb_architecture() const override { return "i386:x86-64"; }
+  std::string_view gdb_breakpoint() const override { return "\xcc"; }  // int3
 };
 
 }  // namespace

@@ -279,3 +279,36 @@ TEST_CASE("the unsupported policy from `unsupported` and the x86 plan's msr-unkn
   CHECK(bad.status().message().find("t.conf:1:") != std::string::npos);
   CHECK(bad.status().message().find("explode") != std::string::npos);
 }
+
+TEST_CASE("debug exits go to the debugger's hook, or are dropped without one") {
+  Fixture f;
+  Exit e;
+  e.kind = ExitKind::Debug;
+  e.addr = 0x101415;
+  e.debug_why = Exit::DebugWhy::Watch;
+  e.debug_slot = 2;
+  // No debugger attached (a late event after a detach): the vCPU runs on.
+  CHECK(HandleExit(f.p, 1, e) == ExitAction::Continue);
+  CHECK(f.stats.by_kind[size_t(ExitKind::Debug)] == 1);
+  struct Seen {
+    unsigned vcpu = 99;
+    uint64_t pc = 0;
+    Exit::DebugWhy why = Exit::DebugWhy::Other;
+    int slot = -1;
+  } seen;
+  f.p.debug_ctx = &seen;
+  f.p.debug = [](void* ctx, unsigned vcpu, const Exit& x) {
+    auto* s = static_cast<Seen*>(ctx);
+    s->vcpu = vcpu;
+    s->pc = x.addr;
+    s->why = x.debug_why;
+    s->slot = x.debug_slot;
+    return ExitAction::Stop;  // whatever the hook says is what the vCPU does
+  };
+  CHECK(HandleExit(f.p, 1, e) == ExitAction::Stop);
+  CHECK(seen.vcpu == 1);
+  CHECK(seen.pc == 0x101415);
+  CHECK(seen.why == Exit::DebugWhy::Watch);
+  CHECK(seen.slot == 2);
+  CHECK(std::string(ExitKindName(ExitKind::Debug)) == "debug");
+}
