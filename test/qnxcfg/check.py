@@ -16,6 +16,13 @@ Header comments of a configuration (all but `source` optional):
   # needs-cpus: N             SKIP on a host with fewer CPUs (runmask)
   # env: NAME=FILE            set NAME to FILE of this folder (QVM_IOMEM: the
                               host regions `$asinfo_...{NAME}` reads)
+  # boot: MICROGUEST          x86_64: after the dry run, run the file for
+                              real with its `image` path naming
+                              build/microguests/MICROGUEST.bin and `vdev
+                              debug-exit` added on the command line; the
+                              guest must pass (qvm exit 1, "PASS MICROGUEST").
+                              Reported as qnxcfg/<name>-boot; SKIP when
+                              /dev/kvm cannot run guests
 Prints RESULT PASS|FAIL|SKIP qnxcfg/<name> [detail].
 Usage: check.py QVM_COMMAND_PREFIX... -- ARCH CONFIG...
 """
@@ -126,7 +133,37 @@ def main():
             else:
                 n = len(h.get("expect", [])) + len(h.get("expect-log", []))
                 print(f"RESULT PASS {tag} {n} checks")
+            for mg in h.get("boot", []):
+                bad |= boot(qvm, tag, text.replace(image, os.path.abspath(
+                    f"build/microguests/{mg}.bin")), mg, tmp, env)
     return bad
+
+
+def boot(qvm, tag, text, mg, tmp, env):
+    """Runs the configuration with micro-guest `mg` as its image."""
+    tag += "-boot"
+    probe = "build/bin/qvm-kvm-probe"
+    if not os.path.exists(f"build/microguests/{mg}.bin"):
+        print(f"RESULT FAIL {tag} build/microguests/{mg}.bin not built (make microguests)")
+        return 1
+    if not os.access(probe, os.X_OK) or subprocess.run([probe], capture_output=True).returncode:
+        print(f"RESULT SKIP {tag} no usable /dev/kvm")
+        return 0
+    path = os.path.join(tmp, "boot.qvmconf")
+    open(path, "w").write(text)
+    try:
+        p = subprocess.run(qvm + ["@" + path, "vdev", "debug-exit"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=300, env=env)
+    except subprocess.TimeoutExpired:
+        print(f"RESULT FAIL {tag} no verdict within 300 s")
+        return 1
+    if p.returncode == 1 and f"PASS {mg}" in p.stdout:
+        print(f"RESULT PASS {tag} micro-guest {mg} passed")
+        return 0
+    last = (p.stdout.strip().splitlines() or ["(no output)"])[-1]
+    print(f"RESULT FAIL {tag} exit {p.returncode}, expected 1: {last}")
+    sys.stderr.write(f"--- {tag}:\n{p.stdout}\n--- log:\n{p.stderr}\n")
+    return 1
 
 
 if __name__ == "__main__":
