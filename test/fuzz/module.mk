@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_NAMES := $(patsubst test/fuzz/%_fuzz.cc,%,$(wildcard test/fuzz/*_fuzz.cc))
 
 FUZZ_SRCS_config     := vmm/config.cc vmm/vars.cc vmm/vm_plan.cc arch/vars.cc \
-                        arch/x86_64/plan.cc arch/aarch64/plan.cc vmm/log.cc
+                        arch/x86_64/plan.cc arch/aarch64/plan.cc vmm/log.cc vmm/unsupported.cc
 FUZZ_SRCS_gdb_packet := vmm/gdb_packet.cc
 FUZZ_SRCS_resmgr     := resmgr/protocol.cc
 FUZZ_SRCS_a64_decode := arch/aarch64/a64_decode.cc
