@@ -30,7 +30,11 @@ FUZZ_LIBS_fdt        := -lfdt
 FUZZ_SRCS_acpi       := $(FUZZ_BOOT_SRCS) boot/acpi.cc boot/aml.cc
 FUZZ_SRCS_virtq      := vdev/libvirtio/virtio.c test/fakehost/fake_host.cc test/virtio/fake_guest.cc
 FUZZ_LIBS_virtq      := -ldl
-$(FUZZ_OBJ)/test/fuzz/virtq_fuzz.o $(FUZZ_OBJ)/test/virtio/fake_guest.o: FUZZ_CXXFLAGS += -Ivdev/libvirtio
+FUZZ_SRCS_virtio_dev := $(FUZZ_SRCS_virtq) vdev/virtio-blk/virtio_blk.c \
+                        vdev/virtio-console/virtio_console.c vdev/virtio-entropy/virtio_entropy.c
+FUZZ_LIBS_virtio_dev := -ldl
+$(FUZZ_OBJ)/test/fuzz/virtq_fuzz.o $(FUZZ_OBJ)/test/fuzz/virtio_dev_fuzz.o \
+$(FUZZ_OBJ)/test/virtio/fake_guest.o: FUZZ_CXXFLAGS += -Ivdev/libvirtio
 
 $(FUZZ_OBJ)/%.o: %.cc
 	@mkdir -p $(dir $@)

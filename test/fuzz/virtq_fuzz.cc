@@ -15,30 +15,15 @@
 #include <cstring>
 #include <vector>
 
+#include "test/fuzz/virtio_driver.h"
 #include "test/virtio/fake_guest.h"
 
 namespace {
 constexpr size_t kHeader = 16;
 constexpr size_t kMaxInput = kHeader + 64 * 1024;  // also libFuzzer's -max_len
 
-unsigned g_notified;
-void OnNotify(struct vio*, unsigned) { g_notified++; }
+void OnNotify(struct vio*, unsigned) {}
 const vio_ops kOps = {OnNotify, nullptr};
-
-void Wr(vio* v, uint64_t off, unsigned size, uint64_t x) {
-  qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
-  uint8_t d[8];
-  memcpy(d, &x, 8);
-  (void)vio_write(v, &a, d);
-}
-uint64_t Rd(vio* v, uint64_t off, unsigned size) {
-  qvm_access a{QVM_SPACE_MEM, size, off, 0, 0};
-  uint8_t d[8] = {};
-  (void)vio_read(v, &a, d);
-  uint64_t x = 0;
-  memcpy(&x, d, size);
-  return x;
-}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -57,21 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vio_init(&v, g.dev, &kOps, 2, feat, 1, VIO_MAX_QSIZE, cfg, sizeof cfg);
   if (vio_declare(&v, 1, 0, 0) != 0) __builtin_trap();
   vio_reset(&v);
-  // The driver's bring-up: features, queue 0 where the input says, DRIVER_OK.
-  Wr(&v, 20, 1, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
-  Wr(&v, 8, 4, 0); Wr(&v, 12, 4, uint32_t(feat));
-  Wr(&v, 8, 4, 1); Wr(&v, 12, 4, uint32_t(feat >> 32));
-  Wr(&v, 20, 1, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
-  Wr(&v, 22, 2, 0);
-  Wr(&v, 24, 2, qsize);
-  Wr(&v, 26, 2, 1);
-  const uint64_t base = FakeGuest::kBase;
-  Wr(&v, 32, 4, uint32_t(base + ring[0])); Wr(&v, 36, 4, uint32_t((base + ring[0]) >> 32));
-  Wr(&v, 40, 4, uint32_t(base + ring[1])); Wr(&v, 44, 4, uint32_t((base + ring[1]) >> 32));
-  Wr(&v, 48, 4, uint32_t(base + ring[2])); Wr(&v, 52, 4, uint32_t((base + ring[2]) >> 32));
-  Wr(&v, 28, 2, 1);
-  Wr(&v, 20, 1, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK);
-  Wr(&v, VIO_PCI_NOTIFY, 2, 0);
+  fuzz::VirtioDriver drv{[&v](const qvm_access& a, uint8_t* d, bool write) {
+    (void)(write ? vio_write(&v, &a, d) : vio_read(&v, &a, d));
+  }};
+  drv.bring_up(feat, 1, qsize, [&](unsigned, unsigned r) { return FakeGuest::kBase + ring[r]; });
+  drv.notify(0);
   if (!vio_running(&v)) return 0;
   // Every chain offered, at most two rounds of the ring (a driver that keeps
   // advancing avail.idx must not keep the device here).
@@ -81,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (unsigned i = 0; i < rounds; i++) {
     int got = vio_pop(&v, 0, &r);
     if (got != 1) break;
-    if (r.nseg == 0 || r.nseg > v.q[0].size) __builtin_trap();
+    if (r.nseg == 0 || r.nseg > VIO_MAX_QSIZE) __builtin_trap();
     uint64_t rl = 0, wl = 0;
     for (unsigned s = 0; s < r.nseg; s++) (r.seg[s].write ? wl : rl) += r.seg[s].len;
     if (rl != r.rlen || wl != r.wlen) __builtin_trap();
@@ -94,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)vio_push(&v, 0, r.head, w > 0 ? uint32_t(w) : 0);
     vio_notify_queue(&v, 0);
   }
-  (void)Rd(&v, 20, 1);
+  (void)drv.rd(20, 1);
   vio_reset(&v);
   return 0;
 }
