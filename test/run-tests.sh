@@ -79,8 +79,9 @@ run_suite() {
 
 # The same suites on the ASan+UBSan build (build/san): the Catch2 unit
 # suites, the micro-guests, /dev/qvm and the SDK, each result named san/....
-# Every sanitizer report (qvm's included, whatever its exit code) goes to a
-# file under build/test-logs/san/; any there fails san/reports.
+# Every ASan/LSan report (qvm's included, whatever its exit code) goes to a
+# file under build/test-logs/san/; any there fails san/reports. UBSan stops
+# the process at its first report, which fails the test that ran it.
 if [ "$lane" = all ] || [ "$lane" = san ]; then
   san=build/san
   if [ ! -x $san/bin/qvm ]; then
