@@ -1,12 +1,16 @@
 # qvm — top-level GNU make build.
 #   make            qvm, vdev plug-ins, tools and tests (build/)
 #   make deps       install the Debian packages the build and tests need
-#   make test       native (unit + micro-guests), x86_64 lane, aarch64 lane + unit suites
+#   make test       native (unit + micro-guests), sanitizer build, fuzzers,
+#                   x86_64 lane, aarch64 lane + unit suites
 #   make test-native / make test-x86_64 / make test-aarch64   one lane
 #   make guest      Debian cloud kernel + busybox initramfs in build/guest/
 #   make image      host image from $(BUILDFILE) into build/image/
 #   make run        boot the demo guest (directly or in the emulated host)
 #   make bench      qvm against its peers (prints figures)
+#   make check-sanitize   the tree with ASan+UBSan in build/san and its suites
+#                   (also `make test SANITIZE=address,undefined`)
+#   make fuzz [FUZZ_SECONDS=N]   build and run every fuzzer (test/fuzz)
 # Each folder contributes rules through its module.mk.
 
 # Build in parallel on every core unless the caller chose -j.
@@ -16,6 +20,20 @@ endif
 
 ARCH     ?= x86_64
 BUILDFILE ?= qvm.build
+# SANITIZE=address,undefined (any -fsanitize= list): the whole tree, plug-ins
+# and tests included, built with those sanitizers into its own tree
+# (build/san: its objects never mix with build/'s; its qvm loads the plug-ins
+# of build/san/lib/qvm). `make check-sanitize` builds and runs it
+# (test/run-tests.sh san); `make test SANITIZE=...` does the same.
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+BUILD    ?= build/san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+             $(if $(findstring undefined,$(SANITIZE)),-fno-sanitize-recover=undefined)
+# -O0 -g1 (line tables: enough for the reports' stack traces) keeps this
+# second build of the whole tree cheaper.
+OPT      ?= -O0 -g1
+endif
 # aarch64 is cross-built with Debian's cross toolchain and arm64 multiarch
 # -dev packages (make deps ARCH=aarch64) into its own tree, build/aarch64;
 # its tests run under qemu-aarch64-static (test/lanes/aarch64/README.md).
@@ -31,6 +49,10 @@ CXX      ?= g++
 CC       ?= gcc
 endif
 PKG_CONFIG ?= pkg-config
+ifneq ($(SANITIZE),)
+override CXX := $(CXX) $(SAN_FLAGS)
+override CC  := $(CC) $(SAN_FLAGS)
+endif
 
 ABSL_PKGS := absl_statusor absl_status absl_strings absl_str_format \
              absl_synchronization absl_flat_hash_map absl_time

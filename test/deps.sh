@@ -7,7 +7,10 @@ need_update=""
 pkgs=(build-essential pkg-config libabsl-dev libcapstone-dev libfdt-dev catch2
       cpio busybox-static qemu-system-x86 acpica-tools device-tree-compiler
       python3 xz-utils zstd lz4 bzip2 kmod
-      gdb-multiarch)  # reads guest dumps of both architectures (dump_test.cc, control/run.sh), debugs through the stub (gdb/run.sh)
+      gdb-multiarch   # reads guest dumps of both architectures (dump_test.cc, control/run.sh), debugs through the stub (gdb/run.sh)
+      # the fuzzers (test/fuzz: clang with libFuzzer and its sanitizer
+      # runtimes) and symbolized sanitizer reports (llvm-symbolizer)
+      clang libclang-rt-14-dev llvm)
 if [[ $arch == aarch64 ]]; then
   # Cross toolchain, arm64 multiarch -dev packages, QEMU for the lane and
   # for running the cross-built tests (test/lanes/aarch64/README.md).

@@ -36,8 +36,27 @@ endif
 .PHONY: tests
 tests: $(BIN)/qvm-unit-tests $(BIN)/qvm-vdev-tests $(MICROGUESTS)
 
-test: all
+# CI's `make test` also runs the sanitizer build's suites (run-tests.sh
+# lane san) and every fuzzer for a short time (lane fuzz). `make test
+# SANITIZE=...` is the sanitizer part alone on that build.
+ifeq ($(SANITIZE),)
+test: all sanitize-build fuzzers
 	@bash test/run-tests.sh all
+else
+test: all
+	@bash test/run-tests.sh san
+endif
+# The sanitizer tree (build/san, ASan+UBSan unless SANITIZE says otherwise):
+# what the micro-guest, /dev/qvm and SDK suites run first, then the rest.
+SAN_DEFAULT := address,undefined
+SAN_LIST := $(if $(SANITIZE),$(SANITIZE),$(SAN_DEFAULT))
+.PHONY: sanitize-build check-sanitize san-runtime
+san-runtime: $(BIN)/qvm $(BIN)/qvmctl $(BIN)/qvm-shm $(addprefix $(VDEVDIR)/vdev-,$(addsuffix .so,$(VDEVS))) $(MICROGUESTS)
+sanitize-build:
+	@$(MAKE) --no-print-directory SANITIZE=$(SAN_LIST) BUILD=build/san san-runtime
+	@$(MAKE) --no-print-directory SANITIZE=$(SAN_LIST) BUILD=build/san all
+check-sanitize: sanitize-build
+	@SANITIZE=$(SAN_LIST) bash test/run-tests.sh san
 test-native: all
 	@bash test/run-tests.sh native
 test-x86_64: all
@@ -46,3 +65,4 @@ test-x86_64: all
 test-aarch64: all
 	@bash test/run-tests.sh aarch64
 -include test/bench/module.mk
+-include test/fuzz/module.mk

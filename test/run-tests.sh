@@ -5,7 +5,10 @@
 # micro-guests (native lane), the lanes' self-tests, the x86_64 and then the
 # aarch64 emulated-host lanes, and the arm64 unit suites. Each suite
 # reports `RESULT PASS|FAIL|SKIP <suite>/<name>` lines; this script counts
-# them. Usage: run-tests.sh all|native|x86_64|aarch64
+# them. The sanitizer build's suites (lane san: build/san, `make
+# check-sanitize`) and the fuzzers (lane fuzz: build/fuzz, `make fuzzers`)
+# run after the native lane in `all`.
+# Usage: run-tests.sh all|native|san|fuzz|x86_64|aarch64
 set -u
 lane=${1:-all}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,11 +22,11 @@ trap 'cp -f "$results" "$logdir/results.txt" 2>/dev/null; rm -f "$results"' EXIT
 
 record() { echo "$*" | tee -a "$results"; }
 
-run_catch() {
-  local bin=$1 name
-  name=$(basename "$bin")
-  local xml=$logdir/$name.xml
-  "$bin" -r junit -o "$xml" >/dev/null 2>"$logdir/$name.stderr"
+run_catch() {  # BINARY [PREFIX]: PREFIX goes before each result's name
+  local bin=$1 pre=${2:-} name
+  name=$pre$(basename "$bin")
+  local xml=$logdir/${name//\//-}.xml
+  "$bin" -r junit -o "$xml" >/dev/null 2>"$logdir/${name//\//-}.stderr"
   local rc=$?
   if [ ! -s "$xml" ]; then
     record "RESULT FAIL $name/run binary exited $rc without a report"
@@ -63,6 +66,56 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
       record "RESULT FAIL native/$suite runner missing"
     fi
   done
+fi
+
+# run_suite LOG PREFIX COMMAND...: a suite script; its RESULT lines are
+# counted with PREFIX before each name.
+run_suite() {
+  local log=$logdir/$1.out pre=$2
+  shift 2
+  "$@" >"$log" 2>&1
+  grep '^RESULT ' "$log" | sed "s|^RESULT \([A-Z]*\) |RESULT \1 $pre|" | tee -a "$results"
+}
+
+# The same suites on the ASan+UBSan build (build/san): the Catch2 unit
+# suites, the micro-guests, /dev/qvm and the SDK, each result named san/....
+# Every ASan/LSan report (qvm's included, whatever its exit code) goes to a
+# file under build/test-logs/san/; any there fails san/reports. UBSan stops
+# the process at its first report, which fails the test that ran it.
+if [ "$lane" = all ] || [ "$lane" = san ]; then
+  san=build/san
+  if [ ! -x $san/bin/qvm ]; then
+    record "RESULT FAIL san/build $san/bin/qvm not built (make check-sanitize)"
+  else
+    rm -rf "$logdir/san"
+    mkdir -p "$logdir/san"
+    (
+      export BUILD=$san SANITIZE=${SANITIZE:-address,undefined}
+      export QVM_BIN=$top/$san/bin/qvm QVM_VDEV_DIR=$top/$san/lib/qvm
+      export ASAN_OPTIONS=detect_leaks=1:log_path=$top/$logdir/san/report
+      export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$top/$logdir/san/report
+      for bin in $san/bin/*-tests; do
+        [ -x "$bin" ] && run_catch "$bin" san/
+      done
+      run_suite san-microguests san/ bash test/microguests/run.sh
+      for suite in control sdk; do
+        run_suite "san-$suite" san/ bash test/$suite/run.sh
+      done
+    )
+    reports=$(ls "$logdir/san" | grep '^report' || true)
+    if [ -z "$reports" ]; then
+      record "RESULT PASS san/reports no sanitizer report"
+    else
+      for r in $reports; do
+        record "RESULT FAIL san/reports $logdir/san/$r: $(grep -m1 -E 'ERROR|runtime error' "$logdir/san/$r" | cut -c1-200)"
+      done
+    fi
+  fi
+fi
+
+# Every fuzzer for FUZZ_SECONDS (default 20) on its saved corpus.
+if [ "$lane" = all ] || [ "$lane" = fuzz ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite fuzz "" bash test/fuzz/run.sh
 fi
 
 if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then

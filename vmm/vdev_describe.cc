@@ -127,11 +127,14 @@ QVM_EXPORT uint32_t qvm_fdt_phandle(qvm_vdev_t* dev,
 
 namespace {
 
-// Common checks: inside QVM_CTRL_GEN_ACPI, not given before.
+// Common checks: inside QVM_CTRL_GEN_ACPI, not given before. The slot is
+// named as a member so that nothing reaches through `dev` before it is
+// checked (a plug-in may pass NULL).
 template <typename T>
-int AcpiOnce(qvm_vdev_t* dev, std::optional<T>& slot, const T& value) {
+int AcpiOnce(qvm_vdev_t* dev, std::optional<T> qvm::AcpiContrib::*member, const T& value) {
   if (!dev) return -EINVAL;
   if (!dev->describe.acpi_open) return -ENOTSUP;
+  std::optional<T>& slot = dev->describe.acpi.*member;
   if (slot) return -EEXIST;
   slot = value;
   return 0;
@@ -149,7 +152,7 @@ QVM_EXPORT int qvm_acpi_pm_block(qvm_vdev_t* dev, const struct qvm_acpi_pm* pm) 
   if (!v.pm1a_evt || !v.pm1a_cnt || v.pm1a_evt > 0xfffc || v.pm1a_cnt > 0xfffe ||
       v.pm_tmr > 0xfffc)
     return -EINVAL;
-  return AcpiOnce(dev, dev->describe.acpi.pm, v);
+  return AcpiOnce(dev, &qvm::AcpiContrib::pm, v);
 }
 
 QVM_EXPORT int qvm_acpi_pci_host(qvm_vdev_t* dev, const struct qvm_acpi_pci* h) {
@@ -164,17 +167,17 @@ QVM_EXPORT int qvm_acpi_pci_host(qvm_vdev_t* dev, const struct qvm_acpi_pci* h) 
   for (const auto& dev_pins : v.intx_gsi)
     for (uint32_t gsi : dev_pins)
       if (gsi > 255) return -EINVAL;
-  return AcpiOnce(dev, dev->describe.acpi.pci_host, v);
+  return AcpiOnce(dev, &qvm::AcpiContrib::pci_host, v);
 }
 
 QVM_EXPORT int qvm_acpi_hpet(qvm_vdev_t* dev, uint64_t base, uint32_t block_id) {
   if (base & 0x3ff || base >= (1ull << 32)) return -EINVAL;  // 1 KiB block below 4 GiB
-  return AcpiOnce(dev, dev->describe.acpi.hpet, qvm::AcpiContrib::Hpet{base, block_id});
+  return AcpiOnce(dev, &qvm::AcpiContrib::hpet, qvm::AcpiContrib::Hpet{base, block_id});
 }
 
 QVM_EXPORT int qvm_acpi_ioapic(qvm_vdev_t* dev, uint64_t base, uint32_t gsi_base) {
   if (base & 0xfff || base >= (1ull << 32) || gsi_base > 255) return -EINVAL;
-  return AcpiOnce(dev, dev->describe.acpi.ioapic, qvm::AcpiContrib::Ioapic{base, gsi_base});
+  return AcpiOnce(dev, &qvm::AcpiContrib::ioapic, qvm::AcpiContrib::Ioapic{base, gsi_base});
 }
 
 QVM_EXPORT int qvm_acpi_legacy(qvm_vdev_t* dev, unsigned what) {

@@ -12,7 +12,11 @@ set -u
 export QVM_RESMGR_DIR=${QVM_RESMGR_DIR:-$(mktemp -d /tmp/qvm-sdk.XXXXXX)}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
-work=$top/build/test-sdk
+# BUILD (default build): the tree whose qvm is installed and tested (the
+# sanitizer run passes build/san, with SANITIZE in the environment so that
+# `make install` installs that tree).
+BUILD=${BUILD:-build}
+work=$top/$BUILD/test-sdk
 rm -rf "$work"
 mkdir -p "$work/plugins" "$work/guests" "$work/logs"
 prefix=$work/prefix
@@ -20,7 +24,7 @@ prefix=$work/prefix
 result() { echo "RESULT $1 native/sdk-$2${3:+ $3}"; }
 
 if ! make -s install PREFIX="$prefix" >"$work/logs/install.log" 2>&1; then
-  result FAIL install "make install failed (build/test-sdk/logs/install.log)"
+  result FAIL install "make install failed ($BUILD/test-sdk/logs/install.log)"
   exit 0
 fi
 result PASS install
@@ -49,7 +53,7 @@ for v in stop expire; do
 done
 
 kvm_ok=1
-if [ -x build/bin/qvm-kvm-probe ]; then build/bin/qvm-kvm-probe >/dev/null 2>&1 || kvm_ok=0; else kvm_ok=0; fi
+if [ -x "$BUILD/bin/qvm-kvm-probe" ]; then "$BUILD/bin/qvm-kvm-probe" >/dev/null 2>&1 || kvm_ok=0; else kvm_ok=0; fi
 
 # case NAME EXPECTED_RC MUST_CONTAIN CONFIG...   (CONFIG tokens go to qvm)
 case_() {
