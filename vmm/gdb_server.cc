@@ -485,10 +485,11 @@ bool Server::sw_remove(uint64_t addr) {
   auto it = sw_.find(addr);
   if (it == sw_.end()) return true;
   const SwBreak& bp = it->second;
+  const size_t want = bp.orig.size();
   size_t n = t_.write(g_vcpu_, bp.pa, true, reinterpret_cast<const uint8_t*>(bp.orig.data()),
-                      bp.orig.size());
-  sw_.erase(it);
-  return n == bp.orig.size();
+                      want);
+  sw_.erase(it);  // bp dangles from here on
+  return n == want;
 }
 
 void Server::remove_all() {
