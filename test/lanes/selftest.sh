@@ -12,8 +12,12 @@
 #                                  and the test is rerun (and passes) in a
 #                                  freshly booted host, saying so
 #   host-kvm                       a real test, run in that fresh host
+#   selftest-busy                  the host stops its heartbeat and spins
+#                                  with no output (QEMU's CPU time grows):
+#                                  a stall all the same, rerun (and passes)
+#                                  in a third host
 #   selftest-freeze                stalls again: with no fresh host left
-#                                  (QVM_LANE_BOOTS=2) it fails as a stall
+#                                  (QVM_LANE_BOOTS=3) it fails as a stall
 #   bad-config                     then never reached
 # Stall bound QVM_SELFTEST_STALL (16 s). Prints RESULT lines for suite
 # "lanes"; exit status 0 when every check passed.
@@ -26,8 +30,8 @@ stall=${QVM_SELFTEST_STALL:-16}
 fake=$(QVM_LANE_TESTS="fake-pass fake-sleep fake-after" QVM_LANE_TIMEOUT=6 bash test/lanes/lib/fake-lane.sh 2>&1;
        QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1
        QVM_LANE_TESTS="fake-bootdie fake-pass" bash test/lanes/lib/fake-lane.sh 2>&1)
-out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-freeze bad-config" \
-      QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=2 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
+out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-busy selftest-freeze bad-config" \
+      QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=3 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
 fails=0
 ok() { echo "RESULT PASS lanes/$1"; }
@@ -50,9 +54,11 @@ expect "RESULT FAIL x86_64/selftest-fail deliberate failure" fail-reported
 expect "RESULT FAIL x86_64/selftest-hang qvm killed after its timeout (hang)" hang-killed-by-qvm-timeout
 expect "RESULT PASS x86_64/selftest-stall (rerun after emulated-host stall: $stall1)" stall-rerun-reported
 expect "RESULT PASS x86_64/host-kvm" fresh-host-runs-the-rest
-expect_re "^RESULT FAIL x86_64/selftest-freeze emulated host stalled \(no console output for [0-9]+ s and QEMU's CPU time \+[0-9]+ ms in it; state: build/test-logs/x86_64-lane-stall-2.log\); not rerun: no fresh host left \(QVM_LANE_BOOTS=2\)$" stall-without-rerun
-expect "RESULT FAIL x86_64/bad-config not reached (emulated host stalled in selftest-freeze; no fresh host left (QVM_LANE_BOOTS=2))" unreached-named
-expect "x86_64 lane: 2 host boot(s), 2 emulated-host stall(s), 0 host(s) died before their first test, 1 rerun(s) (selftest-stall)" summary-counts-reruns
+expect "RESULT PASS x86_64/selftest-busy (rerun after emulated-host stall: build/test-logs/x86_64-lane-stall-2.log)" busy-stall-rerun-reported
+expect_re "^x86_64 lane: emulated host stalled in selftest-busy: no heartbeat for [0-9]+ s \(QEMU's CPU time \+[0-9]+ ms in it: the host's user space stopped\)" busy-stall-named
+expect_re "^RESULT FAIL x86_64/selftest-freeze emulated host stalled \(no console output for [0-9]+ s and QEMU's CPU time \+[0-9]+ ms in it; state: build/test-logs/x86_64-lane-stall-3.log\); not rerun: no fresh host left \(QVM_LANE_BOOTS=3\)$" stall-without-rerun
+expect "RESULT FAIL x86_64/bad-config not reached (emulated host stalled in selftest-freeze; no fresh host left (QVM_LANE_BOOTS=3))" unreached-named
+expect "x86_64 lane: 3 host boot(s), 3 emulated-host stall(s), 0 host(s) died before their first test, 2 rerun(s) (selftest-stall selftest-busy)" summary-counts-reruns
 # The stall log: the last console lines and the stopped CPU's state.
 if [[ -f $stall1 ]] && grep -q '^QVMLANE SELFTEST-STOP selftest-stall$' "$stall1" &&
    grep -q -- '--- monitor: info registers' "$stall1" && grep -qE '^(RIP|EIP)=' "$stall1" &&

@@ -26,14 +26,15 @@
 # console reports (test/lanes/lib/host.sh) into the test runner's lines
 #   RESULT PASS|FAIL|SKIP <arch>/<test> [detail]
 #   TIME <arch>/<test> <ms> ms, QVMTIME/QVMBLK/QVMNET figure lines
-# and a summary, and watches the host for stalls: no console output (the
-# host prints a heartbeat) for QVM_LANE_STALL s while QEMU's CPU time stood
-# still, or none at all for QVM_LANE_SILENCE s. A stall is diagnosed from
+# and a summary, and watches the host for stalls: no console output for
+# QVM_LANE_STALL s while QEMU's CPU time stood still, or once the host's
+# heartbeat has begun, no heartbeat for QVM_LANE_STALL s, or (in the host's
+# boot) no output at all for QVM_LANE_SILENCE s. A stall is diagnosed from
 # outside (QMP human-monitor commands, QEMU's /proc stat and wchan, the last
 # console lines, in build/test-logs/<arch>-lane-stall-N.log), QEMU is
 # killed, and the remaining tests run in a freshly booted host; the stalled
-# test is rerun there once when the stall is proven (QEMU's CPU time stood
-# still and none of the test's qvm runs had hit its kill timeout). At most
+# test is rerun there once when the stall is proven (it happened in a test
+# and none of the test's qvm runs had hit its kill timeout). At most
 # QVM_LANE_BOOTS hosts per lane; QVM_LANE_TIMEOUT bounds the lane (time
 # lost in stalled tests does not count). Exit status 0 when every planned
 # test passed.
@@ -118,8 +119,8 @@ report() {  # verdict test detail
 # run_host TESTS: boots one emulated host that runs TESTS (space-separated)
 # and reads its console until it ends, stalls or the lane's budget is
 # spent. Sets outcome (done|died|stalled|budget), current (the test it was
-# in, or ""), stall_why, proven (1: the CPU stood still and no qvm timeout
-# fired in the test), qemu_rc.
+# in, or ""), stall_why, proven (1: the CPU stood still or the heartbeat
+# stopped, and no qvm timeout fired in the test), qemu_rc.
 run_host() {
   local tests=$1 append fifo cfd line part rc silence cpu1 cpu_mark
   # loglevel=4: the host kernel's errors reach the log (hung tasks, RCU
@@ -137,7 +138,7 @@ run_host() {
   qpid=$!
   exec {cfd}<"$fifo"
   rm -f "$fifo"
-  outcome="" current="" stall_why="" proven=0 qemu_rc="" partial="" timeout_fired=0 selftest_stop=0
+  outcome="" current="" stall_why="" proven=0 qemu_rc="" partial="" timeout_fired=0 selftest_stop=0 heartbeats=0
   tail_lines=()
   now_s; qemu_cpu $qpid
   last_out=$now cpu_mark=$cpu test_start=$now
@@ -171,6 +172,17 @@ run_host() {
         stall_why="no console output for $silence s and QEMU's CPU time +$(( (cpu1 - cpu_mark) * 1000 / clk )) ms in it"
         break
       fi
+      # Once the test loop runs, the host prints a heartbeat every
+      # stall/8 s whatever the test does (qvm's output goes to files, not
+      # the console): a whole stall window without it is a host that no
+      # longer runs its user space, however much CPU QEMU still burns
+      # (seen in CI: +11.8 s of CPU in 480 s, no heartbeat). A qvm that
+      # hangs cannot silence it; its kill timeout ends the test instead.
+      if ((heartbeats)); then
+        outcome=stalled proven=$((timeout_fired == 0))
+        stall_why="no heartbeat for $silence s (QEMU's CPU time +$(( (cpu1 - cpu_mark) * 1000 / clk )) ms in it: the host's user space stopped)"
+        break
+      fi
       if ((silence >= silent)); then
         outcome=stalled proven=0
         stall_why="no console output for $silence s (QEMU's CPU time +$(( (cpu1 - cpu_mark) * 1000 / clk )) ms in it: a host busy but silent)"
@@ -199,7 +211,8 @@ run_host() {
 # handle LINE: one console line of the host.
 handle() {
   local line=$1 r name detail label ms
-  [[ $line == "QVMLANE ALIVE" ]] && return  # heartbeats are not logged
+  # heartbeats are not logged; from the first one on, silence is a stall
+  [[ $line == "QVMLANE ALIVE" ]] && { heartbeats=1; return; }
   printf '%s\n' "$line" >>"$log"
   tail_lines+=("$line")
   ((${#tail_lines[@]} > 30)) && tail_lines=("${tail_lines[@]:1}")
@@ -300,7 +313,7 @@ lane_main() {
           next=$current
         else
           why="emulated host stalled ($stall_why; state: $stall_log)"
-          ((proven)) || why+="; not rerun: not proven a host stall (a qvm timeout fired or the CPU kept running)"
+          ((proven)) || why+="; not rerun: not proven a host stall (a qvm run of the test hit its kill timeout, or the host was silent but busy before its heartbeat began)"
           [[ $current == "$rerun" ]] && why+="; not rerun again"
           ((proven && boots >= max_boots)) && [[ $current != "$rerun" ]] && why+="; not rerun: no fresh host left (QVM_LANE_BOOTS=$max_boots)"
           report FAIL "$current" "$why"

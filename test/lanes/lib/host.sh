@@ -334,7 +334,9 @@ mg_row() {
 # forever: qvm's kill timeout ends it (SPIN_IMAGE/SPIN_CONF come from the
 # lane). selftest-stall asks the driver to stop the emulated CPUs (an
 # emulated-host stall) unless this host is its rerun; selftest-freeze does
-# so every time.
+# so every time. selftest-busy, unless this host is its rerun, stops the
+# heartbeat and keeps the host's CPU busy with no output: a host whose
+# user space no longer speaks while QEMU still runs.
 t_selftest_pass() { RESULT=PASS DETAIL=""; }
 t_selftest_fail() { RESULT=FAIL DETAIL="deliberate failure"; }
 t_selftest_hang() {
@@ -350,6 +352,11 @@ t_selftest_stall() {
   selftest_stop selftest-stall
 }
 t_selftest_freeze() { selftest_stop selftest-freeze; }
+t_selftest_busy() {
+  if [ "$RERUN" = selftest-busy ]; then RESULT=PASS DETAIL=""; return; fi
+  kill "$hb"
+  while :; do :; done
+}
 
 # lane_run: runs TESTS (t_NAME functions with - as _; mg-NAME without one is
 # a micro-guest table row). Each test sets RESULT (PASS/FAIL/SKIP) and DETAIL.
