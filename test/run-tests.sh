@@ -43,6 +43,10 @@ for tc in root.iter('testcase'):
 PY
 }
 
+# Where the time goes: each phase's wall time, printed before the summary.
+phase_t=$SECONDS phases=""
+phase() { phases="$phases${phases:+, }$1 $((SECONDS - phase_t)) s"; phase_t=$SECONDS; }
+
 if [ "$lane" = all ] || [ "$lane" = native ]; then
   for bin in build/bin/*-tests; do
     [ -x "$bin" ] || continue
@@ -66,6 +70,7 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
       record "RESULT FAIL native/$suite runner missing"
     fi
   done
+  phase native
 fi
 
 # run_suite LOG PREFIX COMMAND...: a suite script; its RESULT lines are
@@ -111,11 +116,15 @@ if [ "$lane" = all ] || [ "$lane" = san ]; then
       done
     fi
   fi
+  phase san
 fi
 
-# Every fuzzer for FUZZ_SECONDS (default 20) on its saved corpus.
+# Every fuzzer for FUZZ_SECONDS (default 8) on its saved corpus: a check
+# that the corpus still runs clean and a short search beyond it; long
+# searches are `make fuzz FUZZ_SECONDS=N`.
 if [ "$lane" = all ] || [ "$lane" = fuzz ]; then
-  FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite fuzz "" bash test/fuzz/run.sh
+  FUZZ_SECONDS=${FUZZ_SECONDS:-8} run_suite fuzz "" bash test/fuzz/run.sh
+  phase fuzz
 fi
 
 if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
@@ -133,6 +142,7 @@ if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
   else
     record "RESULT FAIL x86_64/lane runner missing"
   fi
+  phase x86_64-lane
 fi
 
 # aarch64: the emulated arm64 host's guest lane (it builds `make ARCH=aarch64
@@ -145,6 +155,7 @@ if [ "$lane" = all ] || [ "$lane" = aarch64 ]; then
   if [ -x test/lanes/aarch64/run.sh ]; then
     bash test/lanes/aarch64/run.sh 2>&1 | tee "$logdir/aarch64-lane.out" | grep '^RESULT ' >> "$results"
     grep '^RESULT ' "$logdir/aarch64-lane.out"
+    phase aarch64-lane
     bash test/lanes/aarch64/unit.sh 2>&1 | tee "$logdir/aarch64-unit.out" | grep '^RESULT ' >> "$results"
     grep -c '^RESULT PASS ' "$logdir/aarch64-unit.out" | sed 's/$/ aarch64-unit cases passed/'
     grep '^RESULT [FS]' "$logdir/aarch64-unit.out"
@@ -153,6 +164,7 @@ if [ "$lane" = all ] || [ "$lane" = aarch64 ]; then
   else
     record "RESULT FAIL aarch64/lane runner missing"
   fi
+  phase aarch64-unit
 fi
 
 pass=$(grep -c '^RESULT PASS ' "$results")
@@ -162,5 +174,6 @@ if [ "$fail" -gt 0 ]; then
   echo "failed tests:"
   grep '^RESULT FAIL ' "$results" | sed 's/^RESULT FAIL /  /'
 fi
+[ -n "$phases" ] && echo "time: $phases"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
