@@ -1,5 +1,6 @@
 #include "arch/x86_64/kvm_x86.h"
 
+#include <cpuid.h>
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 
@@ -76,6 +77,14 @@ std::vector<kvm_cpuid_entry2> ApplyCpuidPolicy(const std::vector<kvm_cpuid_entry
     if (hv_leaf(e.function)) {
       if (opt.hide_hypervisor) continue;
       if ((e.function & 0xffffff00u) == kQvmCpuidBase) qvm_slot_taken = true;
+    }
+    // The brand string: KVM hands these leaves out as zeros (a VMM names
+    // its processor); a guest then calls it by family/model ("AMD 17/01").
+    if (e.function >= 0x80000002u && e.function <= 0x80000004u && !opt.brand.empty() &&
+        (e.eax | e.ebx | e.ecx | e.edx) == 0) {
+      char b[48] = {};
+      std::memcpy(b, opt.brand.data(), std::min(opt.brand.size(), sizeof b - 1));
+      std::memcpy(&e.eax, b + 16 * (e.function - 0x80000002u), 16);
     }
     switch (e.function) {
       case 1:
@@ -156,6 +165,22 @@ absl::Status KvmX86Vm::init(unsigned ncpus, const CpuidOptions& cpuid) {
                                KVM_MSR_EXIT_REASON_UNKNOWN |
                                    KVM_MSR_EXIT_REASON_FILTER).ok();
     msr_filter_ = user_msr_ && vm_.check_extension(KVM_CAP_X86_MSR_FILTER);
+  }
+  // The host's brand string, for the leaves KVM leaves empty.
+  if (cpuid_opt_.brand.empty()) {
+    unsigned a, b, c, d;
+    __cpuid(0x80000000u, a, b, c, d);
+    if (a >= 0x80000004u) {
+      char s[49] = {};
+      for (unsigned i = 0; i < 3; i++) {
+        __cpuid(0x80000002u + i, a, b, c, d);
+        std::memcpy(s + 16 * i, &a, 4);
+        std::memcpy(s + 16 * i + 4, &b, 4);
+        std::memcpy(s + 16 * i + 8, &c, 4);
+        std::memcpy(s + 16 * i + 12, &d, 4);
+      }
+      cpuid_opt_.brand = s;  // up to the first NUL
+    }
   }
   // CPUID: what KVM supports, adjusted per vCPU at creation.
   for (size_t n = 256; n <= 4096; n *= 2) {

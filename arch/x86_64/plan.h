@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <span>
 
 #include "absl/status/statusor.h"
@@ -25,6 +26,10 @@ struct CpuidOptions {
   // 0xC06 (MTRRs and fixed ranges enabled, default write-back), uc = 0xC00
   // (enabled, default uncached), off = 0 (MTRRs disabled).
   uint64_t mtrr_def_type = 0xc06;
+  // The processor brand string (CPUID 0x80000002-0x80000004, 48 bytes,
+  // NUL-padded) for leaves KVM supplies as zeros; empty: left as KVM has
+  // them. KvmX86Vm::init fills it from the host's CPUID.
+  std::string brand;
 };
 
 struct MachinePlan {

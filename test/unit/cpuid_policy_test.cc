@@ -140,4 +140,37 @@ TEST_CASE("cpuid: the qvm leaf never displaces an existing entry", "[cpuid]") {
   for (uint32_t i = 0; i < 256; i++) full[i].index = i;
   CHECK(ApplyCpuidPolicy(full, 0, 1, CpuidOptions{}).size() == 256);
 }
+TEST_CASE("cpuid: the brand string fills the leaves KVM leaves empty", "[cpuid]") {
+  auto sup = Supported();
+  sup.push_back(Leaf(0x80000000u, 0, 0x80000008u));
+  sup.push_back(Leaf(0x80000002u));
+  sup.push_back(Leaf(0x80000003u));
+  sup.push_back(Leaf(0x80000004u));
+  CpuidOptions opt;
+  opt.brand = "AMD EPYC 7B13 64-Core Processor";
+  auto out = ApplyCpuidPolicy(sup, 0, 1, opt);
+  char b[49] = {};
+  for (uint32_t i = 0; i < 3; i++) {
+    const kvm_cpuid_entry2* e = Find(out, 0x80000002u + i);
+    REQUIRE(e != nullptr);
+    std::memcpy(b + 16 * i, &e->eax, 4);
+    std::memcpy(b + 16 * i + 4, &e->ebx, 4);
+    std::memcpy(b + 16 * i + 8, &e->ecx, 4);
+    std::memcpy(b + 16 * i + 12, &e->edx, 4);
+  }
+  CHECK(std::string(b) == opt.brand);
+  // a name KVM already supplies is kept; an over-long one is cut to 47
+  // characters and still ends in NUL
+  sup[sup.size() - 3].eax = 0x20444d41;  // "AMD "
+  opt.brand = std::string(60, 'x');
+  out = ApplyCpuidPolicy(sup, 0, 1, opt);
+  CHECK(Find(out, 0x80000002u)->eax == 0x20444d41);
+  CHECK(Find(out, 0x80000002u)->ebx == 0);
+  CHECK(Find(out, 0x80000004u)->edx == 0x00787878);
+  // no brand known: the leaves stay as KVM gave them
+  opt.brand.clear();
+  out = ApplyCpuidPolicy(sup, 0, 1, opt);
+  CHECK(Find(out, 0x80000003u)->eax == 0);
+}
+
 #endif
