@@ -8,12 +8,41 @@
 #   QVMBENCH done
 # Kernel command-line knob: qvmbench.reps=N (default 5).
 busybox --install -s
-reps=5
+reps=5 timeline=0
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in qvmbench.reps=*) reps=${arg#qvmbench.reps=} ;; esac
+  case "$arg" in
+    qvmbench.reps=*) reps=${arg#qvmbench.reps=} ;;
+    qvmbench.timeline=1) timeline=1 ;;
+  esac
 done
 echo "QVMBENCH host $(uname -r), $(nproc) cpu, up $(cut -d' ' -f1 /proc/uptime) s"
 [ -c /dev/kvm ] || echo "QVMBENCH note no /dev/kvm in the emulated host"
+
+# qvmbench.timeline=1: instead of the timed runs, one boot under qvm and
+# one under QEMU -M pc of the same guest with the kernel's own timeline
+# (printk.time, initcall_debug, the whole log printed by the guest's init
+# after a quiet boot: qvm.dmesg=all), every console line reported as
+#   QVMBENCH tl <peer> <line>
+# for test/bench/timeline.py (QVM_BENCH_TIMELINE=1 make bench).
+if [ "$timeline" = 1 ]; then
+  tl_append="console=ttyS0 quiet printk.time=1 initcall_debug log_buf_len=4M qvm.dmesg=all qvm.test=poweroff"
+  sed "s|^cmdline .*|cmdline \"$tl_append\"|" /etc/qvm/boot-2cpu.qvmconf >/tmp/tl.qvmconf
+  for p in qvm qemu-pc; do
+    case $p in
+      qvm) timeout -s KILL 300 qvm @/tmp/tl.qvmconf </dev/null >/tmp/tl.out 2>&1 ;;
+      qemu-pc)
+        timeout -s KILL 300 qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config \
+          -display none -m 256M -smp 2 -serial stdio -no-reboot \
+          -kernel /guest/vmlinuz -initrd /guest/initramfs.cpio.gz -append "$tl_append" \
+          </dev/null >/tmp/tl.out 2>&1 ;;
+    esac
+    echo "QVMBENCH tl-rc $p $?"
+    tr -d '\r' </tmp/tl.out | sed "s/^/QVMBENCH tl $p /"
+  done
+  echo "QVMBENCH done"
+  stty -F /dev/console -tostop 2>/dev/null
+  poweroff -f
+fi
 
 append="console=ttyS0 quiet qvm.test=poweroff"
 run_peer() {
