@@ -28,7 +28,7 @@ result() {  # verdict name why...
 }
 
 all=(socket-mode connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill tcp
-     ctl-start ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup reset-keeps reset-remove reset-runs)
+     ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup reset-keeps reset-remove reset-runs)
 [[ -x $QVM && -f $MG/gdb.elf && -f $MG/gdb.qvmconf && -x $BUILD/bin/qvm-kvm-probe ]] ||
   { for n in "${all[@]}"; do result FAIL "$n" "not built (make all microguests)"; done; exit 1; }
 # Debian's gdb-multiarch (make deps installs it; it debugs x86-64 as gdb does).
@@ -343,7 +343,7 @@ fi
 # The "control" micro-guest counts at 0x8000 for ever (only while it runs).
 CTL=$root/$BUILD/bin/qvmctl
 res=$QVM_RESMGR_DIR
-ctl_all=(ctl-start ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup)
+ctl_all=(ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup)
 ctl_fail() { for n in "${ctl_all[@]}"; do result FAIL "$n" "$*"; done; }
 start_control() {  # log: qvm without `set gdb`, until its guest counts
   (cd "$work" && exec timeout -s KILL "$TIMEOUT" "$QVM" @"$MG/control.qvmconf" </dev/null >"$1" 2>&1) &
@@ -376,6 +376,15 @@ else
     result PASS ctl-start
   else
     result FAIL ctl-start "socket before: $before, qvmctl gdb exit $crc, printed '$addr' (expected $res/mg-control.gdb), mode $mode: $(cat "$work/ctl1.err")"
+  fi
+  # `qvmctl list` shows the qvm, not its gdb socket (opening that would
+  # attach a debugger: the log would say so).
+  "$CTL" list >"$work/list7.out" 2>&1
+  if grep -q "^mg-control " "$work/list7.out" && ! grep -q "mg-control.gdb" "$work/list7.out" &&
+    ! grep -q "debugger attached" "$work/q7.log"; then
+    result PASS ctl-list
+  else
+    result FAIL ctl-list "$(tr '\n' ' ' <"$work/list7.out" | cut -c1-300)"
   fi
   counter_gdb "$addr" "$work/s7a.gdb" "$work/g7a.out"
   threads=$(sed -n '/^MARK-threads$/,/^MARK-pc$/p' "$work/g7a.out" | grep -cE '^[ *]+[0-9]+ +Thread ')
