@@ -45,9 +45,11 @@ absl::Status GdbLink::listen(const VmPlan& plan) {
   if (!plan.gdb_path.empty()) {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    if (plan.gdb_path.size() >= sizeof sa.sun_path)
+    if (plan.gdb_path.size() >= sizeof sa.sun_path) {
+      err_ = ENAMETOOLONG;
       return absl::InvalidArgumentError(
           absl::StrCat("`set gdb`: ", plan.gdb_path, ": path too long for a Unix socket"));
+    }
     memcpy(sa.sun_path, plan.gdb_path.c_str(), plan.gdb_path.size() + 1);
     // A socket left by an earlier qvm is replaced; a live one (something
     // accepts connections on it) or anything else is not.
