@@ -60,7 +60,9 @@ absl::Status GdbLink::listen(const VmPlan& plan) {
         return absl::AlreadyExistsError(
             absl::StrCat("`set gdb`: ", plan.gdb_path, " exists and is not a socket"));
       }
-      int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      // Non-blocking: a listener with a full backlog is busy (EAGAIN),
+      // never waited for.
+      int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       int rc = probe < 0 ? -1 : connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
       int e = errno;
       if (probe >= 0) ::close(probe);

@@ -28,7 +28,7 @@ result() {  # verdict name why...
 }
 
 all=(socket-mode connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill tcp
-     ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup reset-keeps reset-remove reset-runs)
+     ctl-live ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup reset-keeps reset-remove reset-runs)
 [[ -x $QVM && -f $MG/gdb.elf && -f $MG/gdb.qvmconf && -x $BUILD/bin/qvm-kvm-probe ]] ||
   { for n in "${all[@]}"; do result FAIL "$n" "not built (make all microguests)"; done; exit 1; }
 # Debian's gdb-multiarch (make deps installs it; it debugs x86-64 as gdb does).
@@ -343,7 +343,7 @@ fi
 # The "control" micro-guest counts at 0x8000 for ever (only while it runs).
 CTL=$root/$BUILD/bin/qvmctl
 res=$QVM_RESMGR_DIR
-ctl_all=(ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup)
+ctl_all=(ctl-live ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup)
 ctl_fail() { for n in "${ctl_all[@]}"; do result FAIL "$n" "$*"; done; }
 start_control() {  # log: qvm without `set gdb`, until its guest counts
   (cd "$work" && exec timeout -s KILL "$TIMEOUT" "$QVM" @"$MG/control.qvmconf" </dev/null >"$1" 2>&1) &
@@ -366,6 +366,22 @@ if [[ ! -x $CTL || ! -f $MG/control.qvmconf ]]; then
 elif ! start_control "$work/q7.log"; then
   ctl_fail "qvm did not start: $(tail -n 3 "$work/q7.log" | tr '\n' ' ')"
 else
+  # A socket something listens on is not taken over (nor removed).
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(600)' \
+    "$work/live.sock" &
+  lpid=$!
+  for _ in $(seq 300); do [[ -S $work/live.sock ]] && break; sleep 0.1; done
+  "$CTL" gdb mg-control "$work/live.sock" >"$work/ctl0.out" 2>&1
+  crc0=$?
+  if [[ $crc0 == 1 && -S $work/live.sock ]] && kill -0 "$lpid" 2>/dev/null &&
+    grep -q "live.sock is in use" "$work/q7.log"; then
+    result PASS ctl-live
+  else
+    result FAIL ctl-live "qvmctl gdb on a live socket: exit $crc0 (expected 1): $(cat "$work/ctl0.out") $(grep -m1 'gdb' "$work/q7.log")"
+  fi
+  kill "$lpid" 2>/dev/null
+  wait "$lpid" 2>/dev/null
   before=absent
   [[ -e $res/mg-control.gdb ]] && before=present
   addr=$("$CTL" gdb mg-control 2>"$work/ctl1.err")
