@@ -374,7 +374,8 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(
   for _ in $(seq 300); do [[ -S $work/live.sock ]] && break; sleep 0.1; done
   "$CTL" gdb mg-control "$work/live.sock" >"$work/ctl0.out" 2>&1
   crc0=$?
-  if [[ $crc0 == 1 && -S $work/live.sock ]] && kill -0 "$lpid" 2>/dev/null &&
+  if [[ $crc0 == 1 && -S $work/live.sock && $(cat "$work/ctl0.out") == *"live.sock is in use"* ]] &&
+    kill -0 "$lpid" 2>/dev/null &&
     grep -q "live.sock is in use" "$work/q7.log"; then
     result PASS ctl-live
   else

@@ -256,6 +256,11 @@ int CmdGdb(const std::string& name, std::string endpoint) {
               name.c_str(), at.empty() ? "another endpoint" : at.c_str(), endpoint.c_str());
       return kFail;
     }
+    if (e == EADDRINUSE) {
+      fprintf(stderr, "qvmctl: %s: gdb: %s is in use (something else listens on it)\n",
+              name.c_str(), endpoint.empty() ? "the default socket" : endpoint.c_str());
+      return kFail;
+    }
     if (e == EINVAL) {
       fprintf(stderr, "qvmctl: %s: gdb: bad endpoint `%s` (tcp:[HOST:]PORT or a socket path)\n",
               name.c_str(), endpoint.c_str());
