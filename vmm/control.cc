@@ -377,6 +377,8 @@ int Control::devctl(resmgr::Request&, Ocb& o, uint32_t cmd, std::string_view in,
       *out = msg;
       return rc;
     }
+    case ctl::kGdb:
+      return target_->gdb(std::string(in), out);
     case ctl::kStats: {
       StatsSnapshot now = target_->stats();
       const StatsSnapshot* prev = o.prev_stats ? &*o.prev_stats : nullptr;

@@ -57,6 +57,9 @@ class ControlTarget {
   // Writes a guest dump; *out = the file written, or an error message.
   virtual int dump(std::string* out) = 0;
   virtual StatsSnapshot stats() = 0;
+  // Starts the gdb stub on `endpoint` (control_proto.h kGdb); *out = where
+  // a debugger connects. 0 or a positive errno.
+  virtual int gdb(const std::string& endpoint, std::string* out) = 0;
   virtual std::vector<std::string> device_names() = 0;
   virtual bool has_device(const std::string& name) = 0;
   // A vdev-defined devctl: 0 / positive errno; *out is the reply.

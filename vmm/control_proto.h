@@ -14,6 +14,13 @@
 //   kStats         in: "" (text table) or "json"; exits per reason, per vCPU
 //                  and per device region, with rates since the previous
 //                  kStats on the same open (or since the start)
+//   kGdb           in: "" (the default endpoint: a Unix socket named
+//                  <node>.gdb next to /dev/qvm/<system>), an endpoint
+//                  (`tcp:[HOST:]PORT` or an absolute socket path), or "?"
+//                  (only ask). Starts the gdb stub when it is not listening;
+//                  out: where a debugger connects (`target remote OUT`),
+//                  "" for "?" when none. EEXIST: already listening on
+//                  another endpoint ("?" says which)
 // On a vdev's node (/dev/qvm/<system>/<vdev>) every command is routed to
 // that vdev's control callback (QVM_CTRL_DEVCTL, see qvm/vdev.h); devices
 // that do not declare QVM_VDEVF_DEVCTL answer ENOTTY.
@@ -36,9 +43,12 @@ inline constexpr uint32_t kPowerButton = 0x0104;
 inline constexpr uint32_t kPowerCut = 0x0105;
 inline constexpr uint32_t kDump = 0x0106;
 inline constexpr uint32_t kStats = 0x0107;
+inline constexpr uint32_t kGdb = 0x0108;
 
 // Names below /dev/qvm/<system> that are not vdevs.
 inline constexpr const char* kEnvName = "env";
+// The default gdb socket of /dev/qvm/<system>: <system> + this, beside it.
+inline constexpr const char* kGdbSuffix = ".gdb";
 
 }  // namespace qvm::ctl
 

@@ -114,7 +114,11 @@ std::string Server::feed(std::string_view in) {
 }
 
 std::string Server::stopped(const Stop& s) {
-  if (!running_ || finished_) return "";
+  if (finished_) return "";
+  if (!running_) {
+    queue_stop(s);
+    return "";
+  }
   running_ = false;
   last_stop_ = s;
   if (last_stop_.vcpu >= t_.vcpus()) last_stop_.vcpu = 0;
@@ -122,9 +126,76 @@ std::string Server::stopped(const Stop& s) {
   return reply(stop_reply(last_stop_));
 }
 
+void Server::queue_stop(const Stop& s) {
+  if (s.vcpu >= t_.vcpus()) return;  // not a vCPU of this target
+  if (pending_.size() >= kMaxPendingStops) {
+    dropped_stops_++;
+    return;
+  }
+  PendingStop p;
+  p.stop = s;
+  p.stop.interrupted = false;
+  if ((s.why == Exit::DebugWhy::HwBreak || s.why == Exit::DebugWhy::Watch) && s.slot >= 0 &&
+      size_t(s.slot) < hw_.size())
+    p.point = hw_[size_t(s.slot)];
+  pending_.push_back(p);
+}
+
+std::optional<uint64_t> Server::pc_of(unsigned vcpu) {
+  VcpuRegs r;
+  if (!t_.regs(vcpu, &r)) return std::nullopt;
+  auto regs = t_.model().gdb_registers();
+  for (size_t i = 0; i < regs.size(); i++) {
+    if (std::string_view(regs[i].type) != "code_ptr") continue;
+    uint8_t b[16] = {};
+    size_t n = regs[i].bits / 8;
+    if (n > 8 || !GdbGetReg(t_.model(), r, unsigned(i), b, sizeof b)) return std::nullopt;
+    uint64_t pc = 0;
+    for (size_t k = 0; k < n; k++) pc |= uint64_t(b[k]) << (8 * k);
+    return pc;
+  }
+  return std::nullopt;
+}
+
+std::optional<Stop> Server::next_pending() {
+  while (!pending_.empty()) {
+    PendingStop p = pending_.front();
+    pending_.pop_front();
+    Stop& s = p.stop;
+    switch (s.why) {
+      case Exit::DebugWhy::SwBreak: {
+        // Still worth a stop only while a breakpoint is planted where the
+        // vCPU stands.
+        auto pc = pc_of(s.vcpu);
+        if (!pc || !sw_.count(*pc)) continue;
+        break;
+      }
+      case Exit::DebugWhy::HwBreak:
+      case Exit::DebugWhy::Watch: {
+        if (!p.point) {
+          s.slot = -1;
+          break;
+        }
+        auto same = [&](const HwPoint& o) {
+          return o.kind == p.point->kind && o.addr == p.point->addr && o.len == p.point->len;
+        };
+        auto it = std::find_if(hw_.begin(), hw_.end(), same);
+        if (it == hw_.end()) continue;  // the debugger removed it
+        s.slot = int(it - hw_.begin());
+        break;
+      }
+      default:
+        break;
+    }
+    return s;
+  }
+  return std::nullopt;
+}
+
 void Server::disconnect() {
   if (finished_) return;
   finished_ = true;
+  pending_.clear();
   if (running_ && !t_.interrupt()) {
     // The vCPUs did not stop: breakpoints stay planted but the debug
     // state goes off, so that they trap in the guest, not in qvm.
@@ -239,11 +310,13 @@ std::string Server::command(const std::string& p) {
       if (absl::StartsWith(p, "vCont;")) return vcont(std::string_view(p).substr(6));
       return "";
     case 'D':
+      pending_.clear();
       remove_all();
       t_.detach();
       finished_ = true;
       return "OK";
     case 'k':
+      pending_.clear();
       remove_all();
       finished_ = true;
       no_reply_ = true;
@@ -486,10 +559,39 @@ bool Server::sw_remove(uint64_t addr) {
   if (it == sw_.end()) return true;
   const SwBreak& bp = it->second;
   const size_t want = bp.orig.size();
-  size_t n = t_.write(g_vcpu_, bp.pa, true, reinterpret_cast<const uint8_t*>(bp.orig.data()),
-                      want);
+  // The guest (or a reload) may have written over the instruction: then
+  // its bytes are the guest's, not to be replaced by old ones.
+  std::string now(want, '\0');
+  std::string_view insn = t_.model().gdb_breakpoint();
+  bool ok = t_.read(g_vcpu_, bp.pa, true, reinterpret_cast<uint8_t*>(now.data()), want) == want;
+  if (ok && now == insn)
+    ok = t_.write(g_vcpu_, bp.pa, true, reinterpret_cast<const uint8_t*>(bp.orig.data()),
+                  want) == want;
   sw_.erase(it);  // bp dangles from here on
-  return n == want;
+  return ok;
+}
+
+GuestDebug Server::reset() {
+  pending_.clear();
+  std::string_view insn = t_.model().gdb_breakpoint();
+  for (auto it = sw_.begin(); it != sw_.end();) {
+    SwBreak& bp = it->second;
+    std::string now(bp.orig.size(), '\0');
+    bool ok = now.size() == insn.size() &&
+              t_.read(g_vcpu_, bp.pa, true, reinterpret_cast<uint8_t*>(now.data()),
+                      now.size()) == now.size() &&
+              t_.write(g_vcpu_, bp.pa, true, reinterpret_cast<const uint8_t*>(insn.data()),
+                       insn.size()) == insn.size();
+    if (!ok) {
+      it = sw_.erase(it);
+      continue;
+    }
+    // Planted over a breakpoint left in memory (a reset that kept it):
+    // the original bytes stay those remembered.
+    if (now != insn) bp.orig = std::move(now);
+    ++it;
+  }
+  return debug_state(false);
 }
 
 void Server::remove_all() {
@@ -551,6 +653,14 @@ GuestDebug Server::debug_state(bool step) const {
 }
 
 std::string Server::resume(int step) {
+  // Events recorded but not reported yet come first: the next one is the
+  // reply, and nothing runs (all-stop, as gdbserver).
+  for (const Stop& s : t_.take_stops()) queue_stop(s);
+  if (auto s = next_pending()) {
+    last_stop_ = *s;
+    g_vcpu_ = c_vcpu_ = s->vcpu;
+    return stop_reply(*s);
+  }
   if (!t_.resume(debug_state(step >= 0), step)) return kErrIo;
   running_ = true;
   no_reply_ = true;

@@ -12,12 +12,21 @@
 // numbering), m/M/X (guest-virtual through the selected vCPU's page tables,
 // or guest-physical after `monitor phys on`), qRcmd (`monitor help|phys`),
 // Z0/z0 (software breakpoints: the CpuModel's breakpoint instruction,
-// original bytes kept and shown to memory reads), Z1-Z4/z1-z4 (hardware
+// original bytes kept and shown to memory reads, put back on removal only
+// where the instruction still is, planted again after a reset), Z1-Z4/z1-z4 (hardware
 // breakpoints and watchpoints: the target's debug registers), c/C/s/S,
 // vCont (c, C, s, S), Ctrl-C, D, k.
+//
+// Stop events: when several vCPUs stop for their own reasons at once, the
+// first is reported and the others wait in a bounded queue; the next
+// c/s/vCont reports the next one without resuming anything (as gdbserver
+// does in all-stop mode). A queued breakpoint or watchpoint event whose
+// breakpoint the debugger removed meanwhile is dropped (the vCPU runs into
+// the instruction again if it is still planted).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,6 +45,9 @@ namespace qvm::gdb {
 inline constexpr size_t kMaxPacket = 4096;
 // The most software breakpoints one connection may plant.
 inline constexpr size_t kMaxSwBreakpoints = 1024;
+// The most stop events waiting to be reported (one per vCPU is the most the
+// Vm produces; more are dropped and counted).
+inline constexpr size_t kMaxPendingStops = 256;
 
 // Why the target stopped, as the stop reply says it.
 struct Stop {
@@ -71,6 +83,10 @@ class Target {
   // Applies `d` to every vCPU (single_step only to `step`, when >= 0) and
   // lets them all run. False: the accelerator refused `d` (nothing runs).
   virtual bool resume(const GuestDebug& d, int step) = 0;
+  // Debug events vCPUs recorded that no stopped() delivered yet (the
+  // target is stopped; each is taken once). The server queues them before
+  // it resumes the target.
+  virtual std::vector<Stop> take_stops() = 0;
   // Stops every vCPU now (Ctrl-C); false when they did not stop.
   virtual bool interrupt() = 0;
   // Debugging off on every vCPU; the guest runs on.
@@ -86,9 +102,16 @@ class Server {
 
   // Bytes from the debugger; returns the bytes to send back.
   std::string feed(std::string_view in);
-  // The target stopped on its own (a Debug exit on a vCPU) while running:
-  // the stop reply to send ("" when the server was not waiting for one).
+  // The target stopped on its own (a Debug exit on a vCPU): the stop reply
+  // to send while running; "" when the server was not waiting for one
+  // (then the event is queued for the next c/s/vCont).
   std::string stopped(const Stop& s);
+  // The guest reset in place (memory reloaded, new vCPUs, all stopped):
+  // software breakpoints are planted again at their guest-physical
+  // addresses over the new contents (which they keep, and show to reads),
+  // those that cannot be are dropped; stop events of the old vCPUs are
+  // dropped. Returns the debug state the new vCPUs need.
+  GuestDebug reset();
   // The debugger went away (or the connection is being closed): breakpoints
   // out of guest memory, debugging off, the guest runs on.
   void disconnect();
@@ -98,6 +121,10 @@ class Server {
   bool finished() const { return finished_; }
   // Statistics: packets dropped as malformed / oversized.
   uint64_t bad_packets() const { return bad_; }
+  // Stop events waiting to be reported / dropped (queue full).
+  size_t pending_stops() const { return pending_.size(); }
+  size_t sw_breakpoints() const { return sw_.size(); }
+  uint64_t dropped_stops() const { return dropped_stops_; }
 
  private:
   std::string command(const std::string& p);  // one packet's reply payload
@@ -123,6 +150,12 @@ class Server {
   bool sw_remove(uint64_t addr);
   void remove_all();
   GuestDebug debug_state(bool step) const;
+  // Queues a stop event (with the hardware point its slot names now).
+  void queue_stop(const Stop& s);
+  // The next queued event still worth reporting (slot renumbered), if any.
+  std::optional<Stop> next_pending();
+  // The vCPU's program counter (gdb's code_ptr register).
+  std::optional<uint64_t> pc_of(unsigned vcpu);
 
   struct SwBreak {
     uint64_t pa = 0;   // where it is planted (guest-physical)
@@ -142,7 +175,13 @@ class Server {
   Stop last_stop_;
   std::map<uint64_t, SwBreak> sw_;  // planted breakpoints by guest-virtual address
   std::vector<HwPoint> hw_;              // hardware breakpoints and watchpoints
+  struct PendingStop {
+    Stop stop;
+    std::optional<HwPoint> point;  // HwBreak/Watch: the point its slot named
+  };
+  std::deque<PendingStop> pending_;  // stop events not reported yet
   uint64_t bad_ = 0;
+  uint64_t dropped_stops_ = 0;
 };
 
 }  // namespace qvm::gdb

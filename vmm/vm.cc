@@ -834,13 +834,13 @@ void Vm::vcpu_main(unsigned index) {
     for (auto& d : static_cast<Vm*>(ctx)->devs_)
       if (d->is_pic()) d->pic_eoi(vector);
   };
-  if (gdb_) {
-    p.debug_ctx = this;
-    p.debug = [](void* ctx, unsigned vcpu, const Exit& e) {
-      Vm* vm = static_cast<Vm*>(ctx);
-      return vm->debug_exit(*vm->vcpus_[vcpu], vcpu, e);
-    };
-  }
+  // Always: the stub may start later (`qvmctl gdb`); debug_exit ignores
+  // events while no debugger is attached.
+  p.debug_ctx = this;
+  p.debug = [](void* ctx, unsigned vcpu, const Exit& e) {
+    Vm* vm = static_cast<Vm*>(ctx);
+    return vm->debug_exit(*vm->vcpus_[vcpu], vcpu, e);
+  };
   while (!stop_.load(std::memory_order_relaxed)) {
     if (pause_req_.load(std::memory_order_relaxed)) {
       park(v);
@@ -902,13 +902,16 @@ int Vm::run() {
     absl::Status st = first ? absl::OkStatus() : load_guest();  // a. images, tables
     if (st.ok()) st = start_backend(first);  // b. accelerator VM, memory mapped
     if (st.ok()) reset_devices(first);       // c. devices at power-on
-    if (st.ok() && first && gdb_ && plan_.gdb_wait) {
+    bool gdb_reset = !first && gdb_ && gdb_->attached();
+    if (st.ok() && gdb_ && ((first && plan_.gdb_wait) || gdb_reset)) {
       // `set gdb-wait`: the vCPUs park before their first instruction;
-      // the debugger's connection finds them there.
+      // the debugger's connection finds them there. After a reset with a
+      // debugger attached: parked until its breakpoints are back.
       std::lock_guard<std::mutex> g(pause_mu_);
       pause_req_ = true;
     }
     if (st.ok()) st = start_vcpus();         // d. vCPUs created, VM finalized, threads
+    if (st.ok() && gdb_reset) gdb_->after_reset();
     if (!st.ok()) {
       Log(LogLevel::Fatal, "%s", std::string(st.message()).c_str());
       stop_vcpus();

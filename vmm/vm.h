@@ -109,6 +109,7 @@ class Vm : public VdevHost, public ControlTarget {
   int power_button() override;
   int power_cut() override;
   int dump(std::string* out) override;
+  int gdb(const std::string& endpoint, std::string* out) override;  // vm_gdb.cc
   StatsSnapshot stats() override;
   std::vector<std::string> device_names() override;
   bool has_device(const std::string& name) override;
@@ -247,11 +248,11 @@ class Vm : public VdevHost, public ControlTarget {
   bool stdin_forwarded_ = false;
   uint64_t start_wall_ns_ = 0;
   std::string dump_dir_;
-  // gdb: a debugger is attached (vCPU threads read it); the first debug
-  // event since the last resume, for the loop (under pause_mu_).
+  // gdb: a debugger is attached (vCPU threads read it); the debug events
+  // since the last resume, at most one per vCPU, for the loop (under
+  // pause_mu_).
   std::atomic<bool> gdb_attached_{false};
-  bool gdb_stop_pending_ = false;
-  gdb::Stop gdb_stop_;
+  std::vector<gdb::Stop> gdb_stops_;
   std::unique_ptr<GdbLink> gdb_;
   std::unique_ptr<Control> control_;  // last: detached before the rest goes
 };

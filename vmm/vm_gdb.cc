@@ -8,10 +8,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "vmm/control.h"
+#include "vmm/control_proto.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -42,28 +45,49 @@ absl::Status GdbLink::listen(const VmPlan& plan) {
   if (!plan.gdb_path.empty()) {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    if (plan.gdb_path.size() >= sizeof sa.sun_path)
+    if (plan.gdb_path.size() >= sizeof sa.sun_path) {
+      err_ = ENAMETOOLONG;
       return absl::InvalidArgumentError(
           absl::StrCat("`set gdb`: ", plan.gdb_path, ": path too long for a Unix socket"));
+    }
     memcpy(sa.sun_path, plan.gdb_path.c_str(), plan.gdb_path.size() + 1);
-    // A socket left by an earlier qvm is replaced; anything else is not.
+    // A socket left by an earlier qvm is replaced; a live one (something
+    // accepts connections on it) or anything else is not.
     struct stat st;
     if (lstat(plan.gdb_path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode))
+      if (!S_ISSOCK(st.st_mode)) {
+        err_ = EEXIST;
         return absl::AlreadyExistsError(
             absl::StrCat("`set gdb`: ", plan.gdb_path, " exists and is not a socket"));
+      }
+      // Non-blocking: a listener with a full backlog is busy (EAGAIN),
+      // never waited for.
+      int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      int rc = probe < 0 ? -1 : connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      int e = errno;
+      if (probe >= 0) ::close(probe);
+      if (rc == 0 || (probe >= 0 && e != ECONNREFUSED)) {
+        err_ = EADDRINUSE;
+        return absl::AlreadyExistsError(
+            absl::StrCat("`set gdb`: ", plan.gdb_path, " is in use (",
+                         rc == 0 ? "something listens on it" : strerror(e), ")"));
+      }
       unlink(plan.gdb_path.c_str());
     }
     lfd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (lfd_ < 0 || bind(lfd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    if (lfd_ < 0 || bind(lfd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      err_ = errno;
       return absl::FailedPreconditionError(
           absl::StrCat("`set gdb`: ", plan.gdb_path, ": ", strerror(errno)));
+    }
     unix_path_ = plan.gdb_path;
     // Only the owner may connect (as /dev/qvm); no connection exists before listen().
-    if (chmod(plan.gdb_path.c_str(), 0600) != 0)
+    if (chmod(plan.gdb_path.c_str(), 0600) != 0) {
+      err_ = errno;
       return absl::FailedPreconditionError(
           absl::StrCat("`set gdb`: ", plan.gdb_path, ": chmod: ", strerror(errno)));
-    where_ = plan.gdb_path;
+    }
+    where_ = address_ = plan.gdb_path;
   } else {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
@@ -71,9 +95,11 @@ absl::Status GdbLink::listen(const VmPlan& plan) {
     addrinfo* res = nullptr;
     std::string port = std::to_string(plan.gdb_port);
     int rc = getaddrinfo(plan.gdb_host.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0)
+    if (rc != 0) {
+      err_ = EADDRNOTAVAIL;
       return absl::FailedPreconditionError(
           absl::StrCat("`set gdb`: ", plan.gdb_host, ": ", gai_strerror(rc)));
+    }
     int err = 0;
     for (addrinfo* a = res; a; a = a->ai_next) {
       int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -91,14 +117,27 @@ absl::Status GdbLink::listen(const VmPlan& plan) {
       ::close(fd);
     }
     freeaddrinfo(res);
-    if (lfd_ < 0)
+    if (lfd_ < 0) {
+      err_ = err ? err : EADDRNOTAVAIL;
       return absl::FailedPreconditionError(absl::StrCat(
           "`set gdb`: tcp ", plan.gdb_host, ":", plan.gdb_port, ": ", strerror(err)));
+    }
     where_ = absl::StrCat("tcp ", plan.gdb_host, ":", plan.gdb_port);
+    bool v6 = plan.gdb_host.find(':') != std::string::npos;
+    address_ = absl::StrCat(v6 ? "[" : "", plan.gdb_host, v6 ? "]" : "", ":", plan.gdb_port);
+    host_ = plan.gdb_host;
+    port_ = plan.gdb_port;
   }
-  if (::listen(lfd_, 1) != 0)
+  if (::listen(lfd_, 1) != 0) {
+    err_ = errno;
     return absl::FailedPreconditionError(absl::StrCat("`set gdb`: listen: ", strerror(errno)));
+  }
   return vm_.loop_.watch_fd(lfd_, [this] { on_accept(); });
+}
+
+bool GdbLink::serves(const VmPlan& plan) const {
+  if (!plan.gdb_path.empty()) return plan.gdb_path == unix_path_;
+  return unix_path_.empty() && plan.gdb_host == host_ && plan.gdb_port == port_;
 }
 
 void GdbLink::on_accept() {
@@ -117,7 +156,7 @@ void GdbLink::on_accept() {
   }
   {
     std::lock_guard<std::mutex> g(vm_.pause_mu_);
-    vm_.gdb_stop_pending_ = false;
+    vm_.gdb_stops_.clear();
   }
   if (!vm_.loop_.watch_fd(fd, [this] { on_readable(); }).ok()) {
     ::close(fd);
@@ -186,15 +225,28 @@ void GdbLink::on_stop(const gdb::Stop& s) {
 }
 
 void GdbLink::on_reset() {
-  if (cfd_ < 0) return;
-  // The memory the breakpoints were planted in is reloaded: nothing to
-  // take out; forget them rather than write old bytes into the new image.
-  vm_.gdb_attached_ = false;
-  vm_.loop_.unwatch_fd(cfd_);
-  ::close(cfd_);
-  cfd_ = -1;
-  server_.reset();
-  Log(LogLevel::Warn, "gdb: the guest reset: debugger disconnected (reconnect to debug the new boot)");
+  if (!attached()) return;
+  std::lock_guard<std::mutex> g(vm_.pause_mu_);
+  vm_.gdb_stops_.clear();
+}
+
+void GdbLink::after_reset() {
+  if (!attached()) return;
+  if (vm_.pause() != 0) {
+    close_client("the vCPUs did not stop after the guest reset: debugger disconnected");
+    return;
+  }
+  size_t before = server_->sw_breakpoints();
+  GuestDebug d = server_->reset();
+  if (!set_debug(d, -1)) {
+    close_client("the new vCPUs refused the debug state after the guest reset: debugger disconnected");
+    return;
+  }
+  QVM_LOG_RL(LogLevel::Info,
+             "gdb: the guest reset: the debugger stays attached, %zu of %zu software "
+             "breakpoint(s) planted again%s",
+             server_->sw_breakpoints(), before, server_->running() ? "" : "; the guest stays stopped");
+  if (server_->running()) vm_.resume();
 }
 
 const CpuModel& GdbLink::model() const { return vm_.machine_->cpu_model(); }
@@ -279,28 +331,30 @@ bool GdbLink::set_debug(const GuestDebug& d, int step) {
 bool GdbLink::apply(const GuestDebug& d) { return set_debug(d, -1); }
 
 bool GdbLink::resume(const GuestDebug& d, int step) {
+  // The server took the recorded events (take_stops) just before.
   if (!set_debug(d, step)) return false;
-  {
-    // Events the vCPUs recorded while stopped are stale now.
-    std::lock_guard<std::mutex> g(vm_.pause_mu_);
-    vm_.gdb_stop_pending_ = false;
-  }
   vm_.resume();
   return true;
 }
 
-bool GdbLink::interrupt() {
-  if (vm_.pause() != 0) return false;
+std::vector<gdb::Stop> GdbLink::take_stops() {
+  std::vector<gdb::Stop> out;
   std::lock_guard<std::mutex> g(vm_.pause_mu_);
-  vm_.gdb_stop_pending_ = false;
-  return true;
+  out.swap(vm_.gdb_stops_);
+  return out;
+}
+
+bool GdbLink::interrupt() {
+  // Events recorded meanwhile stay: the server queues them (take_stops or
+  // the loop's on_gdb_stop) and reports them on the next continue.
+  return vm_.pause() == 0;
 }
 
 void GdbLink::detach() {
   set_debug(GuestDebug{}, -1);
   {
     std::lock_guard<std::mutex> g(vm_.pause_mu_);
-    vm_.gdb_stop_pending_ = false;
+    vm_.gdb_stops_.clear();
   }
   vm_.resume();
 }
@@ -324,22 +378,61 @@ absl::Status Vm::attach_gdb() {
   return absl::OkStatus();
 }
 
+// /dev/qvm's kGdb (`qvmctl gdb`), on the loop thread: the stub on demand.
+int Vm::gdb(const std::string& endpoint, std::string* out) {
+  if (endpoint == "?") {
+    *out = gdb_ ? gdb_->address() + "\n" : "";
+    return 0;
+  }
+  if (endpoint.size() > 1024 || endpoint.find('\0') != std::string::npos) return EINVAL;
+  VmPlan want;
+  if (endpoint.empty()) {
+    if (gdb_) {  // whatever it listens on
+      *out = gdb_->address() + "\n";
+      return 0;
+    }
+    if (!control_) return ENODEV;
+    want.gdb = true;
+    want.gdb_path = control_->path() + ctl::kGdbSuffix;
+  } else {
+    std::string why;
+    if (!ParseGdbEndpoint(endpoint, &want, &why)) return EINVAL;
+    if (!want.gdb_path.empty() && want.gdb_path[0] != '/') return EINVAL;  // relative to what?
+  }
+  if (gdb_) {
+    if (!gdb_->serves(want)) return EEXIST;
+    *out = gdb_->address() + "\n";
+    return 0;
+  }
+  auto link = std::make_unique<GdbLink>(*this);
+  absl::Status st = link->listen(want);
+  if (!st.ok()) {
+    QVM_LOG_RL(LogLevel::Warn, "gdb (through /dev/qvm): %s", std::string(st.message()).c_str());
+    return link->error() ? link->error() : EIO;
+  }
+  gdb_ = std::move(link);
+  Log(LogLevel::Info, "gdb: listening on %s (started through /dev/qvm)", gdb_->where().c_str());
+  *out = gdb_->address() + "\n";
+  return 0;
+}
+
 // On the vCPU thread: a debug event while a debugger is attached. The
-// event is recorded (the first one since the last resume wins: the others
-// are lost, and a breakpoint's fires again when its vCPU runs), every vCPU
-// is asked to stop, the loop is told, and this vCPU parks until the
-// debugger lets it run.
+// event is recorded (one per vCPU: this vCPU parks until the debugger lets
+// it run, so it records no other), every vCPU is asked to stop, the loop is
+// told, and this vCPU parks.
 ExitAction Vm::debug_exit(Vcpu& v, unsigned index, const Exit& e) {
   if (!gdb_attached_.load()) return ExitAction::Continue;
   {
     std::lock_guard<std::mutex> g(pause_mu_);
-    if (!gdb_stop_pending_) {
-      gdb_stop_pending_ = true;
-      gdb_stop_.vcpu = index;
-      gdb_stop_.why = e.debug_why;
-      gdb_stop_.slot = e.debug_slot;
-      gdb_stop_.interrupted = false;
-    }
+    gdb::Stop s;
+    s.vcpu = index;
+    s.why = e.debug_why;
+    s.slot = e.debug_slot;
+    s.interrupted = false;
+    auto same = [&](const gdb::Stop& o) { return o.vcpu == index; };
+    auto it = std::find_if(gdb_stops_.begin(), gdb_stops_.end(), same);
+    if (it != gdb_stops_.end()) *it = s;
+    else if (gdb_stops_.size() < gdb::kMaxPendingStops) gdb_stops_.push_back(s);
     pause_req_ = true;
   }
   for (auto& o : vcpus_)
@@ -349,17 +442,22 @@ ExitAction Vm::debug_exit(Vcpu& v, unsigned index, const Exit& e) {
   return ExitAction::Continue;
 }
 
-// On the loop thread, woken by debug_exit: stop everything, tell gdb.
+// On the loop thread, woken by debug_exit: stop everything, then hand gdb
+// every event recorded (the vCPUs are parked: none is recording one): the
+// first is the stop reply, the others wait in the server's queue.
 void Vm::on_gdb_stop() {
-  gdb::Stop s;
   {
     std::lock_guard<std::mutex> g(pause_mu_);
-    if (!gdb_stop_pending_) return;
-    gdb_stop_pending_ = false;
-    s = gdb_stop_;
+    if (gdb_stops_.empty()) return;
   }
   if (pause() != 0) return;  // logged; the debugger sees no stop
-  if (gdb_) gdb_->on_stop(s);
+  std::vector<gdb::Stop> stops;
+  {
+    std::lock_guard<std::mutex> g(pause_mu_);
+    stops.swap(gdb_stops_);
+  }
+  for (const gdb::Stop& s : stops)
+    if (gdb_) gdb_->on_stop(s);
 }
 
 }  // namespace qvm

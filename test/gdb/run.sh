@@ -5,8 +5,10 @@
 # /dev/kvm. Prints one line per check:
 #   RESULT PASS|FAIL|SKIP native/gdb-NAME [why]
 # Every qvm and gdb is bounded by a generous timeout; nothing is timed.
-# Needs build/bin/{qvm,qvm-kvm-probe}, the micro-guests, gdb-multiarch (or
-# gdb), binutils (objcopy, nm), python3. KEEP=1 keeps the scratch directory
+# The ctl-* checks start the stub of a running qvm (the "control"
+# micro-guest, no `set gdb`) with `qvmctl gdb`.
+# Needs build/bin/{qvm,qvmctl,qvm-kvm-probe}, the micro-guests, gdb-multiarch
+# (or gdb), binutils (objcopy, nm), python3. KEEP=1 keeps the scratch directory
 # (scripts, gdb output, qvm logs) and names it on stderr.
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -25,7 +27,8 @@ result() {  # verdict name why...
   return 0
 }
 
-all=(socket-mode connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill tcp)
+all=(socket-mode connect threads regs hbreak reg-write mem-write watch stepi exit detach break junk interrupt kill tcp
+     ctl-live ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup reset-keeps reset-remove reset-runs)
 [[ -x $QVM && -f $MG/gdb.elf && -f $MG/gdb.qvmconf && -x $BUILD/bin/qvm-kvm-probe ]] ||
   { for n in "${all[@]}"; do result FAIL "$n" "not built (make all microguests)"; done; exit 1; }
 # Debian's gdb-multiarch (make deps installs it; it debugs x86-64 as gdb does).
@@ -334,6 +337,162 @@ PY
     result FAIL tcp "client rc $prc ($(tail -n 1 "$work/p6.out")), qvm exit $qrc (expected 3)"
 else
   result FAIL tcp "qvm did not listen on tcp:$port: $(tail -n 2 "$work/q6.log" | tr '\n' ' ')"
+fi
+
+# ---- session 7: `qvmctl gdb` starts the stub of a qvm that has none --------
+# The "control" micro-guest counts at 0x8000 for ever (only while it runs).
+CTL=$root/$BUILD/bin/qvmctl
+res=$QVM_RESMGR_DIR
+ctl_all=(ctl-live ctl-start ctl-list ctl-attach ctl-runs ctl-again ctl-refuse ctl-cleanup)
+ctl_fail() { for n in "${ctl_all[@]}"; do result FAIL "$n" "$*"; done; }
+start_control() {  # log: qvm without `set gdb`, until its guest counts
+  (cd "$work" && exec timeout -s KILL "$TIMEOUT" "$QVM" @"$MG/control.qvmconf" </dev/null >"$1" 2>&1) &
+  qpid=$!
+  for _ in $(seq 600); do
+    grep -q "control: counted" "$1" 2>/dev/null && [[ -S $res/mg-control ]] && return 0
+    kill -0 "$qpid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+counter_gdb() {  # address script output: attach, show threads, pc and the counter, detach
+  printf 'set pagination off\nset confirm off\ntarget remote %s\necho MARK-threads\\n\ninfo threads\necho MARK-pc\\n\np/x $pc\necho MARK-count\\n\np/x *(unsigned int*)0x8000\ndetach\n' \
+    "$1" >"$2"
+  run_gdb "$2" "$3"
+}
+mark() { sed -n "/^MARK-$2\$/,\$p" "$1" | sed -n 2p; }
+if [[ ! -x $CTL || ! -f $MG/control.qvmconf ]]; then
+  ctl_fail "not built (build/bin/qvmctl, build/microguests/control.qvmconf)"
+elif ! start_control "$work/q7.log"; then
+  ctl_fail "qvm did not start: $(tail -n 3 "$work/q7.log" | tr '\n' ' ')"
+else
+  # A socket something listens on is not taken over (nor removed).
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(600)' \
+    "$work/live.sock" &
+  lpid=$!
+  for _ in $(seq 300); do [[ -S $work/live.sock ]] && break; sleep 0.1; done
+  "$CTL" gdb mg-control "$work/live.sock" >"$work/ctl0.out" 2>&1
+  crc0=$?
+  if [[ $crc0 == 1 && -S $work/live.sock && $(cat "$work/ctl0.out") == *"live.sock is in use"* ]] &&
+    kill -0 "$lpid" 2>/dev/null &&
+    grep -q "live.sock is in use" "$work/q7.log"; then
+    result PASS ctl-live
+  else
+    result FAIL ctl-live "qvmctl gdb on a live socket: exit $crc0 (expected 1): $(cat "$work/ctl0.out") $(grep -m1 'gdb' "$work/q7.log")"
+  fi
+  kill "$lpid" 2>/dev/null
+  wait "$lpid" 2>/dev/null
+  before=absent
+  [[ -e $res/mg-control.gdb ]] && before=present
+  addr=$("$CTL" gdb mg-control 2>"$work/ctl1.err")
+  crc=$?
+  mode=$(stat -c %a "$addr" 2>/dev/null)
+  if [[ $before == absent && $crc == 0 && $addr == "$res/mg-control.gdb" && -S $addr && $mode == 600 ]] &&
+    grep -q "gdb: listening on $addr (started through /dev/qvm)" "$work/q7.log"; then
+    result PASS ctl-start
+  else
+    result FAIL ctl-start "socket before: $before, qvmctl gdb exit $crc, printed '$addr' (expected $res/mg-control.gdb), mode $mode: $(cat "$work/ctl1.err")"
+  fi
+  # `qvmctl list` shows the qvm, not its gdb socket (opening that would
+  # attach a debugger: the log would say so).
+  "$CTL" list >"$work/list7.out" 2>&1
+  if grep -q "^mg-control " "$work/list7.out" && ! grep -q "mg-control.gdb" "$work/list7.out" &&
+    ! grep -q "debugger attached" "$work/q7.log"; then
+    result PASS ctl-list
+  else
+    result FAIL ctl-list "$(tr '\n' ' ' <"$work/list7.out" | cut -c1-300)"
+  fi
+  counter_gdb "$addr" "$work/s7a.gdb" "$work/g7a.out"
+  threads=$(sed -n '/^MARK-threads$/,/^MARK-pc$/p' "$work/g7a.out" | grep -cE '^[ *]+[0-9]+ +Thread ')
+  pc=$(mark "$work/g7a.out" pc)
+  c1=$(mark "$work/g7a.out" count)
+  if [[ $threads == 1 && $pc == *"= 0x"* && $c1 == *"= 0x"* ]] && grep -qE "Detaching from program|detached" "$work/g7a.out"; then
+    result PASS ctl-attach
+  else
+    result FAIL ctl-attach "threads $threads (1 vCPU), pc '$pc', counter '$c1': $(tail -n 4 "$work/g7a.out" | tr '\n' ' ' | cut -c1-300)"
+  fi
+  addr2=$("$CTL" gdb mg-control 2>"$work/ctl2.err")
+  crc2=$?
+  [[ $crc2 == 0 && $addr2 == "$addr" ]] && result PASS ctl-again ||
+    result FAIL ctl-again "second qvmctl gdb: exit $crc2, '$addr2' (first: '$addr'): $(cat "$work/ctl2.err")"
+  # The guest ran on after the detach: its counter moved (it only moves
+  # while the vCPU runs), seen by a second debugger on the same address.
+  counter_gdb "$addr2" "$work/s7b.gdb" "$work/g7b.out"
+  c2=$(mark "$work/g7b.out" count)
+  if kill -0 "$qpid" 2>/dev/null && [[ $c1 == *"= 0x"* && $c2 == *"= 0x"* && $c2 != "$c1" ]]; then
+    result PASS ctl-runs
+  else
+    result FAIL ctl-runs "counter '$c1' then '$c2', qvm $(kill -0 "$qpid" 2>/dev/null && echo alive || echo gone)"
+  fi
+  "$CTL" gdb mg-control tcp:1 >"$work/ctl3.out" 2>"$work/ctl3.err"
+  crc3=$?
+  [[ $crc3 == 1 && $(cat "$work/ctl3.err") == *"already listens on $addr"* && ! -s $work/ctl3.out ]] &&
+    result PASS ctl-refuse ||
+    result FAIL ctl-refuse "qvmctl gdb with another endpoint: exit $crc3 (expected 1): $(cat "$work/ctl3.err" "$work/ctl3.out")"
+  "$CTL" kill mg-control >/dev/null 2>&1
+  wait_qvm
+  [[ $qrc == 3 && ! -e $addr ]] && result PASS ctl-cleanup ||
+    result FAIL ctl-cleanup "qvm exit $qrc (expected 3), socket $([[ -e $addr ]] && echo 'left behind' || echo removed)"
+fi
+
+# ---- session 8: a reset keeps the debugger and its software breakpoints ----
+# A breakpoint on the image's first byte (0x100000), kept inserted while
+# gdb has the guest stopped (nothing executes it: kvm_pvm cannot run an
+# intercepted int3), `qvmctl reset` from gdb's shell: the session stays,
+# the reloaded image has the breakpoint again (read guest-physical, raw),
+# delete puts the reloaded byte back, detach lets the new boot run.
+reset_all=(reset-keeps reset-remove reset-runs)
+if [[ ! -x $CTL || ! -f $MG/control.qvmconf ]]; then
+  for n in "${reset_all[@]}"; do result FAIL "$n" "not built"; done
+elif ! start_control "$work/q8.log" || ! addr=$("$CTL" gdb mg-control 2>"$work/ctl8.err"); then
+  for n in "${reset_all[@]}"; do
+    result FAIL "$n" "qvm or qvmctl gdb failed: $(tail -n 2 "$work/q8.log" "$work/ctl8.err" | tr '\n' ' ')"
+  done
+else
+  cat >"$work/s8.gdb" <<GDB
+set pagination off
+set confirm off
+set code-cache off
+set stack-cache off
+set breakpoint always-inserted on
+target remote $addr
+monitor phys on
+echo MARK-b0\\n
+x/1bx 0x100000
+break *0x100000
+echo MARK-b1\\n
+x/1bx 0x100000
+shell "$CTL" reset mg-control
+shell for i in \$(seq 1800); do grep -q "the debugger stays attached" "$work/q8.log" && break; sleep 0.1; done
+echo MARK-b2\\n
+x/1bx 0x100000
+delete
+echo MARK-b3\\n
+x/1bx 0x100000
+detach
+GDB
+  run_gdb "$work/s8.gdb" "$work/g8.out"
+  byte() { mark "$work/g8.out" "$1" | awk '{ print $NF }'; }
+  b0=$(byte b0) b1=$(byte b1) b2=$(byte b2) b3=$(byte b3)
+  if [[ $b1 == 0xcc && $b2 == 0xcc ]] && grep -q "guest reset: restarting in place" "$work/q8.log" &&
+    grep -q "1 of 1 software breakpoint(s) planted again; the guest stays stopped" "$work/q8.log"; then
+    result PASS reset-keeps
+  else
+    result FAIL reset-keeps "byte at 0x100000 before/after the reset: '$b1' '$b2' (0xcc: the breakpoint): $(grep -m2 'gdb:' "$work/q8.log" | tr '\n' ' ') $(tail -n 3 "$work/g8.out" | tr '\n' ' ' | cut -c1-300)"
+  fi
+  [[ $b0 == 0x* && $b0 != 0xcc && $b3 == "$b0" ]] && result PASS reset-remove ||
+    result FAIL reset-remove "byte at 0x100000 before the breakpoint '$b0', after delete '$b3'"
+  # The new boot runs once gdb detaches: the guest prints "ready" again.
+  for _ in $(seq 600); do
+    (($(grep -c "control: ready" "$work/q8.log") >= 2)) && break
+    kill -0 "$qpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ $(grep -c "control: ready" "$work/q8.log") == 2 ]] && kill -0 "$qpid" 2>/dev/null && result PASS reset-runs ||
+    result FAIL reset-runs "the guest did not boot again after the detach: $(tail -n 3 "$work/q8.log" | tr '\n' ' ')"
+  "$CTL" kill mg-control >/dev/null 2>&1
+  wait_qvm
 fi
 
 echo "gdb: $((${#all[@]} - nfail)) of ${#all[@]} checks without failure"

@@ -47,6 +47,13 @@ struct FakeTarget : qvm::ControlTarget {
     *out = "/dumps/fake-20240101-000000.gcore";
     return 0;
   }
+  std::string gdb_in;
+  int gdb(const std::string& endpoint, std::string* out) override {
+    gdb_in = endpoint;
+    if (endpoint == "tcp:1") return EEXIST;
+    *out = "/run/fake.gdb\n";
+    return 0;
+  }
   uint64_t now = 2'000'000'000;
   uint64_t hits = 10;
   StatsSnapshot stats() override {
@@ -159,6 +166,11 @@ TEST_CASE("control: system node devctls reach the target; unknown ones are ENOTT
   auto d = c->devctl(qvm::ctl::kDump);
   REQUIRE(d.ok());
   CHECK(*d == "/dumps/fake-20240101-000000.gcore");
+  auto g = c->devctl(qvm::ctl::kGdb, "tcp:1234");
+  REQUIRE(g.ok());
+  CHECK(*g == "/run/fake.gdb\n");
+  CHECK(s.target.gdb_in == "tcp:1234");
+  CHECK(ErrnoOf(c->devctl(qvm::ctl::kGdb, "tcp:1").status()) == EEXIST);
   CHECK(ErrnoOf(c->devctl(0x9999).status()) == ENOTTY);
   s.on_loop([] {});
   CHECK(s.target.pauses == 1);

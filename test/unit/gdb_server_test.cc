@@ -3,6 +3,7 @@
 // addresses are the physical ones plus 0x1000 (so that `monitor phys`
 // shows a difference), nothing mapped elsewhere.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -77,6 +78,11 @@ class FakeTarget : public Target {
     last_step = step;
     return true;
   }
+  std::vector<Stop> take_stops() override {
+    std::vector<Stop> out;
+    out.swap(recorded);
+    return out;
+  }
   bool interrupt() override {
     interrupts++;
     return true;
@@ -85,6 +91,7 @@ class FakeTarget : public Target {
   void kill() override { killed++; }
 
   std::vector<uint8_t> mem;
+  std::vector<Stop> recorded;  // events no stopped() delivered (take_stops)
   VcpuRegs regs_[2];
   GuestDebug applied, last;
   int last_step = -2, resumed = 0, interrupts = 0, detached = 0, killed = 0;
@@ -262,6 +269,133 @@ TEST_CASE("gdb server: hardware points, step, vCont, Ctrl-C") {
   CHECK(x.ask("vCont;x") == "E16");
   CHECK(x.ask("vCont;") == "E16");
   CHECK(x.ask("c zz") == "E16");
+}
+
+namespace {
+Stop Ev(unsigned vcpu, Exit::DebugWhy why, int slot = -1) {
+  Stop s;
+  s.vcpu = vcpu;
+  s.why = why;
+  s.slot = slot;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("gdb server: two vCPUs stop at once: every event reported, one per continue") {
+  Session x;
+  // A breakpoint where each vCPU stands (vCPU 0 at 0x2000, vCPU 1 at 0x2100).
+  CHECK(x.ask("Z0,2000,1") == "OK");
+  CHECK(x.ask("Z0,2100,1") == "OK");
+  CHECK(x.raw("c") == "");
+  CHECK(x.t.resumed == 1);
+  // Both hit theirs before the loop could stop them.
+  CHECK(Payload(x.s.stopped(Ev(0, Exit::DebugWhy::SwBreak))) == "T05thread:1;swbreak:;");
+  CHECK(x.s.stopped(Ev(1, Exit::DebugWhy::SwBreak)) == "");
+  CHECK(x.s.pending_stops() == 1);
+  CHECK(x.ask("qC") == "QC1");
+  // The next continue reports vCPU 1's without running anything.
+  CHECK(x.ask("c") == "T05thread:2;swbreak:;");
+  CHECK(x.t.resumed == 1);
+  CHECK(x.ask("qC") == "QC2");
+  CHECK(x.ask("?") == "T05thread:2;swbreak:;");
+  // Nothing left: this one runs.
+  CHECK(x.raw("vCont;c") == "");
+  CHECK(x.t.resumed == 2);
+  CHECK(x.s.pending_stops() == 0);
+}
+
+TEST_CASE("gdb server: a watchpoint and a step recorded beside a breakpoint are not lost") {
+  Session x;
+  CHECK(x.ask("Z0,2000,1") == "OK");
+  CHECK(x.ask("Z2,1234,4") == "OK");
+  CHECK(x.raw("vCont;s:1;c") == "");
+  CHECK(x.t.last_step == 0);
+  // vCPU 1 hit the watchpoint as the loop delivered vCPU 0's breakpoint;
+  // vCPU 0's step event arrives after the Ctrl-C the debugger sent.
+  CHECK(Payload(x.s.stopped(Ev(1, Exit::DebugWhy::Watch, 0))) == "T05thread:2;watch:1234;");
+  x.t.recorded.push_back(Ev(0, Exit::DebugWhy::Step));
+  CHECK(x.ask("c") == "T05thread:1;");
+  CHECK(x.t.recorded.empty());
+  CHECK(x.t.resumed == 1);
+  CHECK(x.raw("c") == "");
+  CHECK(x.t.resumed == 2);
+  // Delivered after a Ctrl-C (the loop was late): reported on the next continue.
+  CHECK(Payload(x.s.feed("\x03")) == "T02thread:1;");
+  CHECK(x.s.stopped(Ev(1, Exit::DebugWhy::Watch, 0)) == "");
+  CHECK(x.ask("s") == "T05thread:2;watch:1234;");
+  CHECK(x.t.resumed == 2);
+}
+
+TEST_CASE("gdb server: queued events of removed points are dropped, slots renumbered") {
+  Session x;
+  CHECK(x.ask("Z0,2000,1") == "OK");
+  CHECK(x.ask("Z0,2100,1") == "OK");
+  CHECK(x.ask("Z2,1234,4") == "OK");
+  CHECK(x.ask("Z2,1300,4") == "OK");
+  CHECK(x.raw("c") == "");
+  CHECK(Payload(x.s.stopped(Ev(0, Exit::DebugWhy::SwBreak))) == "T05thread:1;swbreak:;");
+  CHECK(x.s.stopped(Ev(1, Exit::DebugWhy::SwBreak)) == "");
+  CHECK(x.s.stopped(Ev(1, Exit::DebugWhy::Watch, 1)) == "");
+  CHECK(x.s.stopped(Ev(7, Exit::DebugWhy::Watch, 1)) == "");  // no such vCPU: ignored
+  CHECK(x.s.pending_stops() == 2);
+  // The debugger removes vCPU 1's breakpoint and the first watchpoint: the
+  // breakpoint event goes, the watch on 0x1300 is now slot 0.
+  CHECK(x.ask("z0,2100,1") == "OK");
+  CHECK(x.ask("z2,1234,4") == "OK");
+  CHECK(x.ask("c") == "T05thread:2;watch:1300;");
+  CHECK(x.t.resumed == 1);
+  // A queued watch whose point went entirely: dropped, the target runs.
+  CHECK(x.raw("c") == "");
+  CHECK(Payload(x.s.stopped(Ev(0, Exit::DebugWhy::Watch, 0))) == "T05thread:1;watch:1300;");
+  CHECK(x.s.stopped(Ev(1, Exit::DebugWhy::Watch, 0)) == "");
+  CHECK(x.ask("z2,1300,4") == "OK");
+  CHECK(x.raw("c") == "");
+  CHECK(x.t.resumed == 3);
+}
+
+TEST_CASE("gdb server: the stop queue is bounded and cleared by detach") {
+  Session x;
+  for (size_t i = 0; i < kMaxPendingStops + 40; i++)
+    CHECK(x.s.stopped(Ev(unsigned(i % 2), Exit::DebugWhy::Step)) == "");
+  CHECK(x.s.pending_stops() == kMaxPendingStops);
+  CHECK(x.s.dropped_stops() == 40);
+  CHECK(x.ask("D") == "OK");
+  CHECK(x.s.pending_stops() == 0);
+}
+
+TEST_CASE("gdb server: software breakpoints are planted again after a reset") {
+  Session x;
+  CHECK(x.ask("Z0,2000,1") == "OK");  // pa 0x1000
+  CHECK(x.ask("Z0,2100,1") == "OK");  // pa 0x1100
+  CHECK(x.ask("Z2,1234,4") == "OK");
+  CHECK(x.t.mem[0x1000] == 0xcc);
+  CHECK(x.raw("c") == "");
+  CHECK(Payload(x.s.stopped(Ev(0, Exit::DebugWhy::SwBreak))) == "T05thread:1;swbreak:;");
+  CHECK(x.s.stopped(Ev(1, Exit::DebugWhy::SwBreak)) == "");
+  // The reset zeroes RAM and loads the image again: new bytes at 0x1000,
+  // and 0x1100 left zero.
+  std::fill(x.t.mem.begin(), x.t.mem.end(), 0);
+  x.t.mem[0x1000] = 0x55;
+  GuestDebug d = x.s.reset();
+  CHECK(d.enable);
+  CHECK(d.sw_breakpoints);
+  REQUIRE(d.hw.size() == 1);
+  CHECK(d.hw[0].addr == 0x1234);
+  CHECK(x.s.pending_stops() == 0);  // the old vCPUs' events went with them
+  CHECK(x.s.sw_breakpoints() == 2);
+  CHECK(x.t.mem[0x1000] == 0xcc);
+  CHECK(x.t.mem[0x1100] == 0xcc);
+  // Reads show the new image's bytes; removal puts them back.
+  CHECK(x.ask("m2000,1") == "55");
+  CHECK(x.ask("m2100,1") == "00");
+  CHECK(x.ask("z0,2000,1") == "OK");
+  CHECK(x.t.mem[0x1000] == 0x55);
+  // The guest wrote over the other one: its bytes stay.
+  x.t.mem[0x1100] = 0x90;
+  CHECK(x.ask("z0,2100,1") == "OK");
+  CHECK(x.t.mem[0x1100] == 0x90);
+  CHECK(x.s.sw_breakpoints() == 0);
+  CHECK(x.s.reset().enable);  // the watchpoint is still there
 }
 
 TEST_CASE("gdb server: detach restores memory, kill kills") {

@@ -50,6 +50,7 @@ const char* kMainHelp =
     "    kill NAME       power cut: qvm exits at once (exit code 3)\n"
     "    dump NAME       write a guest dump (ELF core for gdb)\n"
     "    stats NAME      exit statistics (--watch for a live table)\n"
+    "    gdb NAME [EP]   start the guest's gdb stub, print where gdb connects\n"
     "\n"
     "NAME\n"
     "    The `system` name of the VM (qvm-PID when its configuration gives\n"
@@ -114,6 +115,16 @@ const std::map<std::string, std::string> kHelp = {
              "    directory (default: qvm's working directory), or pipes it to\n"
              "    `dump \"|CMD\"`; the guest continues. Prints the file written.\n"
              "    Open it with `gdb -c FILE`.\n"},
+    {"gdb", "NAME\n    qvmctl gdb - start the gdb stub of a running VM\n\nSYNOPSIS\n"
+            "    qvmctl gdb NAME [tcp:[HOST:]PORT | PATH]\n\nDESCRIPTION\n"
+            "    Starts qvm's gdb remote stub (as `set gdb` would have) and prints\n"
+            "    where a debugger connects: `gdb -ex 'target remote ADDRESS'`.\n"
+            "    Without an endpoint: a Unix socket (mode 0600) named NAME.gdb next\n"
+            "    to /dev/qvm/NAME, or the endpoint the stub already listens on.\n"
+            "    TCP is bound to 127.0.0.1 unless HOST is given; a relative PATH is\n"
+            "    taken from the current directory. The guest keeps running until\n"
+            "    a debugger attaches. Asking again prints the same address; asking\n"
+            "    for another endpoint once the stub listens is refused (exit 1).\n"},
     {"stats", "NAME\n    qvmctl stats - exit statistics\n\nSYNOPSIS\n"
               "    qvmctl stats [--json] [--watch [SECONDS]] NAME\n\nDESCRIPTION\n"
               "    Exits per reason (and per vCPU), and per device region, with\n"
@@ -181,6 +192,16 @@ int CmdList() {
       if (n != "." && n != ".." && IsSocket(d + "/" + n)) names.push_back(n);
     }
     closedir(dir);
+    // A qvm's gdb socket (NAME.gdb beside NAME) is not a qvm: opening it
+    // would attach a debugger.
+    std::string sfx = qvm::ctl::kGdbSuffix;
+    std::vector<std::string> all = names;
+    names.clear();
+    for (const auto& n : all) {
+      bool gdb = n.size() > sfx.size() && n.compare(n.size() - sfx.size(), sfx.size(), sfx) == 0 &&
+                 std::find(all.begin(), all.end(), n.substr(0, n.size() - sfx.size())) != all.end();
+      if (!gdb) names.push_back(n);
+    }
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
       std::string p = d + "/" + n;
@@ -210,6 +231,44 @@ int Simple(const std::string& name, uint32_t cmd, const std::string& verb) {
   auto r = (*c)->devctl(cmd);
   if (!r.ok()) return Report(absl::StrCat(name, ": ", verb), r.status());
   if (!r->empty()) printf("%s%s", r->c_str(), r->back() == '\n' ? "" : "\n");
+  return kOk;
+}
+
+int CmdGdb(const std::string& name, std::string endpoint) {
+  if (!endpoint.empty() && endpoint.rfind("tcp:", 0) != 0 && endpoint[0] != '/') {
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) {
+      fprintf(stderr, "qvmctl: getcwd: %s\n", strerror(errno));
+      return kFail;
+    }
+    endpoint = absl::StrCat(cwd, "/", endpoint);
+  }
+  auto c = Open(name, "", O_RDWR);
+  if (!c.ok()) return Report(name, c.status());
+  auto r = (*c)->devctl(qvm::ctl::kGdb, endpoint);
+  if (!r.ok()) {
+    int e = ErrnoOf(r.status());
+    if (e == EEXIST) {
+      auto now = (*c)->devctl(qvm::ctl::kGdb, "?");
+      std::string at = now.ok() ? *now : "";
+      while (!at.empty() && at.back() == '\n') at.pop_back();
+      fprintf(stderr, "qvmctl: %s: gdb: the stub already listens on %s, not %s (one endpoint per qvm)\n",
+              name.c_str(), at.empty() ? "another endpoint" : at.c_str(), endpoint.c_str());
+      return kFail;
+    }
+    if (e == EADDRINUSE) {
+      fprintf(stderr, "qvmctl: %s: gdb: %s is in use (something else listens on it)\n",
+              name.c_str(), endpoint.empty() ? "the default socket" : endpoint.c_str());
+      return kFail;
+    }
+    if (e == EINVAL) {
+      fprintf(stderr, "qvmctl: %s: gdb: bad endpoint `%s` (tcp:[HOST:]PORT or a socket path)\n",
+              name.c_str(), endpoint.c_str());
+      return kUsage;
+    }
+    return Report(absl::StrCat(name, ": gdb"), r.status());
+  }
+  printf("%s%s", r->c_str(), !r->empty() && r->back() == '\n' ? "" : "\n");
   return kOk;
 }
 
@@ -384,7 +443,7 @@ int main(int argc, char** argv) {
   }
   bool json = false;
   double watch = 0, timeout = 0, wait_s = 0;
-  std::string dev = "ser8250", name;
+  std::string dev = "ser8250", name, endpoint;
   for (size_t i = 1; i < a.size(); i++) {
     const std::string& o = a[i];
     auto num = [&](double* out, double dflt) -> bool {
@@ -418,6 +477,8 @@ int main(int argc, char** argv) {
       return Usage(cmd);
     } else if (name.empty()) {
       name = o;
+    } else if (cmd == "gdb" && endpoint.empty()) {
+      endpoint = o;
     } else {
       fprintf(stderr, "qvmctl %s: unexpected argument `%s`\n", cmd.c_str(), o.c_str());
       return Usage(cmd);
@@ -438,5 +499,6 @@ int main(int argc, char** argv) {
   if (cmd == "kill") return Simple(name, qvm::ctl::kPowerCut, "kill");
   if (cmd == "dump") return Simple(name, qvm::ctl::kDump, "dump");
   if (cmd == "stats") return CmdStats(name, json, watch);
+  if (cmd == "gdb") return CmdGdb(name, endpoint);
   return Usage("");
 }
