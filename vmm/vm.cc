@@ -610,7 +610,33 @@ void Vm::request_power(int what) {
 
 void Vm::request_exit(int code) { post(Request::Exit, code); }
 
+int Vm::request_dump(int then) {
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    dump_pending_ = true;
+    if (then != QVM_DUMP_CONTINUE && dump_then_.size() < 16) dump_then_.push_back(then);
+  }
+  loop_.wake();
+  return 0;
+}
+
 void Vm::on_wake() {
+  // A device's dump request (qvm_guest_dump): written here, on the loop
+  // with no instance lock held, the same dump as SIGUSR2; its follow-ups
+  // come after it.
+  bool want_dump;
+  std::vector<int> then;
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    want_dump = dump_pending_;
+    dump_pending_ = false;
+    then.swap(dump_then_);
+  }
+  if (want_dump) {
+    std::string out;
+    dump(&out);
+    for (int what : then) request_power(what);
+  }
   {
     std::lock_guard<std::mutex> g(req_mu_);
     if (req_ != Request::None) {

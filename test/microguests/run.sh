@@ -70,6 +70,22 @@ if [[ -e /sys/module/kvm_pvm ]]; then
   no_xsave="smp-xsave"
 fi
 
+# Row wdt-dump: the table checks qvm's exit code and log; the guest dump
+# it makes (`dump .`: beside its config) is checked here, and removed.
+check_wdt_dump() {
+  local files=("$guests"/mg-wdt-dump-*.gcore) f
+  [[ -e ${files[0]} ]] || { echo "no mg-wdt-dump-*.gcore in $guests"; return 1; }
+  ((${#files[@]} == 1)) || { echo "${#files[@]} dumps in $guests, expected 1"; return 1; }
+  f=${files[0]}
+  [[ ${f##*/} =~ ^mg-wdt-dump-[0-9]{8}-[0-9]{6}\.gcore$ ]] || { echo "dump name ${f##*/}"; return 1; }
+  readelf -h "$f" 2>/dev/null | grep -q "CORE (Core file)" || { echo "${f##*/}: not an ELF core"; return 1; }
+  readelf -n "$f" 2>/dev/null | grep -q NT_PRSTATUS || { echo "${f##*/}: no NT_PRSTATUS note"; return 1; }
+  grep -a -q -F "qvm-wdt-dump-marker-in-guest-ram" "$f" ||
+    { echo "${f##*/}: the guest's marker is not in the dumped memory"; return 1; }
+  rm -f "$f"
+}
+rm -f "$guests"/mg-wdt-dump-*.gcore
+
 if [[ -n $why ]]; then
   while read -r name; do result $why "$name"; done < <(sh "$runner" -l "$table" "$guests" "$@")
 else
@@ -86,6 +102,9 @@ else
   if ((${#rows[@]})); then
     while read -r tag v name detail; do
       [[ $tag == MGTEST ]] || continue
+      if [[ $name == wdt-dump && $v == PASS ]] && ! detail=$(check_wdt_dump); then
+        v=FAIL
+      fi
       result "$v" "$name" $detail
     done < <(QVM=$QVM MG_TIMEOUT=$TIMEOUT MG_LOGDIR=$logs sh "$runner" "$table" "$guests" "${rows[@]}")
   fi
