@@ -633,8 +633,23 @@ void Vm::on_wake() {
     then.swap(dump_then_);
   }
   if (want_dump) {
-    std::string out;
-    dump(&out);
+    // The guest drives its watchdog: a dump (every vCPU paused, all of RAM
+    // written) at most every kDeviceDumpGapNs, or a guest that expires it
+    // in a loop (fiq, reset) would fill the disk. The follow-ups stay.
+    uint64_t now = MonotonicNs();
+    if (last_device_dump_ns_ && now - last_device_dump_ns_ < kDeviceDumpGapNs) {
+      uint64_t dropped = 0;
+      if (device_dump_rl_.allow(&dropped))
+        Log(LogLevel::Warn,
+            "a device asked for a guest dump %.1f s after the last one: skipped (one every "
+            "%u s at most)%s",
+            double(now - last_device_dump_ns_) / 1e9, unsigned(kDeviceDumpGapNs / 1000000000),
+            dropped ? " (earlier reports suppressed)" : "");
+    } else {
+      std::string out;
+      dump(&out);
+      last_device_dump_ns_ = MonotonicNs();
+    }
     for (int what : then) request_power(what);
   }
   {

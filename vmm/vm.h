@@ -211,6 +211,10 @@ class Vm : public VdevHost, public ControlTarget {
   // follow-ups (qvm_power values) to request once it is written.
   bool dump_pending_ = false;
   std::vector<int> dump_then_;
+  // Loop thread only: when the last device-requested dump was written.
+  static constexpr uint64_t kDeviceDumpGapNs = 10'000'000'000ull;
+  uint64_t last_device_dump_ns_ = 0;
+  RateLimiter device_dump_rl_{4, 1};
   bool power_button_pressed_ = false;
   std::mutex extint_mu_;
   qvm_vdev* extint_pic_ = nullptr;

@@ -9,7 +9,9 @@
  * terminates (the follow-up: exit code 4). The table checks the exit code
  * and the log; run.sh checks the dump itself: one ELF core named
  * mg-wdt-dump-YYYYMMDD-hhmmss.gcore in the config's directory (`dump .`)
- * with the vCPU's registers (NT_PRSTATUS) and the marker in its memory. */
+ * with the vCPU's registers (NT_PRSTATUS) and the marker in its memory.
+ * Row wdt-dump-loop runs it with `action dump,reset`: one dump, then the
+ * dumps of the expiries after each reset are skipped (10 s apart at most). */
         .include "common.inc"
         GUEST_NAME "wdt-dump"
 

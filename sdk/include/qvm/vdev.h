@@ -704,8 +704,11 @@ int qvm_intr_line(qvm_vdev_t *dev, unsigned i, unsigned *line);
  * any callback (a timer) with its instance lock held; a dump written
  * inside the callback would wait for a vCPU blocked on that very lock.
  * Requests that arrive while one is queued share its dump; each keeps its
- * follow-up. Returns 0, -EINVAL (`then` is neither QVM_DUMP_CONTINUE nor
- * a qvm_power value) or -ENOTSUP (this host writes no dumps). */
+ * follow-up. A request within 10 s of the last dump written for a device
+ * gets no dump of its own (logged; a guest that expires its watchdog in a
+ * loop must not fill the disk); its follow-up still happens. Returns 0,
+ * -EINVAL (`then` is neither QVM_DUMP_CONTINUE nor a qvm_power value) or
+ * -ENOTSUP (this host writes no dumps). */
 #define QVM_DUMP_CONTINUE (-1)
 int qvm_guest_dump(qvm_vdev_t *dev, int then);
 
