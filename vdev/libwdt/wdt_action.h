@@ -112,4 +112,17 @@ static inline int wdt_action_expire(qvm_vdev_t *dev, const struct wdt_action *a,
     return 0;
 }
 
+/* QVM_CTRL_TERMINATE and QVM_CTRL_POWER_BUTTON of a watchdog with one
+ * timer: the timer goes; a watchdog has no button. */
+static inline int wdt_control_end(unsigned ctrl, qvm_timer_t **timer)
+{
+    if (ctrl == QVM_CTRL_POWER_BUTTON)
+        return -ENOTSUP;
+    if (ctrl == QVM_CTRL_TERMINATE && *timer) {
+        qvm_timer_destroy(*timer);
+        *timer = NULL;
+    }
+    return 0;
+}
+
 #endif /* QVM_LIBWDT_ACTION_H */

@@ -57,13 +57,13 @@ static void ib700_expired(qvm_vdev_t *dev, void *state, void *arg)
 {
     struct ib700 *w = state;
     (void)arg;
-    if (!w->running)
-        return;
-    w->running = 0;
-    w->expiries++;
-    qvm_log(dev, QVM_LOG_WARN, "watchdog expired (timeout %u s): %s", w->timeout_s,
-            wdt_action_text(&w->action));
-    wdt_action_expire(dev, &w->action, 1);
+    if (w->running) { /* a stop may have raced with the timer */
+        w->running = 0;
+        w->expiries++;
+        qvm_log(dev, QVM_LOG_WARN, "watchdog expired (timeout %u s): %s", w->timeout_s,
+                wdt_action_text(&w->action));
+        wdt_action_expire(dev, &w->action, 1);
+    }
 }
 
 static void ib700_stop(struct ib700 *w)
@@ -148,15 +148,8 @@ static int ib700_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 w->action.dump ? "dump," : "", wdt_follow_names[w->action.follow], w->kicks,
                 w->stops, w->expiries);
         return 0;
-    case QVM_CTRL_TERMINATE:
-        if (w->timer)
-            qvm_timer_destroy(w->timer);
-        w->timer = NULL;
-        return 0;
-    case QVM_CTRL_POWER_BUTTON:
-        return -ENOTSUP;
     default:
-        return 0;
+        return wdt_control_end(ctrl, &w->timer);
     }
 }
 
@@ -166,6 +159,7 @@ static const struct qvm_factory ib700_factory = {
     .struct_size = sizeof(struct qvm_factory),
     .name = "wdt-ib700",
     .description = "IB700 watchdog (x86 I/O ports 0x441, 0x443)",
+    .version = "1.0",
     .flags = QVM_VDEVF_SPACE_IO,
     .access_sizes = QVM_ACCESS_1,
     .options = ib700_options,
@@ -173,8 +167,6 @@ static const struct qvm_factory ib700_factory = {
     .control = ib700_control,
     .read = ib700_read,
     .write = ib700_write,
-    .pic = NULL,
-    .version = "1.0",
 };
 
 static void __attribute__((constructor)) ib700_register(void)

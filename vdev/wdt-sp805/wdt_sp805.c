@@ -413,15 +413,8 @@ static int sp805_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 (unsigned long long)w->hz, w->timeouts, w->fires);
         return 0;
     }
-    case QVM_CTRL_TERMINATE:
-        if (w->timer)
-            qvm_timer_destroy(w->timer);
-        w->timer = NULL;
-        return 0;
-    case QVM_CTRL_POWER_BUTTON:
-        return -ENOTSUP;
     default:
-        return 0;
+        return wdt_control_end(ctrl, &w->timer);
     }
 }
 
