@@ -27,7 +27,8 @@
  *                      vdev/libwdt/wdt_action.h.
  *   loc [io:]PORT      the first port (0..0xfffd); a `mem:` loc is refused
  *                      (the IB700's registers are I/O ports), and so is the
- *                      device on a machine without I/O ports (x86 only).
+ *                      device itself when built for another architecture
+ *                      than x86 (KVM's guests are the host's: no I/O ports).
  * Status (SIGUSR1): running or stopped, timeout, kicks, stops, expiries.
  * Depends only on <qvm/vdev.h>.
  */
@@ -102,6 +103,13 @@ static int ib700_write(qvm_vdev_t *dev, void *state, const struct qvm_access *ac
 
 static int ib700_region(qvm_vdev_t *dev)
 {
+#if !defined(__x86_64__) && !defined(__i386__)
+    /* KVM runs guests of the host's architecture, the one this plug-in
+     * was built for: there are no I/O ports for the registers. */
+    qvm_log(dev, QVM_LOG_ERROR, "x86 only: the IB700's registers are I/O ports, which "
+            "this machine's guests do not have (arm guests: vdev wdt-sp805)");
+    return -ENOTSUP;
+#endif
     uint32_t space = QVM_SPACE_IO;
     uint64_t port = IB700_PORT;
     if (qvm_loc_count(dev) > 0 && qvm_loc_get(dev, 0, &space, &port) != 0)
@@ -117,9 +125,6 @@ static int ib700_region(qvm_vdev_t *dev)
         return -EINVAL;
     }
     int rc = qvm_region_add(dev, QVM_SPACE_IO, port, IB700_PORTS);
-    if (rc == -EINVAL)
-        qvm_log(dev, QVM_LOG_ERROR, "x86 only: this machine has no I/O ports for the "
-                "IB700's registers (arm guests: vdev wdt-sp805)");
     return rc < 0 ? rc : 0;
 }
 
