@@ -48,6 +48,10 @@ class VdevHost {
                             bool masked) = 0;
   virtual int cpu_extint(qvm_vdev* pic, bool level) = 0;
   virtual void request_power(int what) = 0;  // enum qvm_power
+  // qvm_guest_dump: write a guest dump from the main loop once the calling
+  // callback has returned, then request_power(then) unless then is
+  // QVM_DUMP_CONTINUE. 0, or -ENOTSUP where no dumps are written.
+  virtual int request_dump(int /*then*/) { return -ENOTSUP; }
   virtual void request_exit(int code) = 0;
   virtual bool guest_running() const = 0;
   // The VM's `system` name (qvm_system_name).

@@ -203,6 +203,14 @@ QVM_EXPORT void qvm_power(qvm_vdev_t* dev, int what) {
   if (dev) dev->host->request_power(what);
 }
 
+QVM_EXPORT int qvm_guest_dump(qvm_vdev_t* dev, int then) {
+  if (!dev) return -EINVAL;
+  if (then != QVM_DUMP_CONTINUE && then != QVM_POWER_OFF && then != QVM_POWER_RESET &&
+      then != QVM_POWER_WATCHDOG)
+    return -EINVAL;
+  return dev->host->request_dump(then);
+}
+
 QVM_EXPORT const char* qvm_system_name(qvm_vdev_t* dev) {
   return dev ? dev->host->system_name().c_str() : "";
 }

@@ -610,7 +610,48 @@ void Vm::request_power(int what) {
 
 void Vm::request_exit(int code) { post(Request::Exit, code); }
 
+int Vm::request_dump(int then) {
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    dump_pending_ = true;
+    if (then != QVM_DUMP_CONTINUE && dump_then_.size() < 16) dump_then_.push_back(then);
+  }
+  loop_.wake();
+  return 0;
+}
+
 void Vm::on_wake() {
+  // A device's dump request (qvm_guest_dump): written here, on the loop
+  // with no instance lock held, the same dump as SIGUSR2; its follow-ups
+  // come after it.
+  bool want_dump;
+  std::vector<int> then;
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    want_dump = dump_pending_;
+    dump_pending_ = false;
+    then.swap(dump_then_);
+  }
+  if (want_dump) {
+    // The guest drives its watchdog: a dump (every vCPU paused, all of RAM
+    // written) at most every kDeviceDumpGapNs, or a guest that expires it
+    // in a loop (fiq, reset) would fill the disk. The follow-ups stay.
+    uint64_t now = MonotonicNs();
+    if (last_device_dump_ns_ && now - last_device_dump_ns_ < kDeviceDumpGapNs) {
+      uint64_t dropped = 0;
+      if (device_dump_rl_.allow(&dropped))
+        Log(LogLevel::Warn,
+            "a device asked for a guest dump %.1f s after the last one: skipped (one every "
+            "%u s at most)%s",
+            double(now - last_device_dump_ns_) / 1e9, unsigned(kDeviceDumpGapNs / 1000000000),
+            dropped ? " (earlier reports suppressed)" : "");
+    } else {
+      std::string out;
+      dump(&out);
+      last_device_dump_ns_ = MonotonicNs();
+    }
+    for (int what : then) request_power(what);
+  }
   {
     std::lock_guard<std::mutex> g(req_mu_);
     if (req_ != Request::None) {

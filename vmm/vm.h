@@ -77,6 +77,7 @@ class Vm : public VdevHost, public ControlTarget {
                     bool masked) override;
   int cpu_extint(qvm_vdev* pic, bool level) override;
   void request_power(int what) override;
+  int request_dump(int then) override;
   void request_exit(int code) override;
   bool guest_running() const override { return running_.load(); }
   const std::string& system_name() const override {
@@ -207,6 +208,14 @@ class Vm : public VdevHost, public ControlTarget {
   std::mutex req_mu_;
   Request req_ = Request::None;
   int req_code_ = 0;
+  // qvm_guest_dump: a dump the loop writes at its next wake-up, and the
+  // follow-ups (qvm_power values) to request once it is written.
+  bool dump_pending_ = false;
+  std::vector<int> dump_then_;
+  // Loop thread only: when the last device-requested dump was written.
+  static constexpr uint64_t kDeviceDumpGapNs = 10'000'000'000ull;
+  uint64_t last_device_dump_ns_ = 0;
+  RateLimiter device_dump_rl_{4, 1};
   bool power_button_pressed_ = false;
   std::mutex extint_mu_;
   qvm_vdev* extint_pic_ = nullptr;

@@ -668,6 +668,15 @@ int qvm_fd_unwatch(qvm_vdev_t *dev, int fd) {
 
 void qvm_power(qvm_vdev_t *dev, int what) { dev->power.push_back(what); }
 
+int qvm_guest_dump(qvm_vdev_t *dev, int then) {
+  if (!dev) return -EINVAL;
+  if (then != QVM_DUMP_CONTINUE && then != QVM_POWER_OFF && then != QVM_POWER_RESET &&
+      then != QVM_POWER_WATCHDOG)
+    return -EINVAL;
+  dev->dumps.push_back(then);
+  return 0;
+}
+
 void qvm_exit_code(qvm_vdev_t *dev, int code) {
   dev->exit_codes.push_back(code);
 }

@@ -117,6 +117,7 @@ struct qvm_vdev {
   int extint = 0;
   std::vector<int> extint_log;
   std::vector<int> power;
+  std::vector<int> dumps;  // qvm_guest_dump (ABI 1.7): each request's follow-up
   std::vector<int> exit_codes;
   std::vector<int> exit_statuses;  // qvm_exit_status (ABI 1.2)
   std::vector<std::string> logs;

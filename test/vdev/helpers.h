@@ -32,3 +32,13 @@ inline fake::Config cfg_loc(uint32_t space, uint64_t base) {
 constexpr uint64_t kMs = 1000000ull;
 constexpr uint64_t kUs = 1000ull;
 constexpr uint64_t kSec = 1000000000ull;
+
+// The watchdogs' (libwdt) `action` values with QNX's dump and the follow-up
+// each hands qvm_guest_dump.
+struct WdtDumpCase {
+  const char *action;
+  int then;
+};
+inline constexpr WdtDumpCase kWdtDumpCases[] = {{"dump,terminate", QVM_POWER_WATCHDOG},
+                                                {"dump", QVM_POWER_WATCHDOG},
+                                                {"dump,reset", QVM_POWER_RESET}};

@@ -203,6 +203,45 @@ TEST_CASE_METHOD(WdtFixture, "wdt-sp805: action fiq gives rate-limited edges", "
   CHECK(line() == 0);
 }
 
+// QNX's `dump,` prefix: the dump is asked for (qvm_guest_dump, ABI 1.7) with
+// the follow-up attached, so that qvm does it once the dump is written; the
+// device itself asks for no power change.
+TEST_CASE_METHOD(WdtFixture, "wdt-sp805: action dump asks for a guest dump, then the follow-up",
+                 "[sp805]") {
+  for (const auto &c : kWdtDumpCases) {
+    CAPTURE(c.action);
+    h.reset();  // one instance at a time (the same registers)
+    make_wdt(c.action);
+    wr(kLoad, 999);  // 1 ms periods
+    wr(kControl, 3);
+    h.advance(1 * kMs);
+    CHECK(w->dumps.empty());
+    h.advance(1 * kMs);
+    REQUIRE(w->dumps.size() == 1);
+    CHECK(w->dumps[0] == c.then);
+    CHECK(w->power.empty());
+    h.advance(60 * kSec);  // fired: the counter stopped
+    CHECK(w->dumps.size() == 1);
+  }
+}
+
+TEST_CASE_METHOD(WdtFixture, "wdt-sp805: action dump,fiq dumps once per expiry, edges go on",
+                 "[sp805]") {
+  make_wdt("dump,fiq");
+  wr(kLoad, 0);
+  wr(kControl, 3);
+  h.advance(1 * kUs);
+  h.advance(10 * kMs);
+  REQUIRE(w->dumps.size() == 1);
+  CHECK(w->dumps[0] == QVM_DUMP_CONTINUE);
+  CHECK(w->power.empty());
+  CHECK(w->rises(0) >= 2);
+  // Acknowledged: the next expiry dumps again.
+  wr(kIntClr, 1);
+  h.advance(10 * kMs);
+  CHECK(w->dumps.size() == 2);
+}
+
 TEST_CASE_METHOD(WdtFixture, "wdt-sp805: INTEN stops and reloads the counter", "[sp805]") {
   make_wdt();
   wr(kLoad, 1000);
@@ -271,7 +310,8 @@ TEST_CASE_METHOD(WdtFixture, "wdt-sp805: bad options are refused", "[sp805]") {
     CHECK(h.create("wdt-sp805", c) == nullptr);
     CHECK(h.last_rc == -EINVAL);
   }
-  for (const char *a : {"dump,terminate", "poweroff", "", "TERMINATE"}) {
+  for (const char *a : {"dump,", "dump,poweroff", "dumpterminate", "dump,dump", "terminate,dump",
+                        "poweroff", "", "TERMINATE"}) {
     fake::Config c;
     c.options.push_back({"action", a});
     CHECK(h.create("wdt-sp805", c) == nullptr);

@@ -27,15 +27,19 @@
  * the guest reads: every access first accounts for the periods that ended.
  *
  * Options:
- *   action terminate|reset|fiq   (default terminate, QNX's) terminate: qvm
- *                      exits with code 4 ("watchdog"); reset: the VM resets
- *                      in place (what the board's WDOGRES does); fiq: an edge
- *                      on the device's interrupt line (QNX's `fiq`; the GIC
- *                      line is level, so the edge is a drop and re-raise when
- *                      the line is high), repeated each period, at most
- *                      every millisecond, until the guest acknowledges.
- *                      QNX's `dump,` prefix is refused: a vdev cannot ask
- *                      for a guest dump through the ABI.
+ *   action [dump,]terminate|reset|fiq   (default terminate, QNX's)
+ *                      terminate: qvm exits with code 4 ("watchdog"); reset:
+ *                      the VM resets in place (what the board's WDOGRES
+ *                      does); fiq: an edge on the device's interrupt line
+ *                      (QNX's `fiq`; the GIC line is level, so the edge is a
+ *                      drop and re-raise when the line is high), repeated
+ *                      each period, at most every millisecond, until the
+ *                      guest acknowledges. `dump,` (QNX's) first asks qvm for
+ *                      a guest dump (qvm_guest_dump, ABI 1.7), then does the
+ *                      rest once it is written; with fiq, one dump per
+ *                      expiry (until WdogIntClr, a load or INTEN restarts
+ *                      the count). `dump` alone is dump,terminate. Parsed by
+ *                      vdev/libwdt/wdt_action.h.
  *   frequency HZ       counter clock, 1 Hz .. 1 GHz (default 25000000, QNX's
  *                      default); described to the guest in the FDT as the
  *                      node's first clock (`clock-frequency`, which qvm's
@@ -47,6 +51,8 @@
  * Depends only on <qvm/vdev.h>.
  */
 #include <qvm/vdev.h>
+
+#include "../libwdt/wdt_action.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -71,11 +77,9 @@
 #define DEFAULT_HZ 25000000ull
 #define FIQ_MIN_NS 1000000ull
 
-enum { ACT_TERMINATE, ACT_RESET, ACT_FIQ };
-
 struct sp805 {
     /* configuration */
-    int action;
+    struct wdt_action action;
     uint64_t hz;
     qvm_timer_t *timer;
     /* registers */
@@ -86,6 +90,7 @@ struct sp805 {
     uint64_t epoch;
     uint32_t frozen;
     int fired;
+    int dumped; /* fiq: this expiry's dump was asked for */
     int irq_level;
     uint64_t next_fiq;
     /* statistics */
@@ -128,7 +133,11 @@ static void update_irq(qvm_vdev_t *dev, struct sp805 *w)
 static void fire(qvm_vdev_t *dev, struct sp805 *w, uint64_t now)
 {
     w->fires++;
-    if (w->action == ACT_FIQ) {
+    if (w->action.follow == WDT_FIQ) {
+        int dump_now = !w->dumped;
+        w->dumped = 1;
+        if (!wdt_action_expire(dev, &w->action, dump_now))
+            return;
         /* An edge on the line; the counter keeps running. */
         if (w->irq_level) {
             qvm_intr_set(dev, 0, 0);
@@ -138,14 +147,15 @@ static void fire(qvm_vdev_t *dev, struct sp805 *w, uint64_t now)
         }
         w->next_fiq = now + FIQ_MIN_NS;
         if (w->fires <= 3)
-            qvm_log(dev, QVM_LOG_WARN, "watchdog expired: fiq edge");
+            qvm_log(dev, QVM_LOG_WARN, "watchdog expired: %s",
+                    wdt_action_text(&w->action));
         return;
     }
     w->fired = 1;
     w->frozen = 0;
     qvm_log(dev, QVM_LOG_WARN, "watchdog expired (load 0x%x at %llu Hz): %s", w->load,
-            (unsigned long long)w->hz, w->action == ACT_RESET ? "resetting the VM" : "terminating");
-    qvm_power(dev, w->action == ACT_RESET ? QVM_POWER_RESET : QVM_POWER_WATCHDOG);
+            (unsigned long long)w->hz, wdt_action_text(&w->action));
+    wdt_action_expire(dev, &w->action, 1);
 }
 
 /* Accounts for every period that ended by `now` (bounded: at most one
@@ -166,7 +176,7 @@ static void sync_to(qvm_vdev_t *dev, struct sp805 *w, uint64_t now)
         /* Skip whole periods in one step (the count keeps wrapping). */
         uint64_t n = (now - w->epoch) / p;
         if (w->control & CTRL_RESEN) {
-            if (w->action == ACT_FIQ && now < w->next_fiq)
+            if (w->action.follow == WDT_FIQ && now < w->next_fiq)
                 return; /* rate limit: the timer comes back later */
             w->epoch += n * p;
             fire(dev, w, now);
@@ -186,7 +196,7 @@ static void arm_timer(struct sp805 *w, uint64_t now)
         return;
     }
     uint64_t when = w->epoch + period_ns(w);
-    if (w->ris && w->action == ACT_FIQ && when < w->next_fiq)
+    if (w->ris && w->action.follow == WDT_FIQ && when < w->next_fiq)
         when = w->next_fiq;
     if (when < now)
         when = now;
@@ -214,6 +224,7 @@ static void restart(struct sp805 *w, uint64_t now)
 {
     w->epoch = now;
     w->fired = 0;
+    w->dumped = 0;
     w->frozen = w->load;
 }
 
@@ -225,6 +236,7 @@ static void sp805_reset(qvm_vdev_t *dev, struct sp805 *w)
     w->ris = 0;
     w->locked = 0;
     w->fired = 0;
+    w->dumped = 0;
     w->next_fiq = 0;
     if (w->timer)
         qvm_timer_cancel(w->timer);
@@ -328,16 +340,8 @@ static int parse_option(qvm_vdev_t *dev, struct sp805 *w, int arg, const char *v
         return -EINVAL;
     }
     if (arg == 0) {
-        if (strcmp(value, "terminate") == 0) w->action = ACT_TERMINATE;
-        else if (strcmp(value, "reset") == 0) w->action = ACT_RESET;
-        else if (strcmp(value, "fiq") == 0) w->action = ACT_FIQ;
-        else {
-            qvm_log(dev, QVM_LOG_ERROR, "option action '%s': expected terminate, reset or fiq%s",
-                    value, strncmp(value, "dump", 4) == 0 ? " (guest dumps on expiry are not "
-                                                              "supported)" : "");
-            return -EINVAL;
-        }
-        return 0;
+        static const char *const refused[3] = {NULL, NULL, NULL};
+        return wdt_action_parse(dev, value, refused, &w->action);
     }
     if (arg == 1) {
         char *end;
@@ -360,7 +364,7 @@ static int sp805_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     struct sp805 *w = state;
     switch (ctrl) {
     case QVM_CTRL_OPTIONS_START:
-        w->action = ACT_TERMINATE;
+        wdt_action_default(&w->action);
         w->hz = DEFAULT_HZ;
         return 0;
     case QVM_CTRL_OPTION:
@@ -409,15 +413,8 @@ static int sp805_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 (unsigned long long)w->hz, w->timeouts, w->fires);
         return 0;
     }
-    case QVM_CTRL_TERMINATE:
-        if (w->timer)
-            qvm_timer_destroy(w->timer);
-        w->timer = NULL;
-        return 0;
-    case QVM_CTRL_POWER_BUTTON:
-        return -ENOTSUP;
     default:
-        return 0;
+        return wdt_control_end(ctrl, &w->timer);
     }
 }
 

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 6
+#define QVM_VDEV_ABI_MINOR 7
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -690,6 +690,27 @@ int qvm_mem_unmap(qvm_vdev_t *dev, unsigned region, uint64_t offset);
  * interrupt number in a register. From QVM_CTRL_RESOURCES on. Returns 0,
  * or -EINVAL when there is no i-th interrupt. */
 int qvm_intr_line(qvm_vdev_t *dev, unsigned i, unsigned *line);
+
+/* ABI 1.7: a guest dump on the device's behalf (a watchdog's `dump`
+ * action). qvm writes the same dump as SIGUSR2 and `qvmctl dump` do (an
+ * ELF core named <system>-YYYYMMDD-hhmmss.gcore in the `dump DIR`
+ * directory, qvm's working directory when the configuration has no
+ * `dump`, or the input of `dump "|CMD"`), then does `then`:
+ * QVM_DUMP_CONTINUE (the guest keeps running) or a qvm_power value
+ * (QVM_POWER_WATCHDOG: qvm exits with code 4 once the dump is written,
+ * whether or not writing it succeeded). Asynchronous: the request is
+ * queued to qvm's main loop, which pauses the vCPUs and writes the dump
+ * after the calling callback has returned, so a device may call it from
+ * any callback (a timer) with its instance lock held; a dump written
+ * inside the callback would wait for a vCPU blocked on that very lock.
+ * Requests that arrive while one is queued share its dump; each keeps its
+ * follow-up. A request within 10 s of the last dump written for a device
+ * gets no dump of its own (logged; a guest that expires its watchdog in a
+ * loop must not fill the disk); its follow-up still happens. Returns 0,
+ * -EINVAL (`then` is neither QVM_DUMP_CONTINUE nor a qvm_power value) or
+ * -ENOTSUP (this host writes no dumps). */
+#define QVM_DUMP_CONTINUE (-1)
+int qvm_guest_dump(qvm_vdev_t *dev, int then);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,10 @@
  *
  *     cc $(pkg-config --cflags qvm-vdev) -shared -fPIC -o vdev-wdt-ib700.so wdt_ib700.c
  *
+ * It is the SDK's walk-through, not the device qvm ships: QNX's
+ * `vdev wdt-ib700` (options `action [dump,]terminate|reset`) is
+ * vdev/wdt-ib700; $QVM_VDEV_PATH, searched first, picks this one instead.
+ *
  * Registers (I/O ports, default loc io:0x441, two regions like the board):
  *   0x441 write      stop the watchdog
  *   0x443 write v    set the timeout to (30 - 2 * (v & 15)) seconds (v = 15:
