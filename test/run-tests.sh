@@ -58,7 +58,7 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
   # the aarch64 lane's cross build below).
   bash test/qnxcfg/run.sh x86_64 2>&1 | tee "$logdir/qnxcfg.out" | grep '^RESULT ' >> "$results"
   grep '^RESULT ' "$logdir/qnxcfg.out"
-  for suite in sdk control shm pass gdb hostile; do
+  for suite in sdk control shm pass gdb hostile seccomp; do
     if [ -x test/$suite/run.sh ]; then
       bash test/$suite/run.sh 2>&1 | tee "$logdir/$suite.out" | grep '^RESULT ' >> "$results"
       grep '^RESULT ' "$logdir/$suite.out"
@@ -98,7 +98,7 @@ if [ "$lane" = all ] || [ "$lane" = san ]; then
         [ -x "$bin" ] && run_catch "$bin" san/
       done
       run_suite san-microguests san/ bash test/microguests/run.sh
-      for suite in control sdk; do
+      for suite in control sdk seccomp; do
         run_suite "san-$suite" san/ bash test/$suite/run.sh
       done
     )

@@ -144,6 +144,9 @@ TEST_CASE("plans: the VM core's", "[plan]") {
   CHECK(p.resmgr_path == "/etc/qvm/run");  // relative to its file
   CHECK(p.resmgr_group == "kvm");
   CHECK(MakeVmPlan(MustParse({"set", "trace-exits", "16"})).trace_exits == 16u);
+  CHECK(none.seccomp);  // the system-call filters are on unless set off
+  CHECK_FALSE(MakeVmPlan(MustParse({"set", "seccomp", "off"})).seccomp);
+  CHECK(MakeVmPlan(MustParse({"set", "seccomp", "on"})).seccomp);
 }
 
 TEST_CASE("plans: x86_64", "[plan][x86]") {
