@@ -899,6 +899,9 @@ void Vm::plan_syscall_filters() {
     return;
   }
   filter_vcpus_ = filter_main_ = true;
+  // A vCPU thread may disassemble (a triple fault's report) but not open
+  // a library: Capstone is loaded before the filters.
+  PreloadDisassembler();
   if (cfg_.dump && !cfg_.dump->empty() && (*cfg_.dump)[0] == '|') {
     // The command would run under the main loop's filter (filters survive
     // exec) and be killed by its first call outside qvm's list.
