@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -902,6 +903,9 @@ void Vm::plan_syscall_filters() {
   // A vCPU thread may disassemble (a triple fault's report) but not open
   // a library: Capstone is loaded before the filters.
   PreloadDisassembler();
+  // The time zone, read once (syslog(3) formats local time): not from a
+  // vCPU thread's first message to the system log.
+  tzset();
   if (cfg_.dump && !cfg_.dump->empty() && (*cfg_.dump)[0] == '|') {
     // The command would run under the main loop's filter (filters survive
     // exec) and be killed by its first call outside qvm's list.
