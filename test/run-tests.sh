@@ -78,7 +78,8 @@ run_suite() {
 }
 
 # The same suites on the ASan+UBSan build (build/san): the Catch2 unit
-# suites, the micro-guests, /dev/qvm and the SDK, each result named san/....
+# suites, the micro-guests, /dev/qvm, the SDK and the system-call filter
+# (without filters there: its `filtered` case skips), each result named san/....
 # Every ASan/LSan report (qvm's included, whatever its exit code) goes to a
 # file under build/test-logs/san/; any there fails san/reports. UBSan stops
 # the process at its first report, which fails the test that ran it.
