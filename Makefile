@@ -28,7 +28,7 @@ BUILDFILE ?= qvm.build
 SANITIZE ?=
 ifneq ($(SANITIZE),)
 BUILD    ?= build/san
-SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -DQVM_SANITIZER_BUILD \
              $(if $(findstring undefined,$(SANITIZE)),-fno-sanitize-recover=undefined)
 # -O0 -g1 (line tables: enough for the reports' stack traces) keeps this
 # second build of the whole tree cheaper.

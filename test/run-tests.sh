@@ -62,7 +62,7 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
   # the aarch64 lane's cross build below).
   bash test/qnxcfg/run.sh x86_64 2>&1 | tee "$logdir/qnxcfg.out" | grep '^RESULT ' >> "$results"
   grep '^RESULT ' "$logdir/qnxcfg.out"
-  for suite in sdk control shm pass gdb hostile; do
+  for suite in sdk control shm pass gdb hostile seccomp; do
     if [ -x test/$suite/run.sh ]; then
       bash test/$suite/run.sh 2>&1 | tee "$logdir/$suite.out" | grep '^RESULT ' >> "$results"
       grep '^RESULT ' "$logdir/$suite.out"
@@ -83,7 +83,8 @@ run_suite() {
 }
 
 # The same suites on the ASan+UBSan build (build/san): the Catch2 unit
-# suites, the micro-guests, /dev/qvm and the SDK, each result named san/....
+# suites, the micro-guests, /dev/qvm, the SDK and the system-call filter
+# (without filters there: its `filtered` case skips), each result named san/....
 # Every ASan/LSan report (qvm's included, whatever its exit code) goes to a
 # file under build/test-logs/san/; any there fails san/reports. UBSan stops
 # the process at its first report, which fails the test that ran it.
@@ -103,7 +104,7 @@ if [ "$lane" = all ] || [ "$lane" = san ]; then
         [ -x "$bin" ] && run_catch "$bin" san/
       done
       run_suite san-microguests san/ bash test/microguests/run.sh
-      for suite in control sdk; do
+      for suite in control sdk seccomp; do
         run_suite "san-$suite" san/ bash test/$suite/run.sh
       done
     )

@@ -43,6 +43,11 @@ class ExitTrace {
 // the bytes when it cannot decode.
 std::string Disassemble(const CpuModel& model, const InsnContext& insn);
 
+// Loads Capstone now (it is otherwise loaded on first use): the system-call
+// filters (vmm/syscall_filter.h) let no vCPU thread open a library, and a
+// vCPU disassembles the instruction of a triple fault.
+void PreloadDisassembler();
+
 // One line per entry, relative times against `now_ns`.
 std::vector<std::string> FormatTrace(const CpuModel& model, unsigned vcpu,
                                      const std::vector<TraceEntry>& entries,

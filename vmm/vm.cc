@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "vmm/log.h"
+#include "vmm/syscall_filter.h"
 
 namespace qvm {
 namespace {
@@ -865,6 +867,16 @@ void Vm::vcpu_main(unsigned index) {
     post(Request::Exit, kExitFatalAfterStart);
     return;
   }
+  // Set-up done: from here on the thread makes only the calls of its
+  // allow-list (vmm/README.md, "System-call filter").
+  if (filter_vcpus_) {
+    if (absl::Status fst = InstallSyscallFilter(FilterKind::Vcpu, tname); !fst.ok()) {
+      Log(LogLevel::Fatal, "vcpu %u: system-call filter: %s (`set seccomp off` runs without)",
+          index, std::string(fst.message()).c_str());
+      post(Request::Exit, kExitFatalAfterStart);
+      return;
+    }
+  }
   ExitContext p = exit_ctx_;
   p.io = &io_;
   p.mem = &mmio_;
@@ -917,7 +929,37 @@ void Vm::vcpu_main(unsigned index) {
   }
 }
 
+void Vm::plan_syscall_filters() {
+  filter_vcpus_ = filter_main_ = false;
+  std::string why;
+  if (!plan_.seccomp) {
+    Log(LogLevel::Info, "system-call filters off (`set seccomp off`)");
+    return;
+  }
+  if (!SyscallFilterSupported(&why)) {
+    Log(LogLevel::Info, "system-call filters off: %s", why.c_str());
+    return;
+  }
+  filter_vcpus_ = filter_main_ = true;
+  // A vCPU thread may disassemble (a triple fault's report) but not open
+  // a library: Capstone is loaded before the filters.
+  PreloadDisassembler();
+  // The time zone, read once (syslog(3) formats local time): not from a
+  // vCPU thread's first message to the system log.
+  tzset();
+  if (cfg_.dump && !cfg_.dump->empty() && (*cfg_.dump)[0] == '|') {
+    // The command would run under the main loop's filter (filters survive
+    // exec) and be killed by its first call outside qvm's list.
+    filter_main_ = false;
+    Log(LogLevel::Info,
+        "system-call filter: the main loop runs without one (`dump \"|CMD\"` runs a "
+        "command); the vCPU threads have theirs");
+  }
+  InstallSigsysHandler();
+}
+
 int Vm::run() {
+  plan_syscall_filters();
   struct sigaction sa {};
   sa.sa_handler = KickHandler;
   sigaction(SIGRTMIN, &sa, nullptr);
@@ -957,6 +999,16 @@ int Vm::run() {
       Log(LogLevel::Fatal, "%s", std::string(st.message()).c_str());
       stop_vcpus();
       return first ? kExitFatalBeforeStart : kExitFatalAfterStart;
+    }
+    if (first && filter_main_) {
+      // After the first boot's set-up; the vCPU threads of later boots
+      // inherit this filter and stack their own.
+      if (absl::Status fst = InstallSyscallFilter(FilterKind::Main, "main"); !fst.ok()) {
+        Log(LogLevel::Fatal, "system-call filter: %s (`set seccomp off` runs without)",
+            std::string(fst.message()).c_str());
+        stop_vcpus();
+        return kExitFatalAfterStart;
+      }
     }
     loop_.run();
     stop_vcpus();

@@ -168,6 +168,11 @@ class Vm : public VdevHost, public ControlTarget {
 
   Config cfg_;
   VmPlan plan_;  // step 1: what the core reads of the configuration
+  // The system-call filters (vmm/syscall_filter.h) to install: decided once
+  // in run() from `set seccomp`, the build and the dump destination.
+  bool filter_vcpus_ = false;
+  bool filter_main_ = false;
+  void plan_syscall_filters();
   std::unique_ptr<Machine> machine_;
   GuestMemory mem_;
   Bus io_{"io", 0x10000};

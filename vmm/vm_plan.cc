@@ -16,6 +16,8 @@ constexpr VarDecl kVmVariables[] = {
     {"gdb", VarType::String, nullptr,
      "the gdb remote stub's endpoint (tcp:[HOST:]PORT or a Unix socket path)"},
     {"gdb-wait", VarType::Bool, nullptr, "no guest instruction runs before a debugger attaches"},
+    {"seccomp", VarType::Bool, nullptr,
+     "the system-call filters of the vCPU threads and the main loop (off: for debugging)"},
     // QNX's variables that have nothing to set on Linux (vmm/README.md).
     {"exit-on-halt", VarType::Bool, nullptr, "whether HLT/WFI leave the guest", nullptr,
      nullptr,
@@ -54,6 +56,7 @@ VmPlan MakeVmPlan(const Config& cfg) {
     else ParseGdbEndpoint(ResolvePath(v->value_where, v->raw), &p, &why);
   }
   if (const SetVar* v = cfg.var("gdb-wait"); v && v->boolean) p.gdb_wait = *v->boolean;
+  if (const SetVar* v = cfg.var("seccomp"); v && v->boolean) p.seccomp = *v->boolean;
   return p;
 }
 

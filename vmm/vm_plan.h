@@ -27,6 +27,9 @@ struct VmPlan {
   uint16_t gdb_port = 0;      // TCP; 0: no TCP endpoint
   bool gdb = false;           // a stub is configured
   bool gdb_wait = false;      // `set gdb-wait`: no instruction runs before a debugger attaches
+  // `set seccomp`: vCPU threads and the main loop run under their
+  // system-call filters (vmm/syscall_filter.h) after set-up.
+  bool seccomp = true;
 };
 
 // `set gdb VALUE` as the plan reads it: false (with `why`) when VALUE is

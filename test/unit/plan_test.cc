@@ -144,6 +144,9 @@ TEST_CASE("plans: the VM core's", "[plan]") {
   CHECK(p.resmgr_path == "/etc/qvm/run");  // relative to its file
   CHECK(p.resmgr_group == "kvm");
   CHECK(MakeVmPlan(MustParse({"set", "trace-exits", "16"})).trace_exits == 16u);
+  CHECK(none.seccomp);  // the system-call filters are on unless set off
+  CHECK_FALSE(MakeVmPlan(MustParse({"set", "seccomp", "off"})).seccomp);
+  CHECK(MakeVmPlan(MustParse({"set", "seccomp", "on"})).seccomp);
 }
 
 TEST_CASE("plans: x86_64", "[plan][x86]") {
@@ -332,8 +335,10 @@ TEST_CASE("recipe: the first boot and a reset in place run the same steps", "[pl
   Record rec;
   auto m = std::make_unique<RecordingMachine>(&rec);
   RecordingMachine* machine = m.get();
+  // `set seccomp off` in every Vm::run() here: a system-call filter
+  // installed on this thread would stay on the test process.
   Vm vm(MustParse({"system", "recipe-test", "ram", "1M", "cpu", "cpu", "set", "resmgr-path",
-                   t.path()}),
+                   t.path(), "set", "seccomp", "off"}),
         std::move(m));
   absl::Status st = vm.build();
   INFO(st.message());
@@ -359,7 +364,7 @@ TEST_CASE("recipe: a `pass loc mem` is a memory slot of every boot's VM", "[plan
   std::string file = t.write_text("shared", std::string(0x2000, 'p'));
   Record rec;
   Vm vm(MustParse({"system", "recipe-pass", "ram", "1M", "set", "resmgr-path", t.path(),
-                   "pass", "loc", "mem:0x200000,0x2000,rx=file:" + file}),
+                   "set", "seccomp", "off", "pass", "loc", "mem:0x200000,0x2000,rx=file:" + file}),
         std::make_unique<RecordingMachine>(&rec));
   absl::Status st = vm.build();
   INFO(st.message());
@@ -468,7 +473,8 @@ TEST_CASE("recipe: resets in place with every vCPU asking at once", "[plan][reci
   Storm storm;
   storm.last_boot = 40;
   Vm vm(MustParse({"system", "storm-test", "ram", "1M", "cpu", "cpu", "cpu", "cpu", "set",
-                   "resmgr-path", t.path(), "set", "reset-loop", "0"}),
+                   "resmgr-path", t.path(), "set", "reset-loop", "0", "set", "seccomp",
+                   "off"}),
         std::make_unique<StormMachine>(&rec, &storm));
   absl::Status st = vm.build();
   INFO(st.message());
@@ -488,7 +494,8 @@ TEST_CASE("recipe: a reset loop stops qvm at `set reset-loop N`", "[plan][recipe
     Storm storm;
     storm.last_boot = 40;
     std::vector<std::string> args = {"system", "storm-test", "ram", "1M", "cpu", "cpu",
-                                      "set", "resmgr-path", t.path()};
+                                      "set", "resmgr-path", t.path(), "set", "seccomp",
+                                      "off"};
     if (limit != 10) args.insert(args.end(), {"set", "reset-loop", std::to_string(limit)});
     Vm vm(MustParse(args), std::make_unique<StormMachine>(&rec, &storm));
     absl::Status st = vm.build();

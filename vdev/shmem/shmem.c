@@ -94,6 +94,21 @@ struct shmem {
     int level;
     uint64_t creates; /* counters, for STATUS */
     uint64_t notifies;
+    /* The opener: a thread started at set-up that opens and maps regions
+     * for the guest's `size` writes. Those run on a vCPU thread, which
+     * qvm's system-call filter does not let open a file (shm_open); a
+     * thread started before the filters may (vmm/README.md, "System-call
+     * filter"). The vCPU waits for the result, as before. */
+    struct {
+        pthread_t th;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int running, quit, busy;
+        const char *name;
+        uint64_t pages;
+        struct qvm_shm *shm;
+        int rc;
+    } op;
 };
 
 static const char *const options[] = {"allow", "deny", "create", NULL};
@@ -202,6 +217,54 @@ static struct conn *conn_slot(struct shmem *s) {
     return NULL;
 }
 
+static void *opener_main(void *arg) {
+    struct shmem *s = arg;
+    pthread_mutex_lock(&s->op.mu);
+    for (;;) {
+        while (!s->op.busy && !s->op.quit) pthread_cond_wait(&s->op.cv, &s->op.mu);
+        if (s->op.quit) break;
+        s->op.rc = qvm_shm_attach(s->op.name, s->op.pages, s->op.shm);
+        s->op.busy = 0;
+        pthread_cond_broadcast(&s->op.cv);
+    }
+    pthread_mutex_unlock(&s->op.mu);
+    return NULL;
+}
+
+static void opener_start(struct shmem *s) {
+    if (s->op.running) return;
+    pthread_mutex_init(&s->op.mu, NULL);
+    pthread_cond_init(&s->op.cv, NULL);
+    if (pthread_create(&s->op.th, NULL, opener_main, s) == 0) s->op.running = 1;
+    else qvm_log(s->dev, QVM_LOG_WARN, "no opener thread: regions are opened on the vCPU threads");
+}
+
+static void opener_stop(struct shmem *s) {
+    if (!s->op.running) return;
+    pthread_mutex_lock(&s->op.mu);
+    s->op.quit = 1;
+    pthread_cond_broadcast(&s->op.cv);
+    pthread_mutex_unlock(&s->op.mu);
+    pthread_join(s->op.th, NULL);
+    s->op.running = 0;
+}
+
+/* qvm_shm_attach on the opener (the caller holds the device lock: one
+ * request at a time). */
+static int attach(struct shmem *s, const char *name, uint64_t pages, struct qvm_shm *shm) {
+    if (!s->op.running) return qvm_shm_attach(name, pages, shm);
+    pthread_mutex_lock(&s->op.mu);
+    s->op.name = name;
+    s->op.pages = pages;
+    s->op.shm = shm;
+    s->op.busy = 1;
+    pthread_cond_broadcast(&s->op.cv);
+    while (s->op.busy) pthread_cond_wait(&s->op.cv, &s->op.mu);
+    int rc = s->op.rc;
+    pthread_mutex_unlock(&s->op.mu);
+    return rc;
+}
+
 /* A write of `size`: create or attach region `name`. */
 static void do_create(struct shmem *s, uint32_t pages) {
     char name[QVM_SHM_NAME_MAX];
@@ -230,7 +293,7 @@ static void do_create(struct shmem *s, uint32_t pages) {
     }
     memset(c, 0, sizeof *c);
     c->s = s;
-    int rc = qvm_shm_attach(name, pages, &c->shm);
+    int rc = attach(s, name, pages, &c->shm);
     if (rc != QVM_SHM_OK) {
         s->status = (uint32_t)rc;
         return;
@@ -510,6 +573,7 @@ static int shmem_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             unsigned line = 0;
             if (qvm_intr_line(dev, 0, &line) == 0) s->vector = line;
         }
+        opener_start(s);
         return 0;
     case QVM_CTRL_GEN_FDT:
         if (s->pci) return 0;
@@ -540,6 +604,7 @@ static int shmem_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         qvm_dev_unlock(dev); /* the threads take the lock; nothing else runs now */
         for (unsigned i = 0; i < MAX_CONNS; i++)
             if (s->conns[i].thread) pthread_join(s->conns[i].thr, NULL);
+        opener_stop(s);
         qvm_dev_lock(dev);
         return 0;
     default:
