@@ -18,7 +18,16 @@ LANE_CONSOLE=ttyS0
 # loaded by other work the emulated CPU is descheduled that long and the
 # kernel panics ("IO-APIC + timer doesn't work"), seen in this lane under
 # stress-ng. The timer works; the test does not hold on a shared machine.
-LANE_APPEND="no_timer_check sysrq_always_enabled"
+# idle=poll: the host's idle loop never executes HLT. A stall caught in
+# CI (build/test-logs/x86_64-lane-stall-N.log, during `peer`) showed the
+# emulated CPU halted (HLT=1) with IF=1 while its local APIC had the timer
+# vector 236 pending in IRR (PPR 0x10, ISR empty, timer count 0): QEMU's
+# TCG never woke the halted CPU for it. The next interrupt from outside (a
+# SysRq key press) woke it, and the host reported "soft lockup - CPU#0
+# stuck for 111s" and went on. A polling idle loop takes a pending
+# interrupt at the next translation block instead of waiting to be woken.
+# Cost: QEMU uses a whole host CPU while the emulated host idles.
+LANE_APPEND="no_timer_check sysrq_always_enabled idle=poll"
 LANE_MEDIANS="boot-2cpu"
 img=build/image/lane-x86_64
 LANE_QEMU=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 -m 2048 -nodefaults
