@@ -144,7 +144,7 @@ lane() {
   done < <(timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 \
              -m 2048 -nodefaults -display none -monitor none -serial stdio -no-reboot \
              -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz" \
-             -append "console=ttyS0 quiet loglevel=3 panic=-1 qvmbench.reps=$R_BOOT" \
+             -append "console=ttyS0 quiet loglevel=3 panic=-1 idle=poll qvmbench.reps=$R_BOOT" \
              </dev/null 2>"$out/x86_64-lane-qemu.stderr"
            echo "QVMQEMU EXIT $?")
   if [[ $done != 1 ]]; then
@@ -165,7 +165,7 @@ timeline() {
   timeout -k 10 1800 qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 \
     -m 2048 -nodefaults -display none -monitor none -serial stdio -no-reboot \
     -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 qvmbench.timeline=1" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 idle=poll qvmbench.timeline=1" \
     </dev/null 2>"$out/x86_64-lane-qemu.stderr" | tr -d '\r' >"$log"
   for p in qvm qemu-pc; do
     sed -n "s/^QVMBENCH tl $p //p" "$log" >"$out/timeline-$p.log"
