@@ -155,22 +155,26 @@ lane() {
 }
 
 # QVM_BENCH_TIMELINE=1: the guest's own boot timeline under qvm and under
-# QEMU -M pc in the x86_64 lane (one boot each, initcall_debug), compared
-# by test/bench/timeline.py; nothing else runs.
+# QEMU -M pc, with its default CPU model and with -cpu host, in the x86_64
+# lane (one boot each, initcall_debug), compared by test/bench/timeline.py;
+# nothing else runs.
 timeline() {
   local img=$BUILD/image/bench-x86_64 log=$out/timeline-lane.log p
   ${MAKE:-make} --no-print-directory bench-image >"$out/x86_64-image.log" 2>&1 ||
     { progress "bench image build failed (see $out/x86_64-image.log)"; exit 1; }
-  progress "guest timeline in the x86_64 lane: one boot under qvm, one under qemu-pc"
+  progress "guest timeline in the x86_64 lane: one boot each under qvm, qemu-pc, qemu-pc -cpu host"
   timeout -k 10 1800 qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 \
     -m 2048 -nodefaults -display none -monitor none -serial stdio -no-reboot \
     -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1 idle=poll qvmbench.timeline=1" \
     </dev/null 2>"$out/x86_64-lane-qemu.stderr" | tr -d '\r' >"$log"
-  for p in qvm qemu-pc; do
+  for p in qvm qemu-pc qemu-pc-host; do
     sed -n "s/^QVMBENCH tl $p //p" "$log" >"$out/timeline-$p.log"
   done
+  echo "== qvm vs QEMU -M pc (its default CPU model)"
   python3 test/bench/timeline.py "$out/timeline-qvm.log" "$out/timeline-qemu-pc.log"
+  echo "== qvm vs QEMU -M pc -cpu host (the CPUID qvm passes on)"
+  python3 test/bench/timeline.py "$out/timeline-qvm.log" "$out/timeline-qemu-pc-host.log"
   exit 0
 }
 [[ ${QVM_BENCH_TIMELINE:-0} != 0 ]] && timeline
