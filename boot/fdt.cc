@@ -223,6 +223,14 @@ absl::StatusOr<std::vector<uint8_t>> ReadUserFdt(const std::string& path) {
   int rc = fdt_check_header(b.data());
   if (rc != 0)
     return f.bad(absl::StrCat("device tree: bad header: ", fdt_strerror(rc)));
+  // Versions before 17 (full-path node names, no struct size): libfdt's
+  // own checker dereferences NULL on some of them (found by the fdt
+  // fuzzer with versions 2, 3 and 15). dtc has written 17 since 2007.
+  if (fdt_version(b.data()) < 17)
+    return f.bad(absl::StrFormat(
+        "device tree: version %u; qvm reads version 17 (what dtc writes; "
+        "`dtc -I dtb -O dtb` converts an older blob)",
+        fdt_version(b.data())));
   rc = fdt_check_full(b.data(), total);
   if (rc != 0)
     return f.bad(absl::StrCat("device tree: malformed structure: ", fdt_strerror(rc)));

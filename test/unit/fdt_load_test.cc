@@ -190,6 +190,8 @@ TEST_CASE("fdt load: malformed blobs are errors naming the file and the fault",
   magic[0] ^= 0xff;
   auto version = good;
   SetBe32(version, 20, 1);  // version 1: older than libfdt reads
+  auto v16 = good;
+  SetBe32(v16, 20, 16);  // before 17: libfdt's checker is not safe on them
   auto structure = good;
   // The first structure token (FDT_BEGIN_NODE) made an unknown one.
   SetBe32(structure, fdt_off_dt_struct(good.data()), 0x77);
@@ -211,6 +213,7 @@ TEST_CASE("fdt load: malformed blobs are errors naming the file and the fault",
       {"totalsize shorter than the blocks", lies_down, "bad header"},
       {"bad magic", magic, "magic"},
       {"unsupported version", version, "bad header"},
+      {"version 16", v16, "version 16; qvm reads version 17"},
       {"unknown structure token", structure, "malformed structure"},
       {"property name outside the strings", strings, "malformed structure"},
       {"larger than 2 MiB", big, "limit"},
