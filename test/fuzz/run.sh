@@ -10,7 +10,9 @@
 # saved under build/fuzz/artifacts/ (reproduce: build/fuzz/bin/NAME-fuzz FILE).
 # Usage: run.sh [NAME ...]   (default: every built fuzzer)
 # Environment: FUZZ_SECONDS per fuzzer (default 30), FUZZ_RUNS (a count of
-# executions instead of a time bound).
+# executions instead of a time bound), FUZZ_SEED (libFuzzer's -seed: with
+# FUZZ_RUNS the same inputs every run; `make test` uses both, so that its
+# result does not depend on luck; `make fuzz` searches at random).
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 1
@@ -44,12 +46,14 @@ for n in "${names[@]}"; do
         -artifact_prefix="build/fuzz/artifacts/$n-" -print_final_stats=1)
   [[ -f test/fuzz/$n.dict ]] && args+=(-dict="test/fuzz/$n.dict")
   if [[ -n ${FUZZ_RUNS:-} ]]; then args+=(-runs="$FUZZ_RUNS"); else args+=(-max_total_time="$secs"); fi
+  [[ -n ${FUZZ_SEED:-} ]] && args+=(-seed="$FUZZ_SEED")
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "$exe" "${args[@]}" "$work" "$seeds" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
   if [[ $rc == 0 ]]; then
-    echo "RESULT PASS fuzz/$n ${execs:-?} execs in ${secs} s, $(ls "$work" | wc -l) corpus files"
+    if [[ -n ${FUZZ_RUNS:-} ]]; then span="${FUZZ_RUNS} runs${FUZZ_SEED:+, seed $FUZZ_SEED}"; else span="${secs} s"; fi
+    echo "RESULT PASS fuzz/$n ${execs:-?} execs in ${span}, $(ls "$work" | wc -l) corpus files"
   else
     what=$(grep -m1 -oE 'ERROR: [A-Za-z]+Sanitizer: [a-z-]+|runtime error: .*|ERROR: libFuzzer: [a-z-]+' "$log")
     art=$(grep -m1 -o 'build/fuzz/artifacts/[^ ]*' "$log")
