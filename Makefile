@@ -90,6 +90,9 @@ LIB := $(BUILD)/lib
 OBJ := $(BUILD)/obj
 VDEVDIR := $(LIB)/qvm
 CORE_LIB := $(LIB)/libqvmcore.a
+# Catch2's runner (test/catch_main.cc): one object linked into every Catch2
+# suite of the tree (flags in test/module.mk).
+CATCH_MAIN := $(OBJ)/test/catch_main.o
 
 .PHONY: all deps test test-native test-x86_64 test-aarch64 guest image run bench clean install
 all:

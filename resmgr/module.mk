@@ -10,7 +10,7 @@ $(RESMGR_LIB): $(patsubst %.cc,$(OBJ)/%.o,$(RESMGR_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/qvm-resmgr-tests: $(patsubst %.cc,$(OBJ)/%.o,$(RESMGR_TEST_SRCS)) $(RESMGR_LIB)
+$(BIN)/qvm-resmgr-tests: $(patsubst %.cc,$(OBJ)/%.o,$(RESMGR_TEST_SRCS)) $(CATCH_MAIN) $(RESMGR_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) -o $@ $(filter %.o,$^) $(RESMGR_LIB) -Wl,--start-group $(ABSL_LIBS) -Wl,--end-group -lpthread
 

@@ -18,7 +18,7 @@ $(MKIMAGE): $(MKIMAGE_LIB_OBJS) $(OBJ)/tools/mkimage/main.o
 	@mkdir -p $(dir $@)
 	$(CXX) -o $@ $^
 
-$(BIN)/qvm-mkimage-tests: $(MKIMAGE_LIB_OBJS) $(MKIMAGE_TEST_OBJS)
+$(BIN)/qvm-mkimage-tests: $(MKIMAGE_LIB_OBJS) $(MKIMAGE_TEST_OBJS) $(CATCH_MAIN)
 	@mkdir -p $(dir $@)
 	$(CXX) -o $@ $^
 
