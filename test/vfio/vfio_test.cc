@@ -45,11 +45,12 @@ struct Sysfs {
       std::filesystem::create_symlink(dir / d, dir / (g + "/devices/" + bdf));
     }
   }
+  int err = -1;  // of the last find()
   std::string find(const std::string& spec, HostDevice* out) {
     HostSpec s;
     std::string why = vfiopci::ParseHostSpec(spec, &s);
     REQUIRE(why.empty());
-    return vfiopci::FindHostDevice(dir.path(), s, out);
+    return vfiopci::FindHostDevice(dir.path(), s, out, &err);
   }
 };
 
@@ -147,18 +148,23 @@ TEST_CASE("vfio: the host device is found in sysfs and checked", "[vfio]") {
   CHECK(fs.find("1234/11e8/1", &d) == "");
   CHECK((d.bdf == "0000:00:04.0" && d.group == 6));
   CHECK(fs.find("0:3.0=1234/11e8", &d) == "");
+  CHECK(fs.err == 0);
   // Refusals, each saying why.
   CHECK_THAT(fs.find("0:9.0", &d), Catch::Contains("no host PCI device 0000:00:09.0"));
   CHECK_THAT(fs.find("dead/beef", &d), Catch::Contains("no host PCI device dead:beef"));
   CHECK_THAT(fs.find("1234/11e8/3", &d),
              Catch::Contains("the host has 3 device(s) 1234:11e8; index 3 names none"));
+  CHECK(fs.err == ENODEV);
   CHECK_THAT(fs.find("0:2.0", &d), Catch::Contains("0000:00:02.0 is bound to e1000e, not vfio-pci"));
+  CHECK(fs.err == EBUSY);
   CHECK_THAT(fs.find("0:4.1", &d), Catch::Contains("is bound to no driver, not vfio-pci"));
   CHECK_THAT(fs.find("0:3.0=8086/1533", &d), Catch::Contains("is 1234:11e8, not 8086:1533"));
   CHECK_THAT(fs.find("0:5.0", &d),
              Catch::Contains("IOMMU group 7 of 0000:00:05.0 is not viable: 0000:00:05.1 in the "
                              "same group is bound to ahci"));
+  CHECK(fs.err == EBUSY);
   CHECK_THAT(fs.find("0:6.0", &d), Catch::Contains("has no IOMMU group"));
+  CHECK(fs.err == ENOTSUP);
 }
 
 TEST_CASE("vfio: opening refuses what VFIO refuses, with the reason", "[vfio]") {

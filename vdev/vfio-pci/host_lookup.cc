@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -134,7 +136,11 @@ std::string ParseHostSpec(const std::string& text, HostSpec* out) {
   return "";
 }
 
-std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostDevice* out) {
+std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostDevice* out,
+                           int* err) {
+  int dummy;
+  if (!err) err = &dummy;
+  *err = ENODEV;
   std::string devices = sysfs + "/bus/pci/devices";
   HostDevice d;
   if (spec.by_id) {
@@ -172,6 +178,7 @@ std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostD
              spec.vid, spec.did);
     return b;
   }
+  *err = EBUSY;
   std::string drv = LinkName(dir + "/driver");
   if (drv != "vfio-pci")
     return d.bdf + (drv.empty() ? std::string(" is bound to no driver")
@@ -180,9 +187,12 @@ std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostD
            "through /sys/bus/pci/drivers_probe)";
   std::string group = LinkName(dir + "/iommu_group");
   unsigned g;
-  if (group.empty() || !ParseNum(group, 0x7fffffff, &g))
+  if (group.empty() || !ParseNum(group, 0x7fffffff, &g)) {
+    *err = ENOTSUP;
     return d.bdf + " has no IOMMU group (no IOMMU enabled on the host: intel_iommu=on / "
                    "amd_iommu=on)";
+  }
+  *err = EBUSY;
   d.group = int(g);
   for (const auto& other : List(sysfs + "/kernel/iommu_groups/" + group + "/devices")) {
     std::string od = LinkName(devices + "/" + other + "/driver");
@@ -192,6 +202,7 @@ std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostD
              "to vfio-pci or unbind it)";
   }
   *out = d;
+  *err = 0;
   return "";
 }
 

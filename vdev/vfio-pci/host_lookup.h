@@ -32,7 +32,11 @@ struct HostDevice {
 // Finds the device under `sysfs` (bus/pci/devices, kernel/iommu_groups),
 // checks that it is bound to vfio-pci and that every device of its IOMMU
 // group is bound to vfio-pci or to no driver (VFIO's viability rule).
-// Returns why not (empty on success).
-std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostDevice* out);
+// Returns why not (empty on success) and, when `err` is given, the errno
+// the plug-in reports: ENODEV (no such device, other ids), EBUSY (bound to
+// another driver or to none, or a group member is), ENOTSUP (no IOMMU
+// group).
+std::string FindHostDevice(const std::string& sysfs, const HostSpec& spec, HostDevice* out,
+                           int* err = nullptr);
 
 }  // namespace vfiopci

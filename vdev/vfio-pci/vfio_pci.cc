@@ -36,13 +36,13 @@ int OptionsEnd(qvm_vdev_t* dev, State* s) {
     return Fail(dev, EINVAL, "needs `host BUS:DEV.FN` or `host VID/DID[/INDEX]` (the host "
                              "function to pass through)");
   vfiopci::HostDevice hd;
-  std::string why = vfiopci::FindHostDevice("/sys", s->spec, &hd);
-  if (!why.empty()) return Fail(dev, ENODEV, why);
+  int err = 0;
+  std::string why = vfiopci::FindHostDevice("/sys", s->spec, &hd, &err);
+  if (!why.empty()) return Fail(dev, err, why);
   s->sys = vfiopci::NewLinuxSys();
   if (!s->sys) return -ENOMEM;
   s->fn = new (std::nothrow) vfiopci::PassFn(*s->sys);
   if (!s->fn) return -ENOMEM;
-  int err = 0;
   why = s->fn->open(hd, &err);
   if (!why.empty()) return Fail(dev, err ? err : EIO, why);
   qvm_pci_function f;
