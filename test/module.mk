@@ -37,6 +37,16 @@ $(BIN)/qvm-vdev-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VDEVTEST_SRCS)) $(FAKEHOST_O
 # The virtio tests' recipe links all its prerequisites.
 $(BIN)/qvm-virtio-tests: $(FAKEHOST_OBJS) $(CATCH_MAIN)
 
+#   build/bin/qvm-vfio-tests   Catch2: test/vfio/*.cc, the vfio-pci plug-in's
+#                              objects (not its factory glue) on a fake VFIO
+#                              device and the fake host
+VFIO_TEST_SRCS := $(wildcard test/vfio/*.cc)
+VFIO_PLUGIN_OBJS := $(patsubst vdev/%.cc,$(OBJ)/vdev/%.pic.o,$(filter-out %/vfio_pci.cc,$(wildcard vdev/vfio-pci/*.cc)))
+$(BIN)/qvm-vfio-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VFIO_TEST_SRCS)) $(VFIO_PLUGIN_OBJS) $(FAKEHOST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $^ -lpthread
+tests: $(BIN)/qvm-vfio-tests
+
 # The micro-guests are x86 guests (arm64 ones: not yet).
 ifneq ($(ARCH),aarch64)
 -include test/microguests/module.mk

@@ -899,13 +899,28 @@ class Parser {
       s.remove_prefix(4);
       size_t slash = s.find('/');
       if (slash != std::string_view::npos) {
+        std::string_view did_s = s.substr(slash + 1);
+        size_t slash2 = did_s.find('/');
+        if (slash2 != std::string_view::npos) {
+          // QNX's `pass loc pci:VID/DID/INDEX`: which of several such devices.
+          if (!allow_host)
+            return ConfigError(v.where, Q(kw.text) + ": `/INDEX` is only " +
+                                            "allowed in `pass`: " + Q(v.text));
+          auto idx = ParseNumber(std::string(did_s.substr(slash2 + 1)));
+          if (!idx || *idx > 255) return bad("PCI device index");
+          l.pci_index = static_cast<uint8_t>(*idx);
+          did_s = did_s.substr(0, slash2);
+        }
         auto vid = ParseHex(s.substr(0, slash));
-        auto did = ParseHex(s.substr(slash + 1));
+        auto did = ParseHex(did_s);
         if (!vid || !did || *vid > 0xffff || *did > 0xffff)
           return bad("PCI id");
         l.pci_by_id = true;
         l.vid = static_cast<uint16_t>(*vid);
         l.did = static_cast<uint16_t>(*did);
+        if (host)
+          return ConfigError(v.where, Q(kw.text) + ": `=pci:VID/DID` follows a " +
+                                          "host address (pci:BUS:DEV.FN): " + Q(v.text));
       } else {
         size_t colon = s.find(':');
         if (colon == std::string_view::npos) return bad("PCI address");
@@ -926,9 +941,21 @@ class Parser {
         l.dev = static_cast<uint8_t>(*d);
         l.fn = static_cast<uint8_t>(*f);
       }
-      if (host)
-        return ConfigError(v.where, Q(kw.text) + ": a PCI location takes " +
-                                        "no `=HOST`: " + Q(v.text));
+      if (host) {
+        // `pass loc pci:BUS:DEV.FN=pci:VID/DID`: the host function must
+        // have these ids.
+        std::string_view h = *host;
+        size_t hs = h.find('/');
+        if (!h.starts_with("pci:") || hs == std::string_view::npos)
+          return ConfigError(v.where, Q(kw.text) + ": a PCI location's `=` " +
+                                          "takes `pci:VID/DID`: " + Q(v.text));
+        auto vid = ParseHex(h.substr(4, hs - 4));
+        auto did = ParseHex(h.substr(hs + 1));
+        if (!vid || !did || *vid > 0xffff || *did > 0xffff) return bad("PCI id");
+        l.pci_check_id = true;
+        l.vid = static_cast<uint16_t>(*vid);
+        l.did = static_cast<uint16_t>(*did);
+      }
       return l;
     }
     // QNX's `pass loc mem:ADDR,SIZE[,PERMS]`, `reserve loc io:PORT,SIZE`:

@@ -34,8 +34,13 @@ struct LocSpec {
   bool pci_by_id = false;
   uint8_t bus = 0, dev = 0, fn = 0;
   uint16_t vid = 0, did = 0;
+  // `pass loc pci:VID/DID/INDEX`: the INDEX-th such host device (from 0);
+  // `pass loc pci:BUS:DEV.FN=pci:VID/DID`: the ids that host function must
+  // have (pci_check_id). Only `pass` takes either.
+  uint8_t pci_index = 0;
+  bool pci_check_id = false;
   // `pass loc GUEST=HOST`: the host side, same space as the guest side.
-  // Mem: any 64-bit address; Io: 0..0xffff. PCI locations take no host.
+  // Mem: any 64-bit address; Io: 0..0xffff. PCI: `=pci:VID/DID` above.
   std::optional<uint64_t> host;
   // `pass loc mem:...=file:PATH` (a host file, PATH resolved like a load
   // path) or `=shm:NAME` (a POSIX shared-memory object, shm_open(3)):

@@ -38,6 +38,27 @@ std::string Owner(const Bus::Region& r, const BusDevice* self) {
 
 }  // namespace
 
+std::vector<VdevSpec> PciPassSpecs(const Config& cfg) {
+  std::vector<VdevSpec> out;
+  for (const auto& p : cfg.passes)
+    for (const auto& l : p.locs) {
+      if (l.space != Space::Pci) continue;
+      VdevSpec s;
+      s.type = kPciPassPlugin;
+      s.where = s.type_where = l.where;
+      VdevOption o;
+      o.name = "host";
+      o.value = l.pci_by_id
+                    ? absl::StrFormat("%04x/%04x/%u", l.vid, l.did, l.pci_index)
+                    : absl::StrFormat("%u:%u.%u", l.bus, l.dev, l.fn);
+      if (l.pci_check_id) absl::StrAppendFormat(&o.value, "=%04x/%04x", l.vid, l.did);
+      o.where = o.value_where = l.where;
+      s.options.push_back(std::move(o));
+      out.push_back(std::move(s));
+    }
+  return out;
+}
+
 Passthrough::~Passthrough() {
   for (auto& m : mems_)
     if (m.host) munmap(m.host, m.size);
@@ -162,8 +183,7 @@ absl::Status Passthrough::build(const Config& cfg, const GuestMemory& mem, Bus& 
                          "`pass intr`: host interrupts are not supported yet (no user-space "
                          "path to a host interrupt is wired: VFIO or UIO)");
     for (const auto& l : p.locs) {
-      if (l.space == Space::Pci)
-        return ConfigError(l.where, "`pass loc pci`: PCI passthrough (VFIO) is not supported yet");
+      if (l.space == Space::Pci) continue;  // a vfio-pci instance (PciPassSpecs)
       if (l.space == Space::Mem) {
         Mem m;
         absl::Status st = check_mem(l, mem, mmio, &m);

@@ -1,6 +1,7 @@
 // `pass loc mem` and `pass loc io`: host memory laid over guest-physical
 // space as accelerator memory slots (no exits), and host I/O ports behind
 // the guest's ports (every access forwarded, string I/O included).
+// `pass loc pci` is handed to a plug-in (PciPassSpecs, below).
 //
 // Memory is backed by host physical memory (/dev/mem; `=HOST` or, as in
 // QNX, the guest address itself), a host file (`=file:PATH`) or a POSIX
@@ -23,6 +24,16 @@
 #include "vmm/guest_memory.h"
 
 namespace qvm {
+
+// `pass loc pci:...`: a host PCI function through Linux VFIO. The core
+// does not drive VFIO itself: each such pass becomes an instance of the
+// plug-in named here (vdev/vfio-pci), with the option `host` saying which
+// host function, so that the function sits on the guest's PCI bus like
+// every other one and reaches qvm only through the vdev ABI. The returned
+// specs carry the pass's position: the plug-in's refusals are reported at
+// the `pass loc` token.
+inline constexpr const char* kPciPassPlugin = "vfio-pci";
+std::vector<VdevSpec> PciPassSpecs(const Config& cfg);
 
 class Passthrough : public BusDevice {
  public:

@@ -179,6 +179,9 @@ struct qvm_vdev : public qvm::BusDevice {
   std::vector<int> intr_levels;
   qvm::RateLimiter log_limit{20, 5};
   bool configuring = false;
+  // The last error the device logged while configuring: the configuration
+  // error that refuses its options names it.
+  std::string config_error;
   // Reply buffer of the QVM_CTRL_DEVCTL in progress (qvm_devctl_reply).
   std::atomic<std::string*> devctl_out{nullptr};
   // How the device describes itself to the guest (vmm/vdev_describe.cc):

@@ -38,6 +38,9 @@ int qvm_vdev::control(unsigned ctrl, int arg, const char* value) {
 absl::Status qvm_vdev::configure() {
   if (!state) return absl::ResourceExhaustedError("out of memory");
   configuring = true;
+  config_error.clear();
+  // The device's own reason, when it logged one.
+  auto why = [this] { return config_error.empty() ? std::string() : ": " + config_error; };
   // A bare `loc ADDR` is in the device's default space: I/O for a device
   // that may live there (QNX's port devices), else memory.
   for (auto& l : spec.locs) {
@@ -71,8 +74,8 @@ absl::Status qvm_vdev::configure() {
     if (rc < 0)
       return qvm::ConfigError(
           o.value_where,
-          absl::StrFormat("vdev %s: bad value `%s` for option `%s`", spec.type,
-                          o.value, o.name));
+          absl::StrFormat("vdev %s: bad value `%s` for option `%s`%s", spec.type,
+                          o.value, o.name, why()));
   }
   if ((factory->flags & QVM_VDEVF_NEEDS_LOC) && spec.locs.empty())
     return qvm::ConfigError(spec.where, absl::StrFormat(
@@ -87,7 +90,7 @@ absl::Status qvm_vdev::configure() {
         "vdev %s: its region overlaps another device's", spec.type));
   if (rc < 0)
     return qvm::ConfigError(spec.where, absl::StrFormat(
-        "vdev %s: configuration refused (%s)", spec.type, strerror(-rc)));
+        "vdev %s: configuration refused (%s)%s", spec.type, strerror(-rc), why()));
   return absl::OkStatus();
 }
 
@@ -233,6 +236,14 @@ QVM_EXPORT void qvm_log(qvm_vdev_t* dev, int level,
   if (level < QVM_LOG_FATAL) level = QVM_LOG_FATAL;
   if (level > QVM_LOG_VERBOSE) level = QVM_LOG_VERBOSE;
   auto lvl = static_cast<qvm::LogLevel>(level);
+  if (dev->configuring && level <= QVM_LOG_ERROR) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    dev->config_error = why;
+  }
   if (!qvm::LogEnabled(lvl)) return;
   uint64_t suppressed = 0;
   if (!dev->log_limit.allow(&suppressed)) return;

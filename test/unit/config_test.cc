@@ -140,7 +140,14 @@ const BadCase kBad[] = {
     {"pass dryrun", "t.conf:1:1: `pass`: needs `loc` or `intr`"},
     {"pass foo 1", "t.conf:1:6: unknown `pass` option `foo`"},
     {"pass loc pci:0:1=2",
-     "t.conf:1:10: `loc`: a PCI location takes no `=HOST`: `pci:0:1=2`"},
+     "t.conf:1:10: `loc`: a PCI location's `=` takes `pci:VID/DID`: `pci:0:1=2`"},
+    {"pass loc pci:0:1=pci:1234/1ffff", "t.conf:1:10: `loc`: bad PCI id `pci:0:1=pci:1234/1ffff`"},
+    {"pass loc pci:1234/11e8=pci:1234/11e8",
+     "t.conf:1:10: `loc`: `=pci:VID/DID` follows a host address (pci:BUS:DEV.FN): "
+     "`pci:1234/11e8=pci:1234/11e8`"},
+    {"pass loc pci:1234/11e8/256", "t.conf:1:10: `loc`: bad PCI device index `pci:1234/11e8/256`"},
+    {"vdev x loc pci:1234/11e8/1",
+     "t.conf:1:12: `loc`: `/INDEX` is only allowed in `pass`: `pci:1234/11e8/1`"},
     {"pass loc io:0x60=0x10000",
      "t.conf:1:10: `loc`: bad host I/O port `io:0x60=0x10000`"},
     {"pass loc mem:0x1000=q",
@@ -692,6 +699,14 @@ TEST_CASE("config: location forms", "[config]") {
   CHECK((l[4].bus == 255 && l[4].dev == 31 && l[4].fn == 0));
   CHECK((l[5].pci_by_id && l[5].vid == 0x1af4 && l[5].did == 0x1041));
   CHECK(l[6].addr == UINT64_MAX);
+  // `pass`'s PCI forms: which of several devices, the ids a function must have.
+  Config p = MustParse("pass loc pci:1234/11e8/2 loc pci:0:3.0=pci:8086/1533 loc pci:1234/11e8");
+  const auto& q = p.passes[0].locs;
+  REQUIRE(q.size() == 3);
+  CHECK((q[0].pci_by_id && q[0].vid == 0x1234 && q[0].did == 0x11e8 && q[0].pci_index == 2));
+  CHECK((!q[1].pci_by_id && q[1].dev == 3 && q[1].pci_check_id && q[1].vid == 0x8086 &&
+         q[1].did == 0x1533));
+  CHECK((q[2].pci_index == 0 && !q[2].pci_check_id));
 }
 
 TEST_CASE("config: system first, default name", "[config]") {

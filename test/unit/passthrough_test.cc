@@ -140,7 +140,6 @@ TEST_CASE("pass: every refusal names the location's token", "[pass]") {
       {"pass loc io:0x70,0x10,rw", "`pass loc io`: ports take no attributes"},
       {"pass loc io:0xfff0,0x20", "0xfff0,32 runs past port 0xffff"},
       {"pass loc io:0x70,2=0xffff", "runs past port 0xffff"},
-      {"pass loc pci:0:1.0", "t.conf:1:10: `pass loc pci`: PCI passthrough (VFIO) is not supported yet"},
       {"pass intr ioapic:4=5", "t.conf:1:11: `pass intr`: host interrupts are not supported yet"},
   };
   for (const auto& c : cases) {
@@ -151,6 +150,28 @@ TEST_CASE("pass: every refusal names the location's token", "[pass]") {
     CHECK_THAT(Msg(st), Catch::Contains(c.want));
     CHECK_THAT(Msg(st), Catch::StartsWith("t.conf:1:"));
   }
+}
+
+TEST_CASE("pass: each `pass loc pci` becomes a vfio-pci function at its token", "[pass]") {
+  Config c = Parse("pass loc pci:0:3.0 loc mem:0x200000,4K=shm:x\n"
+                   "pass loc pci:1234/11e8/1 loc pci:2:31.7=pci:8086/1533");
+  std::vector<VdevSpec> v = PciPassSpecs(c);
+  REQUIRE(v.size() == 3);
+  const char* want[] = {"0:3.0", "1234/11e8/1", "2:31.7=8086/1533"};
+  const char* where[] = {"t.conf:1:10", "t.conf:2:10", "t.conf:2:30"};
+  for (size_t i = 0; i < 3; i++) {
+    CHECK(v[i].type == kPciPassPlugin);
+    REQUIRE(v[i].options.size() == 1);
+    CHECK(v[i].options[0].name == "host");
+    CHECK(v[i].options[0].value == want[i]);
+    CHECK(v[i].where.str() == where[i]);
+    CHECK(v[i].options[0].value_where.str() == where[i]);
+  }
+  // The memory pass beside it is built as before; the PCI ones are not the
+  // Passthrough's.
+  Fixture f;
+  REQUIRE(f.build("pass loc pci:0:3.0 loc mem:0x200000,4K=shm:qvm-pass-pci-test", false).ok());
+  CHECK(f.pass.mems().size() == 1);
 }
 
 TEST_CASE("pass: overlaps with a vdev, another pass and ports", "[pass]") {

@@ -171,6 +171,34 @@ TEST_CASE("qvm_ioeventfd on a PCI BAR follows the BAR") {
   CHECK(h.live.empty());
 }
 
+TEST_CASE("a PCI BAR never decodes outside the PCI host's window (over RAM)") {
+  // What keeps a passed-through function's BAR (vdev/vfio-pci) off guest
+  // RAM however the guest programs it: the host's own check (pci-host maps
+  // only inside its window) and this one behind it.
+  Host h;
+  qvm_vdev host(&h, &kMemFactory, qvm::VdevSpec{}, "pci-host");
+  host.regions.push_back({QVM_SPACE_MEM, 0xc0000000, 0x20000000});
+  qvm_vdev fn(&h, &kPciFactory, qvm::VdevSpec{}, "vfio-pci");
+  fn.pci.fn = std::make_unique<qvm_vdev::PciFn>();
+  fn.pci.fn->decl.bar_size[0] = 0x1000;
+  h.devs = {&host, &fn};
+  REQUIRE(qvm_pci_bar_map(&host, &fn, 0, 0xc0000000, 0x1000) == 0);
+  CHECK(qvm_pci_bar_map(&host, &fn, 0, 0x100000, 0x1000) == -EINVAL);       // RAM
+  CHECK(qvm_pci_bar_map(&host, &fn, 0, 0xdffff000, 0x2000) == -EINVAL);     // runs out
+  CHECK(qvm_pci_bar_map(&host, &fn, 0, 0xfffffffffffff000ull, 0x2000) == -EINVAL);  // wraps
+  REQUIRE(host.pci.bars.size() == 1);
+  CHECK(host.pci.bars[0].base == 0xc0000000);
+  // An access at the RAM address finds no BAR: it stays guest memory.
+  qvm::BusAccess acc{};
+  acc.addr = 0x100000;
+  acc.size = 4;
+  acc.region = 0;
+  uint8_t data[8] = {};
+  qvm::BusStatus st = qvm::BusStatus::Done;
+  CHECK_FALSE(host.pci_dispatch(acc, data, false, &st));
+  qvm::CloseNotifiers(&fn);
+}
+
 TEST_CASE("MSI irqfds: a GSI each, routes follow qvm_irqfd_msi_set") {
   Host h;
   qvm_vdev d(&h, &kPciFactory, qvm::VdevSpec{}, "blk");
