@@ -19,55 +19,12 @@
  */
         .include "common.inc"
         GUEST_NAME "blk-records"
+        .include "virtio-pci.inc"
 
         .set QSIZE, 8
         .set PM1_STS, 0x600
         .set PM1_CNT, 0x604
         .set WAIT_STEPS, 20000000
-
-/* pci_read(reg) for bus 0 dev `pci_dev` fn 0: %eax = the dword at reg */
-pci_read:
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 8(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movw $0xcfc, %dx
-        inl %dx, %eax
-        popl %edx
-        ret
-
-/* pci_write(reg, value) */
-pci_write:
-        pushl %eax
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 12(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movl 16(%esp), %eax
-        movw $0xcfc, %dx
-        outl %eax, %dx
-        popl %edx
-        popl %eax
-        ret
-
-/* bar_addr(bar index): %eax = its memory address (below 4 GiB) */
-bar_addr:
-        movl 4(%esp), %eax
-        shll $2, %eax
-        addl $0x10, %eax
-        pushl %eax
-        call pci_read
-        addl $4, %esp
-        andl $~0xf, %eax
-        ret
 
 /* submit(head): put descriptor chain `head` in the avail ring, notify
  * queue 0, wait (bounded) for the used ring to catch up. */
@@ -135,72 +92,12 @@ button:
         ret
 
 main:
-        movl $0, pci_dev
-1:      pushl $0
-        call pci_read
+        pushl $0x10421af4
+        call virtio_pci_find
         addl $4, %esp
-        cmpl $0x10421af4, %eax
-        je 2f
-        incl pci_dev
-        cmpl $32, pci_dev
-        jb 1b
+        testl %eax, %eax
+        jnz 6f
         FAIL_MSG 1, "no virtio-blk (1AF4:1042) on bus 0"
-2:      pushl $0x00000006                 /* memory space, bus master */
-        pushl $0x04
-        call pci_write
-        addl $8, %esp
-
-        /* the virtio capabilities (bounded: 48 hops) */
-        pushl $0x34
-        call pci_read
-        addl $4, %esp
-        andl $0xfc, %eax
-        movl $48, %esi
-3:      testl %eax, %eax
-        jz 6f
-        movl %eax, %ebx
-        pushl %ebx
-        call pci_read
-        addl $4, %esp
-        movl %eax, %edi                   /* id, next, len, cfg_type */
-        cmpb $0x09, %al
-        jne 5f
-        shrl $24, %edi
-        leal 4(%ebx), %eax
-        pushl %eax
-        call pci_read                     /* bar */
-        addl $4, %esp
-        andl $0xff, %eax
-        pushl %eax
-        call bar_addr
-        addl $4, %esp
-        movl %eax, %ecx
-        leal 8(%ebx), %eax
-        pushl %eax
-        call pci_read                     /* offset */
-        addl $4, %esp
-        addl %ecx, %eax
-        cmpl $1, %edi
-        jne 41f
-        movl %eax, common
-41:     cmpl $4, %edi
-        jne 42f
-        movl %eax, devcfg
-42:     cmpl $2, %edi
-        jne 5f
-        movl %eax, notify_base
-        leal 16(%ebx), %eax
-        pushl %eax
-        call pci_read                     /* notify_off_multiplier */
-        addl $4, %esp
-        movl %eax, notify_mult
-5:      pushl %ebx
-        call pci_read
-        addl $4, %esp
-        shrl $8, %eax
-        andl $0xfc, %eax
-        decl %esi
-        jnz 3b
 6:      cmpl $0, common
         jne 7f
         FAIL_MSG 2, "no common configuration capability"
@@ -346,11 +243,6 @@ main:
         jmp 20b
 
         .data
-pci_dev:     .long 0
-common:      .long 0
-devcfg:      .long 0
-notify_base: .long 0
-notify_mult: .long 0
 notify_addr: .long 0
 max_rec:     .long 0
 written:     .long 0

@@ -144,11 +144,10 @@ TEST_CASE("syscall filter: names in the report", "[seccomp]") {
   CHECK(SyscallDescription(4000) == "system call # (4000)");
 }
 
-// Runs `body` in a forked child under the vCPU filter; returns its wait
-// status and what it wrote to stderr. A child that cannot install the
-// filter exits 99 with the reason: a user-mode emulator (the arm64 unit
-// suites run under qemu-aarch64-static) has no seccomp.
-int InChild(void (*body)(), std::string* err) {
+// Runs `body` in a forked child (which then exits 0); returns its wait
+// status and what it wrote to stderr.
+template <typename F>
+int ForkCapture(F body, std::string* err) {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();
@@ -156,13 +155,6 @@ int InChild(void (*body)(), std::string* err) {
   if (pid == 0) {
     dup2(fds[1], 2);
     close(fds[0]);
-    absl::Status st = InstallSyscallFilter(FilterKind::Vcpu, "vcpu-test");
-    if (!st.ok()) {
-      std::string m(st.message());
-      ssize_t w = write(2, m.data(), m.size());
-      (void)w;
-      _exit(99);
-    }
     body();
     _exit(0);
   }
@@ -174,6 +166,24 @@ int InChild(void (*body)(), std::string* err) {
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
   return status;
+}
+
+// Runs `body` in a forked child under the vCPU filter. A child that cannot
+// install the filter exits 99 with the reason: a user-mode emulator (the
+// arm64 unit suites run under qemu-aarch64-static) has no seccomp.
+int InChild(void (*body)(), std::string* err) {
+  return ForkCapture(
+      [body] {
+        absl::Status st = InstallSyscallFilter(FilterKind::Vcpu, "vcpu-test");
+        if (!st.ok()) {
+          std::string m(st.message());
+          ssize_t w = write(2, m.data(), m.size());
+          (void)w;
+          _exit(99);
+        }
+        body();
+      },
+      err);
 }
 
 TEST_CASE("syscall filter: installed in a child", "[seccomp]") {
@@ -252,13 +262,7 @@ TEST_CASE("system log: no reconnect on a filtered thread", "[seccomp]") {
   REQUIRE(mkdtemp(dir) != nullptr);
   std::string path = std::string(dir) + "/log";
   std::string err;
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
+  int status = ForkCapture([&] {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
@@ -307,15 +311,7 @@ TEST_CASE("system log: no reconnect on a filtered thread", "[seccomp]") {
     if (!got(s2, "info: second line")) _exit(25);
     Log(LogLevel::Info, "third line");
     if (!got(s2, "info: third line")) _exit(26);
-    _exit(0);
-  }
-  close(fds[1]);
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, size_t(n));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
+  }, &err);
   unlink(path.c_str());
   rmdir(dir);
   INFO(err);
