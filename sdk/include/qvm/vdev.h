@@ -29,8 +29,9 @@
  * instance never run concurrently. Read/write callbacks run on the vCPU
  * thread that made the access; timer and fd callbacks run on qvm's event
  * thread (the main thread); control callbacks on the main thread. A device
- * that starts threads of its own (only after GUEST_CONFIGURED) takes the
- * same lock with qvm_dev_lock/qvm_dev_unlock before touching its state.
+ * that starts threads of its own (from RESOURCES on, with qvm_thread_create
+ * since ABI 1.8: under qvm's system-call filter) takes the same lock with
+ * qvm_dev_lock/qvm_dev_unlock before touching its state.
  * Lock order: a device may drive an interrupt (which takes the controller's
  * lock) while holding its own; a controller may cascade to another
  * controller; a controller never calls back into a device.
