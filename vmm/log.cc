@@ -93,6 +93,18 @@ bool SyslogSendOne(const std::string& m) {
   return false;
 }
 
+// "<PRI>Mmm dd hh:mm:ss qvm[PID]: " + text: what syslog(3) sends.
+std::string SyslogFormat(int prio, const char* text, size_t len) {
+  char head[96];
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  char ts[32];
+  strftime(ts, sizeof ts, "%b %e %T", &tm);
+  snprintf(head, sizeof head, "<%d>%s qvm[%d]: ", LOG_DAEMON | prio, ts, int(getpid()));
+  return std::string(head) + std::string(text, len);
+}
+
 // Sends the kept lines, then m (may be empty). On the owner thread it
 // connects (again) as needed; elsewhere a broken connection keeps the line.
 // Returns true when the main loop should be woken to reconnect.
@@ -112,20 +124,17 @@ bool SyslogSend(std::string m) {
     g_slog.dropped += g_slog.kept.size();
     g_slog.kept.clear();
   }
+  if (g_slog.kept.empty() && g_slog.dropped && g_slog.fd >= 0) {
+    uint64_t n = g_slog.dropped;
+    g_slog.dropped = 0;
+    char text[96];
+    int len = snprintf(text, sizeof text, "warning: %llu earlier line(s) not sent to the system log",
+                       static_cast<unsigned long long>(n));
+    if (!SyslogSendOne(SyslogFormat(LOG_WARNING, text, size_t(len)))) g_slog.dropped += n;
+  }
   return !owner && !g_slog.kept.empty();
 }
 
-// "<PRI>Mmm dd hh:mm:ss qvm[PID]: " + text: what syslog(3) sends.
-std::string SyslogFormat(int prio, const char* text, size_t len) {
-  char head[96];
-  time_t now = time(nullptr);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char ts[32];
-  strftime(ts, sizeof ts, "%b %e %T", &tm);
-  snprintf(head, sizeof head, "<%d>%s qvm[%d]: ", LOG_DAEMON | prio, ts, int(getpid()));
-  return std::string(head) + std::string(text, len);
-}
 
 const char* LevelName(LogLevel l) {
   switch (l) {
