@@ -677,6 +677,17 @@ int qvm_guest_dump(qvm_vdev_t *dev, int then) {
   return 0;
 }
 
+int qvm_thread_create(qvm_vdev_t *dev, pthread_t *thread, const char *name,
+                      void *(*fn)(void *), void *arg) {
+  if (!dev || !thread || !fn) return -EINVAL;
+  int rc = pthread_create(thread, nullptr, fn, arg);
+  if (rc != 0) return -rc;
+  static std::mutex names_mu;  // a vCPU-thread caller may race another
+  std::lock_guard<std::mutex> g(names_mu);
+  dev->threads.push_back(name ? name : "");
+  return 0;
+}
+
 void qvm_exit_code(qvm_vdev_t *dev, int code) {
   dev->exit_codes.push_back(code);
 }

@@ -118,6 +118,9 @@ struct qvm_vdev {
   std::vector<int> extint_log;
   std::vector<int> power;
   std::vector<int> dumps;  // qvm_guest_dump (ABI 1.7): each request's follow-up
+  // qvm_thread_create (ABI 1.8): the names of the threads started (plain
+  // threads here: no system-call filter in the unit tests)
+  std::vector<std::string> threads;
   std::vector<int> exit_codes;
   std::vector<int> exit_statuses;  // qvm_exit_status (ABI 1.2)
   std::vector<std::string> logs;
