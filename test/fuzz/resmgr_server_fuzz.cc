@@ -37,17 +37,25 @@ namespace {
 constexpr size_t kMaxPackets = 64;
 constexpr size_t kMaxInput = 128 * 1024;  // also libFuzzer's -max_len
 
+struct Server;
+Server* g_server;  // for the exit handler: the socket and its directory go
+
 struct Server {
   std::unique_ptr<rm::Dispatch> d;
   rm::Attachment* att = nullptr;
-  std::string path;
+  std::string dir, path;
   std::vector<rm::Deferred> deferred;
   unsigned answers = 0;
 
   Server() {
     char tmpl[] = "/tmp/qvm-fuzz-resmgr.XXXXXX";
     if (!mkdtemp(tmpl)) __builtin_trap();
-    path = std::string(tmpl) + "/node";
+    dir = tmpl;
+    path = dir + "/node";
+    atexit([] {
+      unlink(g_server->path.c_str());
+      rmdir(g_server->dir.c_str());
+    });
     auto dd = rm::Dispatch::Create();
     if (!dd.ok()) __builtin_trap();
     d = std::move(*dd);
@@ -143,7 +151,7 @@ bool Drain(int fd, size_t* replies) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > kMaxInput) return 0;
-  static Server* s = new Server;  // lives for the process
+  static Server* s = g_server = new Server;  // lives for the process
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) __builtin_trap();
   sockaddr_un a{};

@@ -41,12 +41,20 @@ const qvm_factory* NetFactory() {
   return nullptr;
 }
 
-// The link's rendezvous path: one scratch directory for the process.
+// The link's rendezvous path: one scratch directory for the process,
+// removed when it exits (the socket, its lock file, the directory).
+std::string* g_dir;
+void RemoveDir() {
+  for (const char* f : {"/link", "/link.lock"}) unlink((*g_dir + f).c_str());
+  rmdir(g_dir->c_str());
+}
 const std::string& LinkPath() {
   static const std::string* path = [] {
     char tmpl[] = "/tmp/qvm-fuzz-net.XXXXXX";
     if (!mkdtemp(tmpl)) __builtin_trap();
-    return new std::string(std::string(tmpl) + "/link");
+    g_dir = new std::string(tmpl);
+    atexit(RemoveDir);
+    return new std::string(*g_dir + "/link");
   }();
   return *path;
 }

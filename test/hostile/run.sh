@@ -80,14 +80,18 @@ watch() {
   local conf=$root/$BUILD/microguests/$guest.qvmconf sys="mg-$guest"
   timeout -s KILL "$secs" "$QVM" "@$conf" </dev/null >"$work/out" 2>"$work/err" &
   qpid=$!
-  local i
+  local i r
   for ((i = 0; i < 1200; i++)); do  # the guest reached START (bounded wait)
     seen "$start" && break
     kill -0 $qpid 2>/dev/null || break
     sleep 0.1
   done
-  local rss0 rss1="" polls=0 bad=0 slowest=0 t0 ms
-  rss0=$(rss $qpid)
+  # RSS of qvm itself, timeout's child (the last sample before END; a
+  # guest that ends before a second sample leaves the first)
+  local vpid rss0 rss1 polls=0 bad=0 slowest=0 t0 ms samples=1
+  vpid=$(pgrep -P $qpid -x qvm | head -n1)
+  rss0=$(rss "${vpid:-none}")
+  rss1=$rss0
   while kill -0 $qpid 2>/dev/null; do
     t0=$(date +%s%N)
     if timeout 20 "$QVMCTL" status "$sys" >/dev/null 2>&1; then
@@ -98,7 +102,10 @@ watch() {
       bad=$((bad + 1))
     fi
     # the last sample before the guest's verdict
-    seen "$end" || rss1=$(rss $qpid)
+    if ! seen "$end" && [[ -n $vpid ]] && r=$(rss "$vpid") && [[ -n $r ]]; then
+      rss1=$r
+      samples=$((samples + 1))
+    fi
     sleep 1
   done
   wait $qpid
@@ -115,7 +122,7 @@ watch() {
     result FAIL "$tag-responsive" "$bad of $((polls + bad)) status requests unanswered within 20 s"
   fi
   if [[ -n $rss0 && -n $rss1 ]] && ((rss1 - rss0 <= 1024)); then
-    result PASS "$tag-rss" "RSS ${rss0} KiB at the start, ${rss1} KiB near the end"
+    result PASS "$tag-rss" "qvm's RSS ${rss0} KiB at the start, ${rss1} KiB near the end ($samples samples)"
   else
     result FAIL "$tag-rss" "RSS ${rss0:-?} KiB at the start, ${rss1:-?} KiB near the end (more than 1 MiB growth, or not sampled)"
   fi
