@@ -28,22 +28,9 @@ msix_handler:
 main:
         SET_GATE VEC, msix_handler
         call lapic_enable
-        pushl $0x10441af4
-        call virtio_pci_find
+        pushl $0x10441af4                 /* virtio-entropy; checks 1-4 */
+        call vp_find
         addl $4, %esp
-        testl %eax, %eax
-        jnz 6f
-        FAIL_MSG 1, "no virtio-entropy (1AF4:1044) on bus 0"
-6:      cmpl $0, common
-        jne 7f
-        FAIL_MSG 2, "no common configuration capability"
-7:      cmpl $0, msix_cap
-        jne 8f
-        FAIL_MSG 3, "no MSI-X capability"
-8:      cmpl $0, notify_base
-        jne 9f
-        FAIL_MSG 4, "no notification capability"
-9:
         /* MSI-X on; table entry 1 = LAPIC 0, vector VEC, unmasked */
         pushl msix_cap
         call pci_read
@@ -72,36 +59,24 @@ main:
         addl %eax, %ebx
         movl %ebx, msix_table
 
-        /* reset, ACKNOWLEDGE | DRIVER, features: VERSION_1 only */
+        /* reset, ACKNOWLEDGE | DRIVER, features: VERSION_1 only (check 5) */
+        pushl $0
+        call vp_features
+        addl $4, %esp
         movl common, %edi
-        movb $0, 0x14(%edi)
-        movb $3, 0x14(%edi)
-        movl $1, 0x08(%edi)               /* driver_feature_select: bits 32-63 */
-        movl $1, 0x0c(%edi)               /* VERSION_1 */
-        movl $0, 0x08(%edi)
-        movl $0, 0x0c(%edi)
-        movb $0x0b, 0x14(%edi)            /* FEATURES_OK */
-        movzbl 0x14(%edi), %eax
-        EXPECT %eax, $0x0b, 5
 
         /* queue 0: size, rings, ENABLE — then the vectors (NetBSD's order) */
-        movw $0, 0x16(%edi)
-        movzwl 0x18(%edi), %eax
-        cmpl $QSIZE, %eax
-        jae 10f
-        FAIL_MSG 6, "queue 0 smaller than 8"
-10:     movw $QSIZE, 0x18(%edi)
-        movl $desc, 0x20(%edi)
-        movl $0, 0x24(%edi)
-        movl $avail, 0x28(%edi)
-        movl $0, 0x2c(%edi)
-        movl $used, 0x30(%edi)
-        movl $0, 0x34(%edi)
-        movw $1, 0x1c(%edi)               /* queue_enable */
+        pushl $0
+        pushl $used
+        pushl $avail
+        pushl $desc
+        pushl $QSIZE
+        pushl $0
+        call vp_queue                     /* check 6: smaller than 8 */
+        addl $24, %esp
+        movl %eax, notify_off
         movzwl 0x1c(%edi), %eax
         EXPECT %eax, $1, 14               /* the queue is enabled now */
-        movzwl 0x1e(%edi), %eax
-        movl %eax, notify_off
 
         movw $0, 0x10(%edi)               /* config vector 0 */
         movzwl 0x10(%edi), %eax
