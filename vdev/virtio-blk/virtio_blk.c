@@ -98,6 +98,7 @@ struct blk {
     int ro;
     int fd;
     int can_punch;
+    int legacy;             /* QNX's `legacy`: the virtio 0.9.5 PCI transport */
     unsigned nq;            /* `threads N`: request queues */
     int notify_exit;        /* `notify exit`: no ioeventfd/irqfd, no workers */
     int notify_auto;        /* `notify auto` (default): decided at start */
@@ -514,7 +515,10 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
                     "image is read and written through the page cache)", value);
             return -EINVAL;
         }
-        if (arg == 5) return vio_option_legacy(dev);
+        if (arg == 5) {
+            b->legacy = 1;
+            return vio_option_legacy(dev);
+        }
         if (arg == 4) {
             qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented; the image is opened "
                     "when qvm starts and must exist then");
@@ -541,6 +545,7 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
                      (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC);
         if (b->nq > 1) f |= 1ull << BLK_F_MQ;
         vio_init(&b->v, dev, &blk_ops, 2, f, b->nq, QSIZE, b->cfg, sizeof b->cfg);
+        if (b->legacy) vio_legacy(&b->v);
         return vio_declare(&b->v, 0x01, 0x00, 0x00);
     }
     case QVM_CTRL_RESOURCES: {
