@@ -38,38 +38,7 @@
         .set L_CFGVEC, 0x14
         .set L_QVEC, 0x16
 
-/* pci_read(reg) for bus 0 dev `pci_dev` fn 0: %eax = the dword at reg */
-pci_read:
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 8(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movw $0xcfc, %dx
-        inl %dx, %eax
-        popl %edx
-        ret
-
-/* pci_write(reg, value) */
-pci_write:
-        pushl %eax
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 12(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movl 16(%esp), %eax
-        movw $0xcfc, %dx
-        outl %eax, %dx
-        popl %edx
-        popl %eax
-        ret
+        .include "pci.inc"
 
 /* %dx = the I/O port of legacy register \reg */
         .macro LPORT reg
@@ -302,35 +271,7 @@ main:
         LPORT L_STATUS
         movb $0, %al
         outb %al, %dx                     /* reset */
-        pushl msix_cap
-        call pci_read
-        addl $4, %esp
-        movl %eax, %ebx
-        shrl $16, %ebx
-        andl $0x7ff, %ebx
-        incl %ebx
-        movl %ebx, msix_size
-        orl $0x80000000, %eax
-        pushl %eax
-        pushl msix_cap
-        call pci_write
-        addl $8, %esp
-        movl msix_cap, %eax
-        addl $4, %eax
-        pushl %eax
-        call pci_read                     /* table offset / BIR */
-        addl $4, %esp
-        movl %eax, %ebx
-        andl $~7, %ebx
-        andl $7, %eax
-        shll $2, %eax
-        addl $0x10, %eax
-        pushl %eax
-        call pci_read                     /* that memory BAR */
-        addl $4, %esp
-        andl $~0xf, %eax
-        addl %eax, %ebx
-        movl %ebx, msix_table
+        call msix_enable
 
         movl used, %ebx
         movl $0, (%ebx)                   /* forget the first request */

@@ -19,38 +19,7 @@
         .set QSIZE, 8
         .set NO_VECTOR, 0xffff
 
-/* pci_read(reg) for bus 0 dev `pci_dev` fn 0: %eax = the dword at reg */
-pci_read:
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 8(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movw $0xcfc, %dx
-        inl %dx, %eax
-        popl %edx
-        ret
-
-/* pci_write(reg, value) */
-pci_write:
-        pushl %eax
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 12(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movl 16(%esp), %eax
-        movw $0xcfc, %dx
-        outl %eax, %dx
-        popl %edx
-        popl %eax
-        ret
+        .include "pci.inc"
 
 /* bar_addr(bar index): %eax = its memory address (32-bit; the high half of
  * a 64-bit BAR must be 0: BARs sit below 4 GiB) */
@@ -151,32 +120,7 @@ main:
         FAIL_MSG 4, "no notification capability"
 9:
         /* MSI-X on; table entry 1 = LAPIC 0, vector VEC, unmasked */
-        pushl msix_cap
-        call pci_read
-        addl $4, %esp
-        movl %eax, %ebx
-        shrl $16, %ebx
-        andl $0x7ff, %ebx
-        incl %ebx
-        movl %ebx, msix_size              /* table entries */
-        orl $0x80000000, %eax             /* message control: enable */
-        pushl %eax
-        pushl msix_cap
-        call pci_write
-        addl $8, %esp
-        movl msix_cap, %eax
-        addl $4, %eax
-        pushl %eax
-        call pci_read                     /* table offset / BIR */
-        addl $4, %esp
-        movl %eax, %ebx
-        andl $~7, %ebx
-        andl $7, %eax
-        pushl %eax
-        call bar_addr
-        addl $4, %esp
-        addl %eax, %ebx
-        movl %ebx, msix_table
+        call msix_enable
 
         /* reset, ACKNOWLEDGE | DRIVER, features: VERSION_1 only */
         movl common, %edi

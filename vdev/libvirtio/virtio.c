@@ -218,6 +218,53 @@ void vio_legacy(struct vio *v)
     v->host_features &= 0xffffffffull;
 }
 
+/* The virtio PCI function both transports declare (vendor 1AF4, INTA, one
+ * MSI-X vector per queue plus the configuration's) with what differs: IDs,
+ * revision, BARs and capabilities. */
+struct pci_shape {
+    uint16_t device_id, subsystem_id;
+    uint8_t revision;
+    uint64_t bar0, bar1;
+    uint32_t bar0_flags;
+    uint8_t msix_bar;
+    uint32_t msix_table, msix_pba;
+    const uint8_t *caps;
+    size_t caps_len;
+};
+
+static int declare_pci(struct vio *v, const struct pci_shape *sh, uint8_t class_code,
+                       uint8_t subclass, uint8_t prog_if)
+{
+    struct qvm_pci_function f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    f.vendor_id = 0x1af4;
+    f.device_id = sh->device_id;
+    f.subsystem_vendor_id = 0x1af4;
+    f.subsystem_id = sh->subsystem_id;
+    f.revision = sh->revision;
+    f.class_code = class_code;
+    f.subclass = subclass;
+    f.prog_if = prog_if;
+    f.intx_pin = 1;
+    f.bar_size[0] = sh->bar0;
+    f.bar_flags[0] = sh->bar0_flags;
+    f.bar_size[1] = sh->bar1;
+    f.msix_bar = sh->msix_bar;
+    f.msix_vectors = (uint16_t)(v->nq + 1);
+    f.msix_table_offset = sh->msix_table;
+    f.msix_pba_offset = sh->msix_pba;
+    f.caps = sh->caps;
+    f.caps_len = sh->caps_len;
+    int addr = qvm_pci_declare(v->dev, &f);
+    if (addr < 0)
+        return addr;
+    v->pci_addr = (unsigned)addr;
+    if (qvm_intr_count(v->dev) == 0)
+        qvm_intr_default(v->dev, "pci-host", QVM_PCI_INTX_LINE(((unsigned)addr >> 3) & 31, 1));
+    return 0;
+}
+
 static int declare_legacy(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t prog_if)
 {
     uint16_t id = legacy_pci_id(v->device_id);
@@ -236,35 +283,15 @@ static int declare_legacy(struct vio *v, uint8_t class_code, uint8_t subclass, u
         return -EINVAL;
     }
     v->legacy_io_size = size;
-    struct qvm_pci_function f;
-    memset(&f, 0, sizeof f);
-    f.struct_size = sizeof f;
-    f.vendor_id = 0x1af4;
-    f.device_id = id;
-    f.subsystem_vendor_id = 0x1af4;
-    f.subsystem_id = (uint16_t)v->device_id;
-    f.revision = 0;
-    f.class_code = class_code;
-    f.subclass = subclass;
-    f.prog_if = prog_if;
-    f.intx_pin = 1;
-    f.bar_size[0] = size;
-    f.bar_flags[0] = QVM_PCI_BAR_IO;
-    f.bar_size[1] = VIO_LEG_BAR1_SIZE;
-    f.msix_bar = 1;
-    f.msix_vectors = (uint16_t)(v->nq + 1);
-    f.msix_table_offset = VIO_LEG_MSIX_TABLE;
-    f.msix_pba_offset = VIO_LEG_MSIX_PBA;
-    int addr = qvm_pci_declare(v->dev, &f);
-    if (addr < 0) {
-        if (addr == -EINVAL)
-            qvm_log(v->dev, QVM_LOG_ERROR, "legacy: this qvm takes no I/O BARs (vdev ABI 1.8)");
-        return addr;
-    }
-    v->pci_addr = (unsigned)addr;
-    if (qvm_intr_count(v->dev) == 0)
-        qvm_intr_default(v->dev, "pci-host", QVM_PCI_INTX_LINE(((unsigned)addr >> 3) & 31, 1));
-    return 0;
+    const struct pci_shape sh = {
+        .device_id = id, .subsystem_id = (uint16_t)v->device_id, .revision = 0,
+        .bar0 = size, .bar0_flags = QVM_PCI_BAR_IO, .bar1 = VIO_LEG_BAR1_SIZE,
+        .msix_bar = 1, .msix_table = VIO_LEG_MSIX_TABLE, .msix_pba = VIO_LEG_MSIX_PBA,
+    };
+    int rc = declare_pci(v, &sh, class_code, subclass, prog_if);
+    if (rc == -EINVAL)
+        qvm_log(v->dev, QVM_LOG_ERROR, "legacy: this qvm takes no I/O BARs (vdev ABI 1.8)");
+    return rc;
 }
 
 int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t prog_if)
@@ -302,32 +329,12 @@ int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t pro
     cap(caps + 32, 16, 4, VIO_PCI_DEVCFG, 0x1000);
     cap(caps + 48, 20, 2, VIO_PCI_NOTIFY, 0x1000);
     st(caps + 48 + 16, 4, 4);   /* notify_off_multiplier */
-    struct qvm_pci_function f;
-    memset(&f, 0, sizeof f);
-    f.struct_size = sizeof f;
-    f.vendor_id = 0x1af4;
-    f.device_id = (uint16_t)(0x1040 + v->device_id);
-    f.subsystem_vendor_id = 0x1af4;
-    f.subsystem_id = 0x40;
-    f.revision = 1;
-    f.class_code = class_code;
-    f.subclass = subclass;
-    f.prog_if = prog_if;
-    f.intx_pin = 1;
-    f.bar_size[0] = VIO_PCI_BAR_SIZE;
-    f.msix_bar = 0;
-    f.msix_vectors = (uint16_t)(v->nq + 1);
-    f.msix_table_offset = VIO_PCI_MSIX_TABLE;
-    f.msix_pba_offset = VIO_PCI_MSIX_PBA;
-    f.caps = caps;
-    f.caps_len = sizeof caps;
-    int addr = qvm_pci_declare(v->dev, &f);
-    if (addr < 0)
-        return addr;
-    v->pci_addr = (unsigned)addr;
-    if (qvm_intr_count(v->dev) == 0)
-        qvm_intr_default(v->dev, "pci-host", QVM_PCI_INTX_LINE(((unsigned)addr >> 3) & 31, 1));
-    return 0;
+    const struct pci_shape sh = {
+        .device_id = (uint16_t)(0x1040 + v->device_id), .subsystem_id = 0x40, .revision = 1,
+        .bar0 = VIO_PCI_BAR_SIZE, .msix_bar = 0, .msix_table = VIO_PCI_MSIX_TABLE,
+        .msix_pba = VIO_PCI_MSIX_PBA, .caps = caps, .caps_len = sizeof caps,
+    };
+    return declare_pci(v, &sh, class_code, subclass, prog_if);
 }
 
 int vio_gen_acpi(struct vio *v)
