@@ -223,6 +223,7 @@ struct qvm_vdev : public qvm::BusDevice {
     uint64_t base, size;
     qvm_vdev* fn;
     unsigned bar;
+    uint32_t space;  // QVM_SPACE_MEM, or QVM_SPACE_IO for a QVM_PCI_BAR_IO BAR
   };
   struct Pci {
     std::unique_ptr<PciFn> fn;

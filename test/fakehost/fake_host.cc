@@ -44,6 +44,17 @@ bool qvm_vdev::watched(int fd) const {
 }
 
 namespace fake {
+std::mutex &LogMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::vector<std::string> LogsOf(const qvm_vdev *dev) {
+  std::lock_guard<std::mutex> g(LogMutex());
+  return dev->logs;
+}
+}  // namespace fake
+
+namespace fake {
 
 Host &Host::get() {
   static Host h;
@@ -702,6 +713,7 @@ void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  std::lock_guard<std::mutex> g(fake::LogMutex());  // device threads log too
   if (dev->logs.size() < 10000) dev->logs.push_back(buf);
   if (getenv("QVM_VDEV_TEST_LOG"))
     fprintf(stderr, "[%s %d] %s\n", dev->name.c_str(), level, buf);

@@ -177,6 +177,11 @@ struct qvm_vdev {
 
 namespace fake {
 
+// qvm_log may be called from a device's own threads: it appends to
+// qvm_vdev::logs under this mutex; LogsOf copies them under it.
+std::mutex &LogMutex();
+std::vector<std::string> LogsOf(const qvm_vdev *dev);
+
 // The one host of the test process. reset() destroys every instance.
 class Host {
  public:

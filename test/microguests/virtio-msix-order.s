@@ -15,6 +15,7 @@
         GUEST_NAME "virtio-msix-order"
         .include "lapic.inc"
         .include "virtio-pci.inc"
+        .include "msix.inc"
 
         .set VEC, 0x45
         .set QSIZE, 8
@@ -32,32 +33,7 @@ main:
         call vp_find
         addl $4, %esp
         /* MSI-X on; table entry 1 = LAPIC 0, vector VEC, unmasked */
-        pushl msix_cap
-        call pci_read
-        addl $4, %esp
-        movl %eax, %ebx
-        shrl $16, %ebx
-        andl $0x7ff, %ebx
-        incl %ebx
-        movl %ebx, msix_size              /* table entries */
-        orl $0x80000000, %eax             /* message control: enable */
-        pushl %eax
-        pushl msix_cap
-        call pci_write
-        addl $8, %esp
-        movl msix_cap, %eax
-        addl $4, %eax
-        pushl %eax
-        call pci_read                     /* table offset / BIR */
-        addl $4, %esp
-        movl %eax, %ebx
-        andl $~7, %ebx
-        andl $7, %eax
-        pushl %eax
-        call bar_addr
-        addl $4, %esp
-        addl %eax, %ebx
-        movl %ebx, msix_table
+        call msix_enable
 
         /* reset, ACKNOWLEDGE | DRIVER, features: VERSION_1 only (check 5) */
         pushl $0

@@ -401,6 +401,11 @@ int qvm_irqchip_line(qvm_vdev_t *dev, unsigned intid, int level);
 #define QVM_PCI_BAR_MEM32    0u
 #define QVM_PCI_BAR_MEM64    (1u << 0)
 #define QVM_PCI_BAR_PREFETCH (1u << 1)
+/* ABI 1.8: an I/O-space BAR (alone: not with MEM64 or PREFETCH; 4-256
+ * bytes; never the MSI-X BAR). The PCI host places it in its I/O window;
+ * accesses reach the function with acc->space = QVM_SPACE_IO, acc->region
+ * = the BAR index. A qvm before 1.8 refuses the declaration (-EINVAL). */
+#define QVM_PCI_BAR_IO       (1u << 2)
 
 struct qvm_pci_function {
     size_t struct_size;            /* sizeof(struct qvm_pci_function) */
@@ -454,7 +459,8 @@ qvm_vdev_t *qvm_pci_enum(qvm_vdev_t *host, unsigned i,
                          struct qvm_pci_function *out, unsigned *addr);
 /* For the PCI host vdev: make BAR `bar` of `fn` decode guest-physical
  * [base, base+size), which must lie inside one of `host`'s own
- * QVM_SPACE_MEM regions, or stop it decoding (size 0). Accesses there are
+ * QVM_SPACE_MEM regions (an I/O BAR, ABI 1.8: ports inside one of its
+ * QVM_SPACE_IO regions), or stop it decoding (size 0). Accesses there are
  * dispatched to `fn` directly (the host's lock is not taken). Safe while
  * the guest runs. Returns 0 or -EINVAL. */
 int qvm_pci_bar_map(qvm_vdev_t *host, qvm_vdev_t *fn, unsigned bar,
@@ -633,6 +639,9 @@ struct qvm_acpi_pci {
     uint8_t bus_end;
     uint64_t mem_base, mem_size;
     uint32_t intx_gsi[32][4];
+    /* ABI 1.8: an I/O-port window for I/O BARs (io_size 0 = none). */
+    uint16_t io_base;
+    uint32_t io_size;
 };
 int qvm_acpi_pci_host(qvm_vdev_t *dev, const struct qvm_acpi_pci *host);
 
