@@ -553,19 +553,17 @@ static int dio_open(qvm_vdev_t *dev, struct blk *b)
     }
     struct statx sx;
     memset(&sx, 0, sizeof sx);
+    /* The alignment statx reports; where it says nothing (an older kernel,
+     * or zeros: qemu-user does not translate these fields) a page, which
+     * is always enough. The O_DIRECT open succeeded; should the file system
+     * still refuse a direct access, the device falls back to the page
+     * cache for good (dio_failed below). */
     if (statx(b->dfd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
-        (sx.stx_mask & STATX_DIOALIGN)) {
-        if (!sx.stx_dio_offset_align || !sx.stx_dio_mem_align) {
-            qvm_log(dev, QVM_LOG_ERROR, "dio %s: %s: its file system does not support direct "
-                    "I/O on this file (statx: no direct I/O alignment)", what, b->path);
-            close(b->dfd);
-            b->dfd = -1;
-            return -EINVAL;
-        }
+        (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align && sx.stx_dio_mem_align) {
         b->dio_off_align = sx.stx_dio_offset_align;
         b->dio_mem_align = sx.stx_dio_mem_align;
     } else {
-        b->dio_off_align = b->dio_mem_align = 4096;   /* not said: a page is always enough */
+        b->dio_off_align = b->dio_mem_align = 4096;
     }
     if (b->dio_off_align < 512 || (b->dio_off_align & (b->dio_off_align - 1)) ||
         b->dio_mem_align > 4096 || (b->dio_mem_align & (b->dio_mem_align - 1)))
