@@ -353,9 +353,18 @@ t_pass_edu() {
   # ns per read = ticks * 10^9 / 3579545 / 256
   [ $# = 2 ] && echo "QVMPASS mmio-read: passed BAR $(($1 * 1000000000 / 3579545 / 256)) ns, emulated vdev register (ioapic) $(($2 * 1000000000 / 3579545 / 256)) ns per read (256 reads each)"
   set -- $(sed -n 's/^pass-edu: figure intx \(0x[0-9a-f]*\) pm-ticks per 16 round trips, spurious \(0x[0-9a-f]*\)/\1 \2/p' $o)
-  [ $# = 2 ] && echo "QVMPASS intx: $(($1 * 1000000 / 3579545 / 16)) us from the raise write to the guest's handler (mean of 16), $(($2)) spurious (status 0) interrupts"
-  if [ "$RC" = 1 ] && grep -q '^PASS pass-edu' $o; then RESULT=PASS DETAIL=""; return; fi
-  RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 1 (PASS pass-edu): $(grep -E '^(FAIL|qvm: error)' $o | head -n1 | cut -c1-160)"
+  spurious=""
+  [ $# = 2 ] && spurious=$(($2)) &&
+    echo "QVMPASS intx: $(($1 * 1000000 / 3579545 / 16)) us from the raise write to the guest's handler (mean of 16), $spurious spurious (status 0) interrupts"
+  # edu asserts INTx only while its status is non-zero: an interrupt the
+  # guest finds with status 0 was raised by qvm after the acknowledgement
+  # (vdev/vfio-pci intx_eoi; once one per INTx)
+  if [ "$RC" = 1 ] && grep -q '^PASS pass-edu' $o; then
+    if [ "$spurious" = 0 ]; then RESULT=PASS DETAIL=""; return; fi
+    RESULT=FAIL DETAIL="${spurious:-no figure of} spurious INTx (status 0) in 19 interrupts, expected 0"
+  else
+    RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 1 (PASS pass-edu): $(grep -E '^(FAIL|qvm: error)' $o | head -n1 | cut -c1-160)"
+  fi
   show $o
 }
 
