@@ -45,38 +45,7 @@
         .set NIRQ, 16
         .set WAIT, 2000000              /* delay steps (SCR reads) per wait */
 
-/* pci_read(reg) for bus 0 dev `pci_dev` fn 0: %eax = the dword at reg */
-pci_read:
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 8(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movw $0xcfc, %dx
-        inl %dx, %eax
-        popl %edx
-        ret
-
-/* pci_write(reg, value) */
-pci_write:
-        pushl %eax
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 12(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movl 16(%esp), %eax
-        movw $0xcfc, %dx
-        outl %eax, %dx
-        popl %edx
-        popl %eax
-        ret
+        .include "pci.inc"
 
 /* INTx handler: time of entry, edu's interrupt status (OR-ed into
  * isr_seen; a status of 0 counts as spurious), acknowledged, EOI. */
@@ -120,6 +89,31 @@ dma:
         call wait_irq
         ret
 
+/* TIME_READS src: %eax = PM-timer ticks for NREADS reads of src */
+        .macro TIME_READS src
+        call pm_now
+        movl %eax, %esi
+        movl $NREADS, %ecx
+1:      movl \src, %eax
+        loop 1b
+        call pm_now
+        subl %esi, %eax
+        .endm
+
+/* DMA src, dst, cmd, n, msg: dma(); check n (with msg): its interrupt
+ * came; check n+1: with status 0x100 */
+        .macro DMA src, dst, cmd, n, msg
+        pushl \cmd
+        pushl \dst
+        pushl \src
+        call dma
+        addl $12, %esp
+        testl %eax, %eax
+        jnz 1f
+        FAIL_MSG \n, "\msg"
+1:      EXPECT isr_seen, $0x100, (\n + 1)
+        .endm
+
 main:
         SET_GATE VEC, edu_handler
         call lapic_enable
@@ -149,25 +143,13 @@ main:
         call pci_write
         addl $8, %esp
 
-        /* 2. capabilities: none of them MSI (bounded walk: 48 hops) */
-        pushl $0x34
-        call pci_read
+        /* 2. capabilities: no MSI */
+        pushl $0x05
+        call pci_find_cap
         addl $4, %esp
-        andl $0xfc, %eax
-        movl $48, %esi
-5:      testl %eax, %eax
+        testl %eax, %eax
         jz 7f
-        movl %eax, %ebx
-        pushl %ebx
-        call pci_read
-        addl $4, %esp
-        cmpb $0x05, %al
-        jne 6f
         FAIL_MSG 3, "an MSI capability is offered (qvm's PCI host emulates none)"
-6:      shrl $8, %eax
-        andl $0xfc, %eax
-        decl %esi
-        jnz 5b
 7:      PRINT "pass-edu: no MSI capability offered: INTx only\n"
 
         /* 3. ID and liveness */
@@ -228,24 +210,8 @@ main:
         roll $5, %eax
         incl %edi
         loop 13b
-        pushl $0
-        pushl $EDU_BUF
-        pushl $src
-        call dma                        /* RAM -> edu */
-        addl $12, %esp
-        testl %eax, %eax
-        jnz 14f
-        FAIL_MSG 11, "no INTx for the DMA to the device"
-14:     EXPECT isr_seen, $0x100, 12
-        pushl $2
-        pushl $dst
-        pushl $EDU_BUF
-        call dma                        /* edu -> RAM */
-        addl $12, %esp
-        testl %eax, %eax
-        jnz 15f
-        FAIL_MSG 13, "no INTx for the DMA to guest RAM"
-15:     EXPECT isr_seen, $0x100, 14
+        DMA $src, $EDU_BUF, $0, 11, "no INTx for the DMA to the device"
+        DMA $EDU_BUF, $dst, $2, 13, "no INTx for the DMA to guest RAM"
         movl bar, %ebx
         movl EDU_DMA_CMD(%ebx), %eax
         testl $1, %eax
@@ -261,22 +227,10 @@ main:
 
         /* 6. figures: passed-BAR reads, emulated-register reads, INTx */
         movl bar, %ebx
-        call pm_now
-        movl %eax, %esi
-        movl $NREADS, %ecx
-18:     movl EDU_ID(%ebx), %eax
-        loop 18b
-        call pm_now
-        subl %esi, %eax
+        TIME_READS EDU_ID(%ebx)
         movl %eax, %edi
         movl $1, IOAPIC_SEL             /* version register */
-        call pm_now
-        movl %eax, %esi
-        movl $NREADS, %ecx
-19:     movl IOAPIC_WIN, %eax
-        loop 19b
-        call pm_now
-        subl %esi, %eax
+        TIME_READS IOAPIC_WIN
         PRINT "pass-edu: figure mmio-read passed "
         PRINTHEX %edi
         PRINT " emulated "
@@ -309,7 +263,6 @@ main:
         ret
 
         .data
-pci_dev:    .long 0
 bar:        .long 0
 gsi:        .long 0
 irqs:       .long 0

@@ -19,38 +19,7 @@
         .set QSIZE, 8
         .set NO_VECTOR, 0xffff
 
-/* pci_read(reg) for bus 0 dev `pci_dev` fn 0: %eax = the dword at reg */
-pci_read:
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 8(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movw $0xcfc, %dx
-        inl %dx, %eax
-        popl %edx
-        ret
-
-/* pci_write(reg, value) */
-pci_write:
-        pushl %eax
-        pushl %edx
-        movl pci_dev, %eax
-        shll $11, %eax
-        orl 12(%esp), %eax
-        andl $~3, %eax
-        orl $0x80000000, %eax
-        movw $0xcf8, %dx
-        outl %eax, %dx
-        movl 16(%esp), %eax
-        movw $0xcfc, %dx
-        outl %eax, %dx
-        popl %edx
-        popl %eax
-        ret
+        .include "pci.inc"
 
 /* bar_addr(bar index): %eax = its memory address (32-bit; the high half of
  * a 64-bit BAR must be 0: BARs sit below 4 GiB) */
@@ -260,7 +229,6 @@ main:
         ret
 
         .data
-pci_dev:     .long 0
 msix_cap:    .long 0
 msix_size:   .long 0
 msix_table:  .long 0
