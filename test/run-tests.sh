@@ -157,6 +157,15 @@ if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
     record "RESULT FAIL x86_64/lane runner missing"
   fi
   phase x86_64-lane
+  # The passthrough lane (`run.sh pass`: q35 + intel-iommu + QEMU's edu
+  # bound to vfio-pci, one host boot); skipped when QVM_LANE_TESTS names
+  # tests of the x86_64 lane only (no pass-*).
+  case " ${QVM_LANE_TESTS:-pass-} " in
+    *" pass-"*)
+      bash test/lanes/x86_64/run.sh pass 2>&1 | tee "$logdir/x86_64-pass-lane.out" | grep '^RESULT ' >> "$results"
+      grep '^RESULT ' "$logdir/x86_64-pass-lane.out"
+      phase x86_64-pass-lane ;;
+  esac
 fi
 if [ -n "$prebuild" ]; then
   wait "$prebuild"

@@ -1,5 +1,7 @@
 #include "test/vfio/fake_vfio.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 
 namespace fakevfio {
@@ -163,6 +165,16 @@ int FakeVfio::ioctl(int fd, unsigned long request, unsigned long arg) {
             return -EINVAL;
         }
         irqs.push_back(r);
+        if (s->index == VFIO_PCI_INTX_IRQ_INDEX && (s->flags & VFIO_IRQ_SET_ACTION_UNMASK) &&
+            intx_asserted) {
+          const IrqSet* t = nullptr;
+          for (const auto& x : irqs)
+            if (x.index == VFIO_PCI_INTX_IRQ_INDEX && (x.flags & VFIO_IRQ_SET_ACTION_TRIGGER))
+              t = &x;
+          uint64_t one = 1;
+          if (t && t->fds.size() == 1 && ::write(t->fds[0], &one, sizeof one) != sizeof one)
+            return -EIO;
+        }
         return 0;
       }
       case VFIO_DEVICE_RESET:
@@ -206,6 +218,7 @@ ssize_t FakeVfio::pwrite(int fd, const void* buf, size_t len, off_t off) {
   }
   if (index < 6 && o <= bar[index].size() && len <= bar[index].size() - o) {
     memcpy(bar[index].data() + o, buf, len);
+    if (index == 0 && o == intx_ack_off) intx_asserted = false;
     return ssize_t(len);
   }
   return -EINVAL;

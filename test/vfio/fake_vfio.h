@@ -43,6 +43,12 @@ class FakeVfio : public vfiopci::Sys {
   bool type1v2 = true;
   bool can_reset = true;
   unsigned intx_count = 1, msix_count = 0;
+  // The device's INTx output, as the kernel sees it: an INTx unmask while
+  // it is asserted signals the trigger eventfd at once (the kernel's
+  // vfio_pci_intx_unmask does). A write to BAR0 at intx_ack_off
+  // deasserts it (edu's interrupt acknowledge register is 0x64).
+  bool intx_asserted = false;
+  uint64_t intx_ack_off = ~0ull;
   uint64_t bar_size[6] = {};
   uint8_t cfg[256] = {};
   std::vector<std::vector<uint8_t>> bar;  // contents, per BAR

@@ -382,6 +382,44 @@ TEST_CASE("vfio: INTx through an eventfd, unmasked when the guest comes back", "
   CHECK(!dev->watched(efd));
 }
 
+// An edu-like handler: it reads the interrupt status (the device still
+// asserts INTx), then acknowledges it with a write that deasserts it. The
+// line must stay up across the read (the unmask re-signals at once) and be
+// down after the acknowledgement, with no further rise: the lane saw one
+// spurious interrupt per INTx when the re-signal was left to the event
+// thread, which raised the line again after the acknowledgement.
+TEST_CASE("vfio: INTx acknowledged by the guest's write gives no spurious rise", "[vfio]") {
+  qvm_vdev* dev = Attach();
+  FakeVfio v;
+  Edu(v);
+  v.bar[0].assign(1 << 20, 0);
+  v.intx_ack_off = 0x64;
+  Opened o(v);
+  o.fn.prepare(dev);
+  const fakevfio::IrqSet* s = v.last_irq(VFIO_PCI_INTX_IRQ_INDEX);
+  REQUIRE(s);
+  REQUIRE(s->fds.size() == 1);
+  int efd = s->fds[0];
+  uint64_t one = 1;
+  v.intx_asserted = true;
+  REQUIRE(write(efd, &one, 8) == 8);
+  CHECK(fake::Host::get().poll_fds() == 1);
+  CHECK(dev->intr_level[0] == 1);
+  CHECK(dev->rises(0) == 1);
+  (void)Read(o.fn, dev, 0, 0x24, 4);  // status: the device still asserts
+  CHECK(dev->intr_level[0] == 1);
+  CHECK(o.fn.intx_pending());
+  CHECK(dev->rises(0) == 1);  // no drop and rise: the line simply stayed up
+  Write(o.fn, dev, 0, 0x64, 4, 1);  // acknowledge: the device deasserts
+  CHECK(dev->intr_level[0] == 0);
+  CHECK(!o.fn.intx_pending());
+  CHECK(fake::Host::get().poll_fds() == 0);  // nothing left to raise it again
+  CHECK(dev->rises(0) == 1);
+  CHECK(v.last_irq(VFIO_PCI_INTX_IRQ_INDEX)->flags ==
+        (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK));
+  o.fn.terminate(dev);
+}
+
 TEST_CASE("vfio: MSI-X table emulated, vectors wired to in-kernel irqfds", "[vfio]") {
   qvm_vdev* dev = Attach();
   auto& h = fake::Host::get();

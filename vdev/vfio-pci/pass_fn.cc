@@ -325,14 +325,26 @@ void PassFn::intx_event(qvm_vdev_t* dev) {
   if (!(st & QVM_PCI_STATE_INTX_DISABLE)) qvm_intr_set(dev, 0, 1);
 }
 
-// The guest touched the device after an INTx: the line drops and the host
-// line is unmasked; VFIO signals again when the device still asserts it.
+// The guest touched the device after an INTx (called once the access has
+// reached the device: an acknowledgement it wrote has taken effect): the
+// host line is unmasked, and the guest's line drops unless the device still
+// asserts it. VFIO's unmask signals the eventfd before it returns when the
+// device still asserts the line; that signal is taken here, so the line
+// stays up without a round trip through the event thread. (Taken later, it
+// raised the line again after the guest had acknowledged the interrupt,
+// and the guest took a second, spurious interrupt for every one: seen with
+// QEMU's edu device in the passthrough lane, one spurious per INTx.)
 void PassFn::intx_eoi(qvm_vdev_t* dev) {
   if (!intx_pending_ || (state_ & QVM_PCI_STATE_INTX_DISABLE)) return;
   intx_pending_ = false;
-  qvm_intr_set(dev, 0, 0);
   set_irqs(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1,
            nullptr);
+  uint64_t count;
+  if (intx_fd_ >= 0 && ::read(intx_fd_, &count, sizeof count) == ssize_t(sizeof count)) {
+    intx_pending_ = true;  // still asserted (and masked again by VFIO)
+    return;
+  }
+  qvm_intr_set(dev, 0, 0);
 }
 
 void PassFn::prepare(qvm_vdev_t* dev) {
@@ -459,7 +471,6 @@ bool PassFn::enter(qvm_vdev_t* dev, unsigned bar, uint64_t off, unsigned size) {
       (size != 1 && size != 2 && size != 4 && size != 8))
     return false;
   sync(dev);
-  intx_eoi(dev);
   return true;
 }
 
@@ -499,6 +510,7 @@ int PassFn::read(qvm_vdev_t* dev, unsigned bar, uint64_t off, unsigned size, voi
     }
   }
   memcpy(data, &v, size);
+  intx_eoi(dev);
   return QVM_DONE;
 }
 
@@ -515,13 +527,13 @@ int PassFn::write(qvm_vdev_t* dev, unsigned bar, uint64_t off, unsigned size, co
       x.word[3] &= 1;  // vector control: only the mask bit exists
       update_vector(dev, e);
     }
-    return QVM_DONE;
+  } else if (!in_pba(bar, off, size)) {  // the PBA is read-only
+    ssize_t n = sys_.pwrite(device_, &v, size, off_t(bars_[bar].offset + off));
+    if (n != ssize_t(size) && forward_errors_++ < kMaxForwardLogs)
+      qvm_log(dev, QVM_LOG_WARN, "%s: BAR%u+0x%llx: write failed (%s)", bdf_.c_str(), bar,
+              (unsigned long long)off, n < 0 ? strerror(int(-n)) : "short");
   }
-  if (in_pba(bar, off, size)) return QVM_DONE;  // read-only
-  ssize_t n = sys_.pwrite(device_, &v, size, off_t(bars_[bar].offset + off));
-  if (n != ssize_t(size) && forward_errors_++ < kMaxForwardLogs)
-    qvm_log(dev, QVM_LOG_WARN, "%s: BAR%u+0x%llx: write failed (%s)", bdf_.c_str(), bar,
-            (unsigned long long)off, n < 0 ? strerror(int(-n)) : "short");
+  intx_eoi(dev);
   return QVM_DONE;
 }
 

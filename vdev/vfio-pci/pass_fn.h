@@ -102,7 +102,8 @@ class PassFn {
   void intx_eoi(qvm_vdev_t* dev);
   void write_command(uint16_t cmd);
   // A BAR access's checks (BAR present, inside it, width), then the state
-  // the host published and the INTx acknowledgement.
+  // the host published (the INTx acknowledgement, intx_eoi, comes after
+  // the access).
   bool enter(qvm_vdev_t* dev, unsigned bar, uint64_t off, unsigned size);
   bool table_word(uint64_t off, unsigned size, unsigned* entry, unsigned* word) const;
   bool in_table(unsigned bar, uint64_t off, unsigned size) const;

@@ -4,6 +4,9 @@
 #   LANE_ARCH            x86_64 | aarch64 (RESULT lines say LANE_ARCH/<test>)
 #   LANE_SCRIPT          the in-host startup script; its TESTS="..." line is
 #                        the default plan
+#   LANE_TESTS           (optional) the lane's default tests instead of
+#                        LANE_SCRIPT's TESTS line (another lane on the
+#                        same image: x86_64/pass-run.sh)
 #   LANE_TIMEOUT         default of QVM_LANE_TIMEOUT (s)
 #   LANE_CONSOLE         the emulated host's console device (console=...)
 #   LANE_APPEND          extra host kernel arguments
@@ -237,7 +240,7 @@ handle() {
       echo "$line"
       read -r _ label ms <<<"$line"
       [[ " ${LANE_MEDIANS:-} " == *" $label "* ]] && figures[$label]+=" $ms" ;;
-    "QVMBLK "* | "QVMNET "*) echo "$line" ;;  # blk-perf / net-perf figures
+    "QVMBLK "* | "QVMNET "* | "QVMPASS "*) echo "$line" ;;  # blk-perf / net-perf / passthrough figures
     "QVMREPS "*) read -r _ label n m <<<"$line"; lane_log "$label passed $n of $m runs" ;;
     "  | "* | "  : "* | "  ! "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
   esac
@@ -274,7 +277,9 @@ lane_main() {
   reps=${QVM_LANE_REPS:-5}
   only=${QVM_LANE_TESTS:-}
   clk=$(getconf CLK_TCK)
-  plan=$(sed -n 's/^TESTS="\(.*\)"$/\1/p' "$LANE_SCRIPT")
+  # the lane script's default list, or the run script's own (LANE_TESTS: a
+  # second lane on the same image, such as x86_64/pass-run.sh)
+  plan=${LANE_TESTS:-$(sed -n 's/^TESTS="\(.*\)"$/\1/p' "$LANE_SCRIPT")}
   [[ -n $only ]] && plan=$only
   t_begin=$(date +%s%N)
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/qvm-lane.XXXXXX")

@@ -9,6 +9,7 @@
 # QVM_LANE_SILENCE (s, 4 x stall), QVM_LANE_BOOTS (3), QVM_LANE_REPS (boot
 # repetitions, 5), QVM_LANE_TESTS ("a b": a subset, or the lane self-tests
 # selftest-*), QVM_LANE_VERBOSE=1 (show every qvm run's output), MAKE.
+# Argument `pass`: the passthrough lane (below).
 LANE_ARCH=x86_64
 LANE_SCRIPT=test/lanes/x86_64/lane.sh
 LANE_TIMEOUT=2700
@@ -30,7 +31,22 @@ LANE_CONSOLE=ttyS0
 LANE_APPEND="no_timer_check sysrq_always_enabled idle=poll"
 LANE_MEDIANS="boot-2cpu"
 img=build/image/lane-x86_64
-LANE_QEMU=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm,+npt -smp 1 -m 2048 -nodefaults
+machine=(-M pc)
+# `run.sh pass`: the passthrough lane on the same image: a q35 host with an
+# emulated Intel IOMMU (interrupt remapping on: without it VFIO_SET_IOMMU
+# gives EPERM; Debian's cloud kernel has no AMD IOMMU driver) and QEMU's
+# edu device (1234:11e8), which lane.sh binds to vfio-pci and gives to qvm
+# with `pass loc pci` (its pass-* tests). One host boot, its own log
+# (build/test-logs/x86_64-pass-lane.log) and RESULT x86_64-pass/<test>.
+if [[ ${1:-} == pass ]]; then
+  LANE_ARCH=x86_64-pass
+  LANE_TESTS="host-kvm pass-host pass-edu pass-busy pass-unbound"
+  LANE_TIMEOUT=900
+  LANE_APPEND+=" intel_iommu=on iommu=pt"
+  LANE_MEDIANS=""
+  machine=(-M q35 -device intel-iommu,intremap=on -device edu)
+fi
+LANE_QEMU=(qemu-system-x86_64 -accel tcg "${machine[@]}" -cpu EPYC,+svm,+npt -smp 1 -m 2048 -nodefaults
            -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz")
 LANE_STATE=("info cpus" "info registers" "info lapic" "info irq" "info pic")
 # a stalled host: console loglevel 8, then its pending timers and clock
