@@ -12,7 +12,7 @@
 # XSETBV and 1 after two port exits. FreeBSD's #GP in restore_fpu_curthread
 # and Linux's "XSAVE consistency problem" seen in this lane are explained by it.
 MG_SKIP="smp-xsave the emulated host (QEMU TCG, nested SVM) does not intercept the guest's XSETBV: XCR0 is lost at the next exit"
-TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable blk-perf net net-perf peer virtio-mmio intx microguests"
+TESTS="host-kvm bad-config boot-1cpu boot-2cpu boot-pvh reboot shell-demo power-button virtio blk-durable blk-perf net net-perf peer virtio-mmio intx gdb-kernel microguests"
 . /etc/lane/host.sh
 BOOT_SECS=45
 
@@ -300,6 +300,50 @@ t_intx() {
   elif [ "$ncount" -lt 2 ]; then RESULT=FAIL DETAIL="only $ncount virtio IO-APIC lines counted interrupts"
   else RESULT=PASS DETAIL=""; return; fi
   show $o
+}
+
+# gdb-kernel: the guest (2 vCPUs, nokaslr) under qvm's gdb stub with
+# gdb-wait, driven by qvm-gdbcheck (test/lanes/lib/gdbcheck.c, the remote
+# protocol with checksums): hbreak at start_kernel, its registers and
+# stack, on to the shell prompt, Ctrl-C (the time to the stop reply is the
+# QVMGDB figure; bound 30 s), both vCPUs' registers, a software breakpoint
+# (int3) at kernel_power_off hit by a typed `poweroff`, then the guest
+# powers off (qvm exits 0). The addresses come from the kernel package's
+# System.map; Debian's is a placeholder (the real one is in the -dbg
+# package), so then from the same kernel's /proc/kallsyms in a first boot
+# (qvm.test=ksyms, nokaslr: the same addresses in every boot).
+t_gdb_kernel() {
+  map=/guest/System.map
+  if ! grep -q ' [Tt] start_kernel$' $map || ! grep -q ' [Tt] kernel_power_off$' $map; then
+    echo "  | gdb-kernel: $map names no start_kernel ('$(head -c 60 $map | tr -d '\n')'): addresses from the kernel's kallsyms"
+    guest ksyms /etc/qvm/ksyms.qvmconf 60 plain
+    sed -n 's/.*QVM-KSYM //p' /tmp/ksyms.out | tr -d '\r' >/tmp/ksyms.map
+    sed 's/^/  | map: /' /tmp/ksyms.map
+    map=/tmp/ksyms.map
+    if [ "$RC" != 0 ] || ! grep -q ' start_kernel$' $map; then
+      RESULT=FAIL DETAIL="the ksyms boot gave no start_kernel (qvm $(rc_text "$RC"))"; show /tmp/ksyms.out; return
+    fi
+  fi
+  rm -f /tmp/gdbk.sock /tmp/gdbk.rsp
+  qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in >/tmp/gdbk.rsp 2>&1 &
+  cpid=$!
+  guest gdbk /etc/qvm/gdb-kernel.qvmconf 300 plain
+  # the client sees the connection close with qvm; one that still waits
+  # (qvm never listened) is ended after a grace period
+  i=0
+  while kill -0 $cpid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  kill $cpid 2>/dev/null
+  wait $cpid; crc=$?
+  # the session's transcript goes into the lane log
+  sed 's/^/  gdb| /' /tmp/gdbk.rsp
+  us=$(sed -n 's/^FIGURE ctrl-c-stop-us //p' /tmp/gdbk.rsp)
+  [ -n "$us" ] && echo "QVMGDB ctrl-c-to-stop-reply $us us (2 vCPUs, Linux at its shell prompt)"
+  bad=$(grep '^CHECK .* FAIL' /tmp/gdbk.rsp | head -n 1 | cut -c7-200)
+  if [ "$crc" != 0 ]; then RESULT=FAIL DETAIL="gdb session: ${bad:-client exit $crc}"
+  elif [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 after the guest's poweroff"
+  elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
+  else RESULT=PASS DETAIL=""; return; fi
+  show /tmp/gdbk.out
 }
 
 lane_run
