@@ -325,17 +325,18 @@ t_gdb_kernel() {
     fi
   fi
   rm -f /tmp/gdbk.sock /tmp/gdbk.rsp
-  qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in >/tmp/gdbk.rsp 2>&1 &
+  # the session's transcript goes into the lane log as it happens
+  { qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in 2>&1; echo "GDBRC $?"; } |
+    tee /tmp/gdbk.rsp | sed 's/^/  gdb| /' &
   cpid=$!
   guest gdbk /etc/qvm/gdb-kernel.qvmconf 300 plain
   # the client sees the connection close with qvm; one that still waits
   # (qvm never listened) is ended after a grace period
   i=0
   while kill -0 $cpid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-  kill $cpid 2>/dev/null
-  wait $cpid; crc=$?
-  # the session's transcript goes into the lane log
-  sed 's/^/  gdb| /' /tmp/gdbk.rsp
+  kill $(pidof qvm-gdbcheck) 2>/dev/null
+  wait $cpid
+  crc=$(sed -n 's/^GDBRC //p' /tmp/gdbk.rsp)
   us=$(sed -n 's/^FIGURE ctrl-c-stop-us //p' /tmp/gdbk.rsp)
   [ -n "$us" ] && echo "QVMGDB ctrl-c-to-stop-reply $us us (2 vCPUs, Linux at its shell prompt)"
   bad=$(grep '^CHECK .* FAIL' /tmp/gdbk.rsp | head -n 1 | cut -c7-200)
