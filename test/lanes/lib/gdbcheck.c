@@ -6,7 +6,8 @@
  *
  *   qvm-gdbcheck SOCKET MAP CONSOLE FIFO
  *
- * MAP is a System.map-format file naming start_kernel and kernel_power_off;
+ * MAP is a System.map-format file naming start_kernel, __x64_sys_reboot
+ * and kernel_power_off;
  * CONSOLE the file the guest's console is copied to; FIFO qvm's stdin.
  * The session:
  *   attach (the guest stopped before its first instruction: a stop reply),
@@ -15,8 +16,9 @@
  *   stack's words (text addresses named from MAP);
  *   continue to the guest's shell marker on CONSOLE, then Ctrl-C (0x03):
  *   the time to the stop reply, both threads' registers;
- *   break kernel_power_off (Z0, an int3 in guest memory), continue, type
- *   `poweroff` into FIFO, the stop at it: registers and stack again;
+ *   hbreak __x64_sys_reboot (Z1) and break kernel_power_off (Z0, an int3
+ *   in guest memory), `poweroff` typed into FIFO, continue: the stop at
+ *   the one, then at the other, registers and stack at each;
  *   continue: the guest powers off and qvm closes the connection.
  * A breakpoint the guest runs past (its console shows a later line) fails
  * at once, as does a connection qvm closed.
@@ -377,10 +379,11 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN); /* qvm gone: a failed write, reported */
   load_map(argv[2]);
-  uint64_t a_start = sym_addr("start_kernel"), a_off = sym_addr("kernel_power_off");
-  check(a_start && a_off, "map", "%s: start_kernel 0x%llx, kernel_power_off 0x%llx", argv[2],
-        (unsigned long long)a_start, (unsigned long long)a_off);
-  if (!a_start || !a_off) return 1;
+  uint64_t a_start = sym_addr("start_kernel"), a_off = sym_addr("kernel_power_off"),
+           a_reboot = sym_addr("__x64_sys_reboot");
+  check(a_start && a_off && a_reboot, "map", "%s: start_kernel 0x%llx, __x64_sys_reboot 0x%llx, kernel_power_off 0x%llx",
+        argv[2], (unsigned long long)a_start, (unsigned long long)a_reboot, (unsigned long long)a_off);
+  if (!a_start || !a_off || !a_reboot) return 1;
 
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   snprintf(sa.sun_path, sizeof sa.sun_path, "%s", argv[1]);
@@ -408,8 +411,7 @@ int main(int argc, char** argv) {
   char q[96];
   snprintf(q, sizeof q, "Z1,%llx,1", (unsigned long long)a_start);
   check(ask(q) && !strcmp(rx, "OK"), "hbreak-set", "Z1 at start_kernel");
-  run_to(a_start, "hwbreak", "hbreak", argv[3], "QVM-GUEST-INIT");
-  if (nfail) return 1;
+  run_to(a_start, "hwbreak", "hbreak-start_kernel", argv[3], "QVM-GUEST-INIT");
   snprintf(q, sizeof q, "z1,%llx,1", (unsigned long long)a_start);
   check(ask(q) && !strcmp(rx, "OK"), "hbreak-clear", "");
 
@@ -443,13 +445,19 @@ int main(int argc, char** argv) {
     show_regs(w);
   }
 
-  /* break kernel_power_off (int3 in guest memory), poweroff typed */
+  /* hbreak the reboot system call, break kernel_power_off (int3 in guest
+   * memory), poweroff typed: the one, then the other */
+  snprintf(q, sizeof q, "Z1,%llx,1", (unsigned long long)a_reboot);
+  check(ask(q) && !strcmp(rx, "OK"), "hbreak-set", "Z1 at __x64_sys_reboot");
   snprintf(q, sizeof q, "Z0,%llx,1", (unsigned long long)a_off);
   check(ask(q) && !strcmp(rx, "OK"), "break-set", "Z0 at kernel_power_off");
   int in = open(argv[4], O_WRONLY | O_NONBLOCK);
   check(in >= 0 && write(in, "poweroff\n", 9) == 9, "type", "poweroff into %s", argv[4]);
   if (in >= 0) close(in);
-  run_to(a_off, "swbreak", "break", argv[3], "reboot: Power down");
+  run_to(a_reboot, "hwbreak", "hbreak-sys_reboot", argv[3], "reboot: Power down");
+  snprintf(q, sizeof q, "z1,%llx,1", (unsigned long long)a_reboot);
+  check(ask(q) && !strcmp(rx, "OK"), "hbreak-clear", "");
+  run_to(a_off, "swbreak", "break-kernel_power_off", argv[3], "reboot: Power down");
   snprintf(q, sizeof q, "z0,%llx,1", (unsigned long long)a_off);
   check(ask(q) && !strcmp(rx, "OK"), "break-clear", "");
 

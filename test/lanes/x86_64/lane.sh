@@ -306,9 +306,9 @@ t_intx() {
 # gdb-wait, driven by qvm-gdbcheck (test/lanes/lib/gdbcheck.c, the remote
 # protocol with checksums): hbreak at start_kernel, its registers and
 # stack, on to the shell prompt, Ctrl-C (the time to the stop reply is the
-# QVMGDB figure; bound 30 s), both vCPUs' registers, a software breakpoint
-# (int3) at kernel_power_off hit by a typed `poweroff`, then the guest
-# powers off (qvm exits 0). The addresses come from the kernel package's
+# QVMGDB figure; bound 30 s), both vCPUs' registers, a typed `poweroff`
+# stops at an hbreak on __x64_sys_reboot, then at a software breakpoint
+# (int3) on kernel_power_off, then the guest powers off (qvm exits 0). The addresses come from the kernel package's
 # System.map; Debian's is a placeholder (the real one is in the -dbg
 # package), so then from the same kernel's /proc/kallsyms in a first boot
 # (qvm.test=ksyms, nokaslr: the same addresses in every boot).
@@ -326,7 +326,10 @@ t_gdb_kernel() {
   fi
   rm -f /tmp/gdbk.sock /tmp/gdbk.rsp
   # the session's transcript goes into the lane log as it happens
-  { qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in 2>&1; echo "GDBRC $?"; } |
+  # a failed session leaves nothing to see: qvm goes at once (not at its
+  # kill timeout; the guest would wait at its prompt)
+  { qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in 2>&1; grc=$?; echo "GDBRC $grc"
+    [ $grc != 0 ] && kill -KILL "$(cat /tmp/gdbk.pid)" 2>/dev/null; } |
     tee /tmp/gdbk.rsp | sed 's/^/  gdb| /' &
   cpid=$!
   guest gdbk /etc/qvm/gdb-kernel.qvmconf 300 plain
