@@ -42,7 +42,7 @@ $(BIN)/qvm-virtio-tests: $(FAKEHOST_OBJS) $(CATCH_MAIN)
 #                              device and the fake host
 VFIO_TEST_SRCS := $(wildcard test/vfio/*.cc)
 VFIO_PLUGIN_OBJS := $(patsubst vdev/%.cc,$(OBJ)/vdev/%.pic.o,$(filter-out %/vfio_pci.cc,$(wildcard vdev/vfio-pci/*.cc)))
-$(BIN)/qvm-vfio-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VFIO_TEST_SRCS)) $(VFIO_PLUGIN_OBJS) $(FAKEHOST_OBJS)
+$(BIN)/qvm-vfio-tests: $(patsubst %.cc,$(OBJ)/%.o,$(VFIO_TEST_SRCS)) $(VFIO_PLUGIN_OBJS) $(FAKEHOST_OBJS) $(CATCH_MAIN)
 	@mkdir -p $(dir $@)
 	$(CXX) -o $@ $^ -lpthread
 tests: $(BIN)/qvm-vfio-tests

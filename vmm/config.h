@@ -171,7 +171,7 @@ struct SetVar {
 enum class LogLevel { Fatal, Internal, Error, Warn, Info, Debug, Verbose };
 struct LoggerSpec {
   std::vector<LogLevel> levels;  // filters
-  // "stdout", "stderr", "none", "slog" (the host's system log: syslog(3))
+  // "stdout", "stderr", "none", "slog" (the host's system log, vmm/log.h)
   // or a path
   std::string dest;
   SourceLoc where;

@@ -18,6 +18,18 @@ bool LogEnabled(LogLevel level);
 void Log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void LogV(LogLevel level, const char* fmt, va_list ap);
 
+// The system log (`logger ... slog`) is qvm's own client of the host's
+// syslog socket ($QVM_SYSLOG_SOCKET, else /dev/log), not syslog(3): glibc
+// reconnects a broken socket (socket, connect) on whichever thread logs,
+// and a vCPU or device thread's filter does not allow that. Only the
+// thread that called LogConfigure (main) connects; another thread that
+// finds the socket broken keeps its line (at most 64 are kept, the rest
+// counted) and calls the hook, which wakes the main loop; the loop calls
+// LogReconnect, which connects and sends what was kept. A hook of nullptr
+// removes it (the lines then wait for the main thread's next line).
+void LogSetReconnectHook(void (*hook)(void*), void* ctx);
+void LogReconnect();
+
 // Token bucket: `burst` lines at once, then `per_second` on average. Lines
 // refused are counted and reported with the next line that passes.
 class RateLimiter {

@@ -114,10 +114,9 @@ const SyscallRule kVcpuRules[] = {
 // (a reset in place) rebuilds the accelerator VM (/dev/kvm opened again),
 // reloads the guest's images, re-maps passthrough objects and may load
 // Capstone for an exit trace (dlopen). It also reconnects the system log
-// when its socket broke (syslog(3)) and removes its socket and
+// when its socket broke (vmm/log.h) and removes its socket and
 // shared-memory objects at exit. Not here: executing, creating processes,
-// ptrace (a `dump "|CMD"` runs a command: vm.cc leaves the main loop
-// unfiltered then, README).
+// ptrace (a `dump "|CMD"`'s command runs from the spawner, vmm/spawner.h).
 const SyscallRule kMainRules[] = {
     {__NR_accept4}, {__NR_accept}, {__NR_socket}, {__NR_connect}, {__NR_bind},
     {__NR_listen}, {__NR_socketpair},
@@ -236,10 +235,34 @@ void OnSigsys(int, siginfo_t* si, void*) {
 
 }  // namespace
 
-std::vector<SyscallRule> SyscallAllowList(FilterKind kind) {
+std::vector<SyscallRule> SyscallAllowList(FilterKind kind, std::span<const int> extra) {
   std::vector<SyscallRule> v(std::begin(kVcpuRules), std::end(kVcpuRules));
   if (kind == FilterKind::Main) v.insert(v.end(), std::begin(kMainRules), std::end(kMainRules));
+  if (kind == FilterKind::Worker)
+    for (int nr : extra) {
+      bool have = false;
+      for (const SyscallRule& r : v) have = have || (r.nr == nr && r.action == R::Allow);
+      // A declared clone or clone3 becomes a plain Allow placed before the
+      // base rule (the first comparison that matches decides).
+      if (!have) v.insert(v.begin(), SyscallRule{nr});
+    }
   return v;
+}
+
+absl::StatusOr<std::vector<int>> SyscallNumbers(const char* const* names) {
+  std::vector<int> out;
+  if (!names) return out;
+  const HostSyscalls& host = HostSyscallTable();
+  for (size_t i = 0; names[i]; i++) {
+    if (i >= 256) return absl::InvalidArgumentError("more than 256 system calls");
+    long nr = host.number(names[i]);
+    if (nr < 0)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system call `", names[i],
+          "` is unknown to this qvm on this architecture (arch/syscall_names.inc)"));
+    out.push_back(int(nr));
+  }
+  return out;
 }
 
 std::vector<sock_filter> BuildSyscallFilter(const HostSyscalls& host,
@@ -308,7 +331,8 @@ void InstallSigsysHandler() {
   sigaction(SIGSYS, &sa, nullptr);
 }
 
-absl::Status InstallSyscallFilter(FilterKind kind, const char* label) {
+absl::Status InstallSyscallFilter(FilterKind kind, const char* label,
+                                  std::span<const int> extra) {
   strncpy(t_label, label, sizeof t_label - 1);
   t_label[sizeof t_label - 1] = 0;
   InstallSigsysHandler();
@@ -318,7 +342,7 @@ absl::Status InstallSyscallFilter(FilterKind kind, const char* label) {
   sigemptyset(&set);
   sigaddset(&set, SIGSYS);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-  std::vector<SyscallRule> rules = SyscallAllowList(kind);
+  std::vector<SyscallRule> rules = SyscallAllowList(kind, extra);
   std::vector<sock_filter> prog = BuildSyscallFilter(HostSyscallTable(), rules);
   sock_fprog fp{};
   fp.len = static_cast<unsigned short>(prog.size());

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace qvm {
 
@@ -24,17 +25,23 @@ namespace qvm {
 // being built): the AUDIT_ARCH_* value seccomp_data.arch carries for this
 // build's system calls, the bits of a system-call number that mark another
 // ABI sharing that value (refused), and the name of a number (a small
-// table; nullptr when the table has no name). `name` is async-signal-safe.
+// table; nullptr when the table has no name) and the number of a name (-1
+// when the table has none: what a plug-in may declare for its threads).
+// `name` is async-signal-safe.
 struct HostSyscalls {
   uint32_t audit_arch;
   uint32_t foreign_nr_bits;
   const char* (*name)(long nr);
+  long (*number)(const char* name);
 };
 const HostSyscalls& HostSyscallTable();
 
 enum class FilterKind {
   Vcpu,  // a vCPU thread, before its first guest entry
   Main,  // the main loop, after the first boot's set-up
+  // A plug-in's own thread (qvm_thread_create, vdev ABI 1.8): the vCPU
+  // list plus the calls its factory declares (`thread_syscalls`).
+  Worker,
 };
 
 // One rule of an allow-list.
@@ -54,7 +61,12 @@ struct SyscallRule {
 // The allow-list of a thread kind. The main loop's list contains the vCPU
 // list (vCPU threads created at a reset inherit the main loop's filter and
 // then stack their own).
-std::vector<SyscallRule> SyscallAllowList(FilterKind kind);
+// `extra` (Worker only) adds plain Allow rules.
+std::vector<SyscallRule> SyscallAllowList(FilterKind kind, std::span<const int> extra = {});
+
+// The numbers of system-call names (a factory's `thread_syscalls`, a
+// NULL-terminated list); an error naming the first unknown one.
+absl::StatusOr<std::vector<int>> SyscallNumbers(const char* const* names);
 
 // The BPF program: the architecture checked first (another one: killed),
 // numbers with a foreign ABI's bits trap, then one comparison per rule,
@@ -74,7 +86,9 @@ void InstallSigsysHandler();
 // then seccomp(SECCOMP_SET_MODE_FILTER)). `label` names the thread in the
 // SIGSYS report ("vcpu0", "main"); it must outlive the thread (a string
 // literal or storage the thread owns), at most 15 characters are kept.
-absl::Status InstallSyscallFilter(FilterKind kind, const char* label);
+// `extra`: see SyscallAllowList.
+absl::Status InstallSyscallFilter(FilterKind kind, const char* label,
+                                  std::span<const int> extra = {});
 
 // The SIGSYS report's text for a call (what the handler writes, minus the
 // thread): "system call NAME (NR)". For tests.

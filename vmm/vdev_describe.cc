@@ -164,6 +164,7 @@ QVM_EXPORT int qvm_acpi_pci_host(qvm_vdev_t* dev, const struct qvm_acpi_pci* h) 
   uint64_t last;
   if (!v.mem_size || __builtin_add_overflow(v.mem_base, v.mem_size - 1, &last)) return -EINVAL;
   if (v.ecam_base && (v.ecam_base & ((1ull << 20) - 1))) return -EINVAL;
+  if (v.io_size && (v.io_size > 0x10000u - v.io_base)) return -EINVAL;  // ports < 0x10000
   for (const auto& dev_pins : v.intx_gsi)
     for (uint32_t gsi : dev_pins)
       if (gsi > 255) return -EINVAL;

@@ -95,6 +95,9 @@ class VdevHost {
                               bool /*writable*/, bool /*assign*/) {
     return -ENOTSUP;
   }
+  // qvm_thread_create: whether a device's threads get a system-call
+  // filter (qvm's filters are on: `set seccomp`, not a sanitizer build).
+  virtual bool filter_threads() const { return false; }
 };
 
 // Loads plug-ins and keeps their factories (one table per loader, no
@@ -220,6 +223,7 @@ struct qvm_vdev : public qvm::BusDevice {
     uint64_t base, size;
     qvm_vdev* fn;
     unsigned bar;
+    uint32_t space;  // QVM_SPACE_MEM, or QVM_SPACE_IO for a QVM_PCI_BAR_IO BAR
   };
   struct Pci {
     std::unique_ptr<PciFn> fn;
@@ -291,6 +295,9 @@ bool SizeAllowed(const qvm_factory* f, uint32_t size);
 // The QVM_OPTF_* flags of the factory's idx-th option (0 for a factory
 // from before ABI 1.6 or without option_flags).
 uint32_t OptionFlags(const qvm_factory* f, int idx);
+// The factory's `thread_syscalls` (nullptr for a factory from before ABI
+// 1.8 or without the list; vmm/vdev_threads.cc).
+const char* const* ThreadSyscalls(const qvm_factory* f);
 // The index of `name` in the factory's option list, or -1.
 int OptionIndex(const qvm_factory* f, const std::string& name);
 BusStatus ToBus(int rc);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "vmm/syscall_filter.h"
 #include "vmm/vdev_host.h"
 
 #ifndef QVM_BUILD_VDEV_DIR
@@ -149,6 +150,9 @@ absl::StatusOr<const qvm_factory*> VdevLoader::load(const std::string& type) {
       if (f->state_size > (64u << 20))
         return absl::FailedPreconditionError(
             absl::StrCat(path, ": per-instance state size is absurd"));
+      if (auto nrs = SyscallNumbers(ThreadSyscalls(f)); !nrs.ok())
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": thread_syscalls: ", nrs.status().message()));
       auto prev = origins_.find(f->name);
       if (prev != origins_.end())
         return absl::FailedPreconditionError(absl::StrCat(

@@ -45,7 +45,7 @@ bool Resolve(qvm_vdev* dev, const qvm_vdev::Notifier& n, uint64_t* addr, bool* i
         if (b.fn == dev && b.bar == n.region) {
           if (n.offset > b.size || n.size > b.size - n.offset) return false;
           *addr = b.base + n.offset;
-          *io = false;
+          *io = b.space == QVM_SPACE_IO;
           return true;
         }
     }

@@ -17,15 +17,16 @@ using qvm::ToBus;
 // lock only.
 bool qvm_vdev::pci_dispatch(const qvm::BusAccess& acc, uint8_t* data,
                             bool write, BusStatus* st) {
-  if (acc.region >= regions.size() || regions[acc.region].space != QVM_SPACE_MEM)
-    return false;
+  if (acc.region >= regions.size()) return false;
+  const uint32_t space = regions[acc.region].space;
+  if (space != QVM_SPACE_MEM && space != QVM_SPACE_IO) return false;
   qvm_vdev* fn = nullptr;
   unsigned bar = 0;
   uint64_t off = 0;
   {
     std::shared_lock<std::shared_mutex> g(pci.bars_mu);
     for (const auto& b : pci.bars)
-      if (acc.addr >= b.base && acc.size <= b.size &&
+      if (b.space == space && acc.addr >= b.base && acc.size <= b.size &&
           acc.addr - b.base <= b.size - acc.size) {
         fn = b.fn;
         bar = b.bar;
@@ -39,7 +40,7 @@ bool qvm_vdev::pci_dispatch(const qvm::BusAccess& acc, uint8_t* data,
     *st = BusStatus::BusError;
     return true;
   }
-  qvm_access a{QVM_SPACE_MEM, acc.size, off, bar, acc.vcpu};
+  qvm_access a{space, acc.size, off, bar, acc.vcpu};
   uint8_t copy[8];
   memcpy(copy, data, acc.size);
   std::lock_guard<std::mutex> g(fn->mu);
@@ -62,6 +63,12 @@ int PciCheck(const qvm_pci_function* f, qvm_vdev::PciFn* out) {
   if (d.vendor_id == 0xffff || d.intx_pin > 4) return -EINVAL;
   for (unsigned i = 0; i < 6; i++) {
     if (!d.bar_size[i]) continue;
+    if (d.bar_flags[i] & QVM_PCI_BAR_IO) {  // ABI 1.8: 4-256 ports, nothing else
+      if (d.bar_flags[i] != QVM_PCI_BAR_IO || !PowerOf2(d.bar_size[i]) || d.bar_size[i] < 4 ||
+          d.bar_size[i] > 256)
+        return -EINVAL;
+      continue;
+    }
     if (!PowerOf2(d.bar_size[i]) || d.bar_size[i] < 16 || d.bar_size[i] > (1ull << 30))
       return -EINVAL;
     if (d.bar_flags[i] & ~(QVM_PCI_BAR_MEM64 | QVM_PCI_BAR_PREFETCH)) return -EINVAL;
@@ -74,7 +81,9 @@ int PciCheck(const qvm_pci_function* f, qvm_vdev::PciFn* out) {
     if ((d.bar_flags[i - 1] & QVM_PCI_BAR_MEM64) && d.bar_size[i - 1] && d.bar_flags[i])
       return -EINVAL;
   if (d.msix_vectors) {
-    if (d.msix_vectors > 2048 || d.msix_bar > 5 || !d.bar_size[d.msix_bar]) return -EINVAL;
+    if (d.msix_vectors > 2048 || d.msix_bar > 5 || !d.bar_size[d.msix_bar] ||
+        (d.bar_flags[d.msix_bar] & QVM_PCI_BAR_IO))  // the table is memory
+      return -EINVAL;
     uint64_t bs = d.bar_size[d.msix_bar];
     uint64_t tlen = uint64_t(d.msix_vectors) * 16, plen = (uint64_t(d.msix_vectors) + 63) / 64 * 8;
     if ((d.msix_table_offset | d.msix_pba_offset) & 7) return -EINVAL;
@@ -166,10 +175,12 @@ QVM_EXPORT int qvm_pci_bar_map(qvm_vdev_t* host, qvm_vdev_t* fn,
                                                            unsigned bar, uint64_t base,
                                                            uint64_t size) {
   if (!host || !fn || !fn->pci.fn || bar > 5 || fn == host) return -EINVAL;
+  const uint32_t space =
+      (fn->pci.fn->decl.bar_flags[bar] & QVM_PCI_BAR_IO) ? QVM_SPACE_IO : QVM_SPACE_MEM;
   if (size) {
     bool inside = false;
     for (const auto& r : host->regions)
-      if (r.space == QVM_SPACE_MEM && base >= r.base && size <= r.size &&
+      if (r.space == space && base >= r.base && size <= r.size &&
           base - r.base <= r.size - size)
         inside = true;
     if (!inside) return -EINVAL;
@@ -179,7 +190,7 @@ QVM_EXPORT int qvm_pci_bar_map(qvm_vdev_t* host, qvm_vdev_t* fn,
   v.erase(std::remove_if(v.begin(), v.end(),
                          [&](const qvm_vdev::PciBar& b) { return b.fn == fn && b.bar == bar; }),
           v.end());
-  if (size) v.push_back({base, size, fn, bar});
+  if (size) v.push_back({base, size, fn, bar, space});
   host->pci.has_bars.store(!v.empty(), std::memory_order_release);
   g.unlock();
   qvm::MoveBarNotifiers(fn, bar, base, size);  // ioeventfds follow the BAR

@@ -422,6 +422,8 @@ void Vm::reset_devices(bool first) {
 // The build, once (boot steps: run()).
 absl::Status Vm::build() {
   absl::Status st = plan();                 // 1. the VM plan and the machine plan
+  if (st.ok() && !cfg_.dryrun && cfg_.dump && !cfg_.dump->empty() && (*cfg_.dump)[0] == '|')
+    st = spawner_.start();                  // `dump "|CMD"`: forked while qvm is one thread
   if (st.ok()) st = build_memory();         // 2. guest RAM and ROM
   if (st.ok()) st = loop_.init({SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP});
   if (st.ok()) st = build_devices();        // 3. plug-ins: configure, interrupts, resources
@@ -625,6 +627,8 @@ int Vm::request_dump(int then) {
 }
 
 void Vm::on_wake() {
+  // A thread found the system log's socket broken: connect from here.
+  LogReconnect();
   // A device's dump request (qvm_guest_dump): written here, on the loop
   // with no instance lock held, the same dump as SIGUSR2; its follow-ups
   // come after it.
@@ -931,6 +935,13 @@ void Vm::vcpu_main(unsigned index) {
   }
 }
 
+// A device may start threads from RESOURCES on, before run() decides the
+// other filters: the same decision from the plan.
+bool Vm::filter_threads() const {
+  std::string why;
+  return plan_.seccomp && SyscallFilterSupported(&why);
+}
+
 void Vm::plan_syscall_filters() {
   filter_vcpus_ = filter_main_ = false;
   std::string why;
@@ -946,17 +957,9 @@ void Vm::plan_syscall_filters() {
   // A vCPU thread may disassemble (a triple fault's report) but not open
   // a library: Capstone is loaded before the filters.
   PreloadDisassembler();
-  // The time zone, read once (syslog(3) formats local time): not from a
-  // vCPU thread's first message to the system log.
+  // The time zone, read once (the system log's lines carry local time):
+  // not from a vCPU thread's first message to it.
   tzset();
-  if (cfg_.dump && !cfg_.dump->empty() && (*cfg_.dump)[0] == '|') {
-    // The command would run under the main loop's filter (filters survive
-    // exec) and be killed by its first call outside qvm's list.
-    filter_main_ = false;
-    Log(LogLevel::Info,
-        "system-call filter: the main loop runs without one (`dump \"|CMD\"` runs a "
-        "command); the vCPU threads have theirs");
-  }
   InstallSigsysHandler();
 }
 
@@ -970,6 +973,14 @@ int Vm::run() {
   sigaddset(&set, SIGRTMIN);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // only vCPU threads take kicks
   loop_.set_wake([this] { on_wake(); });
+  // A vCPU or device thread that finds the system log's socket broken
+  // leaves the reconnect (socket, connect) to this loop (vmm/log.h).
+  struct ReconnectHook {
+    explicit ReconnectHook(EventLoop* l) {
+      LogSetReconnectHook([](void* c) { static_cast<EventLoop*>(c)->wake(); }, l);
+    }
+    ~ReconnectHook() { LogSetReconnectHook(nullptr, nullptr); }
+  } reconnect_hook(&loop_);
   loop_.on_signal([this](int s) { on_signal(s); });
   start_ns_ = MonotonicNs();
   start_wall_ns_ = uint64_t(absl::ToUnixNanos(absl::Now()));

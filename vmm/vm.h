@@ -44,6 +44,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"
 #include "vmm/passthrough.h"
+#include "vmm/spawner.h"
 #include "vmm/vdev_host.h"
 #include "vmm/vm_plan.h"
 
@@ -86,6 +87,7 @@ class Vm : public VdevHost, public ControlTarget {
   }
   int open_hostdev(qvm_vdev* dev, const char* spec, int for_write) override;
   const char* runtime_dir() override;
+  bool filter_threads() const override;
   std::vector<qvm_vdev*> all_devices() override;
   bool irqchip_supported(unsigned kind) const override;
   const Config* config() const override { return &cfg_; }
@@ -169,10 +171,13 @@ class Vm : public VdevHost, public ControlTarget {
   Config cfg_;
   VmPlan plan_;  // step 1: what the core reads of the configuration
   // The system-call filters (vmm/syscall_filter.h) to install: decided once
-  // in run() from `set seccomp`, the build and the dump destination.
+  // in run() from `set seccomp` and the build.
   bool filter_vcpus_ = false;
   bool filter_main_ = false;
   void plan_syscall_filters();
+  // Runs `dump "|CMD"`'s command (vmm/spawner.h): started in build() while
+  // qvm has one thread, so that the main loop keeps its filter.
+  Spawner spawner_;
   std::unique_ptr<Machine> machine_;
   GuestMemory mem_;
   Bus io_{"io", 0x10000};

@@ -279,14 +279,19 @@ int Vm::dump(std::string* out) {
   std::string dir = cfg_.dump ? ResolvePath(cfg_.dump_where, *cfg_.dump) : ".";
   absl::Status st;
   if (!dir.empty() && dir[0] == '|') {
+    // The spawner (forked before any filter) runs the command: the main
+    // loop neither forks nor executes.
     std::string cmd = dir.substr(1);
-    FILE* p = popen(cmd.c_str(), "w");
-    if (!p) {
-      rc = errno ? errno : EIO;
-      *out = absl::StrCat("cannot run `", cmd, "`: ", strerror(rc));
+    absl::StatusOr<int> fd = spawner_.run(cmd);
+    if (!fd.ok()) {
+      rc = EIO;
+      *out = std::string(fd.status().message());
     } else {
-      st = WriteCore(fileno(p), model, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
-      int status = pclose(p);
+      st = WriteCore(*fd, model, snaps, mem_, absl::StrJoin(trace_lines(), "\n"));
+      ::close(*fd);
+      absl::StatusOr<int> waited = spawner_.wait();
+      int status = waited.ok() ? *waited : -1;
+      if (!waited.ok() && st.ok()) st = waited.status();
       if (st.ok() && status != 0) {
         rc = EIO;
         *out = absl::StrCat("`", cmd, "` failed (status ", status, ")");

@@ -3,6 +3,7 @@
 // names of the calls a SIGSYS report is likely to meet (every call of the
 // allow-lists and the ones they leave out on purpose). Built for aarch64 only.
 #include <linux/audit.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #include "vmm/syscall_filter.h"
@@ -27,7 +28,14 @@ const char* Name(long nr) {
   return nullptr;
 }
 
-constexpr HostSyscalls kHost = {AUDIT_ARCH_AARCH64, 0, Name};
+// The number of a name, -1 when the table has none.
+long Number(const char* name) {
+  for (const Named& n : kNames)
+    if (strcmp(n.name, name) == 0) return n.nr;
+  return -1;
+}
+
+constexpr HostSyscalls kHost = {AUDIT_ARCH_AARCH64, 0, Name, Number};
 
 }  // namespace
 

@@ -145,6 +145,9 @@ class X86Machine : public Machine {
         h.bus_end = c.pci_host->bus_end;
         h.mem_windows.emplace_back(c.pci_host->mem_base,
                                    c.pci_host->mem_base + c.pci_host->mem_size - 1);
+        if (c.pci_host->io_size)
+          h.io_windows.emplace_back(c.pci_host->io_base,
+                                    uint16_t(c.pci_host->io_base + c.pci_host->io_size - 1));
         for (uint8_t dev = 0; dev < 32; dev++)
           for (uint8_t pin = 0; pin < 4; pin++)
             h.prt.push_back({dev, pin, c.pci_host->intx_gsi[dev][pin]});

@@ -3,6 +3,7 @@
 // names of the calls a SIGSYS report is likely to meet (every call of the
 // allow-lists and the ones they leave out on purpose). Built for x86_64 only.
 #include <linux/audit.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #include "vmm/syscall_filter.h"
@@ -27,8 +28,15 @@ const char* Name(long nr) {
   return nullptr;
 }
 
+// The number of a name, -1 when the table has none.
+long Number(const char* name) {
+  for (const Named& n : kNames)
+    if (strcmp(n.name, name) == 0) return n.nr;
+  return -1;
+}
+
 // x32 calls (__X32_SYSCALL_BIT set) carry AUDIT_ARCH_X86_64 too: refused.
-constexpr HostSyscalls kHost = {AUDIT_ARCH_X86_64, __X32_SYSCALL_BIT, Name};
+constexpr HostSyscalls kHost = {AUDIT_ARCH_X86_64, __X32_SYSCALL_BIT, Name, Number};
 
 }  // namespace
 

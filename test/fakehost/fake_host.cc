@@ -44,6 +44,17 @@ bool qvm_vdev::watched(int fd) const {
 }
 
 namespace fake {
+std::mutex &LogMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::vector<std::string> LogsOf(const qvm_vdev *dev) {
+  std::lock_guard<std::mutex> g(LogMutex());
+  return dev->logs;
+}
+}  // namespace fake
+
+namespace fake {
 
 Host &Host::get() {
   static Host h;
@@ -677,6 +688,17 @@ int qvm_guest_dump(qvm_vdev_t *dev, int then) {
   return 0;
 }
 
+int qvm_thread_create(qvm_vdev_t *dev, pthread_t *thread, const char *name,
+                      void *(*fn)(void *), void *arg) {
+  if (!dev || !thread || !fn) return -EINVAL;
+  int rc = pthread_create(thread, nullptr, fn, arg);
+  if (rc != 0) return -rc;
+  static std::mutex names_mu;  // a vCPU-thread caller may race another
+  std::lock_guard<std::mutex> g(names_mu);
+  dev->threads.push_back(name ? name : "");
+  return 0;
+}
+
 void qvm_exit_code(qvm_vdev_t *dev, int code) {
   dev->exit_codes.push_back(code);
 }
@@ -691,6 +713,7 @@ void qvm_log(qvm_vdev_t *dev, int level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  std::lock_guard<std::mutex> g(fake::LogMutex());  // device threads log too
   if (dev->logs.size() < 10000) dev->logs.push_back(buf);
   if (getenv("QVM_VDEV_TEST_LOG"))
     fprintf(stderr, "[%s %d] %s\n", dev->name.c_str(), level, buf);

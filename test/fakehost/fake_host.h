@@ -118,6 +118,9 @@ struct qvm_vdev {
   std::vector<int> extint_log;
   std::vector<int> power;
   std::vector<int> dumps;  // qvm_guest_dump (ABI 1.7): each request's follow-up
+  // qvm_thread_create (ABI 1.8): the names of the threads started (plain
+  // threads here: no system-call filter in the unit tests)
+  std::vector<std::string> threads;
   std::vector<int> exit_codes;
   std::vector<int> exit_statuses;  // qvm_exit_status (ABI 1.2)
   std::vector<std::string> logs;
@@ -173,6 +176,11 @@ struct qvm_vdev {
 };
 
 namespace fake {
+
+// qvm_log may be called from a device's own threads: it appends to
+// qvm_vdev::logs under this mutex; LogsOf copies them under it.
+std::mutex &LogMutex();
+std::vector<std::string> LogsOf(const qvm_vdev *dev);
 
 // The one host of the test process. reset() destroys every instance.
 class Host {

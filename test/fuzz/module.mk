@@ -20,6 +20,7 @@ FUZZ_SRCS_config     := vmm/config.cc vmm/vars.cc vmm/vm_plan.cc arch/vars.cc \
                         arch/x86_64/plan.cc arch/aarch64/plan.cc vmm/log.cc vmm/unsupported.cc
 FUZZ_SRCS_gdb_packet := vmm/gdb_packet.cc
 FUZZ_SRCS_resmgr     := resmgr/protocol.cc
+FUZZ_SRCS_resmgr_server := resmgr/protocol.cc resmgr/dispatch.cc resmgr/server.cc resmgr/types.cc
 FUZZ_SRCS_a64_decode := arch/aarch64/a64_decode.cc
 FUZZ_LIBS_a64_decode := -lcapstone
 FUZZ_BOOT_SRCS       := boot/image_file.cc boot/elf.cc vmm/guest_memory.cc
@@ -33,8 +34,14 @@ FUZZ_LIBS_virtq      := -ldl
 FUZZ_SRCS_virtio_dev := $(FUZZ_SRCS_virtq) vdev/virtio-blk/virtio_blk.c \
                         vdev/virtio-console/virtio_console.c vdev/virtio-entropy/virtio_entropy.c
 FUZZ_LIBS_virtio_dev := -ldl
+FUZZ_SRCS_virtio_net := $(FUZZ_SRCS_virtq) vdev/virtio-net/virtio_net.c vdev/virtio-net/net_core.c
+FUZZ_LIBS_virtio_net := -ldl
+FUZZ_SRCS_fwcfg_dma  := test/fakehost/fake_host.cc vdev/fw-cfg/fw_cfg.c
+FUZZ_LIBS_fwcfg_dma  := -ldl
 $(FUZZ_OBJ)/test/fuzz/virtq_fuzz.o $(FUZZ_OBJ)/test/fuzz/virtio_dev_fuzz.o \
+$(FUZZ_OBJ)/test/fuzz/virtio_net_fuzz.o \
 $(FUZZ_OBJ)/test/virtio/fake_guest.o: FUZZ_CXXFLAGS += -Ivdev/libvirtio
+$(FUZZ_OBJ)/test/fuzz/virtio_net_fuzz.o: FUZZ_CXXFLAGS += -Ivdev/virtio-net
 
 $(FUZZ_OBJ)/%.o: %.cc
 	@mkdir -p $(dir $@)

@@ -21,7 +21,8 @@ secs=${FUZZ_SECONDS:-30}
 # Largest input per fuzzer (each harness also refuses longer ones).
 declare -A maxlen=([config]=65536 [gdb_packet]=65536 [resmgr]=65540
   [a64_decode]=64 [boot_x86]=1048576 [boot_arm64]=1048576 [fdt]=65536
-  [acpi]=131072 [virtq]=65552 [virtio_dev]=65539)
+  [acpi]=131072 [virtq]=65552 [virtio_dev]=65539 [virtio_net]=81924
+  [fwcfg_dma]=65633 [resmgr_server]=131072)
 names=("$@")
 if ((${#names[@]} == 0)); then
   for f in test/fuzz/*_fuzz.cc; do

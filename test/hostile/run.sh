@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# A hostile guest seen from outside: test/microguests/hostile-scan.s reads
-# and writes every I/O port and the MMIO hole below 4 GiB at every width
-# while this script watches its qvm:
-#   scan-survives     qvm ends with the guest's pass (exit 1): every access
-#                     survived and the devices still work afterwards
-#   scan-responsive   /dev/qvm answers `qvmctl status` throughout the scan
-#                     (each answer bounded by 20 s: loaded CI hosts; the
-#                     slowest answer is printed)
-#   scan-rss          qvm's RSS grows by at most 1 MiB between the start of
-#                     the scan and its end
-#   scan-log          qvm's log (stderr) stays under 16 KiB: guest-caused
-#                     lines are rate-limited
+# Hostile guests seen from outside. Each micro-guest below runs while this
+# script watches its qvm (`watch`): TAG-survives (qvm ends with the guest's
+# pass, exit 1: every access survived and the devices still work),
+# TAG-responsive (/dev/qvm answers `qvmctl status` once a second
+# throughout, each answer bounded by 20 s: loaded CI hosts; the slowest is
+# printed), TAG-rss (qvm's RSS grows by at most 1 MiB from the guest's
+# first progress line to its last) and TAG-log (qvm's log, its stderr,
+# stays under 16 KiB: guest-caused lines are rate-limited). Guests (what
+# each does is said at the top of test/microguests/NAME.s):
+#   scan   hostile-scan: every I/O port and the MMIO hole below 4 GiB at
+#          every width
+#   virtq  hostile-virtq: malformed virtqueues against virtio-entropy,
+#          -blk and -net; each refused (NEEDS_RESET), each device working
+#          again after a reset
+#   regs   hostile-regs: 100,000 register accesses on every legacy device
+#          of the PC machine, then hostile fw-cfg DMA descriptors
+#   pci    hostile-pci: 100,000 on each PCI function's BAR 0 (MSI-X tables
+#          included), on its configuration space (CF8/CFC and ECAM), and
+#          on pci-host's ports
+#   msr    hostile-msr: every MSR of three ranges read and written (#GP
+#          skipped), CPUID of 198,147 leaf/subleaf pairs
+#   uart   hostile-uart: 256 KiB written to COM1 as fast as the guest can;
+#          also uart-bytes: the output holds every byte, in order
+# and `cli; hlt` forever (hostile-hlt, not in tests.tsv: it never ends):
+#   hlt-responsive    five `qvmctl status` answers with the vCPU halted
+#   hlt-dump          `qvmctl dump` writes an ELF core
+#   hlt-idle          qvm uses less than half a CPU over 5 s while halted
+#                     (a spinning thread would use a whole one; a slow host
+#                     only lowers the figure)
+#   hlt-kill          `qvmctl kill` ends it with QNX's exit code 3
 # and VMs started and stopped in numbers (each with virtio-entropy, -blk,
 # -net on a peer endpoint and -console beside the PC devices):
 #   churn-sequential  50 VMs back to back (the `pio` guest), each exit 1
@@ -29,8 +47,9 @@ BUILD=${BUILD:-build}
 QVM=$root/$BUILD/bin/qvm
 QVMCTL=$root/$BUILD/bin/qvmctl
 CONF=$root/$BUILD/microguests/hostile-scan.qvmconf
-NAME=mg-hostile-scan
-names=(scan-survives scan-responsive scan-rss scan-log churn-sequential churn-parallel churn-leftovers)
+names=()
+for t in scan virtq regs pci msr uart; do names+=("$t-survives" "$t-responsive" "$t-rss" "$t-log"); done
+names+=(uart-bytes hlt-responsive hlt-dump hlt-idle hlt-kill churn-sequential churn-parallel churn-leftovers)
 result() { local v=$1 n=$2; shift 2; echo "RESULT $v native/hostile-$n${*:+ $*}"; }
 all() { for n in "${names[@]}"; do result "$@" "$n"; done; }
 
@@ -47,56 +66,131 @@ pids=()
 trap '[[ -n $qpid ]] && kill -KILL $qpid 2>/dev/null; for p in "${pids[@]}"; do kill -KILL $p 2>/dev/null; done; rm -rf "$work"' EXIT
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
-seen() { grep -q -- "$1" "$work/out" 2>/dev/null; }
+seen() { grep -a -q -- "$1" "$work/out" 2>/dev/null; }
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
 
-timeout -s KILL 900 "$QVM" "@$CONF" </dev/null >"$work/out" 2>"$work/err" &
+# watch GUEST TAG START END [SECS]: runs build/microguests/GUEST.qvmconf
+# (stdout $work/out, log $work/err) and, until qvm ends, asks `qvmctl
+# status` once a second (each answer bounded by 20 s) and samples RSS from
+# the guest's START line to its END line; then prints TAG-survives (exit 1
+# and "PASS GUEST"), TAG-responsive, TAG-rss (at most 1 MiB growth) and
+# TAG-log (qvm's log at most 16 KiB).
+watch() {
+  local guest=$1 tag=$2 start=$3 end=$4 secs=${5:-900}
+  local conf=$root/$BUILD/microguests/$guest.qvmconf sys="mg-$guest"
+  timeout -s KILL "$secs" "$QVM" "@$conf" </dev/null >"$work/out" 2>"$work/err" &
+  qpid=$!
+  local i r
+  for ((i = 0; i < 1200; i++)); do  # the guest reached START (bounded wait)
+    seen "$start" && break
+    kill -0 $qpid 2>/dev/null || break
+    sleep 0.1
+  done
+  # RSS of qvm itself, timeout's child (the last sample before END; a
+  # guest that ends before a second sample leaves the first)
+  local vpid rss0 rss1 polls=0 bad=0 slowest=0 t0 ms samples=1
+  vpid=$(pgrep -P $qpid -x qvm | head -n1)
+  rss0=$(rss "${vpid:-none}")
+  rss1=$rss0
+  while kill -0 $qpid 2>/dev/null; do
+    t0=$(date +%s%N)
+    if timeout 20 "$QVMCTL" status "$sys" >/dev/null 2>&1; then
+      ms=$((($(date +%s%N) - t0) / 1000000))
+      ((ms > slowest)) && slowest=$ms
+      polls=$((polls + 1))
+    elif kill -0 $qpid 2>/dev/null && ! seen "PASS $guest"; then
+      bad=$((bad + 1))
+    fi
+    # the last sample before the guest's verdict
+    if ! seen "$end" && [[ -n $vpid ]] && r=$(rss "$vpid") && [[ -n $r ]]; then
+      rss1=$r
+      samples=$((samples + 1))
+    fi
+    sleep 1
+  done
+  wait $qpid
+  local rc=$?
+  qpid=""
+  if [[ $rc == 1 ]] && seen "PASS $guest"; then
+    result PASS "$tag-survives" "$(grep -a -c "^$guest: " "$work/out") progress lines, the last: $(grep -a "^$guest: " "$work/out" | tail -n1)"
+  else
+    result FAIL "$tag-survives" "exit $rc, expected 1: $(grep -a -v '^[[:space:]]*$' "$work/out" | tail -n1 | cut -c1-200) / $(tail -n1 "$work/err")"
+  fi
+  if ((bad == 0 && polls > 0)); then
+    result PASS "$tag-responsive" "$polls status answers while the guest ran, slowest ${slowest} ms"
+  else
+    result FAIL "$tag-responsive" "$bad of $((polls + bad)) status requests unanswered within 20 s"
+  fi
+  if [[ -n $rss0 && -n $rss1 ]] && ((rss1 - rss0 <= 1024)); then
+    result PASS "$tag-rss" "qvm's RSS ${rss0} KiB at the start, ${rss1} KiB near the end ($samples samples)"
+  else
+    result FAIL "$tag-rss" "RSS ${rss0:-?} KiB at the start, ${rss1:-?} KiB near the end (more than 1 MiB growth, or not sampled)"
+  fi
+  local bytes
+  bytes=$(wc -c <"$work/err")
+  if ((bytes <= 16384)); then
+    result PASS "$tag-log" "$bytes bytes of log"
+  else
+    result FAIL "$tag-log" "$bytes bytes of log (bound 16384): $(sort "$work/err" | uniq -c | sort -rn | head -n1)"
+  fi
+}
+
+watch hostile-scan scan "hostile-scan: ports" "0xc0000000-0xffffffff done"
+watch hostile-virtq virtq "hostile-virtq: " "malformed queues refused"
+watch hostile-regs regs "hostile-regs: " "register accesses, devices still work"
+watch hostile-pci pci "hostile-pci: " "register accesses, devices still work"
+watch hostile-msr msr "hostile-msr: " "CPUID leaf/subleaf pairs"
+watch hostile-uart uart "hostile-uart: flood" "bytes written"
+# every byte of the flood, in order: 4096 lines of 63 times 'A' + k % 26
+bad=$(awk 'BEGIN { k = 0; bad = 0 }
+  /^[A-Z]+$/ { want = sprintf("%c", 65 + k % 26); line = ""; for (i = 0; i < 63; i++) line = line want
+               if ($0 != line) bad++; k++ }
+  END { if (k != 4096) bad += 4096; print bad }' "$work/out")
+n=$(grep -a -c '^[A-Z]*$' "$work/out")
+if [[ $bad == 0 ]]; then result PASS uart-bytes "all 262144 bytes of the flood in the output, in order"
+else result FAIL uart-bytes "$n flood lines of 4096, $bad wrong or missing"; fi
+
+# ---- cli; hlt forever --------------------------------------------------------
+mkdir -p "$work/hlt"
+(cd "$work/hlt" && exec timeout -s KILL 300 "$QVM" "@$root/$BUILD/microguests/hostile-hlt.qvmconf" </dev/null >"$work/out" 2>"$work/err") &
 qpid=$!
-# the scan has started once the guest says so (bounded wait)
 for ((i = 0; i < 1200; i++)); do
-  seen "hostile-scan: ports" && break
+  seen "hostile-hlt: cli; hlt forever" && break
   kill -0 $qpid 2>/dev/null || break
   sleep 0.1
 done
-rss0=$(rss $qpid)
-polls=0 bad=0 slowest=0 rss1=""
-while kill -0 $qpid 2>/dev/null; do
-  t0=$(date +%s%N)
-  if timeout 20 "$QVMCTL" status "$NAME" >/dev/null 2>&1; then
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    ((ms > slowest)) && slowest=$ms
-    polls=$((polls + 1))
-  elif kill -0 $qpid 2>/dev/null && ! seen "PASS hostile-scan"; then
-    bad=$((bad + 1))
-  fi
-  # the last sample before the guest's verdict
-  seen "0xc0000000-0xffffffff done" || rss1=$(rss $qpid)
+q=$(pgrep -P "$qpid" -x qvm | head -n1)
+why="" polls=0
+for ((i = 0; i < 5; i++)); do
+  if timeout 20 "$QVMCTL" status mg-hostile-hlt >/dev/null 2>&1; then polls=$((polls + 1)); else why+=" status-$i-unanswered"; fi
   sleep 1
 done
+if [[ -z $why ]]; then result PASS hlt-responsive "$polls status answers with the vCPU halted"
+else result FAIL hlt-responsive "$why"; fi
+dumpout=$(timeout 60 "$QVMCTL" dump mg-hostile-hlt 2>&1)
+core=$(find "$work/hlt" -name 'mg-hostile-hlt-*.gcore' | head -n1)
+if [[ -n $core ]] && [[ $(head -c4 "$core" | od -An -c | tr -d ' ') == '177ELF' ]]; then
+  result PASS hlt-dump "qvmctl dump wrote $(basename "$core") ($(wc -c <"$core") bytes)"
+else
+  result FAIL hlt-dump "no ELF core in $work/hlt: $dumpout"
+fi
+if [[ -n $q ]]; then
+  c0=$(cputicks "$q") w0=$(date +%s%N)
+  sleep 5
+  c1=$(cputicks "$q") w1=$(date +%s%N)
+  hz=$(getconf CLK_TCK)
+  used_ms=$(((c1 - c0) * 1000 / hz)) wall_ms=$(((w1 - w0) / 1000000))
+  if ((used_ms * 2 < wall_ms)); then result PASS hlt-idle "qvm used ${used_ms} ms of CPU in ${wall_ms} ms with the vCPU halted"
+  else result FAIL hlt-idle "qvm used ${used_ms} ms of CPU in ${wall_ms} ms with the vCPU halted (spinning?)"; fi
+else
+  result FAIL hlt-idle "qvm not found (exit: $(tail -n1 "$work/err"))"
+fi
+timeout 60 "$QVMCTL" kill mg-hostile-hlt >/dev/null 2>&1
 wait $qpid
 rc=$?
 qpid=""
-
-if [[ $rc == 1 ]] && seen "PASS hostile-scan"; then
-  result PASS scan-survives "$(grep -c 'done' "$work/out") scan phases"
-else
-  result FAIL scan-survives "exit $rc, expected 1: $(tail -n1 "$work/out") / $(tail -n1 "$work/err")"
-fi
-if ((bad == 0 && polls > 0)); then
-  result PASS scan-responsive "$polls status answers during the scan, slowest ${slowest} ms"
-else
-  result FAIL scan-responsive "$bad of $((polls + bad)) status requests unanswered within 20 s"
-fi
-if [[ -n $rss0 && -n $rss1 ]] && ((rss1 - rss0 <= 1024)); then
-  result PASS scan-rss "RSS ${rss0} KiB at the start, ${rss1} KiB near the end"
-else
-  result FAIL scan-rss "RSS ${rss0:-?} KiB at the start, ${rss1:-?} KiB near the end (more than 1 MiB growth, or not sampled)"
-fi
-bytes=$(wc -c <"$work/err")
-if ((bytes <= 16384)); then
-  result PASS scan-log "$bytes bytes of log"
-else
-  result FAIL scan-log "$bytes bytes of log (bound 16384): $(sort "$work/err" | uniq -c | sort -rn | head -n1)"
-fi
+if [[ $rc == 3 ]]; then result PASS hlt-kill "qvmctl kill: exit 3"
+else result FAIL hlt-kill "exit $rc after qvmctl kill, expected 3: $(tail -n1 "$work/err")"; fi
 
 # ---- churn -----------------------------------------------------------------
 MG=$root/$BUILD/microguests

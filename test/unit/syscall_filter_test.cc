@@ -17,11 +17,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "vmm/log.h"
 #include "vmm/syscall_filter.h"
 
 namespace {
@@ -137,11 +144,10 @@ TEST_CASE("syscall filter: names in the report", "[seccomp]") {
   CHECK(SyscallDescription(4000) == "system call # (4000)");
 }
 
-// Runs `body` in a forked child under the vCPU filter; returns its wait
-// status and what it wrote to stderr. A child that cannot install the
-// filter exits 99 with the reason: a user-mode emulator (the arm64 unit
-// suites run under qemu-aarch64-static) has no seccomp.
-int InChild(void (*body)(), std::string* err) {
+// Runs `body` in a forked child (which then exits 0); returns its wait
+// status and what it wrote to stderr.
+template <typename F>
+int ForkCapture(F body, std::string* err) {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();
@@ -149,13 +155,6 @@ int InChild(void (*body)(), std::string* err) {
   if (pid == 0) {
     dup2(fds[1], 2);
     close(fds[0]);
-    absl::Status st = InstallSyscallFilter(FilterKind::Vcpu, "vcpu-test");
-    if (!st.ok()) {
-      std::string m(st.message());
-      ssize_t w = write(2, m.data(), m.size());
-      (void)w;
-      _exit(99);
-    }
     body();
     _exit(0);
   }
@@ -167,6 +166,24 @@ int InChild(void (*body)(), std::string* err) {
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
   return status;
+}
+
+// Runs `body` in a forked child under the vCPU filter. A child that cannot
+// install the filter exits 99 with the reason: a user-mode emulator (the
+// arm64 unit suites run under qemu-aarch64-static) has no seccomp.
+int InChild(void (*body)(), std::string* err) {
+  return ForkCapture(
+      [body] {
+        absl::Status st = InstallSyscallFilter(FilterKind::Vcpu, "vcpu-test");
+        if (!st.ok()) {
+          std::string m(st.message());
+          ssize_t w = write(2, m.data(), m.size());
+          (void)w;
+          _exit(99);
+        }
+        body();
+      },
+      err);
 }
 
 TEST_CASE("syscall filter: installed in a child", "[seccomp]") {
@@ -206,6 +223,104 @@ TEST_CASE("syscall filter: installed in a child", "[seccomp]") {
   CHECK(WEXITSTATUS(status) == 7);
   CHECK(err.find("qvm: internal error: system call openat (" + std::to_string(SYS_openat) +
                  ") on thread vcpu-test (tid ") != std::string::npos);
+}
+
+TEST_CASE("syscall filter: a device thread's list", "[seccomp]") {
+  // The base is the vCPU list; a factory's thread_syscalls add to it.
+  auto nrs = SyscallNumbers(nullptr);
+  REQUIRE(nrs.ok());
+  CHECK(nrs->empty());
+  const char* const names[] = {"openat", "socket", nullptr};
+  nrs = SyscallNumbers(names);
+  REQUIRE(nrs.ok());
+  CHECK(*nrs == std::vector<int>{SYS_openat, SYS_socket});
+  const char* const bad[] = {"openat", "no_such_call", nullptr};
+  auto refused = SyscallNumbers(bad);
+  REQUIRE(!refused.ok());
+  CHECK(std::string(refused.status().message()).find("`no_such_call`") != std::string::npos);
+
+  auto base = SyscallAllowList(FilterKind::Worker);
+  auto plain = BuildSyscallFilter(HostSyscallTable(), base);
+  CHECK(RunBpf(plain, Call(SYS_openat)) == SECCOMP_RET_TRAP);
+  CHECK(RunBpf(plain, Call(SYS_pwritev)) == SECCOMP_RET_ALLOW);
+  CHECK(base.size() == SyscallAllowList(FilterKind::Vcpu).size());
+  auto more = BuildSyscallFilter(HostSyscallTable(), SyscallAllowList(FilterKind::Worker, *nrs));
+  CHECK(RunBpf(more, Call(SYS_openat)) == SECCOMP_RET_ALLOW);
+  CHECK(RunBpf(more, Call(SYS_socket)) == SECCOMP_RET_ALLOW);
+  CHECK(RunBpf(more, Call(SYS_execve)) == SECCOMP_RET_TRAP);
+  // Extra calls do nothing for the other kinds.
+  auto vcpu = BuildSyscallFilter(HostSyscallTable(), SyscallAllowList(FilterKind::Vcpu, *nrs));
+  CHECK(RunBpf(vcpu, Call(SYS_openat)) == SECCOMP_RET_TRAP);
+}
+
+// The system log (`logger ... slog`, vmm/log.h): a filtered thread that
+// finds the socket broken neither traps nor loses the line; the main
+// thread's reconnect sends it to the new socket. In a child: the log's
+// configuration and the filter stay there. Exit codes name the failing step.
+TEST_CASE("system log: no reconnect on a filtered thread", "[seccomp]") {
+  char dir[] = "/tmp/qvm-slog-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string path = std::string(dir) + "/log";
+  std::string err;
+  int status = ForkCapture([&] {
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+    auto serve = [&] {
+      int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+      if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) _exit(20);
+      timeval tv{5, 0};
+      setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      return s;
+    };
+    auto got = [](int s, const char* want) {
+      char buf[512];
+      ssize_t n = recv(s, buf, sizeof buf - 1, 0);
+      if (n <= 0) return false;
+      buf[n] = 0;
+      return strstr(buf, want) != nullptr && strstr(buf, "qvm[") != nullptr;
+    };
+    int s1 = serve();
+    setenv("QVM_SYSLOG_SOCKET", path.c_str(), 1);
+    LoggerSpec spec;
+    spec.levels = {LogLevel::Info};
+    spec.dest = "slog";
+    if (!LogConfigure({spec}).ok()) _exit(21);
+    Log(LogLevel::Info, "first line");
+    if (!got(s1, "info: first line")) _exit(22);
+    // The daemon restarts: the connected socket is gone, a new one listens.
+    close(s1);
+    unlink(path.c_str());
+    int s2 = serve();
+    static std::atomic<int> woken{0};
+    LogSetReconnectHook([](void*) { woken++; }, nullptr);
+    std::string why;
+    bool filter = SyscallFilterSupported(&why);
+    std::atomic<int> thread_rc{0};
+    std::thread t([&] {
+      if (filter && !InstallSyscallFilter(FilterKind::Vcpu, "log-test").ok()) {
+        thread_rc = 23;
+        return;
+      }
+      Log(LogLevel::Info, "second line");  // a trap here ends the child with 7
+    });
+    t.join();
+    if (thread_rc) _exit(thread_rc);
+    if (woken != 1) _exit(24);
+    LogReconnect();  // what the main loop does when woken
+    if (!got(s2, "info: second line")) _exit(25);
+    Log(LogLevel::Info, "third line");
+    if (!got(s2, "info: third line")) _exit(26);
+  }, &err);
+  unlink(path.c_str());
+  rmdir(dir);
+  INFO(err);
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 23) {
+    WARN("no seccomp(2) here (a user-mode emulator)");
+    return;
+  }
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 }  // namespace

@@ -199,6 +199,31 @@ TEST_CASE("a PCI BAR never decodes outside the PCI host's window (over RAM)") {
   qvm::CloseNotifiers(&fn);
 }
 
+// ABI 1.8: an I/O BAR (the legacy virtio transport) is mapped only inside
+// the host's I/O window, and its ioeventfd is a port one.
+TEST_CASE("qvm_ioeventfd on an I/O BAR registers a port notifier") {
+  Host h;
+  qvm_vdev host(&h, &kMemFactory, qvm::VdevSpec{}, "pci-host");
+  host.regions.push_back({QVM_SPACE_MEM, 0xc0000000, 0x20000000});
+  host.regions.push_back({QVM_SPACE_IO, 0xc000, 0x4000});
+  qvm_vdev fn(&h, &kPciFactory, qvm::VdevSpec{}, "rng");
+  fn.pci.fn = std::make_unique<qvm_vdev::PciFn>();
+  fn.pci.fn->decl.bar_size[0] = 32;
+  fn.pci.fn->decl.bar_flags[0] = QVM_PCI_BAR_IO;
+  h.devs = {&host, &fn};
+  int k = qvm_ioeventfd(&fn, 0, 0x10, 2, QVM_IOEVENTFD_DATAMATCH, 0);
+  REQUIRE(k >= 0);
+  CHECK(qvm_pci_bar_map(&host, &fn, 0, 0xc0000000, 32) == -EINVAL);  // not in memory space
+  CHECK(qvm_pci_bar_map(&host, &fn, 0, 0xbfe0, 32) == -EINVAL);      // below the I/O window
+  CHECK(h.live.empty());
+  REQUIRE(qvm_pci_bar_map(&host, &fn, 0, 0xc020, 32) == 0);
+  REQUIRE(h.live.size() == 1);
+  CHECK(h.live[0].addr == 0xc030);
+  CHECK(h.live[0].io);
+  CHECK(h.live[0].match);
+  qvm::CloseNotifiers(&fn);
+}
+
 TEST_CASE("MSI irqfds: a GSI each, routes follow qvm_irqfd_msi_set") {
   Host h;
   qvm_vdev d(&h, &kPciFactory, qvm::VdevSpec{}, "blk");
@@ -243,4 +268,36 @@ TEST_CASE("notifications without accelerator support: -ENOTSUP") {
   CHECK(qvm_ioeventfd(&d, 0, 0x50, 4, 0, 0) == -ENOTSUP);
   CHECK(qvm_irqfd_msi(&d) == -ENOTSUP);
   CHECK(d.notify.list.empty());
+}
+
+TEST_CASE("qvm_pci_declare: I/O BARs of 4-256 ports, alone, never the MSI-X BAR") {
+  Host h;
+  qvm_vdev fn(&h, &kPciFactory, qvm::VdevSpec{}, "rng");
+  h.devs = {&fn};
+  auto decl = [](uint64_t size, uint32_t flags) {
+    qvm_pci_function f{};
+    f.struct_size = sizeof f;
+    f.vendor_id = 0x1af4;
+    f.bar_size[0] = size;
+    f.bar_flags[0] = flags;
+    return f;
+  };
+  qvm_pci_function f = decl(512, QVM_PCI_BAR_IO);
+  CHECK(qvm_pci_declare(&fn, &f) == -EINVAL);   // more than 256 ports
+  f = decl(2, QVM_PCI_BAR_IO);
+  CHECK(qvm_pci_declare(&fn, &f) == -EINVAL);
+  f = decl(32, QVM_PCI_BAR_IO | QVM_PCI_BAR_MEM64);
+  CHECK(qvm_pci_declare(&fn, &f) == -EINVAL);
+  f = decl(32, QVM_PCI_BAR_IO);
+  f.msix_vectors = 1;                          // a table in I/O space
+  f.msix_bar = 0;
+  CHECK(qvm_pci_declare(&fn, &f) == -EINVAL);
+  f = decl(32, QVM_PCI_BAR_IO);
+  f.bar_size[1] = 0x1000;
+  f.msix_vectors = 2;
+  f.msix_bar = 1;
+  f.msix_pba_offset = 0x800;
+  CHECK(qvm_pci_declare(&fn, &f) == (1 << 3));
+  REQUIRE(fn.pci.fn);
+  CHECK(fn.pci.fn->decl.bar_flags[0] == QVM_PCI_BAR_IO);
 }

@@ -460,3 +460,65 @@ TEST_CASE("vio_unpop gives chains back to be taken again") {
   CHECK(q.head == 5);
   CHECK(vio_pop(&r.n->v, 0, &q) == 0);
 }
+
+// QNX's `legacy`: a legacy driver without MRG_RXBUF writes and reads the
+// 10-byte header (no num_buffers); the backend still sees the 12-byte one.
+// The frame path depends only on the transport being legacy (v.legacy) and
+// on MRG_RXBUF; the rig's queues are set up as in every other case here.
+TEST_CASE("virtio-net legacy: 10-byte header without MRG_RXBUF, both ways") {
+  NetRig r(1, kTapOffer, kBasic | Bit(VIRTIO_NET_F_CSUM) | Bit(VIRTIO_NET_F_GUEST_CSUM));
+  r.n->v.legacy = 1;
+  // transmit: 10-byte header + frame in one buffer
+  auto f = Frame(300, 3);
+  auto h10 = Hdr(VNET_HDR_F_NEEDS_CSUM);
+  h10.resize(10);
+  h10[4] = 34;  // csum_start
+  r.put(kData, Cat(h10, f));
+  r.desc(1, 0, kData, uint32_t(10 + f.size()), 0, 0);
+  r.offer(1, 0);
+  CHECK(vnet_tx(r.n.get(), 8) == 0);
+  auto h12 = h10;
+  h12.resize(12, 0);
+  CHECK(r.backend_frame() == Cat(h12, f));
+  // a runt (header alone, shorter than 10 + an Ethernet header) is refused
+  r.desc(1, 1, kData, 10 + 13, 0, 0);
+  r.offer(1, 1);
+  vnet_tx(r.n.get(), 8);
+  CHECK(r.backend_frame().empty());
+  CHECK(r.n->st.tx_bad == 1);
+  // receive: the guest gets 10 bytes of header, the used length says so
+  r.put(kData + 0x4000, std::vector<uint8_t>(2048, 0xee));
+  r.desc(0, 0, kData + 0x4000, 2048, WRITE, 0);
+  r.offer(0, 0);
+  auto in = Cat(Hdr(VNET_HDR_F_NEEDS_CSUM), Frame(1000, 9));
+  r.backend_send(in);
+  vnet_rx(r.n.get(), 8);
+  REQUIRE(r.used_idx(0) == 1);
+  CHECK(r.used(0, 0) == std::make_pair(0u, 1010u));
+  auto want = Cat(std::vector<uint8_t>(in.begin(), in.begin() + 10), Frame(1000, 9));
+  CHECK(r.get(kData + 0x4000, 1010) == want);
+  CHECK(r.get(kData + 0x4000 + 1010, 2)[0] == 0xee);  // nothing past it
+  // a buffer exactly the 10-byte form's size (2 bytes short of the 12-byte one)
+  r.desc(0, 1, kData + 0x4000, 1010, WRITE, 0);
+  r.offer(0, 1);
+  r.backend_send(in);
+  vnet_rx(r.n.get(), 8);
+  REQUIRE(r.used_idx(0) == 2);
+  CHECK(r.used(0, 1) == std::make_pair(1u, 1010u));
+  CHECK(r.n->st.rx_small == 0);
+}
+
+TEST_CASE("virtio-net legacy: with MRG_RXBUF the header stays 12 bytes") {
+  NetRig r(1, kTapOffer, kBasic | Bit(VIRTIO_NET_F_MRG_RXBUF));
+  r.n->v.legacy = 1;
+  r.desc(0, 0, kData, 2048, WRITE, 0);
+  r.offer(0, 0);
+  auto in = Cat(Hdr(), Frame(500, 4));
+  r.backend_send(in);
+  vnet_rx(r.n.get(), 8);
+  REQUIRE(r.used_idx(0) == 1);
+  CHECK(r.used(0, 0) == std::make_pair(0u, 512u));
+  auto want = in;
+  want[10] = 1;
+  CHECK(r.get(kData, 512) == want);
+}

@@ -6,20 +6,40 @@
  *   hostdev [<|>]SPEC        given once: `>OUT` output only, `SPEC` (or
  *                            `-`) output and input
  *   hostdev <IN hostdev >OUT given twice: separate input and output
- *   hostdev >"|COMMAND"      refused with the reason (see below)
+ *   hostdev >"|COMMAND"      output piped to `/bin/sh -c COMMAND` (QNX 8.0)
  *
  * The option is listed with QVM_OPTF_REPEAT (ABI 1.6). At most one input
  * and one output: a second of either is refused. The output (and, for a
  * SPEC without `<`/`>`, the input) comes from qvm_console_open, a separate
  * input from qvm_hostdev_open(`<IN`) (`<-`: qvm's stdin relay).
+ *
+ * `>|COMMAND`: the command is started at QVM_CTRL_GUEST_CONFIGURED (not by
+ * a dry run; on the main thread before qvm's system-call filters, so no
+ * vCPU thread ever forks) as `/bin/sh -c COMMAND` with its stdin the read
+ * end of a pipe whose write end (non-blocking) is the UART's output; its
+ * stdout and stderr are qvm's, its signal mask and SIGPIPE the defaults. A
+ * command that exits makes the UART's writes fail (EPIPE: qvm ignores
+ * SIGPIPE), which the device counts and logs once. A reaper thread (started
+ * then too, so unfiltered) waits for the command through a pidfd, reaps it
+ * and logs its status; at QVM_CTRL_TERMINATE the pipe is closed (EOF) and
+ * the command has 2 s to finish, then gets SIGTERM, then SIGKILL 2 s
+ * later, and is reaped. Should qvm die without TERMINATE, the command gets SIGTERM from
+ * the kernel (PR_SET_PDEATHSIG) and sees EOF on its stdin.
  */
 #ifndef QVM_LIBUART_HOSTDEV_H
 #define QVM_LIBUART_HOSTDEV_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <qvm/vdev.h>
@@ -27,7 +47,19 @@
 struct uart_hostdev {
     char out[256]; /* output SPEC as written (`>OUT` or `SPEC`), "" = default */
     char in[256];  /* separate input SPEC (`<IN`), "" = none */
+    /* `>|COMMAND` (uart_hostdev_start/stop) */
+    pid_t pid;     /* the command, 0 = none */
+    int pidfd, stopfd;
+    int reaping;   /* the reaper thread runs */
+    int stopping;  /* TERMINATE: the command's end is no news */
+    pthread_t reaper;
+    qvm_vdev_t *dev;
 };
+
+static inline int uart_hostdev_is_cmd(const struct uart_hostdev *h)
+{
+    return h->out[0] == '>' && h->out[1] == '|';
+}
 
 /* QVM_CTRL_OPTION of `hostdev`: 0 or -EINVAL (logged). */
 static inline int uart_hostdev_option(qvm_vdev_t *dev, struct uart_hostdev *h,
@@ -37,10 +69,8 @@ static inline int uart_hostdev_option(qvm_vdev_t *dev, struct uart_hostdev *h,
         qvm_log(dev, QVM_LOG_ERROR, "option hostdev: bad value");
         return -EINVAL;
     }
-    if (value[0] == '>' && value[1] == '|') {
-        qvm_log(dev, QVM_LOG_ERROR, "hostdev >\"|COMMAND\": piping the output to a command "
-                "is not implemented; give the command a FIFO (mkfifo) to read and write "
-                "`hostdev >FIFO`");
+    if (value[0] == '>' && value[1] == '|' && !value[2 + strspn(value + 2, " \t")]) {
+        qvm_log(dev, QVM_LOG_ERROR, "hostdev >\"|COMMAND\": no command");
         return -EINVAL;
     }
     char *slot = value[0] == '<' ? h->in : h->out;
@@ -61,25 +91,160 @@ static inline int uart_hostdev_option(qvm_vdev_t *dev, struct uart_hostdev *h,
 static inline int uart_hostdev_open(qvm_vdev_t *dev, const struct uart_hostdev *h,
                                     int *out_fd, int *in_fd)
 {
-    int rc = qvm_console_open(dev, h->out[0] ? h->out : NULL, out_fd,
-                              h->in[0] ? NULL : in_fd);
-    if (rc < 0) {
-        qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': %s", h->out,
-                rc == -EINVAL ? "not an output" : "cannot open");
-        return rc;
+    if (uart_hostdev_is_cmd(h)) {
+        /* started at GUEST_CONFIGURED (uart_hostdev_start) */
+        *out_fd = -1;
+        if (access("/bin/sh", X_OK) != 0) {
+            qvm_log(dev, QVM_LOG_ERROR, "hostdev >\"%s\": no /bin/sh to run it", h->out + 1);
+            return -ENOENT;
+        }
+    } else {
+        int rc = qvm_console_open(dev, h->out[0] ? h->out : NULL, out_fd,
+                                  h->in[0] ? NULL : in_fd);
+        if (rc < 0) {
+            qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': %s", h->out,
+                    rc == -EINVAL ? "not an output" : "cannot open");
+            return rc;
+        }
     }
     if (!h->in[0])
         return 0;
     int fd = qvm_hostdev_open(dev, h->in, 0);
     if (fd < 0) {
         qvm_log(dev, QVM_LOG_ERROR, "option hostdev '%s': cannot open", h->in);
-        close(*out_fd);
+        if (*out_fd >= 0)
+            close(*out_fd);
         *out_fd = -1;
         return -ENOENT;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     *in_fd = fd;
     return 0;
+}
+
+/* The system calls the reaper needs beyond qvm's device-thread list: the
+ * UART factories name these in `thread_syscalls` (vdev ABI 1.8). */
+static const char *const uart_thread_syscalls[] = {"wait4", "kill", NULL};
+
+/* The reaper of a `>|COMMAND`: a device thread (qvm_thread_create) under
+ * qvm's system-call filter with uart_thread_syscalls. */
+static inline void *uart_hostdev_reaper(void *arg)
+{
+    struct uart_hostdev *h = (struct uart_hostdev *)arg;
+    struct pollfd p[2] = {{h->pidfd, POLLIN, 0}, {h->stopfd, POLLIN, 0}};
+    for (;;) {
+        int n = poll(p, 2, -1);
+        if (n > 0 || errno != EINTR)
+            break;
+    }
+    if (!(p[0].revents & POLLIN)) {
+        /* asked to stop, the pipe closed: 2 s to finish its input, then
+         * SIGTERM, then SIGKILL */
+        if (poll(p, 1, 2000) == 0) {
+            kill(h->pid, SIGTERM);
+            if (poll(p, 1, 2000) == 0)
+                kill(h->pid, SIGKILL);
+        }
+    }
+    int st = 0;
+    while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE)) {
+        if (WIFEXITED(st))
+            qvm_log(h->dev, QVM_LOG_WARN, "hostdev >\"%s\": the command exited with status "
+                    "%d; further output is dropped", h->out + 1, WEXITSTATUS(st));
+        else
+            qvm_log(h->dev, QVM_LOG_WARN, "hostdev >\"%s\": the command ended by signal %d; "
+                    "further output is dropped", h->out + 1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    }
+    return NULL;
+}
+
+/* At QVM_CTRL_GUEST_CONFIGURED: starts a `>|COMMAND` (nothing otherwise);
+ * *out_fd becomes the pipe to its stdin. 0, or a negative errno (logged;
+ * the output is then dropped). */
+static inline int uart_hostdev_start(qvm_vdev_t *dev, struct uart_hostdev *h, int *out_fd)
+{
+    if (!uart_hostdev_is_cmd(h) || h->pid)
+        return 0;
+    const char *cmd = h->out + 2;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        int e = errno;
+        qvm_log(dev, QVM_LOG_ERROR, "hostdev >\"%s\": no pipe: %s", h->out + 1, strerror(e));
+        return -e;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* only async-signal-safe calls from here */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGPIPE, &dfl, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
+        if (dup2(p[0], 0) < 0)
+            _exit(127);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        int e = errno;
+        close(p[1]);
+        qvm_log(dev, QVM_LOG_ERROR, "hostdev >\"%s\": cannot start: %s", h->out + 1,
+                strerror(e));
+        return -e;
+    }
+    fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+    *out_fd = p[1];
+    h->pid = pid;
+    h->dev = dev;
+    h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    h->stopfd = eventfd(0, EFD_CLOEXEC);
+    if (h->pidfd >= 0 && h->stopfd >= 0 &&
+        qvm_thread_create(dev, &h->reaper, "uart-reap", uart_hostdev_reaper, h) == 0) {
+        h->reaping = 1;
+    } else {
+        qvm_log(dev, QVM_LOG_WARN, "hostdev >\"%s\": no reaper thread (pidfd: %s): the "
+                "command is reaped when qvm ends", h->out + 1, h->pidfd < 0 ? "none" : "ok");
+    }
+    qvm_log(dev, QVM_LOG_INFO, "hostdev >\"%s\": output piped to process %d", h->out + 1,
+            (int)pid);
+    return 0;
+}
+
+/* At QVM_CTRL_TERMINATE: closes the output (*out_fd), then ends and reaps
+ * a `>|COMMAND` (see above). */
+static inline void uart_hostdev_stop(struct uart_hostdev *h, int *out_fd)
+{
+    /* a command that ended on its own before now is still reported */
+    struct pollfd ended = {h->pid && h->reaping ? h->pidfd : -1, POLLIN, 0};
+    if (ended.fd < 0 || poll(&ended, 1, 0) != 1)
+        __atomic_store_n(&h->stopping, 1, __ATOMIC_RELEASE);
+    if (*out_fd >= 0)
+        close(*out_fd);
+    *out_fd = -1;
+    if (!h->pid)
+        return;
+    if (h->reaping) {
+        uint64_t one = 1;
+        if (write(h->stopfd, &one, sizeof one) != (ssize_t)sizeof one)
+            kill(h->pid, SIGTERM);
+        pthread_join(h->reaper, NULL);
+        h->reaping = 0;
+    }
+    if (h->pidfd >= 0)
+        close(h->pidfd);
+    if (h->stopfd >= 0)
+        close(h->stopfd);
+    h->pidfd = h->stopfd = -1;
+    h->pid = 0;
 }
 
 /* QNX's `sched PRIORITY` and `batch MICROSECONDS` (a number up to
@@ -101,8 +266,11 @@ static inline int uart_qnx_sched_batch(qvm_vdev_t *dev, const char *name, const 
 /* QNX's `delayed SECONDS|forever`: refused with the reason. */
 static inline int uart_qnx_delayed(qvm_vdev_t *dev)
 {
-    qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented; the host device is opened "
-            "when qvm starts and must exist then");
+    qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented (QNX opens the host device at the "
+            "guest's first access and retries while it is missing; here that open would have "
+            "to leave the vCPU thread, which may not open files under qvm's system-call "
+            "filter, for an opener thread): the host device is opened when qvm starts and "
+            "must exist then");
     return -EINVAL;
 }
 

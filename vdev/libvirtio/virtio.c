@@ -196,6 +196,104 @@ static void cap(uint8_t *p, uint8_t len, uint8_t type, uint32_t off, uint32_t le
     st(p + 12, 4, length);
 }
 
+/* The legacy PCI device ID of virtio device type `type` (0: none). */
+static uint16_t legacy_pci_id(uint32_t type)
+{
+    switch (type) {
+    case 1: return 0x1000;  /* network */
+    case 2: return 0x1001;  /* block */
+    case 3: return 0x1003;  /* console */
+    case 4: return 0x1005;  /* entropy */
+    case 5: return 0x1002;  /* memory balloon */
+    case 8: return 0x1004;  /* SCSI host */
+    case 9: return 0x1009;  /* 9P transport */
+    default: return 0;
+    }
+}
+
+void vio_legacy(struct vio *v)
+{
+    v->legacy = 1;
+    /* legacy drivers see 32 feature bits and never VIRTIO_F_VERSION_1 */
+    v->host_features &= 0xffffffffull;
+}
+
+/* The virtio PCI function both transports declare (vendor 1AF4, INTA, one
+ * MSI-X vector per queue plus the configuration's) with what differs: IDs,
+ * revision, BARs and capabilities. */
+struct pci_shape {
+    uint16_t device_id, subsystem_id;
+    uint8_t revision;
+    uint64_t bar0, bar1;
+    uint32_t bar0_flags;
+    uint8_t msix_bar;
+    uint32_t msix_table, msix_pba;
+    const uint8_t *caps;
+    size_t caps_len;
+};
+
+static int declare_pci(struct vio *v, const struct pci_shape *sh, uint8_t class_code,
+                       uint8_t subclass, uint8_t prog_if)
+{
+    struct qvm_pci_function f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    f.vendor_id = 0x1af4;
+    f.device_id = sh->device_id;
+    f.subsystem_vendor_id = 0x1af4;
+    f.subsystem_id = sh->subsystem_id;
+    f.revision = sh->revision;
+    f.class_code = class_code;
+    f.subclass = subclass;
+    f.prog_if = prog_if;
+    f.intx_pin = 1;
+    f.bar_size[0] = sh->bar0;
+    f.bar_flags[0] = sh->bar0_flags;
+    f.bar_size[1] = sh->bar1;
+    f.msix_bar = sh->msix_bar;
+    f.msix_vectors = (uint16_t)(v->nq + 1);
+    f.msix_table_offset = sh->msix_table;
+    f.msix_pba_offset = sh->msix_pba;
+    f.caps = sh->caps;
+    f.caps_len = sh->caps_len;
+    int addr = qvm_pci_declare(v->dev, &f);
+    if (addr < 0)
+        return addr;
+    v->pci_addr = (unsigned)addr;
+    if (qvm_intr_count(v->dev) == 0)
+        qvm_intr_default(v->dev, "pci-host", QVM_PCI_INTX_LINE(((unsigned)addr >> 3) & 31, 1));
+    return 0;
+}
+
+static int declare_legacy(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t prog_if)
+{
+    uint16_t id = legacy_pci_id(v->device_id);
+    if (!id) {
+        qvm_log(v->dev, QVM_LOG_ERROR, "legacy: virtio device type %u has no legacy PCI ID",
+                v->device_id);
+        return -EINVAL;
+    }
+    /* registers, then the device configuration as MSI-X places it */
+    uint32_t need = VIO_LEG_CFG_MSIX + v->cfg_len, size = 32;
+    while (size < need)
+        size <<= 1;
+    if (size > 256) {
+        qvm_log(v->dev, QVM_LOG_ERROR, "legacy: %u bytes of device configuration do not "
+                "fit an I/O BAR", v->cfg_len);
+        return -EINVAL;
+    }
+    v->legacy_io_size = size;
+    const struct pci_shape sh = {
+        .device_id = id, .subsystem_id = (uint16_t)v->device_id, .revision = 0,
+        .bar0 = size, .bar0_flags = QVM_PCI_BAR_IO, .bar1 = VIO_LEG_BAR1_SIZE,
+        .msix_bar = 1, .msix_table = VIO_LEG_MSIX_TABLE, .msix_pba = VIO_LEG_MSIX_PBA,
+    };
+    int rc = declare_pci(v, &sh, class_code, subclass, prog_if);
+    if (rc == -EINVAL)
+        qvm_log(v->dev, QVM_LOG_ERROR, "legacy: this qvm takes no I/O BARs (vdev ABI 1.8)");
+    return rc;
+}
+
 int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t prog_if)
 {
     uint32_t space;
@@ -207,6 +305,12 @@ int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t pro
             break;
         }
     if (have_mem && qvm_intr_count(v->dev) > 0) {
+        if (v->legacy) {
+            qvm_log(v->dev, QVM_LOG_ERROR, "legacy: the virtio 0.9.5 interface is a PCI "
+                    "transport; with `loc mem:` and `intr` the device is virtio-mmio "
+                    "(drop `legacy`, or the `loc mem:`)");
+            return -EINVAL;
+        }
         v->transport = VIO_MMIO;
         v->mmio_base = base;
         int rc = qvm_region_add(v->dev, QVM_SPACE_MEM, base, VIO_MMIO_SIZE);
@@ -217,38 +321,20 @@ int vio_declare(struct vio *v, uint8_t class_code, uint8_t subclass, uint8_t pro
     if (have_mem)
         return -EINVAL;   /* virtio-mmio needs both `loc mem:` and `intr` */
     v->transport = VIO_PCI;
+    if (v->legacy)
+        return declare_legacy(v, class_code, subclass, prog_if);
     uint8_t caps[16 * 3 + 20];
     cap(caps, 16, 1, VIO_PCI_COMMON, 0x38);
     cap(caps + 16, 16, 3, VIO_PCI_ISR, 4);
     cap(caps + 32, 16, 4, VIO_PCI_DEVCFG, 0x1000);
     cap(caps + 48, 20, 2, VIO_PCI_NOTIFY, 0x1000);
     st(caps + 48 + 16, 4, 4);   /* notify_off_multiplier */
-    struct qvm_pci_function f;
-    memset(&f, 0, sizeof f);
-    f.struct_size = sizeof f;
-    f.vendor_id = 0x1af4;
-    f.device_id = (uint16_t)(0x1040 + v->device_id);
-    f.subsystem_vendor_id = 0x1af4;
-    f.subsystem_id = 0x40;
-    f.revision = 1;
-    f.class_code = class_code;
-    f.subclass = subclass;
-    f.prog_if = prog_if;
-    f.intx_pin = 1;
-    f.bar_size[0] = VIO_PCI_BAR_SIZE;
-    f.msix_bar = 0;
-    f.msix_vectors = (uint16_t)(v->nq + 1);
-    f.msix_table_offset = VIO_PCI_MSIX_TABLE;
-    f.msix_pba_offset = VIO_PCI_MSIX_PBA;
-    f.caps = caps;
-    f.caps_len = sizeof caps;
-    int addr = qvm_pci_declare(v->dev, &f);
-    if (addr < 0)
-        return addr;
-    v->pci_addr = (unsigned)addr;
-    if (qvm_intr_count(v->dev) == 0)
-        qvm_intr_default(v->dev, "pci-host", QVM_PCI_INTX_LINE(((unsigned)addr >> 3) & 31, 1));
-    return 0;
+    const struct pci_shape sh = {
+        .device_id = (uint16_t)(0x1040 + v->device_id), .subsystem_id = 0x40, .revision = 1,
+        .bar0 = VIO_PCI_BAR_SIZE, .msix_bar = 0, .msix_table = VIO_PCI_MSIX_TABLE,
+        .msix_pba = VIO_PCI_MSIX_PBA, .caps = caps, .caps_len = sizeof caps,
+    };
+    return declare_pci(v, &sh, class_code, subclass, prog_if);
 }
 
 int vio_gen_acpi(struct vio *v)
@@ -401,10 +487,149 @@ static unsigned common_width(unsigned off)
     }
 }
 
+/* Device configuration bytes [o, o+size); past its end they read 0. */
+static void cfg_read(const struct vio *v, uint64_t o, unsigned size, void *data)
+{
+    for (unsigned k = 0; k < size; k++)
+        ((uint8_t *)data)[k] = o + k < v->cfg_len ? v->cfg[o + k] : 0;
+}
+
 static void do_notify(struct vio *v, uint64_t qi)
 {
     if (qi < v->nq && v->q[qi].ready && vio_running(v) && v->ops && v->ops->notify)
         v->ops->notify(v, (unsigned)qi);
+}
+
+/* The MSI-X table at `table` and the PBA at `pba` of the BAR holding them. */
+static int msix_rw(struct vio *v, uint64_t off, uint64_t table, uint64_t pba, unsigned size,
+                   void *data, int wr)
+{
+    if (off >= table && off < table + 16u * VIO_MAX_VECTORS) {
+        uint64_t o = off - table;
+        unsigned e = (unsigned)(o / 16), f = (unsigned)(o % 16);
+        if ((size != 4 && size != 8) || (f & 3) || f + size > 16)
+            return QVM_DONE;
+        for (unsigned k = 0; k < size / 4; k++, f += 4) {
+            uint32_t *r = f == 0 ? &v->msix[e].lo : f == 4 ? &v->msix[e].hi
+                        : f == 8 ? &v->msix[e].data : &v->msix[e].ctrl;
+            if (!wr) {
+                st((uint8_t *)data + 4 * k, 4, *r);
+                continue;
+            }
+            uint32_t val = (uint32_t)ld((uint8_t *)data + 4 * k, 4);
+            uint32_t old = *r;
+            *r = f == 12 ? (val & 1) : val;
+            if (*r != old)
+                msix_entry_changed(v, e);
+            if (f == 12 && !(val & 1) && (v->pba & (1u << e)) &&
+                !(qvm_pci_state(v->dev) & QVM_PCI_STATE_MSIX_MASKALL)) {
+                v->pba &= ~(1u << e);
+                msix_fire(v, (uint16_t)e);
+            }
+        }
+        return QVM_DONE;
+    }
+    if (off >= pba && off < pba + 8) {
+        if (!wr)
+            st(data, size, off == pba ? v->pba : 0);
+        return QVM_DONE;
+    }
+    return QVM_DONE;
+}
+
+/* ---- legacy PCI (virtio 0.9.5): BAR 0 I/O registers, BAR 1 MSI-X --------- */
+
+/* The driver wrote queue `q`'s page frame number: the rings lie at
+ * pfn * 4096 in the legacy layout (descriptors, avail ring, then the used
+ * ring at the next 4096-byte boundary) for the queue's fixed size. */
+static void legacy_set_pfn(struct vio *v, struct vio_queue *q, uint32_t pfn)
+{
+    if (pfn == 0) {                /* the driver releases the queue */
+        q->ready = 0;
+        q->desc = q->avail = q->used = 0;
+        return;
+    }
+    if (q->ready)
+        return;                    /* frozen while in use, as the modern registers */
+    uint64_t n = q->size, base = (uint64_t)pfn * VIO_LEG_PAGE;   /* < 2^44: no overflow */
+    q->desc = base;
+    q->avail = base + 16 * n;
+    q->used = (q->avail + 6 + 2 * n + VIO_LEG_PAGE - 1) & ~(uint64_t)(VIO_LEG_PAGE - 1);
+    if (queue_ok(v, q)) {
+        q->ready = 1;
+        q->last_avail = q->used_idx = q->signalled = 0;
+    } else {
+        q->desc = q->avail = q->used = 0;
+        vio_needs_reset(v, "legacy queue address outside guest RAM");
+    }
+}
+
+static int legacy_io(struct vio *v, uint64_t off, unsigned size, void *data, int wr)
+{
+    unsigned cfg_at = msix_on(v) ? VIO_LEG_CFG_MSIX : VIO_LEG_CFG;
+    if (off >= cfg_at) {           /* device configuration, read-only */
+        uint64_t o = off - cfg_at;
+        if (!wr)
+            cfg_read(v, o, size, data);
+        return QVM_DONE;
+    }
+    static const uint8_t width[VIO_LEG_CFG_MSIX] = {
+        [VIO_LEG_HOST_FEATURES] = 4, [VIO_LEG_GUEST_FEATURES] = 4, [VIO_LEG_QUEUE_PFN] = 4,
+        [VIO_LEG_QUEUE_SIZE] = 2, [VIO_LEG_QUEUE_SEL] = 2, [VIO_LEG_QUEUE_NOTIFY] = 2,
+        [VIO_LEG_STATUS] = 1, [VIO_LEG_ISR] = 1, [VIO_LEG_MSIX_CONFIG] = 2,
+        [VIO_LEG_MSIX_QUEUE] = 2,
+    };
+    if (off >= VIO_LEG_CFG_MSIX || width[off] != size)
+        return QVM_DONE;           /* not a register at that width: reads 0 */
+    struct vio_queue *q = selq(v);
+    if (!wr) {
+        uint64_t r = 0;
+        switch (off) {
+        case VIO_LEG_HOST_FEATURES: r = (uint32_t)v->host_features; break;
+        case VIO_LEG_GUEST_FEATURES: r = (uint32_t)v->driver_features; break;
+        case VIO_LEG_QUEUE_PFN: r = q && q->ready ? (uint32_t)(q->desc / VIO_LEG_PAGE) : 0; break;
+        case VIO_LEG_QUEUE_SIZE: r = q ? q->size : 0; break;
+        case VIO_LEG_QUEUE_SEL: r = v->qsel; break;
+        case VIO_LEG_STATUS: r = v->status; break;
+        case VIO_LEG_ISR:
+            r = v->isr;
+            v->isr = 0;
+            set_irq(v, 0);
+            break;
+        case VIO_LEG_MSIX_CONFIG: r = common_read(v, 16, 2); break;
+        case VIO_LEG_MSIX_QUEUE: r = common_read(v, 26, 2); break;
+        }
+        st(data, size, r);
+        return QVM_DONE;
+    }
+    uint32_t val = (uint32_t)ld(data, size);
+    switch (off) {
+    case VIO_LEG_GUEST_FEATURES:
+        /* what the driver accepts of what is offered, until DRIVER_OK */
+        if (!(v->status & VIRTIO_S_DRIVER_OK))
+            v->driver_features = val & v->host_features;
+        break;
+    case VIO_LEG_QUEUE_PFN:
+        if (q)
+            legacy_set_pfn(v, q, val);
+        break;
+    case VIO_LEG_QUEUE_SEL: v->qsel = (uint16_t)val; break;
+    case VIO_LEG_QUEUE_NOTIFY: do_notify(v, val); break;
+    case VIO_LEG_STATUS: set_status(v, (uint8_t)val); break;
+    case VIO_LEG_MSIX_CONFIG: common_write(v, 16, val); break;
+    case VIO_LEG_MSIX_QUEUE: common_write(v, 26, val); break;
+    }
+    return QVM_DONE;
+}
+
+static int legacy_rw(struct vio *v, const struct qvm_access *acc, void *data, int wr)
+{
+    if (acc->region == 0 && acc->space == QVM_SPACE_IO && acc->offset < v->legacy_io_size &&
+        acc->size <= v->legacy_io_size - acc->offset)
+        return legacy_io(v, acc->offset, acc->size, data, wr);
+    if (acc->region == 1 && acc->space == QVM_SPACE_MEM)
+        return msix_rw(v, acc->offset, VIO_LEG_MSIX_TABLE, VIO_LEG_MSIX_PBA, acc->size, data, wr);
+    return QVM_DONE;
 }
 
 /* ---- PCI BAR 0 -------------------------------------------------------------- */
@@ -413,6 +638,8 @@ static int pci_rw(struct vio *v, const struct qvm_access *acc, void *data, int w
 {
     uint64_t off = acc->offset;
     unsigned size = acc->size;
+    if (v->legacy)
+        return legacy_rw(v, acc, data, wr);
     if (acc->region != 0)
         return QVM_BUS_ERROR;
     if (off < VIO_PCI_COMMON + 0x38) {
@@ -444,8 +671,7 @@ static int pci_rw(struct vio *v, const struct qvm_access *acc, void *data, int w
     if (off >= VIO_PCI_DEVCFG && off < VIO_PCI_DEVCFG + 0x1000) {
         uint64_t o = off - VIO_PCI_DEVCFG;
         if (!wr)
-            for (unsigned k = 0; k < size; k++)
-                ((uint8_t *)data)[k] = o + k < v->cfg_len ? v->cfg[o + k] : 0;
+            cfg_read(v, o, size, data);
         return QVM_DONE;
     }
     if (off >= VIO_PCI_NOTIFY && off < VIO_PCI_NOTIFY + 0x1000) {
@@ -453,36 +679,8 @@ static int pci_rw(struct vio *v, const struct qvm_access *acc, void *data, int w
             do_notify(v, (off - VIO_PCI_NOTIFY) / 4);
         return QVM_DONE;
     }
-    if (off >= VIO_PCI_MSIX_TABLE && off < VIO_PCI_MSIX_TABLE + 16u * VIO_MAX_VECTORS) {
-        uint64_t o = off - VIO_PCI_MSIX_TABLE;
-        unsigned e = (unsigned)(o / 16), f = (unsigned)(o % 16);
-        if ((size != 4 && size != 8) || (f & 3) || f + size > 16)
-            return QVM_DONE;
-        for (unsigned k = 0; k < size / 4; k++, f += 4) {
-            uint32_t *r = f == 0 ? &v->msix[e].lo : f == 4 ? &v->msix[e].hi
-                        : f == 8 ? &v->msix[e].data : &v->msix[e].ctrl;
-            if (!wr) {
-                st((uint8_t *)data + 4 * k, 4, *r);
-                continue;
-            }
-            uint32_t val = (uint32_t)ld((uint8_t *)data + 4 * k, 4);
-            uint32_t old = *r;
-            *r = f == 12 ? (val & 1) : val;
-            if (*r != old)
-                msix_entry_changed(v, e);
-            if (f == 12 && !(val & 1) && (v->pba & (1u << e)) &&
-                !(qvm_pci_state(v->dev) & QVM_PCI_STATE_MSIX_MASKALL)) {
-                v->pba &= ~(1u << e);
-                msix_fire(v, (uint16_t)e);
-            }
-        }
-        return QVM_DONE;
-    }
-    if (off >= VIO_PCI_MSIX_PBA && off < VIO_PCI_MSIX_PBA + 8) {
-        if (!wr)
-            st(data, size, off == VIO_PCI_MSIX_PBA ? v->pba : 0);
-        return QVM_DONE;
-    }
+    if (off >= VIO_PCI_MSIX_TABLE)
+        return msix_rw(v, off, VIO_PCI_MSIX_TABLE, VIO_PCI_MSIX_PBA, size, data, wr);
     return QVM_DONE;
 }
 
@@ -494,8 +692,7 @@ static int mmio_rw(struct vio *v, const struct qvm_access *acc, void *data, int 
     if (off >= 0x100) {
         uint64_t o = off - 0x100;
         if (!wr)
-            for (unsigned k = 0; k < acc->size; k++)
-                ((uint8_t *)data)[k] = o + k < v->cfg_len ? v->cfg[o + k] : 0;
+            cfg_read(v, o, acc->size, data);
         return QVM_DONE;
     }
     if (acc->size != 4 || (off & 3))
@@ -780,7 +977,9 @@ int vio_eventfds_setup(struct vio *v, int irqfds)
     int n = 0;
     for (unsigned i = 0; i < v->nq; i++) {
         int fd = -1;
-        if (v->transport == VIO_PCI)
+        if (v->transport == VIO_PCI && v->legacy)   /* one port, the queue as data */
+            fd = qvm_ioeventfd(v->dev, 0, VIO_LEG_QUEUE_NOTIFY, 2, QVM_IOEVENTFD_DATAMATCH, i);
+        else if (v->transport == VIO_PCI)
             fd = qvm_ioeventfd(v->dev, 0, VIO_PCI_NOTIFY + 4u * i, 2, 0, 0);
         else if (v->transport == VIO_MMIO && v->region >= 0)
             fd = qvm_ioeventfd(v->dev, (unsigned)v->region, 0x050, 4, QVM_IOEVENTFD_DATAMATCH, i);
@@ -837,9 +1036,17 @@ int vio_queue_pending(struct vio *v, unsigned q)
 
 int vio_option_legacy(qvm_vdev_t *dev)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    (void)dev;
+    return 0;
+#else
+    /* KVM runs guests of the host's architecture, the one this plug-in was
+     * built for. */
     qvm_log(dev, QVM_LOG_ERROR,
-            "legacy: the virtio 0.9.5 (legacy) PCI transport is not implemented; "
-            "this device offers virtio 1.x only (modern PCI, or virtio-mmio): the guest "
-            "needs a virtio 1.0 driver");
+            "legacy: the virtio 0.9.5 (legacy) PCI transport needs an I/O BAR, and this "
+            "machine's PCI host has no I/O window (arm64 has no I/O ports; qvm maps no PCI "
+            "I/O space into memory): the guest needs a virtio 1.0 driver (modern PCI, or "
+            "virtio-mmio with `loc mem:` and `intr`)");
     return -ENOTSUP;
+#endif
 }

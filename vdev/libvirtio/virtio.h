@@ -57,6 +57,26 @@ enum vio_transport { VIO_PCI = 1, VIO_MMIO = 2 };
 #define VIO_PCI_BAR_SIZE 0x8000
 #define VIO_MMIO_SIZE 0x200
 
+/* Legacy (virtio 0.9.5) PCI transport, QNX's `legacy`: BAR 0 is an I/O
+ * BAR with these registers (little-endian), then the device
+ * configuration; BAR 1 (memory, 4 KiB) holds the MSI-X table and PBA. */
+#define VIO_LEG_HOST_FEATURES 0x00   /* 32 R */
+#define VIO_LEG_GUEST_FEATURES 0x04  /* 32 RW */
+#define VIO_LEG_QUEUE_PFN 0x08       /* 32 RW: ring address >> 12 */
+#define VIO_LEG_QUEUE_SIZE 0x0c      /* 16 R */
+#define VIO_LEG_QUEUE_SEL 0x0e       /* 16 RW */
+#define VIO_LEG_QUEUE_NOTIFY 0x10    /* 16 W */
+#define VIO_LEG_STATUS 0x12          /* 8 RW */
+#define VIO_LEG_ISR 0x13             /* 8 R, read clears */
+#define VIO_LEG_MSIX_CONFIG 0x14     /* 16 RW, only while MSI-X is enabled */
+#define VIO_LEG_MSIX_QUEUE 0x16      /* 16 RW, likewise */
+#define VIO_LEG_CFG 0x14             /* device config without MSI-X */
+#define VIO_LEG_CFG_MSIX 0x18        /* ... and with it */
+#define VIO_LEG_PAGE 4096            /* PFN unit and used-ring alignment */
+#define VIO_LEG_MSIX_TABLE 0x000     /* in BAR 1 */
+#define VIO_LEG_MSIX_PBA 0x800
+#define VIO_LEG_BAR1_SIZE 0x1000
+
 struct vio_queue {
     uint16_t size;        /* guest-chosen, 1..max */
     uint16_t max;
@@ -118,6 +138,9 @@ struct vio {
     int kickfd[VIO_MAX_QUEUES];    /* ioeventfd on queue i's notify address */
     int irqfd[VIO_MAX_VECTORS];    /* MSI irqfd of MSI-X vector i */
     uint8_t irqfd_synced[VIO_MAX_VECTORS]; /* route == table entry */
+    /* QNX's `legacy` (vio_legacy): the virtio 0.9.5 PCI transport */
+    uint8_t legacy;
+    uint32_t legacy_io_size;       /* BAR 0 (I/O) size */
 };
 
 /* Sets up `v` (call from OPTIONS_START). */
@@ -197,10 +220,18 @@ int vio_req_iov(struct vio *v, const struct vio_req *r, int write,
 
 /* QNX's `legacy` option (no argument): the virtio 0.9.5 PCI transport.
  * List VIO_OPTION_LEGACY in the factory's options with QVM_OPTF_NO_ARG
- * (ABI 1.6) and answer its QVM_CTRL_OPTION with vio_option_legacy(), which
- * logs why it is refused and returns -ENOTSUP. */
+ * (ABI 1.6) and answer its QVM_CTRL_OPTION with vio_option_legacy(): 0
+ * where the machine has PCI I/O ports (x86), else it logs why it is
+ * refused and returns -ENOTSUP. The device remembers the option and calls
+ * vio_legacy() between vio_init() and vio_declare(). */
 #define VIO_OPTION_LEGACY "legacy"
 int vio_option_legacy(qvm_vdev_t *dev);
+/* Makes `v` a legacy (virtio 0.9.5) PCI device, not a transitional one:
+ * PCI device ID 0x1000-0x103f with the type as subsystem ID, revision 0,
+ * no virtio 1.x capabilities, BAR 0 the legacy I/O registers, BAR 1 the
+ * MSI-X table; only the low 32 feature bits, no VIRTIO_F_VERSION_1. With
+ * `loc mem:` + `intr` (virtio-mmio) vio_declare() refuses it. */
+void vio_legacy(struct vio *v);
 
 #ifdef __cplusplus
 }

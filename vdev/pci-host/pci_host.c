@@ -13,7 +13,9 @@
  * BARs: memory BARs are assigned, naturally aligned, in the MMIO window
  * 0xC0000000-0xDFFFFFFF when resources are known (as firmware would) and
  * decode wherever the guest moves them inside that window while
- * command.memory is set (qvm_pci_bar_map dispatches there directly).
+ * command.memory is set (qvm_pci_bar_map dispatches there directly). I/O
+ * BARs (QVM_PCI_BAR_IO, ABI 1.8) likewise in the I/O window 0xC000-0xFFFF
+ * while command.io is set.
  *
  * INTx: line D*4+P (QVM_PCI_INTX_LINE) is wired-ORed onto IOAPIC input
  * 16 + ((D + P) & 3), driven active low (ACPI's _PRT GSIs are level,
@@ -30,6 +32,8 @@
 #define ECAM_SIZE (256ull << 20)
 #define WIN_BASE 0xC0000000ull
 #define WIN_SIZE 0x20000000ull
+#define IOWIN_BASE 0xC000u
+#define IOWIN_SIZE 0x4000u
 #define NLINES 128
 #define GSI_BASE 16
 
@@ -104,6 +108,13 @@ static void build_cfg(struct fn *f, const struct qvm_pci_function *d, int multi)
         if (!d->bar_size[i])
             continue;
         uint64_t mask = ~(d->bar_size[i] - 1);
+        if (d->bar_flags[i] & QVM_PCI_BAR_IO) {
+            put32(c + 0x10 + 4 * i, (uint32_t)(f->assigned[i] & 0xfffcu) | 0x1);
+            put32(w + 0x10 + 4 * i, (uint32_t)mask & 0xfffcu);
+            w[0x04] |= 0x01;         /* I/O space */
+            c[0x04] |= 0x01;         /* decoding on, as firmware leaves it */
+            continue;
+        }
         uint32_t lo = (uint32_t)(f->assigned[i] & 0xfffffff0u);
         if (d->bar_flags[i] & QVM_PCI_BAR_MEM64) lo |= 0x4;
         if (d->bar_flags[i] & QVM_PCI_BAR_PREFETCH) lo |= 0x8;
@@ -146,6 +157,8 @@ static void build_cfg(struct fn *f, const struct qvm_pci_function *d, int multi)
 
 static uint64_t bar_addr(const struct fn *f, unsigned i)
 {
+    if (f->bar_flags[i] & QVM_PCI_BAR_IO)
+        return get32(f->cfg + 0x10 + 4 * i) & 0xfffcu;
     uint64_t a = get32(f->cfg + 0x10 + 4 * i) & 0xfffffff0u;
     if ((f->bar_flags[i] & QVM_PCI_BAR_MEM64) && i < 5)
         a |= (uint64_t)get32(f->cfg + 0x14 + 4 * i) << 32;
@@ -170,14 +183,19 @@ static void sync_fn(qvm_vdev_t *dev, struct fn *f)
 {
     if (!f->h)
         return;
-    int mem = (f->cfg[0x04] & 0x02) != 0;
+    int mem = (f->cfg[0x04] & 0x02) != 0, io = (f->cfg[0x04] & 0x01) != 0;
     for (unsigned i = 0; i < 6; i++) {
         if (!f->bar_size[i])
             continue;
         uint64_t a = bar_addr(f, i), want = 0;
-        if (mem && a >= WIN_BASE && a < WIN_BASE + WIN_SIZE &&
-            f->bar_size[i] <= WIN_BASE + WIN_SIZE - a)
+        if (f->bar_flags[i] & QVM_PCI_BAR_IO) {
+            if (io && a >= IOWIN_BASE && a < IOWIN_BASE + IOWIN_SIZE &&
+                f->bar_size[i] <= IOWIN_BASE + IOWIN_SIZE - a)
+                want = a;
+        } else if (mem && a >= WIN_BASE && a < WIN_BASE + WIN_SIZE &&
+                   f->bar_size[i] <= WIN_BASE + WIN_SIZE - a) {
             want = a;
+        }
         if (want != f->mapped[i]) {
             if (qvm_pci_bar_map(dev, f->h, i, want, want ? f->bar_size[i] : 0) == 0)
                 f->mapped[i] = want;
@@ -294,7 +312,7 @@ static int host_read(qvm_vdev_t *dev, void *state, const struct qvm_access *acc,
         store(data, acc->size, cfg_read(s, addr, off, acc->size));
         return QVM_DONE;
     }
-    store(data, acc->size, ~0ull);                /* window, no BAR there */
+    store(data, acc->size, ~0ull);                /* a window, no BAR there */
     return QVM_DONE;
 }
 
@@ -322,7 +340,7 @@ static int host_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc
         cfg_write(dev, s, (unsigned)(acc->offset >> 12) & 0xffff,
                   (unsigned)(acc->offset & 0xfff), acc->size, v);
     }
-    return QVM_DONE;                              /* window: writes dropped */
+    return QVM_DONE;                              /* windows: writes dropped */
 }
 
 /* ---- control ---------------------------------------------------------------- */
@@ -339,7 +357,7 @@ static int take_functions(qvm_vdev_t *dev, struct host *s)
     br->addr = 0;
     build_cfg(br, &d, 0);
     s->nfn = 1;
-    uint64_t cursor = WIN_BASE;
+    uint64_t cursor = WIN_BASE, iocursor = IOWIN_BASE;
     for (unsigned i = 0;; i++) {
         memset(&d, 0, sizeof d);
         d.struct_size = sizeof d;
@@ -359,6 +377,16 @@ static int take_functions(qvm_vdev_t *dev, struct host *s)
             uint64_t sz = d.bar_size[b];
             if (!sz)
                 continue;
+            if (d.bar_flags[b] & QVM_PCI_BAR_IO) {
+                uint64_t base = (iocursor + sz - 1) & ~(sz - 1);
+                if (base > IOWIN_BASE + IOWIN_SIZE || sz > IOWIN_BASE + IOWIN_SIZE - base) {
+                    qvm_log(dev, QVM_LOG_ERROR, "PCI I/O window full");
+                    return -ENOSPC;
+                }
+                f->assigned[b] = base;
+                iocursor = base + sz;
+                continue;
+            }
             uint64_t base = (cursor + sz - 1) & ~(sz - 1);
             if (base < cursor || base > WIN_BASE + WIN_SIZE || sz > WIN_BASE + WIN_SIZE - base) {
                 qvm_log(dev, QVM_LOG_ERROR, "PCI memory window full");
@@ -411,6 +439,8 @@ static int host_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         rc = qvm_region_add(dev, QVM_SPACE_MEM, s->ecam_base, ECAM_SIZE);
         if (rc < 0) return rc;
         rc = qvm_region_add(dev, QVM_SPACE_MEM, WIN_BASE, WIN_SIZE);
+        if (rc < 0) return rc;
+        rc = qvm_region_add(dev, QVM_SPACE_IO, IOWIN_BASE, IOWIN_SIZE);
         return rc < 0 ? rc : 0;
     }
     case QVM_CTRL_RESOURCES:
@@ -423,6 +453,8 @@ static int host_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             .bus_end = (uint8_t)((ECAM_SIZE >> 20) - 1),
             .mem_base = WIN_BASE,
             .mem_size = WIN_SIZE,
+            .io_base = IOWIN_BASE,
+            .io_size = IOWIN_SIZE,
         };
         for (unsigned d = 0; d < 32; d++)
             for (unsigned pin = 1; pin <= 4; pin++)

@@ -317,6 +317,7 @@ static int pl011_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return open_host(dev, u);
     }
     case QVM_CTRL_GUEST_CONFIGURED:
+        (void)uart_hostdev_start(dev, &u->hostdev, &u->out_fd);  /* `>|CMD`; logged */
         if (u->in_fd >= 0) {
             fcntl(u->in_fd, F_SETFL, fcntl(u->in_fd, F_GETFL) | O_NONBLOCK);
             if (qvm_fd_watch(dev, u->in_fd, pl011_input, NULL) != 0) {
@@ -341,7 +342,7 @@ static int pl011_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     case QVM_CTRL_TERMINATE:
         if (u->in_fd >= 0)
             qvm_fd_unwatch(dev, u->in_fd);
-        close_fd(&u->out_fd);
+        uart_hostdev_stop(&u->hostdev, &u->out_fd);
         close_fd(&u->in_fd);
         return 0;
     case QVM_CTRL_POWER_BUTTON:
@@ -361,6 +362,7 @@ static const struct qvm_factory pl011_factory = {
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4,
     .options = pl011_options,
     .option_flags = pl011_option_flags,
+    .thread_syscalls = uart_thread_syscalls,
     .state_size = sizeof(struct pl011),
     .control = pl011_control,
     .read = pl011_read,

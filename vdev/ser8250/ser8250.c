@@ -492,6 +492,7 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         return 0;
     }
     case QVM_CTRL_GUEST_CONFIGURED:
+        (void)uart_hostdev_start(dev, &u->hostdev, &u->out_fd);  /* `>|CMD`; logged */
         if (u->in_fd >= 0 && !u->watching) {
             if (qvm_fd_watch(dev, u->in_fd, uart_input, NULL) == 0)
                 u->watching = 1;
@@ -520,7 +521,7 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         if (u->watching)
             qvm_fd_unwatch(dev, u->in_fd);
         u->watching = 0;
-        close_fd(&u->out_fd);
+        uart_hostdev_stop(&u->hostdev, &u->out_fd);
         close_fd(&u->in_fd);
         return 0;
     case QVM_CTRL_POWER_BUTTON:
@@ -540,6 +541,7 @@ static const struct qvm_factory uart_factory = {
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4,
     .options = uart_options,
     .option_flags = uart_option_flags,
+    .thread_syscalls = uart_thread_syscalls,
     .state_size = sizeof(struct uart),
     .control = uart_control,
     .read = uart_read,

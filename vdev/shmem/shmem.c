@@ -235,7 +235,9 @@ static void opener_start(struct shmem *s) {
     if (s->op.running) return;
     pthread_mutex_init(&s->op.mu, NULL);
     pthread_cond_init(&s->op.cv, NULL);
-    if (pthread_create(&s->op.th, NULL, opener_main, s) == 0) s->op.running = 1;
+    /* its filter adds what qvm_shm_attach needs beyond a vCPU's list:
+     * shm_open (openat); fstat, ftruncate, fcntl locks and mmap are there */
+    if (qvm_thread_create(s->dev, &s->op.th, "shm-opener", opener_main, s) == 0) s->op.running = 1;
     else qvm_log(s->dev, QVM_LOG_WARN, "no opener thread: regions are opened on the vCPU threads");
 }
 
@@ -320,7 +322,7 @@ static void do_create(struct shmem *s, uint32_t pages) {
     c->used = c->attached = 1;
     c->seen_active = qvm_shm_status(&c->shm, 0) >> 16;
     c->last_bell = qvm_shm_doorbell(&c->shm);
-    if (pthread_create(&c->thr, NULL, watch, c) == 0) {
+    if (qvm_thread_create(s->dev, &c->thr, "shm-watch", watch, c) == 0) {
         c->thread = 1;
     } else {
         qvm_log(s->dev, QVM_LOG_WARN, "region %s: no notification thread", name);
@@ -612,6 +614,9 @@ static int shmem_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     }
 }
 
+/* The opener thread opens the POSIX shared-memory objects (shm_open). */
+static const char *const thread_syscalls[] = {"openat", NULL};
+
 static const struct qvm_factory factory = {
     .abi_major = QVM_VDEV_ABI_MAJOR,
     .abi_minor = QVM_VDEV_ABI_MINOR,
@@ -626,6 +631,7 @@ static const struct qvm_factory factory = {
     .read = shmem_read,
     .write = shmem_write,
     .version = "1",
+    .thread_syscalls = thread_syscalls,
 };
 
 static void __attribute__((constructor)) reg(void) { qvm_register_factory(&factory); }

@@ -139,6 +139,7 @@ const qvm_factory kFactory = {
     .pic = nullptr,
     .version = "1.0",
     .option_flags = nullptr,
+    .thread_syscalls = nullptr,  // no threads of its own: interrupts come through qvm's fd watches and irqfds
 };
 
 __attribute__((constructor)) void Register() { qvm_register_factory(&kFactory); }

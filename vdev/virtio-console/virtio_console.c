@@ -27,6 +27,7 @@ struct con {
     char hostdev[256];
     int out_fd, in_fd;
     int watching;
+    int legacy;             /* QNX's `legacy`: the virtio 0.9.5 PCI transport */
     qvm_timer_t *retry;
     uint64_t tx_bytes, rx_bytes, dropped;
 };
@@ -116,7 +117,10 @@ static int con_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         c->out_fd = c->in_fd = -1;
         return 0;
     case QVM_CTRL_OPTION:
-        if (arg == 1) return vio_option_legacy(dev);
+        if (arg == 1) {
+            c->legacy = 1;
+            return vio_option_legacy(dev);
+        }
         if (arg != 0 || strlen(value) >= sizeof c->hostdev || !value[0]) return -EINVAL;
         if (value[0] == '<') return -EINVAL;  /* input-only: not supported */
         strcpy(c->hostdev, value);
@@ -125,6 +129,7 @@ static int con_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         vio_init(&c->v, dev, &con_ops, 3,
                  (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC), 2, 128,
                  c->cfg, sizeof c->cfg);
+        if (c->legacy) vio_legacy(&c->v);
         return vio_declare(&c->v, 0x07, 0x80, 0x00);
     case QVM_CTRL_RESOURCES: {
         int rc = qvm_console_open(dev, c->hostdev[0] ? c->hostdev : NULL, &c->out_fd, &c->in_fd);

@@ -20,6 +20,7 @@ struct rng {
     struct vio_req req;
     uint8_t buf[CHUNK];
     uint64_t bytes, reqs;
+    int legacy;             /* QNX's `legacy`: the virtio 0.9.5 PCI transport */
 };
 
 static int fill(uint8_t *p, size_t n)
@@ -65,10 +66,12 @@ static int rng_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
     (void)arg; (void)value;
     switch (ctrl) {
     case QVM_CTRL_OPTION:
-        return vio_option_legacy(dev); /* the only option: `legacy` */
+        r->legacy = 1;                 /* the only option: `legacy` */
+        return vio_option_legacy(dev);
     case QVM_CTRL_OPTIONS_END:
         vio_init(&r->v, dev, &rng_ops, 4,
                  (1ull << VIRTIO_F_EVENT_IDX) | (1ull << VIRTIO_F_INDIRECT_DESC), 1, 64, NULL, 0);
+        if (r->legacy) vio_legacy(&r->v);
         return vio_declare(&r->v, 0xff, 0x00, 0x00);
     case QVM_CTRL_GEN_ACPI:
         return vio_gen_acpi(&r->v);

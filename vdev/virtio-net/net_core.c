@@ -63,6 +63,15 @@ unsigned vnet_tun_offload(uint64_t f)
     return t;
 }
 
+/* The header the driver writes and reads: 12 bytes in virtio 1.x; a legacy
+ * driver (QNX's `legacy`) without MRG_RXBUF has no num_buffers field, 10.
+ * Frames inside the device always carry the 12-byte layout. */
+static unsigned guest_hdr(const struct vnet *n)
+{
+    return n->v.legacy && !vio_has(&n->v, VIRTIO_NET_F_MRG_RXBUF) ? VNET_HDR_LEN - 2
+                                                                   : VNET_HDR_LEN;
+}
+
 /* ---- transmit ----------------------------------------------------------- */
 
 /* The driver's header may only ask for what it negotiated. */
@@ -85,12 +94,16 @@ static int tx_hdr_ok(const struct vnet *n, const uint8_t *h)
 static void tx_one(struct vnet *n)
 {
     struct vio_req *r = &n->req;
-    uint64_t len = r->rlen;
-    if (len < VNET_HDR_LEN + VNET_ETH_MIN || len > sizeof n->txbuf) {
+    uint64_t glen = r->rlen, gh = guest_hdr(n);
+    if (glen < gh + VNET_ETH_MIN || glen - gh > sizeof n->txbuf - VNET_HDR_LEN) {
         n->st.tx_bad++;
         return;
     }
-    if (vio_req_read(&n->v, r, 0, n->txbuf, len) != (long)len) {
+    /* into the 12-byte layout: the short header, num_buffers 0, the frame */
+    uint64_t len = glen - gh + VNET_HDR_LEN;
+    n->txbuf[10] = n->txbuf[11] = 0;
+    if (vio_req_read(&n->v, r, 0, n->txbuf, gh) != (long)gh ||
+        vio_req_read(&n->v, r, gh, n->txbuf + VNET_HDR_LEN, glen - gh) != (long)(glen - gh)) {
         vio_needs_reset(&n->v, "transmit buffer unreadable");
         return;
     }
@@ -158,20 +171,23 @@ static int deliver_one_chain(struct vnet *n, uint64_t total)
     int rc = vio_pop(v, VNET_RXQ, &n->req);
     if (rc <= 0)
         return rc;
-    if (n->req.wlen < total) {
+    uint64_t gh = guest_hdr(n), glen = total - VNET_HDR_LEN + gh;
+    if (n->req.wlen < glen) {
         /* buffers too small for this frame: drop it, hand the buffer back
          * empty (a driver counts a length error and reposts it) */
         n->st.rx_small++;
         vio_push(v, VNET_RXQ, n->req.head, 0);
         return 1;
     }
-    n->rxbuf[10] = 1;   /* num_buffers */
+    n->rxbuf[10] = 1;   /* num_buffers (not there in a 10-byte header) */
     n->rxbuf[11] = 0;
-    if (vio_req_write(v, &n->req, 0, n->rxbuf, total) != (long)total) {
+    if (vio_req_write(v, &n->req, 0, n->rxbuf, gh) != (long)gh ||
+        vio_req_write(v, &n->req, gh, n->rxbuf + VNET_HDR_LEN, total - VNET_HDR_LEN) !=
+            (long)(total - VNET_HDR_LEN)) {
         vio_needs_reset(v, "receive buffer unwritable");
         return -1;
     }
-    vio_push(v, VNET_RXQ, n->req.head, (uint32_t)total);
+    vio_push(v, VNET_RXQ, n->req.head, (uint32_t)glen);
     n->st.rx_frames++;
     n->st.rx_bytes += total - VNET_HDR_LEN;
     return 1;

@@ -33,7 +33,9 @@ extern "C" {
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 
-/* struct virtio_net_hdr (virtio 1.x: always 12 bytes, little-endian) */
+/* struct virtio_net_hdr (virtio 1.x: always 12 bytes, little-endian; a
+ * legacy driver without MRG_RXBUF writes and reads it without num_buffers,
+ * 10 bytes: net_core.c converts at the guest's buffers) */
 #define VNET_HDR_LEN 12
 #define VNET_HDR_F_NEEDS_CSUM 1
 #define VNET_HDR_F_DATA_VALID 2

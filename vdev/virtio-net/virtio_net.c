@@ -60,6 +60,7 @@ struct net {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     uint8_t mac[6];
     int have_mac, mrg;
+    int legacy;             /* QNX's `legacy`: the virtio 0.9.5 PCI transport */
     int listen_fd, listening, watching;
     int role_listener;
     ino_t listen_ino;
@@ -499,7 +500,10 @@ static int net_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         s->mrg = 1;
         return 0;
     case QVM_CTRL_OPTION:
-        if (arg == 6) return vio_option_legacy(dev);
+        if (arg == 6) {
+            s->legacy = 1;
+            return vio_option_legacy(dev);
+        }
         if (arg == 7) { /* QNX 7.0 deprecated it for `hostdev` */
             qvm_log(dev, QVM_LOG_ERROR, "tapdev: deprecated (QNX 7.0); write `hostdev %s`",
                     value);
@@ -514,6 +518,7 @@ static int net_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         s->be = s->tap[0] ? BE_TAP : BE_PEER;
         static const uint8_t zero[6];
         vnet_init(&s->n, dev, &net_ops, vnet_features(s->be == BE_TAP, s->mrg), zero);
+        if (s->legacy) vio_legacy(&s->n.v);
         s->n.fd = -1;
         return vio_declare(&s->n.v, 0x02, 0x00, 0x00);
     }

@@ -29,8 +29,9 @@
  * instance never run concurrently. Read/write callbacks run on the vCPU
  * thread that made the access; timer and fd callbacks run on qvm's event
  * thread (the main thread); control callbacks on the main thread. A device
- * that starts threads of its own (only after GUEST_CONFIGURED) takes the
- * same lock with qvm_dev_lock/qvm_dev_unlock before touching its state.
+ * that starts threads of its own (from RESOURCES on, with qvm_thread_create
+ * since ABI 1.8: under qvm's system-call filter) takes the same lock with
+ * qvm_dev_lock/qvm_dev_unlock before touching its state.
  * Lock order: a device may drive an interrupt (which takes the controller's
  * lock) while holding its own; a controller may cascade to another
  * controller; a controller never calls back into a device.
@@ -42,6 +43,7 @@
 #ifndef QVM_VDEV_H
 #define QVM_VDEV_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,7 +52,7 @@ extern "C" {
 #endif
 
 #define QVM_VDEV_ABI_MAJOR 1
-#define QVM_VDEV_ABI_MINOR 7
+#define QVM_VDEV_ABI_MINOR 8
 
 /* Opaque handle of one device instance, owned by qvm. */
 typedef struct qvm_vdev qvm_vdev_t;
@@ -179,6 +181,12 @@ struct qvm_factory {
                                    * factory from before 1.6): every option
                                    * takes one argument and a repeated one
                                    * replaces the earlier */
+    /* ---- ABI 1.8 ---- */
+    const char *const *thread_syscalls; /* NULL, or NULL-terminated names of
+                                   * the system calls ("openat", "socket")
+                                   * the device's own threads need beyond
+                                   * qvm's base list; granted to threads
+                                   * started with qvm_thread_create only */
 };
 
 /* ABI 1.6: option_flags bits. */
@@ -393,6 +401,11 @@ int qvm_irqchip_line(qvm_vdev_t *dev, unsigned intid, int level);
 #define QVM_PCI_BAR_MEM32    0u
 #define QVM_PCI_BAR_MEM64    (1u << 0)
 #define QVM_PCI_BAR_PREFETCH (1u << 1)
+/* ABI 1.8: an I/O-space BAR (alone: not with MEM64 or PREFETCH; 4-256
+ * bytes; never the MSI-X BAR). The PCI host places it in its I/O window;
+ * accesses reach the function with acc->space = QVM_SPACE_IO, acc->region
+ * = the BAR index. A qvm before 1.8 refuses the declaration (-EINVAL). */
+#define QVM_PCI_BAR_IO       (1u << 2)
 
 struct qvm_pci_function {
     size_t struct_size;            /* sizeof(struct qvm_pci_function) */
@@ -446,7 +459,8 @@ qvm_vdev_t *qvm_pci_enum(qvm_vdev_t *host, unsigned i,
                          struct qvm_pci_function *out, unsigned *addr);
 /* For the PCI host vdev: make BAR `bar` of `fn` decode guest-physical
  * [base, base+size), which must lie inside one of `host`'s own
- * QVM_SPACE_MEM regions, or stop it decoding (size 0). Accesses there are
+ * QVM_SPACE_MEM regions (an I/O BAR, ABI 1.8: ports inside one of its
+ * QVM_SPACE_IO regions), or stop it decoding (size 0). Accesses there are
  * dispatched to `fn` directly (the host's lock is not taken). Safe while
  * the guest runs. Returns 0 or -EINVAL. */
 int qvm_pci_bar_map(qvm_vdev_t *host, qvm_vdev_t *fn, unsigned bar,
@@ -625,6 +639,9 @@ struct qvm_acpi_pci {
     uint8_t bus_end;
     uint64_t mem_base, mem_size;
     uint32_t intx_gsi[32][4];
+    /* ABI 1.8: an I/O-port window for I/O BARs (io_size 0 = none). */
+    uint16_t io_base;
+    uint32_t io_size;
 };
 int qvm_acpi_pci_host(qvm_vdev_t *dev, const struct qvm_acpi_pci *host);
 
@@ -711,6 +728,25 @@ int qvm_intr_line(qvm_vdev_t *dev, unsigned i, unsigned *line);
  * -ENOTSUP (this host writes no dumps). */
 #define QVM_DUMP_CONTINUE (-1)
 int qvm_guest_dump(qvm_vdev_t *dev, int then);
+
+/* ABI 1.8: start a thread of the device (from QVM_CTRL_RESOURCES on, or
+ * from a callback) under qvm's system-call filter. The thread installs, before
+ * `fn(arg)` runs, the filter of a vCPU thread (memory, locks, threads,
+ * I/O on descriptors that exist, clocks, signals: sdk/SDK.md "System
+ * calls") plus the calls the factory names in `thread_syscalls`; any other
+ * call ends qvm with exit 7, its report naming the call and `name`.
+ * `name` (at most 15 characters kept; NULL: the instance name) is also the
+ * thread's name (pthread_setname_np). Filters stack: a thread started
+ * from a filtered thread (a vCPU's read/write callback, a timer on the
+ * main loop) keeps that thread's filter too, so calls beyond the vCPU
+ * list work only in threads started during set-up (RESOURCES to
+ * GUEST_CONFIGURED).
+ * Without filters (`set seccomp off`, a sanitizer build) a plain thread.
+ * The thread is joinable: pthread_join(*thread, ...) as usual. Returns 0
+ * once the filter is in place, or a negative errno (-EINVAL, -EAGAIN; the
+ * filter could not be installed: -EPERM, and no thread runs). */
+int qvm_thread_create(qvm_vdev_t *dev, pthread_t *thread, const char *name,
+                      void *(*fn)(void *), void *arg);
 
 #ifdef __cplusplus
 }
