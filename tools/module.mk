@@ -34,6 +34,8 @@ guest: downloads $(MKIMAGE)
 	@cmp -s $(DOWNLOADS)/$(ARCH)/vmlinuz $(BUILD)/guest/vmlinuz || cp -L $(DOWNLOADS)/$(ARCH)/vmlinuz $(BUILD)/guest/vmlinuz
 	@[ "$(ARCH)" != x86_64 ] || [ $(BUILD)/guest/vmlinux -nt $(BUILD)/guest/vmlinuz ] || \
 	  python3 tools/extract-vmlinux.py $(BUILD)/guest/vmlinuz $(BUILD)/guest/vmlinux
+	@cp -L $(DOWNLOADS)/$(ARCH)/kernel-pkg/boot/System.map-$$(cat $(DOWNLOADS)/$(ARCH)/kernel-version) $(BUILD)/guest/System.map 2>/dev/null || \
+	  : >$(BUILD)/guest/System.map
 	@echo "guest: $(BUILD)/guest/vmlinuz ($$(cat $(DOWNLOADS)/$(ARCH)/kernel-version)), $(BUILD)/guest/initramfs.cpio.gz"
 
 # A host image from a buildfile (default qvm.build). The buildfiles find
