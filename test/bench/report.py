@@ -97,16 +97,22 @@ def main():
         if p == "raw-kvm":
             continue
         runs = raw.get(("memory", p, a.native), {})
-        vals, bad = [], 0
+        vals, uvals, bad = [], [], 0
         for kv in runs.values():
             rss, guest, size = num(kv, "rss_kb"), num(kv, "guest_kb"), num(kv, "guest_size_kb")
+            uss, guss = num(kv, "uss_kb"), num(kv, "guest_uss_kb")
             if kv.get("rc") == "killed" and rss and size:
                 vals.append((rss - guest) / 1024.0)
+                if uss:
+                    uvals.append((uss - (guss or 0)) / 1024.0)
             else:
                 bad += 1
         if runs or ("memory", p, a.native) in notes:
             add("memory", "VMM-own RSS, 256 MiB guest idle", a.native, "MiB", p, vals, bad,
                 notes.get(("memory", p, a.native)))
+            # private pages only (no shared library text from the page cache)
+            add("memory-private", "VMM-own private memory (USS), 256 MiB guest idle", a.native,
+                "MiB", p, uvals, bad, notes.get(("memory", p, a.native)))
 
     # 3. exit cost: per run, (T(N) - T(NBASE)) / (N - NBASE)
     for kind, title in (("pio", "exit: port write (ns/exit)"), ("mmio", "exit: MMIO write (ns/exit)")):
@@ -237,7 +243,9 @@ def main():
         " qvm's ser8250 at mem:0xd0000000, unassigned under QEMU and the raw loop. raw-kvm = a minimal"
         " KVM_RUN loop (test/bench/kvmloop.c): the floor.",
         "memory: Rss of the process minus Rss of the 256 MiB guest-RAM mapping (/proc/PID/smaps, mapping"
-        " found by size), 300 ms after the guest's first serial byte, guest idling in HLT.",
+        " found by size), 300 ms after the guest's first serial byte, guest idling in HLT. Rss counts"
+        " the clean pages of shared libraries (libc's text) that every process shares; USS (Private_Clean"
+        " + Private_Dirty, minus the guest mapping's) counts only the VMM's own pages.",
         "boot: the x86_64 lane's test guest (build/guest/vmlinuz + initramfs, 2 vCPUs, 256M,"
         " console=ttyS0 quiet qvm.test=poweroff); emulated host boot excluded.",
     ]
