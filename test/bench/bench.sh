@@ -255,6 +255,11 @@ python3 test/bench/report.py --samples "$samples" --notes "$notes" \
   --json "$out/results.json" --quick "$quick" --n "$N" --nbase "$NBASE" \
   --native "$NATIVE" --lane "$LANE" --seconds $(( $(date +%s) - t_begin )) \
   --qemu-version "$( [[ -n $QEMU ]] && $QEMU --version | head -n1)"
+# The chart (results.json; the boot timelines when QVM_BENCH_TIMELINE=1
+# wrote them in this run or an earlier one).
+tl=()
+[[ -s $out/timeline-qvm.log && -s $out/timeline-qemu-pc.log ]] && tl=("$out/timeline-qvm.log" "$out/timeline-qemu-pc.log")
+python3 test/bench/chart.py "$out/results.json" "$out/chart.svg" "${tl[@]}" || echo "bench: no chart" >&2
 if [[ -s $out/x86_64-qvm-exit-stats.txt ]]; then
   echo "qvm exit statistics, x86_64 lane, one boot, SIGUSR1 at QVM-GUEST-INIT:"
   sed 's/^/  /' "$out/x86_64-qvm-exit-stats.txt"
