@@ -183,7 +183,7 @@ absl::Status Vm::build_devices() {
     }
   for (const auto& v : cfg_.vdevs) specs.push_back(v);
   // `pass loc pci`: each a function of the PCI-passthrough plug-in.
-  for (auto& v : PciPassSpecs(cfg_)) specs.push_back(std::move(v));
+  for (auto& v : PciPassSpecs(cfg_, machine_->pci_pass_device())) specs.push_back(std::move(v));
 
   // Names: `name` wins; otherwise TYPE for the first instance of a type,
   // TYPE-1, TYPE-2, ... for the next ones.
