@@ -159,3 +159,37 @@ TEST_CASE("notify: without host support everything stays on the exit path") {
   REQUIRE(r.g.msis.size() == 1);
   CHECK(r.g.msis[0].data == 0x43);
 }
+
+TEST_CASE("notify: the driver's status 0 keeps the MSI-X table; the VM's reset clears it") {
+  NRig r(false, 1);
+  r.bring_up();
+  r.g.pci_state = QVM_PCI_STATE_MSIX_ENABLE;
+  r.wr(VIO_PCI_MSIX_TABLE + 16, 4, 0xfee00000);
+  r.wr(VIO_PCI_MSIX_TABLE + 24, 4, 0x44);
+  r.wr(VIO_PCI_MSIX_TABLE + 28, 4, 0);
+  r.complete_one();
+  REQUIRE(r.g.msis.size() == 1);
+  // a virtio reset (a driver that re-probes, or recovers from NEEDS_RESET):
+  // the device's state goes, the PCI function's MSI-X table stays
+  r.wr(20, 1, 0);
+  CHECK(r.v.status == 0);
+  CHECK(r.v.q[0].msix_vector == 0xffff);
+  CHECK(r.v.msix_config == 0xffff);
+  CHECK(r.v.msix[1].lo == 0xfee00000);
+  CHECK(r.v.msix[1].data == 0x44);
+  CHECK(r.v.msix[1].ctrl == 0);
+  // brought up again (fresh rings) without touching the table: its
+  // interrupts still arrive with the table's message
+  uint8_t zero[0x1000] = {};
+  REQUIRE(qvm_gmem_write(nullptr, kAvail, zero, sizeof zero) == 0);
+  REQUIRE(qvm_gmem_write(nullptr, kUsed, zero, sizeof zero) == 0);
+  r.bring_up();
+  r.complete_one();
+  REQUIRE(r.g.msis.size() == 2);
+  CHECK(r.g.msis[1].data == 0x44);
+  // the VM's reset: the table is cleared and every entry masked
+  vio_reset(&r.v);
+  CHECK(r.v.msix[1].lo == 0);
+  CHECK(r.v.msix[1].data == 0);
+  CHECK(r.v.msix[1].ctrl == 1);
+}

@@ -162,7 +162,11 @@ static void reset_queues(struct vio *v)
     }
 }
 
-void vio_reset(struct vio *v)
+/* The virtio device reset (the driver writes status 0): the device's own
+ * state, not the function's MSI-X table, which is PCI state the driver's
+ * PCI layer programmed once and does not program again after a virtio
+ * reset (as on a real function). Pending bits are dropped. */
+static void device_reset(struct vio *v)
 {
     v->status = 0;
     v->driver_features = 0;
@@ -171,16 +175,23 @@ void vio_reset(struct vio *v)
     v->isr = 0;
     v->msix_config = NO_VECTOR;
     v->pba = 0;
-    for (unsigned i = 0; i < VIO_MAX_VECTORS; i++) {
-        v->msix[i].lo = v->msix[i].hi = v->msix[i].data = 0;
-        v->msix[i].ctrl = 1;   /* masked */
-        msix_entry_changed(v, i);
-    }
     reset_queues(v);
     set_irq(v, 0);
     v->irq_level = 0;
     if (v->ops && v->ops->reset)
         v->ops->reset(v);
+}
+
+void vio_reset(struct vio *v)
+{
+    /* the function's reset (the VM's): the MSI-X table too, every entry
+     * masked and zero */
+    for (unsigned i = 0; i < VIO_MAX_VECTORS; i++) {
+        v->msix[i].lo = v->msix[i].hi = v->msix[i].data = 0;
+        v->msix[i].ctrl = 1;   /* masked */
+        msix_entry_changed(v, i);
+    }
+    device_reset(v);
 }
 
 /* ---- transport declaration ------------------------------------------------ */
@@ -375,7 +386,7 @@ static int queue_ok(struct vio *v, struct vio_queue *q)
 static void set_status(struct vio *v, uint8_t s)
 {
     if (s == 0) {
-        vio_reset(v);
+        device_reset(v);
         return;
     }
     if ((s & VIRTIO_S_FEATURES_OK) && !(v->status & VIRTIO_S_FEATURES_OK)) {

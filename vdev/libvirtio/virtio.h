@@ -160,7 +160,9 @@ int vio_gen_acpi(struct vio *v);
 /* QVM_CTRL_GEN_FDT: virtio-mmio devices get a "virtio,mmio" node (qvm adds
  * reg and interrupts). */
 int vio_gen_fdt(struct vio *v);
-/* Full device reset (QVM_CTRL_RESET and status 0). */
+/* The function's reset (QVM_CTRL_RESET: the VM's reset): the MSI-X table
+ * and the device. The driver's status 0 resets the device only (its MSI-X
+ * table stays, as on a real PCI function). */
 void vio_reset(struct vio *v);
 /* 1 when the driver is running and may use the queues. */
 int vio_running(const struct vio *v);
