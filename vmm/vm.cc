@@ -977,7 +977,10 @@ absl::Status Vm::become_user() {
     // group stays the resmgr group's).
     if (chown(control_->path().c_str(), user_->uid, gid_t(-1)) != 0)
       return absl::FailedPreconditionError(absl::StrCat(
-          "`user`: ", control_->path(), ": chown: ", strerror(errno)));
+          "`user`: ", control_->path(), ": chown: ", strerror(errno),
+          errno == EPERM ? " (qvm must start as root, or with CAP_CHOWN, CAP_SETUID and "
+                           "CAP_SETGID, to change its user)"
+                         : ""));
   }
   absl::Status st = DropPrivileges(*user_);
   if (!st.ok()) return st;
