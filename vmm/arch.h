@@ -67,6 +67,9 @@ class Machine {
   // and no PCI host (QVM_VDEVF_PCI_HOST) is configured.
   virtual std::vector<std::string> platform_devices() const = 0;
   virtual std::string implied_pci_host() const = 0;
+  // The plug-in that serves `pass loc pci:...` (a host PCI function given
+  // to the guest): each such pass becomes an instance of this type.
+  virtual std::string pci_pass_device() const = 0;
   // Whether the guest gets ACPI tables (devices are then asked for their
   // part with QVM_CTRL_GEN_ACPI). From the plan.
   virtual bool builds_acpi() const = 0;

@@ -56,8 +56,6 @@ const CapstoneApi* Capstone() {
 
 }  // namespace
 
-void PreloadDisassembler() { Capstone(); }
-
 std::string Disassemble(const CpuModel& model, const InsnContext& insn) {
   std::string hex;
   for (unsigned i = 0; i < insn.len && i < sizeof insn.bytes; i++)

@@ -43,10 +43,9 @@ class ExitTrace {
 // the bytes when it cannot decode.
 std::string Disassemble(const CpuModel& model, const InsnContext& insn);
 
-// Loads Capstone now (it is otherwise loaded on first use): the system-call
-// filters (vmm/syscall_filter.h) let no vCPU thread open a library, and a
-// vCPU disassembles the instruction of a triple fault.
-void PreloadDisassembler();
+// Capstone is loaded on first use (dlopen), on the loop's thread only: the
+// system-call filters (vmm/syscall_filter.h) let no vCPU thread open a
+// library, so no vCPU thread calls Disassemble or FormatTrace.
 
 // One line per entry, relative times against `now_ns`.
 std::vector<std::string> FormatTrace(const CpuModel& model, unsigned vcpu,

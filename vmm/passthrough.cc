@@ -38,13 +38,13 @@ std::string Owner(const Bus::Region& r, const BusDevice* self) {
 
 }  // namespace
 
-std::vector<VdevSpec> PciPassSpecs(const Config& cfg) {
+std::vector<VdevSpec> PciPassSpecs(const Config& cfg, const std::string& plugin_type) {
   std::vector<VdevSpec> out;
   for (const auto& p : cfg.passes)
     for (const auto& l : p.locs) {
       if (l.space != Space::Pci) continue;
       VdevSpec s;
-      s.type = kPciPassPlugin;
+      s.type = plugin_type;
       s.where = s.type_where = l.where;
       VdevOption o;
       o.name = "host";
@@ -183,7 +183,7 @@ absl::Status Passthrough::build(const Config& cfg, const GuestMemory& mem, Bus& 
                          "`pass intr`: host interrupts are not supported yet (no user-space "
                          "path to a host interrupt is wired: VFIO or UIO)");
     for (const auto& l : p.locs) {
-      if (l.space == Space::Pci) continue;  // a vfio-pci instance (PciPassSpecs)
+      if (l.space == Space::Pci) continue;  // a plug-in instance (PciPassSpecs)
       if (l.space == Space::Mem) {
         Mem m;
         absl::Status st = check_mem(l, mem, mmio, &m);

@@ -25,15 +25,14 @@
 
 namespace qvm {
 
-// `pass loc pci:...`: a host PCI function through Linux VFIO. The core
-// does not drive VFIO itself: each such pass becomes an instance of the
-// plug-in named here (vdev/vfio-pci), with the option `host` saying which
-// host function, so that the function sits on the guest's PCI bus like
-// every other one and reaches qvm only through the vdev ABI. The returned
-// specs carry the pass's position: the plug-in's refusals are reported at
-// the `pass loc` token.
-inline constexpr const char* kPciPassPlugin = "vfio-pci";
-std::vector<VdevSpec> PciPassSpecs(const Config& cfg);
+// `pass loc pci:...`: a host PCI function. The core does not drive the
+// host's device itself: each such pass becomes an instance of the plug-in
+// type the machine names (Machine::pci_pass_device: vdev/vfio-pci, Linux
+// VFIO), with the option `host` saying which host function, so that the
+// function sits on the guest's PCI bus like every other one and reaches
+// qvm only through the vdev ABI. The returned specs carry the pass's
+// position: the plug-in's refusals are reported at the `pass loc` token.
+std::vector<VdevSpec> PciPassSpecs(const Config& cfg, const std::string& plugin_type);
 
 class Passthrough : public BusDevice {
  public:

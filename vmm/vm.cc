@@ -183,7 +183,7 @@ absl::Status Vm::build_devices() {
     }
   for (const auto& v : cfg_.vdevs) specs.push_back(v);
   // `pass loc pci`: each a function of the PCI-passthrough plug-in.
-  for (auto& v : PciPassSpecs(cfg_)) specs.push_back(std::move(v));
+  for (auto& v : PciPassSpecs(cfg_, machine_->pci_pass_device())) specs.push_back(std::move(v));
 
   // Names: `name` wins; otherwise TYPE for the first instance of a type,
   // TYPE-1, TYPE-2, ... for the next ones.
@@ -693,23 +693,48 @@ void Vm::trace_exit(Vcpu& v, const Exit& e) {
 
 // A shutdown exit (a triple fault): the guest resets in place, and
 // what its vCPU was doing is logged, rate-limited since a guest can loop.
+// On the vCPU's thread: capture only (the loop logs it, below).
 void Vm::report_shutdown(Vcpu& v, unsigned index) {
   uint64_t dropped = 0;
   if (!shutdown_rl_.allow(&dropped)) return;
-  std::string msg = absl::StrFormat("vcpu %u: triple fault (shutdown): the guest resets", index);
-  if (dropped) absl::StrAppendFormat(&msg, " (%u earlier reports suppressed)", dropped);
-  InsnContext insn = v.be->current_insn(mem_);
-  if (insn.len)
-    absl::StrAppendFormat(&msg, "\n  at 0x%x: %s", insn.pc, Disassemble(machine_->cpu_model(), insn));
-  if (auto r = v.be->regs(); r.ok())
-    for (absl::string_view l : absl::StrSplit(r->text, '\n', absl::SkipEmpty()))
+  ShutdownReport rep;
+  rep.vcpu = index;
+  rep.dropped = dropped;
+  rep.at_ns = MonotonicNs();
+  rep.insn = v.be->current_insn(mem_);
+  if (auto r = v.be->regs(); r.ok()) rep.regs = std::move(r->text);
+  if (v.trace) {
+    rep.traced = true;
+    rep.trace = v.trace->entries();
+  }
+  std::lock_guard<std::mutex> g(req_mu_);
+  if (shutdown_reports_.size() < 64) shutdown_reports_.push_back(std::move(rep));
+}
+
+// On the loop's thread, once the vCPUs have stopped: the captured triple
+// faults, disassembled and logged.
+void Vm::log_shutdown_report() {
+  std::vector<ShutdownReport> reps;
+  {
+    std::lock_guard<std::mutex> g(req_mu_);
+    reps.swap(shutdown_reports_);
+  }
+  for (const ShutdownReport& rep : reps) {
+    std::string msg =
+        absl::StrFormat("vcpu %u: triple fault (shutdown): the guest resets", rep.vcpu);
+    if (rep.dropped) absl::StrAppendFormat(&msg, " (%u earlier reports suppressed)", rep.dropped);
+    if (rep.insn.len)
+      absl::StrAppendFormat(&msg, "\n  at 0x%x: %s", rep.insn.pc,
+                            Disassemble(machine_->cpu_model(), rep.insn));
+    for (absl::string_view l : absl::StrSplit(rep.regs, '\n', absl::SkipEmpty()))
       absl::StrAppend(&msg, "\n  ", l);
-  if (v.trace)
-    for (const auto& l : FormatTrace(machine_->cpu_model(), index, v.trace->entries(), MonotonicNs()))
-      absl::StrAppend(&msg, "\n  ", l);
-  else
-    absl::StrAppend(&msg, "\n  (`set trace-exits N` shows the exits before it)");
-  Log(LogLevel::Error, "%s", msg.c_str());
+    if (rep.traced)
+      for (const auto& l : FormatTrace(machine_->cpu_model(), rep.vcpu, rep.trace, rep.at_ns))
+        absl::StrAppend(&msg, "\n  ", l);
+    else
+      absl::StrAppend(&msg, "\n  (`set trace-exits N` shows the exits before it)");
+    Log(LogLevel::Error, "%s", msg.c_str());
+  }
 }
 
 // Records one reset by the guest; true when it makes plan_.reset_loop
@@ -960,9 +985,9 @@ void Vm::plan_syscall_filters() {
     return;
   }
   filter_vcpus_ = filter_main_ = true;
-  // A vCPU thread may disassemble (a triple fault's report) but not open
-  // a library: Capstone is loaded before the filters.
-  PreloadDisassembler();
+  // No vCPU thread disassembles (a triple fault's report is formatted on
+  // the loop, log_shutdown_report): Capstone is loaded by the loop on first
+  // use, which its filter allows.
   // The time zone, read once (the system log's lines carry local time):
   // not from a vCPU thread's first message to it.
   tzset();
@@ -1080,6 +1105,7 @@ int Vm::run() {
       code = req_code_;
       req_ = Request::None;
     }
+    log_shutdown_report();
     {
       std::lock_guard<std::mutex> g(backend_mu_);
       backend_.reset();

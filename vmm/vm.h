@@ -211,7 +211,22 @@ class Vm : public VdevHost, public ControlTarget {
   void trace_exit(Vcpu& v, const Exit& e);
   std::vector<std::string> trace_lines() const;
   void count_region(Vcpu& v, const Exit& e);
+  // A triple fault: its vCPU thread captures what it was doing
+  // (report_shutdown); the loop formats and logs it (log_shutdown_report:
+  // the disassembly may load Capstone, which no vCPU thread's system-call
+  // filter allows, and keeping it unloaded until then keeps its relocated
+  // tables, about 3 MiB, out of qvm's resident set).
+  struct ShutdownReport {
+    unsigned vcpu = 0;
+    uint64_t dropped = 0;  // earlier reports the rate limit suppressed
+    uint64_t at_ns = 0;
+    InsnContext insn;
+    std::string regs;
+    bool traced = false;
+    std::vector<TraceEntry> trace;
+  };
   void report_shutdown(Vcpu& v, unsigned index);
+  void log_shutdown_report();
   bool reset_loop(uint64_t now_ns);
   // Filled and cleared by run()'s thread only, under extint_mu_ because
   // device threads read vcpus_[0] through cpu_extint().
@@ -239,6 +254,7 @@ class Vm : public VdevHost, public ControlTarget {
   unsigned resets_ = 0;
   std::vector<uint64_t> guest_resets_ns_;  // the guest's resets in the last window
   RateLimiter shutdown_rl_{4, 1};          // report_shutdown: the guest can loop
+  std::vector<ShutdownReport> shutdown_reports_;  // under req_mu_, at most 64
 
   // Pause: vCPUs park at the top of their loop (registers snapshotted).
   std::mutex pause_mu_;

@@ -33,6 +33,7 @@ class Arm64Machine : public Machine {
   // The implied defaults: the one list of device types of this machine.
   std::vector<std::string> platform_devices() const override { return {"gic"}; }
   std::string implied_pci_host() const override { return "pci-host"; }
+  std::string pci_pass_device() const override { return "vfio-pci"; }
   bool builds_acpi() const override { return false; }
   bool builds_fdt() const override { return true; }
   bool supports_irqchip(unsigned kind) const override {

@@ -30,6 +30,7 @@ class X86Machine : public Machine {
     return {"ioapic", "8259", "timer8254", "mc146818", "pckeyboard", "acpi-pm"};
   }
   std::string implied_pci_host() const override { return "pci-host"; }
+  std::string pci_pass_device() const override { return "vfio-pci"; }
   uint64_t default_ram_base() const override { return 0; }
   // The PCI BAR window (0xC0000000), ECAM, I/O APIC, HPET, local APIC, up
   // to 4 GiB.

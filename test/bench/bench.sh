@@ -20,10 +20,11 @@ notes=$out/notes.tsv
 t_begin=$(date +%s)
 
 if [[ -n ${QUICK:-} && ${QUICK} != 0 ]]; then
-  quick=1 R_LAUNCH=5 R_MEM=3 R_EXIT=3 R_BOOT=3
+  quick=1 R_LAUNCH=5 R_MEM=3 R_EXIT=3 R_BOOT=3 R_DENS=2 R_DENS_S=3
 else
-  quick=0 R_LAUNCH=15 R_MEM=5 R_EXIT=7 R_BOOT=5
+  quick=0 R_LAUNCH=15 R_MEM=5 R_EXIT=7 R_BOOT=5 R_DENS=3 R_DENS_S=5
 fi
+DENS_VMS=8
 N=100000 NBASE=10
 NATIVE="native kvm_pvm"
 [[ -d /sys/module/kvm_pvm ]] || NATIVE="native $(for k in kvm_intel kvm_amd; do [[ -d /sys/module/$k ]] && echo $k; done | head -n1)"
@@ -50,7 +51,7 @@ native() {
   if ! "$bin/qvm-kvm-probe" 2>"$err"; then
     why="no usable /dev/kvm: $(tail -n1 "$err")"
     for p in qvm qemu-microvm qemu-pc raw-kvm; do
-      for i in launch-first launch-exit memory exit-pio exit-mmio; do note "$i" "$p" "$NATIVE" "n/a ($why)"; done
+      for i in launch-first launch-exit memory exit-pio exit-mmio density-rate density-idle; do note "$i" "$p" "$NATIVE" "n/a ($why)"; done
     done
     return
   fi
@@ -64,7 +65,7 @@ native() {
       why="-accel kvm -M $m failed here: ${line##* }; $(grep -v warning "$err" | tail -n1)"
     fi
     progress "qemu -M $m: $why"
-    for i in launch-first launch-exit memory exit-pio exit-mmio; do note "$i" "qemu-$m" "$NATIVE" "n/a ($why)"; done
+    for i in launch-first launch-exit memory exit-pio exit-mmio density-rate density-idle; do note "$i" "qemu-$m" "$NATIVE" "n/a ($why)"; done
   done
 
   # 1. Launch latency.
@@ -108,6 +109,74 @@ native() {
       done
     done
   done
+
+  # 4. Density, beside QEMU microvm (when it runs here).
+  local dpeers=(qvm)
+  [[ " ${peers[*]} " == *" qemu-microvm "* ]] && dpeers+=(qemu-microvm)
+  density "${dpeers[@]}"
+}
+
+# ---- density: VMs started and stopped per second, idle VMs per GiB --------
+# start_idle PEER I: starts idle VM number I in the background (its console
+# into $out/density/PEER-I.out), its pid in $dpid.
+start_idle() {
+  local cmd
+  case $1 in
+    qvm)
+      # each qvm its own `system` name (its /dev/qvm path)
+      sed "s/^system bench-idle\$/system bench-idle-$2/" "$g/idle.qvmconf" >"$g/idle-$2.qvmconf"
+      cmd="$bin/qvm @$g/idle-$2.qvmconf" ;;
+    qemu-*) cmd=$(qemu_cmd ${1#qemu-} 256M "$g/idle.elf") ;;
+  esac
+  # shellcheck disable=SC2086  # a command line
+  $cmd </dev/null >"$out/density/$1-$2.out" 2>>"$out/density/stderr" &
+  dpid=$!
+}
+
+density() {
+  local peers=("$@") p r i n t0 t1 pids dpid line
+  mkdir -p "$out/density"
+  : >"$out/density/stderr"
+  # 4a. Start and stop: the launch guest (prints a byte, powers off) run back
+  # to back for R_DENS_S seconds per peer and round; VMs per second.
+  progress "density: start+stop rate of ${peers[*]}, $R_DENS rounds of ${R_DENS_S} s"
+  for ((r = 1; r <= R_DENS; r++)); do
+    for p in $(rotate $r "${peers[@]}"); do
+      n=0 t0=$(date +%s%N)
+      while (( $(date +%s%N) - t0 < R_DENS_S * 1000000000 )); do
+        case $p in
+          qvm) $bin/qvm @$g/launch.qvmconf </dev/null >/dev/null 2>&1 ;;
+          qemu-*) $(qemu_cmd ${p#qemu-} 16M "$g/launch.elf") </dev/null >/dev/null 2>&1 ;;
+        esac
+        n=$((n + 1))
+      done
+      t1=$(date +%s%N)
+      sample density-rate "$p" "$NATIVE" "$r" "vms=$n ns=$((t1 - t0))"
+    done
+  done
+  # 4b. Idle VMs per GiB: DENS_VMS idle 256 MiB guests at once per peer;
+  # the sum of their Pss beyond their guest-RAM mappings (density.py).
+  progress "density: $DENS_VMS idle 256 MiB VMs at once of ${peers[*]}, $R_DENS rounds"
+  for ((r = 1; r <= R_DENS; r++)); do
+    for p in $(rotate $r "${peers[@]}"); do
+      pids=()
+      for ((i = 1; i <= DENS_VMS; i++)); do start_idle "$p" "$i"; pids+=("$dpid"); done
+      # every one has printed its byte (bounded: 30 s), then 300 ms idle
+      for ((t = 0; t < 300; t++)); do
+        n=0
+        for ((i = 1; i <= DENS_VMS; i++)); do [[ -s $out/density/$p-$i.out ]] && n=$((n + 1)); done
+        ((n == DENS_VMS)) && break
+        sleep 0.1
+      done
+      sleep 0.3
+      line=$(python3 test/bench/density.py 256 "${pids[@]}")
+      ((n == DENS_VMS)) || line+=" started=$n"
+      kill -KILL "${pids[@]}" 2>/dev/null
+      wait "${pids[@]}" 2>/dev/null
+      sample density-idle "$p" "$NATIVE" "$r" "$line"
+    done
+  done
+  rm -f "$g"/idle-[0-9]*.qvmconf
 }
 
 # ---- x86_64 lane: full boot inside the emulated host ---------------------
@@ -186,6 +255,11 @@ python3 test/bench/report.py --samples "$samples" --notes "$notes" \
   --json "$out/results.json" --quick "$quick" --n "$N" --nbase "$NBASE" \
   --native "$NATIVE" --lane "$LANE" --seconds $(( $(date +%s) - t_begin )) \
   --qemu-version "$( [[ -n $QEMU ]] && $QEMU --version | head -n1)"
+# The chart (results.json; the boot timelines when QVM_BENCH_TIMELINE=1
+# wrote them in this run or an earlier one).
+tl=()
+[[ -s $out/timeline-qvm.log && -s $out/timeline-qemu-pc.log ]] && tl=("$out/timeline-qvm.log" "$out/timeline-qemu-pc.log")
+python3 test/bench/chart.py "$out/results.json" "$out/chart.svg" "${tl[@]}" || echo "bench: no chart" >&2
 if [[ -s $out/x86_64-qvm-exit-stats.txt ]]; then
   echo "qvm exit statistics, x86_64 lane, one boot, SIGUSR1 at QVM-GUEST-INIT:"
   sed 's/^/  /' "$out/x86_64-qvm-exit-stats.txt"

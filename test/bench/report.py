@@ -97,16 +97,22 @@ def main():
         if p == "raw-kvm":
             continue
         runs = raw.get(("memory", p, a.native), {})
-        vals, bad = [], 0
+        vals, uvals, bad = [], [], 0
         for kv in runs.values():
             rss, guest, size = num(kv, "rss_kb"), num(kv, "guest_kb"), num(kv, "guest_size_kb")
+            uss, guss = num(kv, "uss_kb"), num(kv, "guest_uss_kb")
             if kv.get("rc") == "killed" and rss and size:
                 vals.append((rss - guest) / 1024.0)
+                if uss:
+                    uvals.append((uss - (guss or 0)) / 1024.0)
             else:
                 bad += 1
         if runs or ("memory", p, a.native) in notes:
             add("memory", "VMM-own RSS, 256 MiB guest idle", a.native, "MiB", p, vals, bad,
                 notes.get(("memory", p, a.native)))
+            # private pages only (no shared library text from the page cache)
+            add("memory-private", "VMM-own private memory (USS), 256 MiB guest idle", a.native,
+                "MiB", p, uvals, bad, notes.get(("memory", p, a.native)))
 
     # 3. exit cost: per run, (T(N) - T(NBASE)) / (N - NBASE)
     for kind, title in (("pio", "exit: port write (ns/exit)"), ("mmio", "exit: MMIO write (ns/exit)")):
@@ -130,6 +136,32 @@ def main():
                     bad += 1
             if big or (item, p, a.native) in notes:
                 add(item, title, a.native, "ns", p, vals, bad, notes.get((item, p, a.native)))
+
+    # 3b. density (higher is better, so qvm/peer > 1 means qvm fits or
+    # cycles more): VMs started and stopped per second; idle 256 MiB VMs
+    # per GiB of host RAM beyond their guest memory (the Pss of DENS_VMS
+    # VMs at once, density.py)
+    for p in peers_seen:
+        for item, title, unit in (("density-rate", "density: VMs started+stopped per second", "VMs/s"),
+                                  ("density-idle", "density: idle 256 MiB VMs per GiB beyond guest RAM",
+                                   "VMs")):
+            runs = raw.get((item, p, a.native), {})
+            vals, bad = [], 0
+            for kv in runs.values():
+                if item == "density-rate":
+                    n, ns = num(kv, "vms"), num(kv, "ns")
+                    if n and ns:
+                        vals.append(n / (ns / 1e9))
+                    else:
+                        bad += 1
+                else:
+                    fit = num(kv, "vms_per_gib")
+                    if fit and "started" not in kv:
+                        vals.append(float(fit))
+                    else:
+                        bad += 1
+            if runs or (item, p, a.native) in notes:
+                add(item, title, a.native, unit, p, vals, bad, notes.get((item, p, a.native)))
 
     # 4. full boot in the lane
     for key, title in (("first_ns", "boot: start -> QVM-GUEST-INIT"),
@@ -236,8 +268,13 @@ def main():
         " port 0x3ff = the 16550's scratch register (a device under qvm and QEMU); MMIO 0xd0000007 = SCR of"
         " qvm's ser8250 at mem:0xd0000000, unassigned under QEMU and the raw loop. raw-kvm = a minimal"
         " KVM_RUN loop (test/bench/kvmloop.c): the floor.",
+        "density: the launch guest started and stopped back to back (VMs/s); 8 idle 256 MiB VMs at once,"
+        " the sum of their Pss minus their guest-RAM mappings' (what they cost the host together beyond"
+        " guest memory), 1 GiB divided by that per VM. Higher is better: qvm/peer > 1 favours qvm.",
         "memory: Rss of the process minus Rss of the 256 MiB guest-RAM mapping (/proc/PID/smaps, mapping"
-        " found by size), 300 ms after the guest's first serial byte, guest idling in HLT.",
+        " found by size), 300 ms after the guest's first serial byte, guest idling in HLT. Rss counts"
+        " the clean pages of shared libraries (libc's text) that every process shares; USS (Private_Clean"
+        " + Private_Dirty, minus the guest mapping's) counts only the VMM's own pages.",
         "boot: the x86_64 lane's test guest (build/guest/vmlinuz + initramfs, 2 vCPUs, 256M,"
         " console=ttyS0 quiet qvm.test=poweroff); emulated host boot excluded.",
     ]

@@ -19,6 +19,9 @@
  *             to MIB MiB (at least MIB MiB, at most MIB+8 MiB; ties: largest
  *             Rss)
  *   guest_size_kb  that mapping's Size (0: none found)
+ *   uss_kb    the process's private memory (Private_Clean + Private_Dirty:
+ *             pages no other process shares, e.g. not libc's text)
+ *   guest_uss_kb  the guest-RAM mapping's private memory
  * Exit status: 0 when a line was printed, 2 on usage or set-up errors.
  */
 #define _GNU_SOURCE
@@ -48,21 +51,28 @@ static void usage(void) {
   exit(2);
 }
 
-/* Reads /proc/PID/smaps: total Rss and the guest-RAM mapping's Rss/Size. */
+/* Reads /proc/PID/smaps: total Rss and private memory, and the guest-RAM
+ * mapping's Rss, Size and private memory. */
 static void read_smaps(pid_t pid, long mib, long *rss, long *guest_rss,
-                       long *guest_size) {
+                       long *guest_size, long *uss, long *guest_uss) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
-  *rss = *guest_rss = *guest_size = 0;
+  *rss = *guest_rss = *guest_size = *uss = *guest_uss = 0;
   FILE *f = fopen(path, "r");
   if (!f) return;
   const long want = mib * 1024, slack = 8 * 1024;
   long size = 0, best_diff = -1;
+  int is_guest = 0;  /* the current mapping is the chosen guest mapping */
   char line[512];
   while (fgets(line, sizeof line, f)) {
     long v;
     if (sscanf(line, "Size: %ld kB", &v) == 1) {
       size = v;
+      is_guest = 0;
+    } else if (sscanf(line, "Private_Clean: %ld kB", &v) == 1 ||
+               sscanf(line, "Private_Dirty: %ld kB", &v) == 1) {
+      *uss += v;
+      if (is_guest) *guest_uss += v;
     } else if (sscanf(line, "Rss: %ld kB", &v) == 1) {
       *rss += v;
       if (size >= want && size <= want + slack) {
@@ -72,6 +82,8 @@ static void read_smaps(pid_t pid, long mib, long *rss, long *guest_rss,
           best_diff = diff;
           *guest_rss = v;
           *guest_size = size;
+          *guest_uss = 0;  /* its Private_* lines follow */
+          is_guest = 1;
         }
       }
     }
@@ -122,13 +134,13 @@ int main(int argc, char **argv) {
   char win[512];
   size_t wlen = 0;
   int eof = 0, timed_out = 0, killed = 0;
-  long rss = 0, grss = 0, gsize = 0;
+  long rss = 0, grss = 0, gsize = 0, uss = 0, guss = 0;
   int64_t kill_at = -1;
   while (!eof) {
     int64_t t = now_ns();
     if (t >= deadline) { timed_out = 1; break; }
     if (kill_at >= 0 && t >= kill_at) {
-      if (mem_mib > 0) read_smaps(pid, mem_mib, &rss, &grss, &gsize);
+      if (mem_mib > 0) read_smaps(pid, mem_mib, &rss, &grss, &gsize, &uss, &guss);
       kill(pid, SIGKILL);
       killed = 1;
       break;
@@ -186,7 +198,8 @@ int main(int argc, char **argv) {
   else
     printf(" rc=%d", WEXITSTATUS(status));
   if (mem_mib > 0)
-    printf(" rss_kb=%ld guest_kb=%ld guest_size_kb=%ld", rss, grss, gsize);
+    printf(" rss_kb=%ld guest_kb=%ld guest_size_kb=%ld uss_kb=%ld guest_uss_kb=%ld", rss, grss,
+           gsize, uss, guss);
   printf("\n");
   return 0;
 }

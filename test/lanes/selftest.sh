@@ -3,6 +3,11 @@
 # lane budget and a dying host with lib/fake-lane.sh (no QEMU), then the
 # self-tests of host.sh in one x86_64 lane run of two emulated hosts:
 #   selftest-pass, selftest-fail   a pass and a deliberate failure reported
+#   selftest-kick                  the host stops its heartbeat and waits,
+#                                  silent, for a keyboard interrupt: the
+#                                  driver must kick it (LANE_KICK), log the
+#                                  kick with the LAPIC state, and count it
+#                                  as followed by output
 #   selftest-hang                  qvm on a spinning guest: its kill timeout
 #                                  ends it, the test fails naming the hang
 #   selftest-stall                 the driver stops the emulated CPUs (QMP
@@ -30,7 +35,7 @@ stall=${QVM_SELFTEST_STALL:-16}
 fake=$(QVM_LANE_TESTS="fake-pass fake-sleep fake-after" QVM_LANE_TIMEOUT=6 bash test/lanes/lib/fake-lane.sh 2>&1;
        QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1
        QVM_LANE_TESTS="fake-bootdie fake-pass" bash test/lanes/lib/fake-lane.sh 2>&1)
-out=$(QVM_LANE_TESTS="selftest-pass selftest-fail selftest-hang selftest-stall host-kvm selftest-busy selftest-freeze bad-config" \
+out=$(QVM_LANE_TESTS="selftest-pass selftest-kick selftest-fail selftest-hang selftest-stall host-kvm selftest-busy selftest-freeze bad-config" \
       QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=3 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
 fails=0
@@ -51,6 +56,17 @@ expect "fake lane: 2 host boot(s), 0 emulated-host stall(s), 1 host(s) died befo
 stall1=build/test-logs/x86_64-lane-stall-1.log
 expect "RESULT PASS x86_64/selftest-pass" pass-reported
 expect "RESULT FAIL x86_64/selftest-fail deliberate failure" fail-reported
+expect "RESULT PASS x86_64/selftest-kick" kick-reaches-host
+expect_re "^x86_64 lane: [1-9][0-9]* kick\\(s\\) of a host silent for 2 s, [1-9][0-9]* followed by console output within 5 s \\(log: build/test-logs/x86_64-lane-kicks.log\\)$" kick-counted
+kicklog=build/test-logs/x86_64-lane-kicks.log
+if [[ -f $kicklog ]] && grep -q '^=== kick [0-9]*: host boot 1, selftest-kick, no console output for ' "$kicklog" &&
+   grep -q -- '--- monitor: info lapic' "$kicklog" && grep -q '^IRR' "$kicklog" &&
+   grep -q -- '--- sent: sendkey shift' "$kicklog" && grep -q -- '--- the host spoke again' "$kicklog"; then
+  ok kick-logged
+else
+  bad kick-logged "$kicklog lacks the first kick in selftest-kick, the LAPIC state, the key or the host's answer"
+  [[ -f $kicklog ]] && sed 's/^/  # /' "$kicklog" | head -n 40
+fi
 expect "RESULT FAIL x86_64/selftest-hang qvm killed after its timeout (hang)" hang-killed-by-qvm-timeout
 expect "RESULT PASS x86_64/selftest-stall (rerun after emulated-host stall: $stall1)" stall-rerun-reported
 expect "RESULT PASS x86_64/host-kvm" fresh-host-runs-the-rest

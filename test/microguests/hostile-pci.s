@@ -12,7 +12,8 @@
  * no virtio queue is enabled (its rings would be this guest's code), shmem
  * addresses stay above 2 GiB, no bit 2 in a byte written at 0xCF8-0xCFB
  * (pci-host's reset control port 0xCF9). Interrupts stay off throughout.
- * Afterwards the devices still work (checks 1-3: COM1 scratch, I/O APIC
+ * Every count is divided by N with "mg.flood=N" on the command line
+ * (flood.inc). Afterwards the devices still work (checks 1-3: COM1 scratch, I/O APIC
  * version, PM timer; 4: a configured function missing). Run by the table
  * and by test/hostile/run.sh.
  */
@@ -24,6 +25,11 @@
         .set ECAM, 0xe0000000
 
 main:
+        call flood_scale_read
+        pushl $20000
+        call flood_count
+        addl $4, %esp
+        movl %eax, config_rounds
         movl $pcidevs, %ebx
 1:      cmpl $0, (%ebx)
         je 3f
@@ -97,7 +103,7 @@ flood_config:
         inl %dx, %eax
 4:      addl $3, accesses
         incl %ecx
-        cmpl $20000, %ecx
+        cmpl config_rounds, %ecx
         jb 2b
         /* ECAM: bus 0, this devfn, 4 KiB */
         movl %ebx, %edi
@@ -113,7 +119,7 @@ flood_config:
         movl (%edi, %edx), %eax
         addl $2, accesses
         incl %ecx
-        cmpl $20000, %ecx
+        cmpl config_rounds, %ecx
         jb 5b
         PRINT " flooded\n"
 8:      incl %ebx
@@ -132,6 +138,7 @@ n_host: .asciz "pci-host CF8-CFF"
 
         .data
         .balign 4
+config_rounds: .long 20000
 late:                                     /* CF8 itself, after the BARs */
         .long n_host                      /* CF9 bit 2 would reset the VM */
         .long K_PORT, 0xcf8, 4, 25000, 7, 0xfbfbfbfb, 0

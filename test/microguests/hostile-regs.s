@@ -14,7 +14,8 @@
  * 0x01 to the ACPI block, no 8042 command >= 0x80 (0xFE, 0xD1 reset the
  * VM), I/O APIC redirection entries stay masked (no NMI/INIT message to
  * this vCPU), no HPET FSB delivery. Interrupts stay off throughout.
- * Afterwards the devices still work (checks 1-3: COM1 scratch, I/O APIC
+ * Every count is divided by N with "mg.flood=N" on the command line
+ * (flood.inc). Afterwards the devices still work (checks 1-3: COM1 scratch, I/O APIC
  * version, PM timer). Run by the table and by test/hostile/run.sh.
  */
         .include "common.inc"
@@ -27,6 +28,7 @@
         .set FWCFG_DMA_LO, 0x518
 
 main:
+        call flood_scale_read
         movl $fixed, %esi
         call flood_groups
         call fwcfg_dma

@@ -15,7 +15,9 @@
 # Environment: QVM (default qvm), MG_TIMEOUT (s, default 30: a row's own
 # secs column wins), MG_SLACK (kill timeouts are MG_SLACK times the row's
 # or MG_TIMEOUT's seconds, default 1: the lanes set it), MG_LOGDIR (default /tmp; logs are <name>.log there:
-# qvm's stdout, then its stderr). Exit status 0 when every row passed.
+# qvm's stdout, then its stderr), MG_FLOOD (N: rows whose config mentions
+# mg.flood run with `cmdline mg.flood=N`: their register floods are N
+# times shorter; the lanes set it). Exit status 0 when every row passed.
 #
 # Table: TAB-separated, '#' comments, columns
 #   name config exit contains absent maxlog [secs]
@@ -87,7 +89,12 @@ while IFS="$tab" read -r name config want contains absent maxlog secs; do
     now_ms; t0=$ms
     # Guest output (stdout) and qvm's log (stderr) come from different
     # threads: kept apart so a log line never splits a guest line.
-    timeout -s KILL "$secs" "$qvm" "@$dir/$config" </dev/null >"$log" 2>"$log.err"
+    # MG_FLOOD=N: a guest whose config names mg.flood gets "mg.flood=N"
+    # on its command line (it divides its flood counts by N)
+    flood=""
+    case "${MG_FLOOD:-}" in ''|*[!0-9]*) ;; *) grep -q 'mg\.flood' "$dir/$config" && flood="cmdline mg.flood=$MG_FLOOD" ;; esac
+    # shellcheck disable=SC2086  # $flood: two tokens or none
+    timeout -s KILL "$secs" "$qvm" "@$dir/$config" $flood </dev/null >"$log" 2>"$log.err"
     rc=$?
     cat "$log.err" >>"$log"; rm -f "$log.err"
     now_ms; took=$((ms - t0))

@@ -30,6 +30,7 @@ class FakeMachine : public Machine {
   absl::Status plan(const Config&) override { return absl::OkStatus(); }
   std::vector<std::string> platform_devices() const override { return {}; }
   std::string implied_pci_host() const override { return ""; }
+  std::string pci_pass_device() const override { return ""; }
   bool builds_acpi() const override { return false; }
   uint64_t default_ram_base() const override { return 0; }
   absl::Status load(const Config&, GuestMemory&, const std::vector<DeviceInfo>&,
@@ -155,12 +156,12 @@ TEST_CASE("pass: every refusal names the location's token", "[pass]") {
 TEST_CASE("pass: each `pass loc pci` becomes a vfio-pci function at its token", "[pass]") {
   Config c = Parse("pass loc pci:0:3.0 loc mem:0x200000,4K=shm:x\n"
                    "pass loc pci:1234/11e8/1 loc pci:2:31.7=pci:8086/1533");
-  std::vector<VdevSpec> v = PciPassSpecs(c);
+  std::vector<VdevSpec> v = PciPassSpecs(c, "pass-plugin");
   REQUIRE(v.size() == 3);
   const char* want[] = {"0:3.0", "1234/11e8/1", "2:31.7=8086/1533"};
   const char* where[] = {"t.conf:1:10", "t.conf:2:10", "t.conf:2:30"};
   for (size_t i = 0; i < 3; i++) {
-    CHECK(v[i].type == kPciPassPlugin);
+    CHECK(v[i].type == "pass-plugin");
     REQUIRE(v[i].options.size() == 1);
     CHECK(v[i].options[0].name == "host");
     CHECK(v[i].options[0].value == want[i]);

@@ -295,6 +295,7 @@ class RecordingMachine : public Machine {
   }
   std::vector<std::string> platform_devices() const override { return {}; }
   std::string implied_pci_host() const override { return "pci-host"; }
+  std::string pci_pass_device() const override { return "vfio-pci"; }
   bool builds_acpi() const override { return false; }
   uint64_t default_ram_base() const override { return 0; }
   absl::Status load(const Config&, GuestMemory& mem, const std::vector<DeviceInfo>&,

@@ -21,6 +21,16 @@
 #                        kernel prints in the next seconds goes to the
 #                        stall log: whether it still takes interrupts, and
 #                        its blocked tasks, CPUs and timers
+#   LANE_KICK            (optional) a monitor command that raises an
+#                        interrupt in the emulated host from outside and
+#                        does nothing else there (x86_64: a Shift key press
+#                        on the emulated keyboard). Sent, with LANE_KICK_STATE
+#                        recorded first, whenever the host has been silent
+#                        for QVM_LANE_KICK s (stall/8): QEMU's TCG can lose
+#                        the delivery of a pending local-APIC interrupt and
+#                        the next interrupt from outside delivers it (see
+#                        test/lanes/README.md, "Kicks")
+#   LANE_KICK_STATE      array: monitor commands recorded before each kick
 #   LANE_MEDIANS         QVMTIME labels whose median the summary prints
 #   lane_build           function: builds the host image (output is logged)
 #   QVM_LANE_BUILD_ONLY  1: only build the image (lane_build), then exit
@@ -40,7 +50,10 @@
 # test is rerun there once when the stall is proven (it happened in a test
 # and none of the test's qvm runs had hit its kill timeout). At most
 # QVM_LANE_BOOTS hosts per lane; QVM_LANE_TIMEOUT bounds the lane (time
-# lost in stalled tests does not count). Exit status 0 when every planned
+# lost in stalled tests does not count). Before a silence becomes a stall
+# the driver kicks the host (LANE_KICK) every QVM_LANE_KICK s and logs each
+# kick, the state before it and whether the host spoke again, in
+# build/test-logs/<arch>-lane-kicks.log. Exit status 0 when every planned
 # test passed.
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -103,6 +116,18 @@ lane_sysrq() {
   echo "--- (end of console)"
 }
 
+# lane_kick SILENCE: records LANE_KICK_STATE in the kick log, then sends
+# LANE_KICK (one QMP connection, bounded).
+lane_kick() {
+  kicks=$((kicks + 1))
+  {
+    echo "=== kick $kicks: host boot $boots, ${current:-no test}, no console output for $1 s (QEMU's CPU time +$(( (cpu - cpu_mark) * 1000 / clk )) ms in it)"
+    timeout -k 5 20 python3 test/lanes/lib/qmp.py "$qmp" hmps "${LANE_KICK_STATE[@]}" "$LANE_KICK" 2>&1
+    echo "--- sent: $LANE_KICK"
+  } >>"$kicklog" 2>&1
+  kicked_at=$EPOCHSECONDS
+}
+
 # Appends a RESULT line (and records it) for a host report.
 report() {  # verdict test detail
   local note=""
@@ -143,6 +168,7 @@ run_host() {
   exec {cfd}<"$fifo"
   rm -f "$fifo"
   outcome="" current="" stall_why="" proven=0 qemu_rc="" partial="" timeout_fired=0 selftest_stop=0 heartbeats=0
+  kicked_at=0 next_kick=0
   tail_lines=()
   now_s; qemu_cpu $qpid
   last_out=$now cpu_mark=$cpu test_start=$now
@@ -153,6 +179,7 @@ run_host() {
     if ((rc == 0)); then
       line=$partial$part partial=""
       qemu_cpu $qpid; last_out=$now cpu_mark=$cpu
+      kick_spoke
       handle "${line%$'\r'}"
     elif ((rc <= 128)); then  # end of file: QEMU closed the console
       [[ -n $partial$part ]] && handle "$partial$part"
@@ -160,6 +187,7 @@ run_host() {
     elif [[ -n $part ]]; then
       partial+=$part
       qemu_cpu $qpid; last_out=$now cpu_mark=$cpu
+      kick_spoke
     fi
     if ((selftest_stop == 1)); then  # the stall self-test: stop the CPUs
       selftest_stop=2
@@ -168,6 +196,16 @@ run_host() {
     fi
     if ((now >= deadline)); then outcome=budget; break; fi
     silence=$((now - last_out))
+    # A silent host is kicked (an interrupt from outside) every kick_after
+    # s before its silence can become a stall; only once its test loop has
+    # begun (its heartbeat), not in its boot (a key press while the
+    # keyboard controller is probed).
+    if [[ -n ${LANE_KICK:-} ]] && ((heartbeats && silence >= kick_after && now >= next_kick)) &&
+       ((stall - silence >= 2)); then
+      qemu_cpu $qpid
+      lane_kick "$silence"
+      next_kick=$((EPOCHSECONDS + kick_after))
+    fi
     if ((silence >= stall)); then
       qemu_cpu $qpid; cpu1=$cpu
       # negligible: under 2% of one CPU over the silent window
@@ -210,6 +248,14 @@ run_host() {
   fi
   exec {cfd}<&-
   rm -f "$qmp"
+}
+
+# kick_spoke: the host printed something; after a kick, log how soon.
+kick_spoke() {
+  ((kicked_at)) || return 0
+  echo "--- the host spoke again $((now - kicked_at)) s after kick $kicks" >>"$kicklog"
+  ((now - kicked_at <= 5)) && kick_revived=$((kick_revived + 1))
+  kicked_at=0 next_kick=0
 }
 
 # handle LINE: one console line of the host.
@@ -268,12 +314,16 @@ lane_main() {
   log=$logdir/$LANE_ARCH-lane.log
   buildlog=$logdir/$LANE_ARCH-lane-build.log
   qemuerr=$logdir/$LANE_ARCH-lane-qemu.stderr
-  rm -f "$logdir/$LANE_ARCH"-lane-stall-*.log
+  rm -f "$logdir/$LANE_ARCH"-lane-stall-*.log "$logdir/$LANE_ARCH-lane-kicks.log"
+  kicklog=$logdir/$LANE_ARCH-lane-kicks.log kicks=0 kick_revived=0
   lane_timeout=${QVM_LANE_TIMEOUT:-$LANE_TIMEOUT}
   stall=${QVM_LANE_STALL:-120}
   silent=${QVM_LANE_SILENCE:-$((stall * 4))}
   max_boots=${QVM_LANE_BOOTS:-3}
-  heartbeat=$((stall / 8)); ((heartbeat < 1)) && heartbeat=1
+  # the host's heartbeat every stall/24 s (5 s); a host silent for
+  # QVM_LANE_KICK s (stall/8: 15 s, three heartbeats) is kicked
+  heartbeat=$((stall / 24)); ((heartbeat < 1)) && heartbeat=1
+  kick_after=${QVM_LANE_KICK:-$((stall / 8))}; ((kick_after < 2)) && kick_after=2
   reps=${QVM_LANE_REPS:-5}
   only=${QVM_LANE_TESTS:-}
   clk=$(getconf CLK_TCK)
@@ -377,6 +427,8 @@ lane_main() {
   t_end=$(date +%s%N)
   lane_log "wall time $(( (t_end - t_begin) / 1000000 )) ms (boot and tests $(( (t_end - t_built) / 1000000 )) ms); log $log"
   lane_log "$boots host boot(s), $stalls emulated-host stall(s), $host_failures host(s) died before their first test, $reruns rerun(s)${rerun_names:+ (${rerun_names# })}"
+  [[ -n ${LANE_KICK:-} ]] &&
+    lane_log "$kicks kick(s) of a host silent for ${kick_after} s, $kick_revived followed by console output within 5 s$( ((kicks)) && echo " (log: $kicklog)")"
   local label sorted
   for label in ${LANE_MEDIANS:-}; do
     [[ -n ${figures[$label]:-} ]] || continue

@@ -3,8 +3,11 @@
 
   qmp.py SOCKET stop|cont             pause / resume the emulated CPUs
   qmp.py SOCKET hmp 'info registers'  a human-monitor command, its text out
+  qmp.py SOCKET hmps CMD...           several, on one connection, each
+                                      after a line `--- monitor: CMD`
 
-Used by test/lanes/lib/driver.sh (stall diagnosis, the stall self-test).
+Used by test/lanes/lib/driver.sh (stall diagnosis, the kick of a silent
+host, the stall self-test).
 Exit status 0 when QEMU answered, 1 otherwise (the error on stderr). Every
 wait is bounded (the QEMU it talks to may be wedged).
 """
@@ -50,14 +53,20 @@ class Qmp:
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[2] not in ("stop", "cont", "hmp") or \
-            (sys.argv[2] == "hmp" and len(sys.argv) != 4):
+    if len(sys.argv) < 3 or sys.argv[2] not in ("stop", "cont", "hmp", "hmps") or \
+            (sys.argv[2] == "hmp" and len(sys.argv) != 4) or \
+            (sys.argv[2] == "hmps" and len(sys.argv) < 4):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
         q = Qmp(sys.argv[1])
         if sys.argv[2] == "hmp":
             sys.stdout.write(q.command("human-monitor-command", **{"command-line": sys.argv[3]}))
+        elif sys.argv[2] == "hmps":
+            for cmd in sys.argv[3:]:
+                sys.stdout.write(f"--- monitor: {cmd}\n")
+                sys.stdout.write(q.command("human-monitor-command", **{"command-line": cmd}))
+                sys.stdout.flush()
         else:
             q.command(sys.argv[2])
     except (OSError, ValueError) as e:
