@@ -62,7 +62,7 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
   # the aarch64 lane's cross build below).
   bash test/qnxcfg/run.sh x86_64 2>&1 | tee "$logdir/qnxcfg.out" | grep '^RESULT ' >> "$results"
   grep '^RESULT ' "$logdir/qnxcfg.out"
-  for suite in sdk control shm pass gdb hostile seccomp blkkill; do
+  for suite in sdk control shm pass gdb hostile seccomp blkkill user delayed; do
     if [ -x test/$suite/run.sh ]; then
       bash test/$suite/run.sh 2>&1 | tee "$logdir/$suite.out" | grep '^RESULT ' >> "$results"
       grep '^RESULT ' "$logdir/$suite.out"

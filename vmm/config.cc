@@ -342,6 +342,50 @@ bool IsTopLevel(std::string_view s) {
   return false;
 }
 
+// One ID of `user`: decimal digits only (QNX's form: no names, no signs),
+// at most 2^32 - 2 ((uid_t)-1 means "unchanged" to the kernel).
+std::optional<uint32_t> ParseId(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  if (v >= 0xffffffffu) return std::nullopt;
+  return uint32_t(v);
+}
+
+absl::StatusOr<UserSpec> ParseUser(const Token& v) {
+  UserSpec u;
+  u.value_where = v.where;
+  std::string_view s = v.text;
+  auto bad = [&](std::string_view part, const char* what) {
+    return ConfigError(v.where, absl::StrCat("`user`: ", what, " `", std::string(part),
+                                             "` is not a number (QNX's form is "
+                                             "UID[:GID[,GID...]], decimal IDs, 0 to 4294967294; "
+                                             "`id -u NAME` and `getent group NAME` give them)"));
+  };
+  size_t colon = s.find(':');
+  std::string_view uid = s.substr(0, colon);
+  auto n = ParseId(uid);
+  if (!n) return bad(uid, "UID");
+  u.uid = *n;
+  if (colon == std::string_view::npos) return u;
+  std::string_view rest = s.substr(colon + 1);
+  for (;;) {
+    size_t comma = rest.find(',');
+    std::string_view g = rest.substr(0, comma);
+    auto gn = ParseId(g);
+    if (!gn) return bad(g, "GID");
+    if (u.gids.size() >= 64)
+      return ConfigError(v.where, "`user`: more than 64 groups");
+    u.gids.push_back(*gn);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return u;
+}
+
 class Parser {
  public:
   Parser(const std::vector<Token>& toks, VdevOptionShapes* shapes)
@@ -528,9 +572,11 @@ class Parser {
     if (w == "user") {
       auto a = Arg(t);
       if (!a.ok()) return a.status();
-      return ConfigError(t.where,
-                         "`user`: qvm does not change its user; start it as that user "
-                         "(runuser, or User= in a systemd unit) with access to /dev/kvm");
+      auto u = ParseUser(**a);
+      if (!u.ok()) return u.status();
+      u->where = t.where;
+      cfg_.user = std::move(*u);
+      return absl::OkStatus();
     }
     return ConfigError(t.where, "unknown option " + Q(w));  // not reached
   }

@@ -189,6 +189,17 @@ struct UnsupportedSpec {
   SourceLoc where;  // of the last `unsupported`
 };
 
+// `user UID[:GID[,GID...]]` (QNX): the user and groups qvm runs as once the
+// VM is set up (vmm/privileges.h). Numbers only, as QNX writes them; the
+// first GID is the primary group, the others the supplementary groups.
+// Without GIDs the primary group is UID's in the password database, read
+// when qvm starts (vmm/vm.cc), and there are no supplementary groups.
+struct UserSpec {
+  uint32_t uid = 0;
+  std::vector<uint32_t> gids;
+  SourceLoc where, value_where;
+};
+
 struct Config {
   std::string system = "qvm";  // `system NAME`
   std::vector<MemSpec> mem;       // ram/rom in order
@@ -205,9 +216,10 @@ struct Config {
   bool dryrun = false;
   bool debug = false;  // top-level `debug` (QNX: guest debugging; noted)
   // QNX's `tolerance MICROSECONDS` and `safety none|warn` (noted; `safety
-  // required` and `user` are refused by the parser).
+  // required` is refused by the parser).
   std::optional<uint64_t> tolerance;
   std::string safety;
+  std::optional<UserSpec> user;  // `user` (the last one wins)
 
   // Where the single-valued options above were given (empty file: absent).
   SourceLoc system_where, cmdline_where, dump_where, dryrun_where,

@@ -116,7 +116,7 @@ Spawner::~Spawner() {
   if (sock_ >= 0) close(sock_);
 }
 
-absl::Status Spawner::start() {
+absl::Status Spawner::start(const Credentials* user) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return absl::InternalError(absl::StrCat("spawner: socketpair: ", strerror(errno)));
@@ -129,6 +129,18 @@ absl::Status Spawner::start() {
   }
   if (pid == 0) {
     close(sv[0]);
+    if (user) {
+      // `user`: the commands run as the user qvm becomes (the spawner
+      // needs no privilege, and a root spawner would hand root back to a
+      // qvm that gave it up).
+      absl::Status st = DropPrivileges(*user);
+      if (!st.ok()) {
+        std::string m = absl::StrCat("qvm: spawner: ", st.message(), "\n");
+        ssize_t w = write(2, m.data(), m.size());
+        (void)w;
+        _exit(1);
+      }
+    }
     Serve(sv[1]);
   }
   close(sv[1]);

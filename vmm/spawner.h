@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "vmm/privileges.h"
 
 namespace qvm {
 
@@ -23,8 +24,10 @@ class Spawner {
   Spawner& operator=(const Spawner&) = delete;
 
   // Forks the spawner process. Call while qvm has a single thread (before
-  // devices start theirs) and before any filter.
-  absl::Status start();
+  // devices start theirs) and before any filter. With `user` (non-null),
+  // the spawner process takes those credentials at once: its commands run
+  // as that user.
+  absl::Status start(const Credentials* user = nullptr);
   bool running() const { return sock_ >= 0; }
 
   // Starts `/bin/sh -c cmd` (stdout and stderr qvm's, stdin a pipe) and

@@ -109,6 +109,16 @@ const SyscallRule kVcpuRules[] = {
     {__NR_setsockopt}, {__NR_getsockname}, {__NR_getpeername},
 };
 
+// What a plug-in's own thread adds to the vCPU list: the calls glibc makes
+// in every thread of the process when one thread changes the process's
+// credentials (`user`, vmm/privileges.h: its SIGSETXID broadcast), which
+// a worker started before that change must be able to make. They give
+// nothing: before the change the process is root anyway, after it every
+// ID is the same unprivileged one and no capability is left.
+const SyscallRule kWorkerRules[] = {
+    {__NR_setgroups}, {__NR_setresgid}, {__NR_setresuid},
+};
+
 // What the main loop adds: it accepts /dev/qvm and gdb connections, writes
 // dumps into files it creates (`qvmctl dump`, SIGUSR2), and between boots
 // (a reset in place) rebuilds the accelerator VM (/dev/kvm opened again),
@@ -238,7 +248,8 @@ void OnSigsys(int, siginfo_t* si, void*) {
 std::vector<SyscallRule> SyscallAllowList(FilterKind kind, std::span<const int> extra) {
   std::vector<SyscallRule> v(std::begin(kVcpuRules), std::end(kVcpuRules));
   if (kind == FilterKind::Main) v.insert(v.end(), std::begin(kMainRules), std::end(kMainRules));
-  if (kind == FilterKind::Worker)
+  if (kind == FilterKind::Worker) {
+    v.insert(v.end(), std::begin(kWorkerRules), std::end(kWorkerRules));
     for (int nr : extra) {
       bool have = false;
       for (const SyscallRule& r : v) have = have || (r.nr == nr && r.action == R::Allow);
@@ -246,6 +257,7 @@ std::vector<SyscallRule> SyscallAllowList(FilterKind kind, std::span<const int> 
       // base rule (the first comparison that matches decides).
       if (!have) v.insert(v.begin(), SyscallRule{nr});
     }
+  }
   return v;
 }
 

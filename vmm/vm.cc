@@ -327,6 +327,12 @@ absl::Status Vm::plan() {
   if (st.ok()) st = RefuseForeignVariables(cfg_, machine_->name());
   if (!st.ok()) return st;
   note_accepted();
+  if (cfg_.user) {
+    auto c = ResolveUser(cfg_.user->uid, cfg_.user->gids);
+    if (!c.ok())
+      return ConfigError(cfg_.user->value_where, absl::StrCat("`user`: ", c.status().message()));
+    user_ = *c;
+  }
   if (const SetVar* v = cfg_.var("gdb")) {
     VmPlan scratch;
     std::string why;
@@ -423,7 +429,7 @@ void Vm::reset_devices(bool first) {
 absl::Status Vm::build() {
   absl::Status st = plan();                 // 1. the VM plan and the machine plan
   if (st.ok() && !cfg_.dryrun && cfg_.dump && !cfg_.dump->empty() && (*cfg_.dump)[0] == '|')
-    st = spawner_.start();                  // `dump "|CMD"`: forked while qvm is one thread
+    st = spawner_.start(user_ ? &*user_ : nullptr);  // `dump "|CMD"`: forked while qvm is one thread
   if (st.ok()) st = build_memory();         // 2. guest RAM and ROM
   if (st.ok()) st = loop_.init({SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP});
   if (st.ok()) st = build_devices();        // 3. plug-ins: configure, interrupts, resources
@@ -988,6 +994,26 @@ void Vm::plan_syscall_filters() {
   InstallSigsysHandler();
 }
 
+// `user`: everything that needs privilege is open (KVM, memory, the
+// plug-ins' files and devices, the /dev/qvm socket); no vCPU exists yet.
+absl::Status Vm::become_user() {
+  if (control_) {
+    // The socket belongs to the user qvm runs as, as if started by it (its
+    // group stays the resmgr group's).
+    if (chown(control_->path().c_str(), user_->uid, gid_t(-1)) != 0)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "`user`: ", control_->path(), ": chown: ", strerror(errno),
+          errno == EPERM ? " (qvm must start as root, or with CAP_CHOWN, CAP_SETUID and "
+                           "CAP_SETGID, to change its user)"
+                         : ""));
+  }
+  absl::Status st = DropPrivileges(*user_);
+  if (!st.ok()) return st;
+  Log(LogLevel::Info, "%s: `user`: running as %s", cfg_.user->where.str().c_str(),
+      CredentialsString(*user_).c_str());
+  return absl::OkStatus();
+}
+
 int Vm::run() {
   plan_syscall_filters();
   struct sigaction sa {};
@@ -1023,6 +1049,7 @@ int Vm::run() {
     absl::Status st = first ? absl::OkStatus() : load_guest();  // a. images, tables
     if (st.ok()) st = start_backend(first);  // b. accelerator VM, memory mapped
     if (st.ok()) reset_devices(first);       // c. devices at power-on
+    if (st.ok() && first && user_) st = become_user();  // `user`: set-up done, no guest code yet
     bool gdb_reset = !first && gdb_ && gdb_->attached();
     if (st.ok() && gdb_ && ((first && plan_.gdb_wait) || gdb_reset)) {
       // `set gdb-wait`: the vCPUs park before their first instruction;

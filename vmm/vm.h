@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"
 #include "vmm/passthrough.h"
+#include "vmm/privileges.h"
 #include "vmm/spawner.h"
 #include "vmm/vdev_host.h"
 #include "vmm/vm_plan.h"
@@ -178,6 +180,8 @@ class Vm : public VdevHost, public ControlTarget {
   // Runs `dump "|CMD"`'s command (vmm/spawner.h): started in build() while
   // qvm has one thread, so that the main loop keeps its filter.
   Spawner spawner_;
+  std::optional<Credentials> user_;  // `user`, resolved by plan()
+  absl::Status become_user();
   std::unique_ptr<Machine> machine_;
   GuestMemory mem_;
   Bus io_{"io", 0x10000};

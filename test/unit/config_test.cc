@@ -929,9 +929,33 @@ TEST_CASE("config: QNX's tolerance, safety and user", "[config]") {
   REQUIRE_FALSE(req.ok());
   CHECK(std::string(req.status().message()) ==
         "t.conf:1:8: `safety required`: qvm has no safety-certified components");
-  auto user = ParseText("user 100:100\n");
-  REQUIRE_FALSE(user.ok());
-  CHECK(std::string(user.status().message()).starts_with("t.conf:1:1: `user`: qvm does not change"));
+  Config u = MustParse("user 100:200,4,5\n");
+  REQUIRE(u.user);
+  CHECK(u.user->uid == 100u);
+  CHECK(u.user->gids == std::vector<uint32_t>{200, 4, 5});
+  CHECK(u.user->where.str() == "t.conf:1:1");
+  CHECK(u.user->value_where.str() == "t.conf:1:6");
+  Config u1 = MustParse("user 65534 user 0\n");  // the last one wins
+  REQUIRE(u1.user);
+  CHECK(u1.user->uid == 0u);
+  CHECK(u1.user->gids.empty());
+  CHECK(MustParse("user 4294967294:4294967294\n").user->gids[0] == 4294967294u);
+  const std::pair<const char*, const char*> bad[] = {
+      {"user nobody\n", "t.conf:1:6: `user`: UID `nobody` is not a number"},
+      {"user 4294967295\n", "t.conf:1:6: `user`: UID `4294967295` is not a number"},
+      {"user -1\n", "t.conf:1:6: `user`: UID `-1` is not a number"},
+      {"user 0x10\n", "t.conf:1:6: `user`: UID `0x10` is not a number"},
+      {"user :5\n", "t.conf:1:6: `user`: UID `` is not a number"},
+      {"user 5:\n", "t.conf:1:6: `user`: GID `` is not a number"},
+      {"user 5:6,,7\n", "t.conf:1:6: `user`: GID `` is not a number"},
+      {"user 5:staff\n", "t.conf:1:6: `user`: GID `staff` is not a number"},
+  };
+  for (const auto& [text, msg] : bad) {
+    INFO(text);
+    auto r = ParseText(text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(std::string(r.status().message()).starts_with(msg));
+  }
 }
 
 }  // namespace

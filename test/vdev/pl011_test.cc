@@ -2,11 +2,13 @@
 // (LCR_H.FEN), flags, interrupt levels, IFLS trigger levels, FDT node and
 // hostile accesses, through the fake host with pipes as the host stream.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
 
 #include "helpers.h"
+#include "test/unit/temp_dir.h"
 
 namespace {
 
@@ -238,7 +240,7 @@ TEST_CASE_METHOD(UartFixture, "pl011: hostile offsets and widths", "[pl011]") {
   CHECK((rd(kRIS) & (INT_RX | INT_RT)) == INT_RX);
 }
 
-TEST_CASE("pl011: QNX's hostdev twice, sched and batch noted, delayed refused", "[pl011]") {
+TEST_CASE("pl011: QNX's hostdev twice, sched and batch noted", "[pl011]") {
   HostFixture f;
   int out[2], in[2];
   REQUIRE(pipe2(out, O_CLOEXEC | O_NONBLOCK) == 0);
@@ -258,11 +260,45 @@ TEST_CASE("pl011: QNX's hostdev twice, sched and batch noted, delayed refused", 
     CHECK(f.h.create("pl011", b) == nullptr);
   }
   fake::Config d;
-  d.options = {{"delayed", "5"}};
+  d.options = {{"delayed", "5"}};  // with qvm's console: nothing to delay
   CHECK(f.h.create("pl011", d) == nullptr);
   fake::Config two;
   two.options = {{"hostdev", ">out-test"}, {"hostdev", ">out-test"}};
   CHECK(f.h.create("pl011", two) == nullptr);
   close(out[0]);
   close(in[1]);
+}
+
+// QNX's `delayed forever` (libuart, as ser8250's): `hostdev PATH` opened
+// read/write after the guest's first access, retried until it exists.
+TEST_CASE("pl011: delayed forever opens PATH after the first access", "[pl011]") {
+  HostFixture f;
+  qvm::test::TempDir dir;
+  std::string tty = dir / "tty";
+  fake::Config c;
+  c.options = {{"hostdev", tty}, {"delayed", "forever"}};
+  qvm_vdev *u = f.make("pl011", c);
+  auto has = [&](const char *what) {
+    for (const auto &l : fake::LogsOf(u))
+      if (l.find(what) != std::string::npos) return true;
+    return false;
+  };
+  f.h.mwrite(u, kBase + kDR, 4, 'a');  // first access: dropped
+  usleep(300000);
+  CHECK_FALSE(has("opened after"));
+  REQUIRE(mkfifo(tty.c_str(), 0600) == 0);
+  int rfd = open(tty.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(rfd >= 0);
+  bool opened = false;
+  for (int i = 0; i < 2000 && !opened; i++) {
+    opened = has("opened after the guest's first access");
+    if (!opened) usleep(10000);
+  }
+  REQUIRE(opened);
+  f.h.mwrite(u, kBase + kDR, 4, 'b');
+  char buf[8] = {};
+  CHECK(read(rfd, buf, sizeof buf) == 1);
+  CHECK(buf[0] == 'b');
+  f.h.reset();
+  close(rfd);
 }

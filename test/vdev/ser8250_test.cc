@@ -16,6 +16,7 @@
 namespace {
 
 constexpr uint16_t B = 0x3f8;
+constexpr uint8_t LSR_DR_BIT = 0x01;
 enum { RBR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6,
        SCR = 7 };
 
@@ -320,7 +321,7 @@ TEST_CASE_METHOD(UartFixture, "ser8250: its console comes from qvm_console_open,
   CHECK(rd(RBR) == 'x');
 }
 
-TEST_CASE("ser8250: QNX's sched and batch have no effect; delayed is refused", "[ser8250]") {
+TEST_CASE("ser8250: QNX's sched and batch have no effect", "[ser8250]") {
   HostFixture f;
   Pipes p;
   f.h.hostdevs[">-"] = dup(p.out[1]);
@@ -333,9 +334,6 @@ TEST_CASE("ser8250: QNX's sched and batch have no effect; delayed is refused", "
     b.options = {{"sched", bad}};
     CHECK(f.h.create("ser8250", b) == nullptr);
   }
-  fake::Config d;
-  d.options = {{"delayed", "5"}};
-  CHECK(f.h.create("ser8250", d) == nullptr);
   fake::Config io;
   io.options = {{"hostvector", "32"}};
   CHECK(f.h.create("ioapic", io) == nullptr);
@@ -448,4 +446,118 @@ TEST_CASE("ser8250: hostdev >\"|COMMAND\" pipes the output; the command is reape
   CHECK(has("host output failed, dropping bytes"));
   f.h.reset();
   sigaction(SIGPIPE, &old, nullptr);
+}
+
+namespace {
+
+bool LogHas(const qvm_vdev *u, const char *what) {
+  for (const auto &l : fake::LogsOf(u))
+    if (l.find(what) != std::string::npos) return true;
+  return false;
+}
+
+// Waits up to 20 s (a loaded host) for `what` in the device's log.
+bool WaitLog(const qvm_vdev *u, const char *what) {
+  for (int i = 0; i < 2000; i++) {
+    if (LogHas(u, what)) return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+}  // namespace
+
+// QNX's `delayed SECONDS|forever`: its values, and what cannot be delayed
+// (qvm's console, a `>|COMMAND`): refused with the reason.
+TEST_CASE("ser8250: delayed: values and what can be delayed", "[ser8250]") {
+  HostFixture f;
+  qvm::test::TempDir dir;
+  for (const char *v : {"0", "5", "forever", "2147483647"}) {
+    INFO(v);
+    fake::Config c;
+    c.options = {{"hostdev", dir / "tty"}, {"delayed", v}};
+    qvm_vdev *u = f.h.create("ser8250", c);
+    CHECK(u != nullptr);
+    f.h.reset();  // TERMINATE before any access: the opener ends
+  }
+  for (const char *v : {"", "x", "-1", "5s", "0x10", "2147483648", "Forever"}) {
+    INFO(v);
+    fake::Config c;
+    c.options = {{"hostdev", dir / "tty"}, {"delayed", v}};
+    CHECK(f.h.create("ser8250", c) == nullptr);
+  }
+  Pipes p;
+  f.h.hostdevs[">-"] = dup(p.out[1]);
+  f.h.hostdevs["<-"] = dup(p.in[0]);
+  for (std::vector<std::string> hd : std::vector<std::vector<std::string>>{
+           {}, {"-"}, {">-"}, {">|cat"}, {"<-", ">" + (dir / "out")}}) {
+    fake::Config c;
+    for (const auto &v : hd) c.options.push_back({"hostdev", v});
+    c.options.push_back({"delayed", "5"});
+    qvm_vdev *u = f.h.create("ser8250", c);
+    CHECK(u == nullptr);
+  }
+  f.h.reset();
+}
+
+// `hostdev <IN hostdev >OUT delayed 20`: nothing is opened before the
+// guest's first access; then the opener retries while IN and OUT are
+// missing (OUT, a FIFO without a reader, is "not found" too), output
+// written meanwhile is dropped; once both exist the guest's output
+// reaches OUT and IN's bytes reach the receiver (polled by the opener
+// thread under the instance lock). TERMINATE ends the thread.
+TEST_CASE("ser8250: delayed opens the host side after the first access, retrying", "[ser8250]") {
+  HostFixture f;
+  qvm::test::TempDir dir;
+  std::string in = dir / "in", out = dir / "out";
+  fake::Config c;
+  c.options = {{"hostdev", "<" + in}, {"hostdev", ">" + out}, {"delayed", "20"}};
+  qvm_vdev *u = f.make("ser8250", c);
+  REQUIRE(u->threads.size() == 1);
+  CHECK(u->threads[0] == "uart-open");
+  CHECK(u->watches.empty());
+  usleep(200000);
+  CHECK_FALSE(LogHas(u, "opened after"));
+  f.h.outb(u, B + 0, 'a');  // the first access: dropped, the opener starts trying
+  REQUIRE(mkfifo(in.c_str(), 0600) == 0);
+  usleep(300000);
+  CHECK_FALSE(LogHas(u, "opened after"));  // OUT still missing
+  REQUIRE(mkfifo(out.c_str(), 0600) == 0);
+  usleep(300000);
+  CHECK_FALSE(LogHas(u, "opened after"));  // OUT has no reader: ENXIO, retried
+  int rfd = open(out.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(rfd >= 0);
+  REQUIRE(WaitLog(u, "opened after the guest's first access"));
+  f.h.outb(u, B + 0, 'b');
+  char buf[8] = {};
+  CHECK(read(rfd, buf, sizeof buf) == 1);
+  CHECK(buf[0] == 'b');  // 'a' was written before the open: dropped
+  int wfd = open(in.c_str(), O_WRONLY | O_NONBLOCK);
+  REQUIRE(wfd >= 0);
+  REQUIRE(write(wfd, "z", 1) == 1);
+  bool got = false;
+  for (int i = 0; i < 2000 && !got; i++) {
+    got = (f.h.inb(u, B + LSR) & LSR_DR_BIT) != 0;
+    if (!got) usleep(10000);
+  }
+  REQUIRE(got);
+  CHECK(f.h.inb(u, B + RBR) == 'z');
+  close(wfd);  // end of input: the opener stops polling it
+  f.h.reset();
+  close(rfd);
+}
+
+// `delayed 0`: one try; a missing device is logged and the UART stays
+// without a host side (output dropped, nothing crashes).
+TEST_CASE("ser8250: delayed 0 tries once", "[ser8250]") {
+  HostFixture f;
+  qvm::test::TempDir dir;
+  fake::Config c;
+  c.options = {{"hostdev", dir / "missing"}, {"delayed", "0"}};
+  qvm_vdev *u = f.make("ser8250", c);
+  f.h.outb(u, B + 0, 'a');
+  REQUIRE(WaitLog(u, "after 1 tries"));
+  CHECK(LogHas(u, "No such file or directory"));
+  f.h.outb(u, B + 0, 'b');
+  f.h.reset();
 }

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,7 +45,8 @@ struct Blk {
   std::string path = dir / "disk.img";
   uint16_t avail = 0;
   Blk(const std::string& opts_threads = "1", size_t file_size = 1 << 20,
-      const char* notify = nullptr, unsigned vcpus = 1, const char* dio = nullptr) {
+      const char* notify = nullptr, unsigned vcpus = 1, const char* dio = nullptr,
+      const char* delayed = nullptr) {
     g.vcpus = vcpus;
     REQUIRE(f != nullptr);
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -56,6 +59,7 @@ struct Blk {
     REQUIRE(ctl(QVM_CTRL_OPTION, 1, opts_threads.c_str()) == 0);
     if (notify) REQUIRE(ctl(QVM_CTRL_OPTION, 2, notify) == 0);
     if (dio) REQUIRE(ctl(QVM_CTRL_OPTION, 3, dio) == 0);
+    if (delayed) REQUIRE(ctl(QVM_CTRL_OPTION, 4, delayed) == 0);
     REQUIRE(ctl(QVM_CTRL_OPTIONS_END) == 0);
     REQUIRE(ctl(QVM_CTRL_RESOURCES) == 0);
     REQUIRE(ctl(QVM_CTRL_RESET) == 0);
@@ -406,4 +410,100 @@ TEST_CASE("virtio-blk: dio takes enable, read or disable") {
   for (const char* ok : {"enable", "read", "disable"})
     CHECK(f->control(g.dev, state.data(), QVM_CTRL_OPTION, 3, ok) == 0);
   CHECK(f->control(g.dev, state.data(), QVM_CTRL_OPTION, 3, "write") == -EINVAL);
+}
+
+namespace {
+
+bool BlkLogHas(FakeGuest& g, const char* what) {
+  for (const auto& l : fake::LogsOf(g.dev))
+    if (l.find(what) != std::string::npos) return true;
+  return false;
+}
+
+bool BlkWaitLog(FakeGuest& g, const char* what) {
+  for (int i = 0; i < 2000; i++) {  // 20 s: a loaded host
+    if (BlkLogHas(g, what)) return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("virtio-blk: delayed takes SECONDS or forever") {
+  for (const char* v : {"0", "7", "forever", "2147483647"}) {
+    INFO(v);
+    Blk b("1", 1 << 20, "exit", 1, nullptr, v);
+  }
+  for (const char* v : {"", "x", "-1", "5s", "0x10", "2147483648"}) {
+    INFO(v);
+    Blk b;
+    CHECK(b.ctl(QVM_CTRL_OPTION, 4, v) == -EINVAL);
+  }
+}
+
+// QNX's `delayed 20`: the image is not opened at start; the guest's first
+// access wakes the opener thread, which retries while the file is missing;
+// meanwhile the disk has 0 sectors and requests fail. Once the file is
+// there its capacity appears with a configuration-change interrupt and
+// requests reach it. The opener's open runs with the instance lock free;
+// the test takes the lock around its own accesses, as qvm does.
+TEST_CASE("virtio-blk: delayed opens the image after the first access, retrying") {
+  Blk b("1", 1 << 20, "exit", 1, nullptr, "20");
+  std::string later = b.path + ".later";
+  REQUIRE(rename(b.path.c_str(), later.c_str()) == 0);
+  REQUIRE(b.ctl(QVM_CTRL_GUEST_CONFIGURED) == 0);
+  REQUIRE(b.g.dev->threads.size() == 1);
+  CHECK(b.g.dev->threads[0] == "blk-open");
+  auto locked = [&](auto fn) {
+    std::lock_guard<std::recursive_mutex> l(b.g.dev->mu);
+    return fn();
+  };
+  usleep(200000);
+  CHECK_FALSE(BlkLogHas(b.g, "opened after"));  // no access yet
+  locked([&] { b.bring_up(1ull << VIRTIO_F_VERSION_1); return 0; });  // first access
+  CHECK(locked([&] { return b.rd(VIO_PCI_DEVCFG + 0, 8); }) == 0);   // capacity 0
+  std::vector<uint8_t> pat(512, 0xa7);
+  REQUIRE(qvm_gmem_write(nullptr, kData, pat.data(), pat.size()) == 0);
+  CHECK(locked([&] { return b.request(1, 0, kData, 512, false); }) == 1);  // IOERR
+  usleep(300000);
+  CHECK_FALSE(BlkLogHas(b.g, "opened after"));  // still missing: retried
+  locked([&] { return b.rd(VIO_PCI_ISR, 1); });  // the request's interrupt acknowledged
+  CHECK(b.g.intx() == 0);
+  int raises = b.g.intx_raises();
+  REQUIRE(rename(later.c_str(), b.path.c_str()) == 0);
+  REQUIRE(BlkWaitLog(b.g, "opened after the guest's first access"));
+  CHECK(BlkLogHas(b.g, ": 2048 sectors"));
+  CHECK(locked([&] { return b.rd(VIO_PCI_DEVCFG + 0, 8); }) == 2048);
+  CHECK(b.g.intx_raises() > raises);                                   // config change
+  CHECK((locked([&] { return b.rd(VIO_PCI_ISR, 1); }) & 2) == 2);
+  CHECK(locked([&] { return b.request(1, 8, kData, 512, false); }) == 0);  // write
+  CHECK(b.file(8 * 512, 512) == pat);
+  {
+    std::lock_guard<std::recursive_mutex> l(b.g.dev->mu);
+    REQUIRE(b.ctl(QVM_CTRL_TERMINATE) == 0);
+  }
+}
+
+// `delayed 0`: one try at the first access; a missing image is logged and
+// the disk stays empty. TERMINATE before any access ends the opener too.
+TEST_CASE("virtio-blk: delayed 0 tries once; TERMINATE ends a waiting opener") {
+  {
+    Blk b("1", 1 << 20, "exit", 1, nullptr, "0");
+    REQUIRE(unlink(b.path.c_str()) == 0);
+    REQUIRE(b.ctl(QVM_CTRL_GUEST_CONFIGURED) == 0);
+    {
+      std::lock_guard<std::recursive_mutex> l(b.g.dev->mu);
+      b.host_features();  // the first access
+    }
+    REQUIRE(BlkWaitLog(b.g, "after 1 tries; the disk stays empty"));
+    std::lock_guard<std::recursive_mutex> l(b.g.dev->mu);
+    REQUIRE(b.ctl(QVM_CTRL_TERMINATE) == 0);
+  }
+  {
+    Blk b("1", 1 << 20, "exit", 1, nullptr, "forever");
+    REQUIRE(b.ctl(QVM_CTRL_GUEST_CONFIGURED) == 0);
+    std::lock_guard<std::recursive_mutex> l(b.g.dev->mu);
+    REQUIRE(b.ctl(QVM_CTRL_TERMINATE) == 0);  // joins the opener
+  }
 }

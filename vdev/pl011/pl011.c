@@ -25,7 +25,9 @@
  * writes guest output to qvm's stdout and takes input from qvm's console
  * relay; `>PATH` writes to a file; a second `hostdev <IN` gives the input
  * separately. QNX's `sched`/`batch` are accepted with a note (no effect
- * here), `delayed` is refused (the host device is opened at start).
+ * here). `delayed SECONDS|forever`: the host paths are opened by an opener
+ * thread after the guest's first register access, retried while missing;
+ * until then output is dropped (libuart).
  * Defaults: loc mem:0x1c090000, intr gic:37 (ARM FVP / QNX layout).
  */
 #define _GNU_SOURCE
@@ -246,6 +248,7 @@ static int pl011_read(qvm_vdev_t *dev, void *state, const struct qvm_access *acc
     struct pl011 *u = state;
     if (acc->offset & 3 || acc->offset >= 0x1000)
         return QVM_BUS_ERROR;
+    uart_delayed_touch(&u->hostdev); /* `delayed`: the first access opens the host side */
     uint32_t v = reg_read(u, acc->offset);
     update_irq(dev, u);
     memcpy(data, &v, acc->size < 4 ? acc->size : 4);
@@ -259,6 +262,7 @@ static int pl011_write(qvm_vdev_t *dev, void *state, const struct qvm_access *ac
     uint32_t v = 0;
     if (acc->offset & 3 || acc->offset >= 0x1000)
         return QVM_BUS_ERROR;
+    uart_delayed_touch(&u->hostdev);
     memcpy(&v, data_in, acc->size < 4 ? acc->size : 4);
     reg_write(dev, u, acc->offset, v);
     return QVM_DONE;
@@ -296,7 +300,7 @@ static int pl011_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
             return uart_hostdev_option(dev, &u->hostdev, value);
         if (arg == 1 || arg == 2)
             return uart_qnx_sched_batch(dev, pl011_options[arg], value);
-        return uart_qnx_delayed(dev);
+        return uart_delayed_option(dev, &u->hostdev, value);
     case QVM_CTRL_OPTIONS_END: {
         uint32_t space = QVM_SPACE_MEM;
         uint64_t base = 0x1c090000;
@@ -318,6 +322,7 @@ static int pl011_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     }
     case QVM_CTRL_GUEST_CONFIGURED:
         (void)uart_hostdev_start(dev, &u->hostdev, &u->out_fd);  /* `>|CMD`; logged */
+        (void)uart_delayed_start(dev, &u->hostdev, u, &u->out_fd, &u->in_fd, pl011_input);
         if (u->in_fd >= 0) {
             fcntl(u->in_fd, F_SETFL, fcntl(u->in_fd, F_GETFL) | O_NONBLOCK);
             if (qvm_fd_watch(dev, u->in_fd, pl011_input, NULL) != 0) {
@@ -340,8 +345,9 @@ static int pl011_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 u->tx_dropped);
         return 0;
     case QVM_CTRL_TERMINATE:
-        if (u->in_fd >= 0)
+        if (u->in_fd >= 0 && !u->hostdev.delayed)
             qvm_fd_unwatch(dev, u->in_fd);
+        uart_delayed_stop(dev, &u->hostdev);
         uart_hostdev_stop(&u->hostdev, &u->out_fd);
         close_fd(&u->in_fd);
         return 0;

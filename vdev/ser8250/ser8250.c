@@ -29,6 +29,9 @@
  * and /dev/qvm writers); `>PATH` or `PATH` writes output to a file and has
  * no input; a second `hostdev <IN` gives the input separately. Output is written with write() from the vCPU thread; bytes the
  * host refuses are dropped and counted.
+ * QNX's `delayed SECONDS|forever`: the host paths are opened by an opener
+ * thread after the guest's first register access, retried while missing
+ * (vdev/libuart/uart_hostdev.h); until then output is dropped.
  * Input: qvm's relay pipe, watched from GUEST_CONFIGURED on (qvm keeps its
  * write end open, so an exhausted stdin never makes it readable forever;
  * should the pipe still end, the device stops watching it); the device
@@ -383,6 +386,7 @@ static int uart_access(qvm_vdev_t *dev, struct uart *u,
     unsigned size = acc->size;
     if (size == 0 || size > 8)
         return QVM_BUS_ERROR;
+    uart_delayed_touch(&u->hostdev); /* `delayed`: the first access opens the host side */
     uint64_t stride_mask = ((uint64_t)1 << u->regshift) - 1;
     if (u->regshift == 0) {
         for (unsigned i = 0; i < size; i++) {
@@ -466,7 +470,7 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
         }
         if (arg == 2 || arg == 3) /* QNX's sched PRIORITY, batch MICROSECONDS */
             return uart_qnx_sched_batch(dev, uart_options[arg], value);
-        return uart_qnx_delayed(dev);
+        return uart_delayed_option(dev, &u->hostdev, value);
     }
     case QVM_CTRL_OPTIONS_END: {
         uint32_t space = QVM_SPACE_IO;
@@ -493,6 +497,7 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
     }
     case QVM_CTRL_GUEST_CONFIGURED:
         (void)uart_hostdev_start(dev, &u->hostdev, &u->out_fd);  /* `>|CMD`; logged */
+        (void)uart_delayed_start(dev, &u->hostdev, u, &u->out_fd, &u->in_fd, uart_input);
         if (u->in_fd >= 0 && !u->watching) {
             if (qvm_fd_watch(dev, u->in_fd, uart_input, NULL) == 0)
                 u->watching = 1;
@@ -518,6 +523,7 @@ static int uart_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg,
                 u->rx_count, u->st_count, (unsigned long long)u->tx_dropped);
         return 0;
     case QVM_CTRL_TERMINATE:
+        uart_delayed_stop(dev, &u->hostdev);
         if (u->watching)
             qvm_fd_unwatch(dev, u->in_fd);
         u->watching = 0;

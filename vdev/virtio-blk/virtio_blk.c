@@ -48,6 +48,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <qvm/vdev.h>
@@ -133,6 +134,14 @@ struct blk {
     char id[20];
     uint64_t nreq, nerr;
     struct worker *w[VIO_MAX_QUEUES];
+    /* QNX's `delayed SECONDS|forever` (delayed_*): 0 = not given, else the
+     * seconds to keep trying + 1, or -1 for forever. */
+    long long delayed;
+    int dl_wake, dl_stop;   /* eventfds: the guest's first access; TERMINATE */
+    int dl_requested, dl_running;
+    int dl_open;            /* the image is open (capacity published) */
+    pthread_t dl_thread;
+    qvm_vdev_t *dev;
 };
 
 static void put16(uint8_t *p, uint16_t x) { p[0] = (uint8_t)x; p[1] = (uint8_t)(x >> 8); }
@@ -522,7 +531,7 @@ static void workers_start(qvm_vdev_t *dev, struct blk *b)
             b->w[i]->bounce = NULL;   /* unaligned requests then use the page cache */
         /* under qvm's filter for device threads: polls, reads, writes,
          * flushes and discards on descriptors opened at set-up, nothing
-         * more (no thread_syscalls) */
+         * more (the factory's `openat` is the `delayed` opener's) */
         char name[16];
         snprintf(name, sizeof name, "blk-q%u", i);
         if (qvm_thread_create(dev, &b->w[i]->th, name, worker_main, b->w[i]) != 0) break;
@@ -581,7 +590,8 @@ static int dio_open(qvm_vdev_t *dev, struct blk *b)
 
 static int blk_open(qvm_vdev_t *dev, struct blk *b)
 {
-    b->fd = open(b->path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    int fd = open(b->path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    b->fd = fd;
     if (b->fd < 0) {
         qvm_log(dev, QVM_LOG_ERROR, "hostdev %s: %s", b->path, strerror(errno));
         return -errno;
@@ -618,6 +628,139 @@ static int blk_open(qvm_vdev_t *dev, struct blk *b)
     }
     b->bytes &= ~511ull;
     return b->dio ? dio_open(dev, b) : 0;
+}
+
+/*
+ * QNX's `delayed SECONDS|forever`: the image is opened after the guest's
+ * first access to the device's registers, tried again every 100 ms while
+ * it cannot be opened, for SECONDS (0: once; forever: until it can or qvm
+ * ends). An opener thread (`blk-open`, started at GUEST_CONFIGURED: a vCPU
+ * thread may not open files under qvm's system-call filter) does the open
+ * (the factory declares `openat`); the access only writes an eventfd.
+ * Until then the disk has 0 sectors and requests fail (IOERR); once open,
+ * the capacity is published under the instance lock and a configuration
+ * change interrupt tells the driver (Linux's virtio_blk re-reads the
+ * capacity). DISCARD/WRITE_ZEROES are not offered (the features are fixed
+ * before the file can be probed). A failure other than "cannot open yet"
+ * (locked by another process, not a file) or a wait that runs out is
+ * logged and the disk stays empty.
+ */
+#define DELAYED_RETRY_MS 100
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *delayed_main(void *arg)
+{
+    struct blk *b = arg;
+    qvm_vdev_t *dev = b->dev;
+    struct pollfd p[2] = {{b->dl_stop, POLLIN, 0}, {b->dl_wake, POLLIN, 0}};
+    for (;;) {
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || (p[0].revents & POLLIN)) return NULL;
+        if (p[1].revents & POLLIN) break;
+    }
+    long long deadline = b->delayed < 0 ? -1 : now_ms() + (b->delayed - 1) * 1000;
+    unsigned long long tries = 0;
+    for (;;) {
+        tries++;
+        /* a quiet try first: blk_open logs its failures */
+        int fd = open(b->path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            break;
+        }
+        long long now = now_ms();
+        if (deadline >= 0 && now >= deadline) {
+            qvm_log(dev, QVM_LOG_ERROR, "delayed: hostdev %s: %s after %llu tries; the disk "
+                    "stays empty", b->path, strerror(e), tries);
+            return NULL;
+        }
+        long long wait = DELAYED_RETRY_MS;
+        if (deadline >= 0 && deadline - now < wait) wait = deadline - now;
+        if (poll(p, 1, (int)wait) > 0) return NULL;   /* TERMINATE */
+    }
+    /* The image's state is built aside and published under the lock. */
+    struct blk t;
+    memset(&t, 0, sizeof t);
+    memcpy(t.path, b->path, sizeof t.path);
+    t.ro = b->ro;
+    t.dio = b->dio;
+    t.fd = t.dfd = -1;
+    int rc = blk_open(dev, &t);
+    if (rc < 0 && t.dio && t.fd >= 0 && t.dfd < 0) {
+        qvm_log(dev, QVM_LOG_WARN, "delayed: dio: the page cache instead");
+        t.dio = 0;
+        rc = 0;
+    }
+    if (rc < 0) {
+        if (t.fd >= 0) close(t.fd);
+        qvm_log(dev, QVM_LOG_ERROR, "delayed: hostdev %s: cannot use it (above); the disk "
+                "stays empty", b->path);
+        return NULL;
+    }
+    qvm_dev_lock(dev);
+    b->dio = t.dio;
+    b->dfd = t.dfd;
+    b->dio_mem_align = t.dio_mem_align;
+    b->dio_off_align = t.dio_off_align;
+    b->bounce = t.bounce;
+    __atomic_store_n(&b->fd, t.fd, __ATOMIC_RELEASE);
+    b->bytes = t.bytes;
+    b->dl_open = 1;
+    put64(b->cfg + 0, b->bytes / 512);          /* capacity */
+    vio_config_changed(&b->v);
+    qvm_dev_unlock(dev);
+    qvm_log(dev, QVM_LOG_INFO, "delayed: hostdev %s opened after the guest's first access "
+            "(%llu %s): %llu sectors", b->path, tries, tries == 1 ? "try" : "tries",
+            (unsigned long long)(t.bytes / 512));
+    return NULL;
+}
+
+static void delayed_touch(struct blk *b)
+{
+    if (!b->dl_running || b->dl_requested) return;
+    b->dl_requested = 1;
+    uint64_t one = 1;
+    if (write(b->dl_wake, &one, sizeof one) != (ssize_t)sizeof one) b->dl_requested = 0;
+}
+
+static void delayed_start(qvm_vdev_t *dev, struct blk *b)
+{
+    if (!b->delayed || b->dl_running) return;
+    b->dev = dev;
+    b->dl_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    b->dl_stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (b->dl_wake < 0 || b->dl_stop < 0 ||
+        qvm_thread_create(dev, &b->dl_thread, "blk-open", delayed_main, b) != 0) {
+        qvm_log(dev, QVM_LOG_ERROR, "delayed: no opener thread: the disk stays empty");
+        return;
+    }
+    b->dl_running = 1;
+}
+
+/* At TERMINATE, with the instance lock held (released while joining: the
+ * opener takes it). */
+static void delayed_stop(qvm_vdev_t *dev, struct blk *b)
+{
+    if (b->dl_running) {
+        uint64_t one = 1;
+        ssize_t w = write(b->dl_stop, &one, sizeof one);
+        (void)w;
+        qvm_dev_unlock(dev);
+        pthread_join(b->dl_thread, NULL);
+        qvm_dev_lock(dev);
+        b->dl_running = 0;
+    }
+    if (b->dl_wake > 0) close(b->dl_wake);
+    if (b->dl_stop > 0) close(b->dl_stop);
+    b->dl_wake = b->dl_stop = -1;
 }
 
 static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, const char *value)
@@ -662,13 +805,20 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
             b->legacy = 1;
             return vio_option_legacy(dev);
         }
-        if (arg == 4) {
-            qvm_log(dev, QVM_LOG_ERROR, "delayed: not implemented (QNX opens the image at "
-                    "the guest's first access and retries while it is missing; here that "
-                    "open would have to leave the vCPU thread, which may not open files "
-                    "under qvm's system-call filter, for an opener thread): the image is "
-                    "opened when qvm starts and must exist then");
-            return -EINVAL;
+        if (arg == 4) {                                  /* QNX's delayed SECONDS|forever */
+            if (!strcmp(value, "forever")) {
+                b->delayed = -1;
+                return 0;
+            }
+            char *end = NULL;
+            errno = 0;
+            unsigned long long n = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+            if (!end || *end || errno || n > 0x7fffffffull) {
+                qvm_log(dev, QVM_LOG_ERROR, "delayed: want SECONDS (0 to 2147483647) or `forever`");
+                return -EINVAL;
+            }
+            b->delayed = (long long)n + 1;
+            return 0;
         }
         if (arg == 0) {
             const char *p = value;
@@ -695,7 +845,7 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return vio_declare(&b->v, 0x01, 0x00, 0x00);
     }
     case QVM_CTRL_RESOURCES: {
-        int rc = blk_open(dev, b);
+        int rc = b->delayed ? 0 : blk_open(dev, b);   /* `delayed`: the opener's */
         if (rc < 0) return rc;
         if (b->ro) b->v.host_features |= 1ull << BLK_F_RO;
         if (b->can_punch)
@@ -726,19 +876,22 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
         return vio_gen_fdt(&b->v);
     case QVM_CTRL_GUEST_CONFIGURED:
         workers_start(dev, b);
+        delayed_start(dev, b);
         return 0;
     case QVM_CTRL_RESET:
         vio_reset(&b->v);
         return 0;
     case QVM_CTRL_STATUS:
-        qvm_log(dev, QVM_LOG_INFO, "%s%s, %llu sectors, %u queue(s) %s, status 0x%x, "
+        qvm_log(dev, QVM_LOG_INFO, "%s%s%s, %llu sectors, %u queue(s) %s, status 0x%x, "
                 "%llu requests, %llu errors, %u malformed", b->path, b->ro ? " (read-only)" : "",
+                b->delayed && !b->dl_open ? " (delayed: not open yet)" : "",
                 (unsigned long long)(b->bytes / 512), b->v.nq,
                 b->workers_on ? "on worker threads (eventfds)" : "on vCPU threads (exits)",
                 b->v.status, (unsigned long long)b->nreq, (unsigned long long)b->nerr,
                 b->v.bad_rings);
         return 0;
     case QVM_CTRL_TERMINATE:
+        delayed_stop(dev, b);
         workers_stop(dev, b, 1);
         if (b->fd >= 0) {
             fdatasync(b->fd);
@@ -758,14 +911,19 @@ static int blk_control(qvm_vdev_t *dev, void *state, unsigned ctrl, int arg, con
 static int blk_read(qvm_vdev_t *dev, void *state, const struct qvm_access *acc, void *data)
 {
     (void)dev;
+    delayed_touch(state);   /* `delayed`: the first access opens the image */
     return vio_read(&((struct blk *)state)->v, acc, data);
 }
 
 static int blk_write(qvm_vdev_t *dev, void *state, const struct qvm_access *acc, void *data)
 {
     (void)dev;
+    delayed_touch(state);
     return vio_write(&((struct blk *)state)->v, acc, data);
 }
+
+/* The opener's open (`delayed`); the queue workers use none of it. */
+static const char *const blk_thread_syscalls[] = {"openat", NULL};
 
 static const char *const blk_options[] = {"hostdev", "threads", "notify", "dio", "delayed",
                                           VIO_OPTION_LEGACY, NULL};
@@ -780,6 +938,7 @@ static const struct qvm_factory blk_factory = {
     .access_sizes = QVM_ACCESS_1 | QVM_ACCESS_2 | QVM_ACCESS_4 | QVM_ACCESS_8,
     .options = blk_options,
     .option_flags = blk_option_flags,
+    .thread_syscalls = blk_thread_syscalls,
     .state_size = sizeof(struct blk),
     .control = blk_control,
     .read = blk_read,
