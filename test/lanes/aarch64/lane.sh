@@ -220,6 +220,8 @@ t_mg_timer_host() {
 # CPU's breakpoint registers and traps brk #0, so no breakpoint is
 # excused here: a miss fails.
 t_gdb_kernel() {
+  # the guest boots this host's own kernel build: its banner is ours
+  QVM_GDB_BANNER=$(cat /proc/version); export QVM_GDB_BANNER
   gdb_kernel_check /guest/System.map /etc/qvm/ksyms.qvmconf /etc/qvm/gdb-kernel.qvmconf 300
 }
 

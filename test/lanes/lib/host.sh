@@ -286,7 +286,7 @@ net_check() {
 # protocol with checksums, the architecture from the stub's target
 # description): hbreak at start_kernel, on to the shell prompt, Ctrl-C
 # (the time to the stop reply is the QVMGDB figure; bound 30 s), both
-# vCPUs' pc in the kernel's text, linux_banner read, a single step, a
+# vCPUs' pc in the kernel's text, the kernel's banner read, a single step, a
 # typed `poweroff` stopping at an hbreak on the reboot system call and a
 # software breakpoint on kernel_power_off, detach, the guest powers off
 # (qvm exits 0). The addresses come from MAP (the kernel package's
@@ -297,10 +297,14 @@ net_check() {
 # deliver it names before the call (QVM_GDB_HW_MISS, QVM_GDB_SW_MISS,
 # QVM_GDB_NO_SWBREAK, exported): each such breakpoint is its own SKIP row
 # gdb-kernel-NAME with that reason; without them a miss fails.
+# QVM_GDB_BANNER (exported by the lane) is the kernel banner the guest's
+# memory must hold (`Linux version ...`, the guest kernel's /proc/version).
 gdb_kernel_check() {
   map=$1
   if ! grep -q ' [Tt] start_kernel$' "$map" 2>/dev/null || ! grep -q ' [Tt] kernel_power_off$' "$map"; then
-    echo "  | gdb-kernel: $map names no start_kernel ('$(head -c 60 "$map" 2>&1 | tr -d '\n')'): addresses from the kernel's kallsyms"
+    if [ -f "$map" ]; then why="$map names no start_kernel ('$(head -c 60 "$map" | tr -d '\n')')"
+    else why="no $map (the kernel package has none)"; fi
+    echo "  | gdb-kernel: $why: addresses from the kernel's kallsyms"
     guest ksyms "$2" 60 plain
     sed -n 's/.*QVM-KSYM //p' /tmp/ksyms.out | tr -d '\r' >/tmp/ksyms.map
     sed 's/^/  | map: /' /tmp/ksyms.map

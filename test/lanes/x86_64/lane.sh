@@ -363,6 +363,8 @@ t_legacy() {
 t_gdb_kernel() {
   export QVM_GDB_HW_MISS="QEMU TCG does not arm DR0-DR3 for a nested guest (VMRUN loads DR7 without its breakpoints)"
   export QVM_GDB_NO_SWBREAK="QEMU TCG does not intercept a nested guest's INT3 as #BP: the guest would take its own int3 and panic"
+  # the guest boots this host's own kernel build: its banner is ours
+  QVM_GDB_BANNER=$(cat /proc/version); export QVM_GDB_BANNER
   gdb_kernel_check /guest/System.map /etc/qvm/ksyms.qvmconf /etc/qvm/gdb-kernel.qvmconf 300
 }
 
