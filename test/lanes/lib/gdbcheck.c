@@ -652,8 +652,8 @@ int main(int argc, char** argv) {
    * next instruction, or to an interrupt's vector) and it reports */
   uint64_t before = 0, after = 0;
   snprintf(q, sizeof q, "Hc%x", stopped);
-  check(select_thread(stopped) && reg(arch->pc, &before) && ask(q) && !strcmp(rx, "OK"), "step-select",
-        "thread %d at 0x%llx", stopped, (unsigned long long)before);
+  int sel = select_thread(stopped) && reg(arch->pc, &before) && ask(q) && !strcmp(rx, "OK");
+  check(sel, "step-select", "thread %d at 0x%llx", stopped, (unsigned long long)before);
   putpkt("s");
   r = getpkt(kWait);
   if (r == 0) show("<-", rx);
