@@ -162,6 +162,9 @@ absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmArm64Vm::create_vcpu(unsigned in
   if (index > 0) t.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
   absl::Status st = v->init(vm_, t);
   if (!st.ok()) return st;
+  // Hardware breakpoints for a debugger (0 when KVM has none to give).
+  int bps = vm_.check_extension(KVM_CAP_GUEST_DEBUG_HW_BPS);
+  v->set_hw_breakpoints(bps > 0 ? unsigned(bps) : 0);
   // The timer interrupts KVM raises are the ones the device tree names.
   if (gic_fd_ >= 0) {
     st = v->set_timer_irqs(kTimerIntidVirt, kTimerIntidPhys);
@@ -659,6 +662,11 @@ absl::StatusOr<Exit*> KvmArm64Vcpu::run() {
                                                    : Exit::DebugWhy::Other;
       auto pc = get_reg(CoreRegPc());
       exit_.addr = pc.ok() ? *pc : 0;
+      // A hardware breakpoint's slot: the armed address the PC stands at.
+      exit_.debug_slot = -1;
+      if (exit_.debug_why == Exit::DebugWhy::HwBreak)
+        for (unsigned i = 0; i < hw_armed_; i++)
+          if (hw_addr_[i] == (exit_.addr & ~3ull)) exit_.debug_slot = int(i);
       break;
     }
     default:
@@ -706,14 +714,30 @@ absl::Status KvmArm64Vcpu::set_regs(const VcpuRegs& in) {
 
 absl::Status KvmArm64Vcpu::set_guest_debug(const GuestDebug& d) {
   kvm_guest_debug g{};
+  unsigned armed = 0;
   if (d.enable) {
-    if (!d.hw.empty())
-      return absl::UnimplementedError("hardware breakpoints and watchpoints: not on aarch64 yet");
+    if (d.hw.size() > hw_bps_)
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("KVM offers %u hardware breakpoints", hw_bps_));
     g.control = KVM_GUESTDBG_ENABLE;
     if (d.sw_breakpoints) g.control |= KVM_GUESTDBG_USE_SW_BP;
     if (d.single_step) g.control |= KVM_GUESTDBG_SINGLESTEP;
+    for (size_t i = 0; i < d.hw.size(); i++) {
+      const HwPoint& p = d.hw[i];
+      if (p.kind != HwPoint::kExec)
+        return absl::UnimplementedError("watchpoints: not on aarch64 yet");
+      if (p.addr & 3) return absl::InvalidArgumentError("an A64 instruction is 4-byte aligned");
+      // DBGBVR: the address; DBGBCR: E (bit 0), PMC 0b11 (EL1 and EL0),
+      // BAS 0b1111 (the whole A64 instruction), an unlinked address match.
+      g.arch.dbg_bvr[i] = p.addr;
+      g.arch.dbg_bcr[i] = 1u | (3u << 1) | (0xfu << 5);
+    }
+    armed = unsigned(d.hw.size());
+    if (armed) g.control |= KVM_GUESTDBG_USE_HW;
   }
   if (ioctl(fd_.fd(), KVM_SET_GUEST_DEBUG, &g) != 0) return Errno("KVM_SET_GUEST_DEBUG");
+  for (unsigned i = 0; i < armed; i++) hw_addr_[i] = g.arch.dbg_bvr[i];
+  hw_armed_ = armed;
   return absl::OkStatus();
 }
 

@@ -176,11 +176,17 @@ class KvmArm64Vcpu : public VcpuBackend {
   absl::StatusOr<VcpuRegs> regs() override;
   unsigned index() const override { return index_; }
   // Debugger: core registers; stage-1 translation (the 4 KiB granule, as
-  // translate_pc); software breakpoints (brk #0) and single step.
-  // Hardware breakpoints and watchpoints are not offered (hw_slots 0).
+  // translate_pc); software breakpoints (brk #0), single step, and hardware
+  // breakpoints in the DBGBCR/DBGBVR pairs KVM gives the debugger
+  // (KVM_CAP_GUEST_DEBUG_HW_BPS, at most 16). Watchpoints are not offered:
+  // every slot is an instruction breakpoint (a data point is refused).
   absl::Status set_regs(const VcpuRegs& regs) override;
   absl::StatusOr<uint64_t> translate(uint64_t va) override { return translate_pc(va); }
   absl::Status set_guest_debug(const GuestDebug& d) override;
+  unsigned hw_slots(bool watch) const override { return watch ? 0 : hw_bps_; }
+  // How many hardware breakpoints KVM offers (the VM's
+  // KVM_CAP_GUEST_DEBUG_HW_BPS); set once before the vCPU runs.
+  void set_hw_breakpoints(unsigned n) { hw_bps_ = n < kMaxHwBps ? n : kMaxHwBps; }
 
   // Boot state: PC, X0 (the FDT), EL1h with interrupts masked.
   absl::Status set_entry(uint64_t pc, uint64_t x0);
@@ -201,6 +207,14 @@ class KvmArm64Vcpu : public VcpuBackend {
   absl::StatusOr<bool> complete_emulation();
   absl::StatusOr<uint64_t> translate_pc(uint64_t pc);
   void unsupported(const std::string& why);
+
+  static constexpr unsigned kMaxHwBps = 16;  // KVM_ARM_MAX_DBG_REGS
+  unsigned hw_bps_ = 0;
+  // The addresses set_guest_debug armed (slot i = GuestDebug::hw[i]), to
+  // name the slot of a hardware-breakpoint exit. Written only while the
+  // vCPU is stopped (the debugger's park), read on its own thread.
+  uint64_t hw_addr_[kMaxHwBps] = {};
+  unsigned hw_armed_ = 0;
 
   unsigned index_;
   const GuestMemory* mem_;

@@ -35,7 +35,7 @@ LANE_QEMU=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -accel "$
 LANE_STATE=("info cpus" "info registers -a" "info irq" "info pic")
 lane_build() {
   ${MAKE:-make} --no-print-directory build/bin/qvm-mkimage &&
-  ${MAKE:-make} --no-print-directory ARCH=aarch64 all &&
+  ${MAKE:-make} --no-print-directory ARCH=aarch64 all build/aarch64/lane-tools/qvm-gdbcheck &&
   bash tools/debian-fetch.sh aarch64 build/downloads &&
   mkdir -p build/aarch64/guest-tools &&
   aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o build/aarch64/guest-tools/qvm-pmu-probe \

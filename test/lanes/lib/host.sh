@@ -279,6 +279,71 @@ net_check() {
   show $o
 }
 
+# gdb_kernel_check MAP KSYMS_CONF GDB_CONF TIMEOUT: the gdb-kernel test of
+# both lanes. The guest (GDB_CONF: 2 vCPUs, nokaslr, `set gdb
+# /tmp/gdbk.sock`, `set gdb-wait on`, the shell at its prompt) under qvm's
+# gdb stub, driven by qvm-gdbcheck (test/lanes/lib/gdbcheck.c: the remote
+# protocol with checksums, the architecture from the stub's target
+# description): hbreak at start_kernel, on to the shell prompt, Ctrl-C
+# (the time to the stop reply is the QVMGDB figure; bound 30 s), both
+# vCPUs' pc in the kernel's text, the kernel's banner read, a single step, a
+# typed `poweroff` stopping at an hbreak on the reboot system call and a
+# software breakpoint on kernel_power_off, detach, the guest powers off
+# (qvm exits 0). The addresses come from MAP (the kernel package's
+# System.map) when it names them; Debian's is a placeholder (the real one
+# is in the -dbg package) or absent, so then from the same kernel's
+# /proc/kallsyms in a first boot (KSYMS_CONF: qvm.test=ksyms, nokaslr: the
+# same addresses in every boot). What the lane's emulated host cannot
+# deliver it names before the call (QVM_GDB_HW_MISS, QVM_GDB_SW_MISS,
+# QVM_GDB_NO_SWBREAK, exported): each such breakpoint is its own SKIP row
+# gdb-kernel-NAME with that reason; without them a miss fails.
+# QVM_GDB_BANNER (exported by the lane) is the kernel banner the guest's
+# memory must hold (`Linux version ...`, the guest kernel's /proc/version).
+gdb_kernel_check() {
+  map=$1
+  if ! grep -q ' [Tt] start_kernel$' "$map" 2>/dev/null || ! grep -q ' [Tt] kernel_power_off$' "$map"; then
+    if [ -f "$map" ]; then why="$map names no start_kernel ('$(head -c 60 "$map" | tr -d '\n')')"
+    else why="no $map (the kernel package has none)"; fi
+    echo "  | gdb-kernel: $why: addresses from the kernel's kallsyms"
+    guest ksyms "$2" 60 plain
+    sed -n 's/.*QVM-KSYM //p' /tmp/ksyms.out | tr -d '\r' >/tmp/ksyms.map
+    sed 's/^/  | map: /' /tmp/ksyms.map
+    map=/tmp/ksyms.map
+    if [ "$RC" != 0 ] || ! grep -q ' start_kernel$' $map; then
+      RESULT=FAIL DETAIL="the ksyms boot gave no start_kernel (qvm $(rc_text "$RC"))"; show /tmp/ksyms.out; return
+    fi
+  fi
+  rm -f /tmp/gdbk.sock /tmp/gdbk.rsp
+  # the session's transcript goes into the lane log as it happens; a
+  # failed session leaves nothing to see: qvm goes at once (not at its
+  # kill timeout; the guest would wait at its prompt)
+  { qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in 2>&1; grc=$?; echo "GDBRC $grc"
+    [ $grc != 0 ] && kill -KILL "$(cat /tmp/gdbk.pid)" 2>/dev/null; } |
+    tee /tmp/gdbk.rsp | sed 's/^/  gdb| /' &
+  cpid=$!
+  guest gdbk "$3" "$4" plain
+  # the client sees the connection close with qvm; one that still waits
+  # (qvm never listened) is ended after a grace period
+  i=0
+  while kill -0 $cpid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  kill $(pidof qvm-gdbcheck) 2>/dev/null
+  wait $cpid
+  crc=$(sed -n 's/^GDBRC //p' /tmp/gdbk.rsp)
+  us=$(sed -n 's/^FIGURE ctrl-c-stop-us //p' /tmp/gdbk.rsp)
+  [ -n "$us" ] && echo "QVMGDB ctrl-c-to-stop-reply $us us (2 vCPUs, Linux at its shell prompt)"
+  bad=$(grep '^CHECK .* FAIL' /tmp/gdbk.rsp | head -n 1 | cut -c7-200)
+  if [ "$crc" != 0 ]; then RESULT=FAIL DETAIL="gdb session: ${bad:-client exit $crc}"
+  elif [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 after the guest's poweroff"
+  elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
+  else
+    # each breakpoint this host could not deliver is its own SKIP row
+    # (gdb-kernel-NAME), with the reason
+    sed -n 's/^CHECK \([^ ]*\) skip \(.*\)/QVMTEST SKIP gdb-kernel-\1 \2/p' /tmp/gdbk.rsp
+    RESULT=PASS DETAIL=""; return
+  fi
+  show /tmp/gdbk.out
+}
+
 # Micro-guests: the lane image holds /mg/tests.tsv (the table),
 # /mg/table.sh (test/microguests/table.sh) and the configs in MG_DIR (the
 # lane sets it; default /mg) with their images. mg_table ROW... runs rows

@@ -348,69 +348,24 @@ t_legacy() {
   show $o
 }
 
-# gdb-kernel: the guest (2 vCPUs, nokaslr) under qvm's gdb stub with
-# gdb-wait, driven by qvm-gdbcheck (test/lanes/lib/gdbcheck.c, the remote
-# protocol with checksums): hbreak at start_kernel, its registers and
-# stack, on to the shell prompt, Ctrl-C (the time to the stop reply is the
-# QVMGDB figure; bound 30 s), both vCPUs' registers (rip in the kernel's
-# text), a typed `poweroff` stops at a software breakpoint (int3) on
-# kernel_power_off (here: an hbreak on __x64_sys_reboot, see below), then
-# the guest powers off (qvm exits 0). The addresses come from the kernel package's
-# System.map; Debian's is a placeholder (the real one is in the -dbg
-# package), so then from the same kernel's /proc/kallsyms in a first boot
-# (qvm.test=ksyms, nokaslr: the same addresses in every boot).
+# gdb-kernel: host.sh's gdb_kernel_check (the session is
+# test/lanes/lib/gdbcheck.c), with the kernel package's System.map (a
+# placeholder in Debian's: then the ksyms boot) and what this host cannot
+# deliver. QEMU's TCG (7.2) for a nested guest, seen in this lane: VMRUN
+# loads DR7 from the VMCB without arming DR0-DR3 (its breakpoint list is
+# rebuilt only when DR7 is written by an instruction), so a hardware
+# breakpoint never fires (the guest ran past start_kernel and
+# __x64_sys_reboot); INT3 in the nested guest is checked against the
+# software-interrupt intercept, not the #BP exception intercept KVM sets,
+# so the guest takes its own int3: "Kernel panic - not syncing: Fatal
+# exception in interrupt" with "cc <1f> 44 00 00" at kernel_power_off.
+# qvm's stub plants both as on real hardware (test/gdb covers them).
 t_gdb_kernel() {
-  map=/guest/System.map
-  if ! grep -q ' [Tt] start_kernel$' $map || ! grep -q ' [Tt] kernel_power_off$' $map; then
-    echo "  | gdb-kernel: $map names no start_kernel ('$(head -c 60 $map | tr -d '\n')'): addresses from the kernel's kallsyms"
-    guest ksyms /etc/qvm/ksyms.qvmconf 60 plain
-    sed -n 's/.*QVM-KSYM //p' /tmp/ksyms.out | tr -d '\r' >/tmp/ksyms.map
-    sed 's/^/  | map: /' /tmp/ksyms.map
-    map=/tmp/ksyms.map
-    if [ "$RC" != 0 ] || ! grep -q ' start_kernel$' $map; then
-      RESULT=FAIL DETAIL="the ksyms boot gave no start_kernel (qvm $(rc_text "$RC"))"; show /tmp/ksyms.out; return
-    fi
-  fi
-  rm -f /tmp/gdbk.sock /tmp/gdbk.rsp
-  # the session's transcript goes into the lane log as it happens
-  # a failed session leaves nothing to see: qvm goes at once (not at its
-  # kill timeout; the guest would wait at its prompt)
-  # What QEMU's TCG (7.2) does not do for a nested guest, seen in this
-  # lane: VMRUN loads DR7 from the VMCB without arming DR0-DR3 (its
-  # breakpoint list is rebuilt only when DR7 is written by an instruction),
-  # so a hardware breakpoint never fires (the guest ran past start_kernel
-  # and __x64_sys_reboot); INT3 in the nested guest is checked against the
-  # software-interrupt intercept, not the #BP exception intercept KVM sets,
-  # so the guest takes its own int3: "Kernel panic - not syncing: Fatal
-  # exception in interrupt" with "cc <1f> 44 00 00" at kernel_power_off.
-  # qvm's stub plants both as on real hardware (test/gdb covers them).
   export QVM_GDB_HW_MISS="QEMU TCG does not arm DR0-DR3 for a nested guest (VMRUN loads DR7 without its breakpoints)"
   export QVM_GDB_NO_SWBREAK="QEMU TCG does not intercept a nested guest's INT3 as #BP: the guest would take its own int3 and panic"
-  { qvm-gdbcheck /tmp/gdbk.sock $map /tmp/gdbk.out /tmp/qvm-in 2>&1; grc=$?; echo "GDBRC $grc"
-    [ $grc != 0 ] && kill -KILL "$(cat /tmp/gdbk.pid)" 2>/dev/null; } |
-    tee /tmp/gdbk.rsp | sed 's/^/  gdb| /' &
-  cpid=$!
-  guest gdbk /etc/qvm/gdb-kernel.qvmconf 300 plain
-  # the client sees the connection close with qvm; one that still waits
-  # (qvm never listened) is ended after a grace period
-  i=0
-  while kill -0 $cpid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-  kill $(pidof qvm-gdbcheck) 2>/dev/null
-  wait $cpid
-  crc=$(sed -n 's/^GDBRC //p' /tmp/gdbk.rsp)
-  us=$(sed -n 's/^FIGURE ctrl-c-stop-us //p' /tmp/gdbk.rsp)
-  [ -n "$us" ] && echo "QVMGDB ctrl-c-to-stop-reply $us us (2 vCPUs, Linux at its shell prompt)"
-  bad=$(grep '^CHECK .* FAIL' /tmp/gdbk.rsp | head -n 1 | cut -c7-200)
-  if [ "$crc" != 0 ]; then RESULT=FAIL DETAIL="gdb session: ${bad:-client exit $crc}"
-  elif [ "$RC" != 0 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC"), expected 0 after the guest's poweroff"
-  elif [ "$MARKS" -lt 1 ]; then RESULT=FAIL DETAIL="no QVM-GUEST-INIT marker"
-  else
-    # each breakpoint this host could not deliver is its own SKIP row
-    # (gdb-kernel-NAME), with the reason
-    sed -n 's/^CHECK \([^ ]*\) skip \(.*\)/QVMTEST SKIP gdb-kernel-\1 \2/p' /tmp/gdbk.rsp
-    RESULT=PASS DETAIL=""; return
-  fi
-  show /tmp/gdbk.out
+  # the guest boots this host's own kernel build: its banner is ours
+  QVM_GDB_BANNER=$(cat /proc/version); export QVM_GDB_BANNER
+  gdb_kernel_check /guest/System.map /etc/qvm/ksyms.qvmconf /etc/qvm/gdb-kernel.qvmconf 300
 }
 
 # Passthrough (run.sh pass: q35 host with intel-iommu,intremap=on and QEMU's
