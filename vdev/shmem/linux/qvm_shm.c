@@ -183,11 +183,16 @@ static int qs_attach(struct qs_file *f, struct qvmshm_attach *a)
 		memcpy(&w, name + i, 4);
 		iowrite32(w, d->fac + QS_NAME + i);
 	}
+	/* INTx is a level: from the size write until the connection is in
+	 * conns[], a notification for it would hold the line up with nothing
+	 * here to read it (the handler would find nothing, again and again) */
+	if (!d->msix)
+		disable_irq(d->irq);
 	iowrite32((u32)pages, d->fac + QS_SIZE); /* creates or attaches */
 	status = ioread32(d->fac + QS_STATUS);
 	if (status != QS_OK) {
 		rc = qs_errno(status);
-		goto out_unlock;
+		goto out_enable;
 	}
 	base = ioread32(d->fac + QS_SHMEM) | (u64)ioread32(d->fac + QS_SHMEM + 4) << 32;
 	npages = ioread32(d->fac + QS_SIZE);
@@ -199,13 +204,13 @@ static int qs_attach(struct qs_file *f, struct qvmshm_attach *a)
 				     "region %s: device gave control page %#llx, %u pages\n",
 				     name, base, npages);
 		rc = -EIO;
-		goto out_unlock;
+		goto out_enable;
 	}
 	len = ((u64)npages + 1) * QVMSHM_PAGE;
 	c->ctl = ioremap(base, QVMSHM_PAGE);
 	if (!c->ctl) {
 		rc = -ENOMEM;
-		goto out_unlock;
+		goto out_enable;
 	}
 	idx = ioread32(c->ctl + QS_C_IDX);
 	if (idx >= QVMSHM_MAX_CLIENTS ||
@@ -232,6 +237,8 @@ static int qs_attach(struct qs_file *f, struct qvmshm_attach *a)
 	a->active = c->active;
 	c->active_read = c->active;
 	spin_unlock_irq(&d->slock);
+	if (!d->msix)
+		enable_irq(d->irq);
 	f->c = c;
 	mutex_unlock(&d->lock);
 	a->size = c->pages * QVMSHM_PAGE;
@@ -241,6 +248,9 @@ static int qs_attach(struct qs_file *f, struct qvmshm_attach *a)
 out_detach:
 	iowrite32(1, c->ctl + QS_C_DETACH);
 	iounmap(c->ctl);
+out_enable:
+	if (!d->msix)
+		enable_irq(d->irq);
 out_unlock:
 	mutex_unlock(&d->lock);
 	kfree(c);
@@ -253,12 +263,16 @@ static void qs_detach(struct qs_conn *c)
 	unsigned int i;
 
 	mutex_lock(&d->lock);
+	if (!d->msix)
+		disable_irq(d->irq); /* as in qs_attach: unlisted, not yet detached */
 	spin_lock_irq(&d->slock);
 	for (i = 0; i < QS_MAX_CONNS; i++)
 		if (d->conns[i] == c)
 			d->conns[i] = NULL;
 	spin_unlock_irq(&d->slock);
 	iowrite32(1, c->ctl + QS_C_DETACH); /* the device unmaps the range */
+	if (!d->msix)
+		enable_irq(d->irq);
 	mutex_unlock(&d->lock);
 	iounmap(c->ctl);
 	release_mem_region(c->base, (c->pages + 1) * QVMSHM_PAGE);
