@@ -28,6 +28,6 @@ $(QVMSHM_KO): $(SHMLNX)/qvm_shm.c $(SHMLNX)/qvmshm.h $(SHMLNX)/Kbuild \
 	@mkdir -p $(QVMSHM_KBUILD) $(dir $@)
 	cp $(SHMLNX)/qvm_shm.c $(SHMLNX)/qvmshm.h $(SHMLNX)/Kbuild $(QVMSHM_KBUILD)/
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES make -s -C $(QVMSHM_KDIR) M=$(abspath $(QVMSHM_KBUILD)) modules
-	cp $(QVMSHM_KBUILD)/qvm_shm.ko $@
+	strip --strip-debug -o $@ $(QVMSHM_KBUILD)/qvm_shm.ko
 guest: $(QVMSHM_KO)
 endif
