@@ -294,7 +294,10 @@ t_shm_linux() {
   echo "QVMSHM notify round trip guest1->guest2->guest1: ${rtt:-none} (us, rounds)"
   echo "QVMSHM guest1->guest2 16 MiB: ${s1r} MiB/s (sender's view, acks included)"
   echo "QVMSHM guest2->guest1 16 MiB: ${s2r} MiB/s (sender's view, acks included)"
-  echo "QVMSHM drivers: guest1 '${drv1#*: }' guest2 '${drv2#*: }'"
+  # QVM-SHM-IRQ N: COUNT ... qvmshm0 (one CPU per guest)
+  irq1=$(sed -n 's/^QVM-SHM-IRQ [0-9]*: \([0-9]*\) .*/\1/p' $o1 | head -n1)
+  irq2=$(sed -n 's/^QVM-SHM-IRQ [0-9]*: \([0-9]*\) .*/\1/p' $o2 | head -n1)
+  echo "QVMSHM drivers: guest1 '${drv1#*: }' (${irq1:-?} interrupts) guest2 '${drv2#*: }' (${irq2:-?} interrupts)"
   if [ "$rc1" != 0 ] || [ "$rc2" != 0 ]; then RESULT=FAIL DETAIL="qvm exits $(rc_text "$rc1") / $(rc_text "$rc2"), expected 0 / 0"
   elif [ "${drv1%MSI-X}" = "$drv1" ] || [ "${drv2%INTx}" = "$drv2" ]; then
     RESULT=FAIL DETAIL="driver lines '$drv1' / '$drv2', expected MSI-X / INTx"
