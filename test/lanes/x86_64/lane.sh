@@ -261,7 +261,9 @@ t_peer() {
 
 # shm-linux: vdev shmem between two Linux guests in two qvm, through the
 # project's guest driver (qvm_shm.ko: guest 1 on MSI-X, guest 2 on INTx
-# with pci=nomsi) and qvm-shmtest: 200 notification round trips, then
+# with pci=nomsi) and qvm-shmtest: in each guest the driver's refusals
+# (`qvm-shmtest check`: unattached calls, illegal and denied names, sizes,
+# notify bits, mmap ranges; all must pass), 200 notification round trips, then
 # 16 MiB each way through region lane-shm with checksums, notifications
 # both ways. The host tool qvm-shm creates the region, waits on it beside
 # the guests (it must get a guest's notification) and reads what guest 1
@@ -269,7 +271,7 @@ t_peer() {
 # (round trip in microseconds, MiB/s per direction).
 t_shm_linux() {
   grep -q ' /dev/shm ' /proc/mounts || { mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm; }
-  qvm-shm unlink lane-shm 2>/dev/null
+  for r in lane-shm lane-chk1 lane-chk2; do qvm-shm unlink $r 2>/dev/null; done
   if ! qvm-shm create lane-shm 2097152 >/tmp/shm-create.out 2>&1; then
     RESULT=FAIL DETAIL="qvm-shm create lane-shm: $(head -n1 /tmp/shm-create.out)"; return
   fi
@@ -286,6 +288,8 @@ t_shm_linux() {
   t1=$(sed -n 's/^QVM-SHM-RC //p' $o1 | head -n1) t2=$(sed -n 's/^QVM-SHM-RC //p' $o2 | head -n1)
   drv1=$(sed -n 's/^QVM-SHM-DRV //p' $o1 | head -n1) drv2=$(sed -n 's/^QVM-SHM-DRV //p' $o2 | head -n1)
   rtt=$(sed -n 's/^QVM-SHM-RTT //p' $o1 | head -n1)
+  set -- $(sed -n 's/^QVM-SHM-CHECKS //p' $o1 | head -n1); c1=${1:-} c1t=${2:-}
+  set -- $(sed -n 's/^QVM-SHM-CHECKS //p' $o2 | head -n1); c2=${1:-} c2t=${2:-}
   # QVM-SHM-SENT|RECV ROLE CHECKSUM BYTES MIB/S
   set -- $(sed -n 's/^QVM-SHM-SENT 1 //p' $o1 | head -n1); s1=${1:-none} s1n=${2:-0} s1r=${3:-?}
   set -- $(sed -n 's/^QVM-SHM-RECV 2 //p' $o2 | head -n1); r2=${1:-none} r2n=${2:-0}
@@ -301,6 +305,8 @@ t_shm_linux() {
   if [ "$rc1" != 0 ] || [ "$rc2" != 0 ]; then RESULT=FAIL DETAIL="qvm exits $(rc_text "$rc1") / $(rc_text "$rc2"), expected 0 / 0"
   elif [ "${drv1%MSI-X}" = "$drv1" ] || [ "${drv2%INTx}" = "$drv2" ]; then
     RESULT=FAIL DETAIL="driver lines '$drv1' / '$drv2', expected MSI-X / INTx"
+  elif [ "$c1" != "$c1t" ] || [ "$c2" != "$c2t" ] || [ -z "$c1" ] || [ -z "$c2" ]; then
+    RESULT=FAIL DETAIL="driver checks passed: guest1 ${c1:-?}/${c1t:-?}, guest2 ${c2:-?}/${c2t:-?}: $(grep -h -m1 '^QVM-SHM-CHECK .* FAIL' $o1 $o2 | head -n1)"
   elif [ "$t1" != 0 ] || [ "$t2" != 0 ]; then RESULT=FAIL DETAIL="qvm-shmtest exits '$t1' / '$t2': $(grep -h -m1 '^QVM-SHM-ERROR' $o1 $o2 | head -n1)"
   elif [ -z "$rtt" ]; then RESULT=FAIL DETAIL="no round-trip figure"
   elif [ "$s1n" != 16777216 ] || [ "$s1" != "$r2" ] || [ "$r2n" != 16777216 ]; then

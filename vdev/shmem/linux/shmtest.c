@@ -20,6 +20,14 @@
  *         other client.
  *     Every wait is bounded (600 s in all); exit 0 when all went through.
  *   qvm-shmtest info DEV NAME    attach (no create), print size/idx/active.
+ *   qvm-shmtest check DEV NAME   the driver's refusals, one QVM-SHM-CHECK
+ *     line each, then QVM-SHM-CHECKS passed total (exit 1 unless all
+ *     passed): read/notify/mmap before attach (ENOTCONN), illegal names
+ *     (EINVAL, before the device sees them), a name the device's
+ *     `allow "lane-*"` refuses (EACCES), a size over 1 GiB (EFBIG), then on
+ *     region NAME (8 KiB, created; nobody else may use it): a second attach on the file (EBUSY), notify
+ *     bit 16 (EINVAL), mmap beyond the region (EINVAL), a non-blocking read
+ *     with nothing pending (EAGAIN), and a mapping of the whole region.
  *
  * Checksums: FNV-1a over 64-bit words; data: xorshift64 seeded by role.
  */
@@ -161,8 +169,68 @@ static int attach(const char *dev, const char *name, uint64_t size, struct qvmsh
     return 0;
 }
 
+static int checks, passed;
+
+static void expect(const char *what, int rc, int want_errno) {
+    int ok = want_errno ? rc < 0 && errno == want_errno : rc == 0;
+    checks++;
+    passed += ok;
+    printf("QVM-SHM-CHECK %s %s (%s)\n", what, ok ? "ok" : "FAIL",
+           rc == 0 ? "succeeded" : strerror(errno));
+}
+
+static int try_attach(int f, const char *name, uint64_t size) {
+    struct qvmshm_attach a;
+    memset(&a, 0, sizeof a);
+    memcpy(a.name, name, strnlen(name, sizeof a.name));
+    a.size = size;
+    return ioctl(f, QVMSHM_IOC_ATTACH, &a);
+}
+
+static int check(const char *dev, const char *name) {
+    struct qvmshm_event ev;
+    uint32_t m = 1;
+    int f = open(dev, O_RDWR | O_NONBLOCK);
+    if (f < 0) die(dev);
+    expect("read-unattached", read(f, &ev, sizeof ev) < 0 ? -1 : 0, ENOTCONN);
+    expect("notify-unattached", ioctl(f, QVMSHM_IOC_NOTIFY, &m), ENOTCONN);
+    void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, f, 0);
+    expect("mmap-unattached", p == MAP_FAILED ? -1 : 0, ENOTCONN);
+    expect("name-empty", try_attach(f, "", 4096), EINVAL);
+    expect("name-slash", try_attach(f, "lane/x", 4096), EINVAL);
+    expect("name-dot", try_attach(f, ".lane", 4096), EINVAL);
+    char longname[QVMSHM_NAME_MAX];
+    memset(longname, 'a', sizeof longname); /* 32 bytes, no NUL */
+    struct qvmshm_attach a;
+    memset(&a, 0, sizeof a);
+    memcpy(a.name, longname, sizeof a.name);
+    a.size = 4096;
+    expect("name-unterminated", ioctl(f, QVMSHM_IOC_ATTACH, &a), EINVAL);
+    expect("name-denied", try_attach(f, "other", 4096), EACCES);
+    expect("size-over-1GiB", try_attach(f, "lane-big", QVMSHM_MAX_BYTES + 1), EFBIG);
+    expect("attach", try_attach(f, name, 8192), 0);
+    expect("attach-twice", try_attach(f, name, 8192), EBUSY);
+    m = 1u << 16;
+    expect("notify-bit16", ioctl(f, QVMSHM_IOC_NOTIFY, &m), EINVAL);
+    p = mmap(NULL, 3 * 4096, PROT_READ, MAP_SHARED, f, 0);
+    expect("mmap-beyond", p == MAP_FAILED ? -1 : 0, EINVAL);
+    p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, f, 2 * 4096);
+    expect("mmap-offset-beyond", p == MAP_FAILED ? -1 : 0, EINVAL);
+    expect("read-nothing-pending", read(f, &ev, sizeof ev) < 0 ? -1 : 0, EAGAIN);
+    p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    int mapped = p != MAP_FAILED;
+    if (mapped) {
+        memcpy(p, "chk", 4);
+        mapped = !memcmp(p, "chk", 4) && !munmap(p, 2 * 4096);
+    }
+    expect("mmap-whole", mapped ? 0 : -1, 0);
+    close(f);
+    printf("QVM-SHM-CHECKS %d %d\n", passed, checks);
+    return passed == checks ? 0 : 1;
+}
+
 static int usage(void) {
-    fprintf(stderr, "usage: qvm-shmtest peer DEV NAME SIZE ROLE(1|2) MIB | info DEV NAME\n");
+    fprintf(stderr, "usage: qvm-shmtest peer DEV NAME SIZE ROLE(1|2) MIB | info DEV NAME | check DEV NAME\n");
     return 2;
 }
 
@@ -175,6 +243,7 @@ int main(int argc, char **argv) {
                a.active);
         return 0;
     }
+    if (argc == 4 && !strcmp(argv[1], "check")) return check(argv[2], argv[3]);
     if (argc != 7 || strcmp(argv[1], "peer")) return usage();
     char *end;
     uint64_t size = strtoull(argv[4], &end, 0);
