@@ -47,14 +47,15 @@ if [[ -z $kpkg ]]; then  # offline: newest cached kernel package
   echo "debian-fetch: offline, using cached $kpkg" >&2
 fi
 
-# fetch PKG: echo the path of its cached .deb, downloading it when absent.
+# fetch PKG [VERSION]: echo the path of its cached .deb (of that version
+# when given), downloading it when absent.
 fetch() {
-  local pkg=$1 deb
-  deb=$(ls "$dl/${pkg}"_*_"$debarch".deb "$dl/${pkg}"_*_all.deb 2>/dev/null | sort -V | tail -n1 || true)
+  local pkg=$1 ver=${2:-*} deb
+  deb=$(ls "$dl/${pkg}"_${ver}_"$debarch".deb "$dl/${pkg}"_${ver}_all.deb 2>/dev/null | sort -V | tail -n1 || true)
   if [[ -z $deb ]]; then
     echo "debian-fetch: downloading $pkg ($debarch)" >&2
-    (cd "$dl" && apt-get download -q "$pkg$suffix" >&2 2> >(grep -v 'unsandboxed' >&2))
-    deb=$(ls "$dl/${pkg}"_*_"$debarch".deb "$dl/${pkg}"_*_all.deb 2>/dev/null | sort -V | tail -n1 || true)
+    (cd "$dl" && apt-get download -q "$pkg$suffix${2:+=$2}" >&2 2> >(grep -v 'unsandboxed' >&2))
+    deb=$(ls "$dl/${pkg}"_${ver}_"$debarch".deb "$dl/${pkg}"_${ver}_all.deb 2>/dev/null | sort -V | tail -n1 || true)
     [[ -n $deb ]] || { echo "debian-fetch: apt-get download $pkg$suffix produced no .deb" >&2; exit 1; }
   fi
   echo "$deb"
@@ -97,9 +98,13 @@ if [[ $arch == x86_64 ]]; then
   series=$(echo "$kver" | sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p')   # 6.1
   abi=${kver%-cloud-$debarch}                                         # 6.1.0-57
   [[ -n $series && $abi != "$kver" ]] || { echo "debian-fetch: cannot derive the headers' names from $kver" >&2; exit 1; }
+  # the same source version as the kernel package (linux-kbuild-<series>
+  # spans several kernels: an older cached one is not taken)
+  kdver=$(basename "$kdeb" | cut -d_ -f2)
   hdebs=()
   for p in "linux-headers-$kver" "linux-headers-$abi-common" "linux-kbuild-$series"; do
-    hdebs+=("$(fetch "$p")")
+    d=$(fetch "$p" "$kdver")
+    hdebs+=("$d")
   done
   stamp=$(for d in "${hdebs[@]}"; do basename "$d"; done | tr '\n' ' ')
   if [[ ! -f $out/headers/.from || $(cat "$out/headers/.from") != "$stamp" ]]; then
