@@ -7,6 +7,7 @@ need_update=""
 pkgs=(build-essential pkg-config libabsl-dev libcapstone-dev libfdt-dev catch2
       cpio busybox-static qemu-system-x86 acpica-tools device-tree-compiler
       python3 xz-utils zstd lz4 bzip2 kmod
+      gcc-12 libelf1 libssl3 zlib1g   # the shmem guest module's kbuild: the kernel's compiler, linux-kbuild's programs (vdev/shmem/linux)
       gdb-multiarch   # reads guest dumps of both architectures (dump_test.cc, control/run.sh), debugs through the stub (gdb/run.sh)
       # the fuzzers (test/fuzz: clang with libFuzzer and its sanitizer
       # runtimes) and symbolized sanitizer reports (llvm-symbolizer)

@@ -6,6 +6,11 @@
 #   DIR/ARCH/modules/                lib/modules/<version>/ of that kernel
 #   DIR/ARCH/busybox/bin/busybox     busybox-static
 #   DIR/ARCH/kernel-version          e.g. 6.1.0-56-cloud-amd64
+#   DIR/ARCH/kheaders                x86_64 only: that kernel's build tree
+#                                    (linux-headers-<version>, its -common
+#                                    and linux-kbuild-<series>, unpacked in
+#                                    one root) for out-of-tree modules:
+#                                    make -C DIR/ARCH/kheaders M=...
 # The kernel package is resolved from the meta-package
 # linux-image-cloud-<debarch> (apt-cache depends); .deb files are kept in DIR
 # and a second run downloads nothing. Without apt metadata it runs
@@ -42,14 +47,15 @@ if [[ -z $kpkg ]]; then  # offline: newest cached kernel package
   echo "debian-fetch: offline, using cached $kpkg" >&2
 fi
 
-# fetch PKG: echo the path of its cached .deb, downloading it when absent.
+# fetch PKG [VERSION]: echo the path of its cached .deb (of that version
+# when given), downloading it when absent.
 fetch() {
-  local pkg=$1 deb
-  deb=$(ls "$dl/${pkg}"_*_"$debarch".deb 2>/dev/null | sort -V | tail -n1 || true)
+  local pkg=$1 ver=${2:-*} deb
+  deb=$(ls "$dl/${pkg}"_${ver}_"$debarch".deb "$dl/${pkg}"_${ver}_all.deb 2>/dev/null | sort -V | tail -n1 || true)
   if [[ -z $deb ]]; then
     echo "debian-fetch: downloading $pkg ($debarch)" >&2
-    (cd "$dl" && apt-get download -q "$pkg$suffix" >&2 2> >(grep -v 'unsandboxed' >&2))
-    deb=$(ls "$dl/${pkg}"_*_"$debarch".deb 2>/dev/null | sort -V | tail -n1 || true)
+    (cd "$dl" && apt-get download -q "$pkg$suffix${2:+=$2}" >&2 2> >(grep -v 'unsandboxed' >&2))
+    deb=$(ls "$dl/${pkg}"_${ver}_"$debarch".deb "$dl/${pkg}"_${ver}_all.deb 2>/dev/null | sort -V | tail -n1 || true)
     [[ -n $deb ]] || { echo "debian-fetch: apt-get download $pkg$suffix produced no .deb" >&2; exit 1; }
   fi
   echo "$deb"
@@ -78,4 +84,37 @@ ln -sfn "kernel-pkg/boot/vmlinuz-$kver" "$out/vmlinuz.new" && mv -T "$out/vmlinu
 ln -sfn "kernel-pkg/lib/modules/$kver" "$out/modules.new" && mv -T "$out/modules.new" "$out/modules"
 if [[ ! -f $out/kernel-version || $(cat "$out/kernel-version") != "$kver" ]]; then
   echo "$kver" > "$out/kernel-version"
+fi
+
+# The kernel's headers (x86_64): the guest's own modules (vdev/shmem/linux)
+# are built against them. Three packages from the same archive as the
+# kernel, unpacked into one root so that their relative links (scripts,
+# tools -> the kbuild package) resolve; the flavour's Makefile includes the
+# common tree's by absolute path (/usr/src/...), made relative here (make
+# -C runs in the flavour's directory). linux-kbuild holds programs for the
+# build machine (fixdep, modpost): an arm64 tree would need the amd64 one,
+# so only x86_64 gets headers for now.
+if [[ $arch == x86_64 ]]; then
+  series=$(echo "$kver" | sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p')   # 6.1
+  abi=${kver%-cloud-$debarch}                                         # 6.1.0-57
+  [[ -n $series && $abi != "$kver" ]] || { echo "debian-fetch: cannot derive the headers' names from $kver" >&2; exit 1; }
+  # the same source version as the kernel package (linux-kbuild-<series>
+  # spans several kernels: an older cached one is not taken)
+  kdver=$(basename "$kdeb" | cut -d_ -f2)
+  hdebs=()
+  for p in "linux-headers-$kver" "linux-headers-$abi-common" "linux-kbuild-$series"; do
+    d=$(fetch "$p" "$kdver")
+    hdebs+=("$d")
+  done
+  stamp=$(for d in "${hdebs[@]}"; do basename "$d"; done | tr '\n' ' ')
+  if [[ ! -f $out/headers/.from || $(cat "$out/headers/.from") != "$stamp" ]]; then
+    rm -rf "$out/headers.tmp" && mkdir -p "$out/headers.tmp"
+    for d in "${hdebs[@]}"; do dpkg -x "$d" "$out/headers.tmp"; done
+    mk=$out/headers.tmp/usr/src/linux-headers-$kver/Makefile
+    [[ -f $mk ]] || { echo "debian-fetch: linux-headers-$kver has no Makefile" >&2; exit 1; }
+    sed -i "s|^include /usr/src/|include ../|" "$mk"
+    echo "$stamp" >"$out/headers.tmp/.from"
+    rm -rf "$out/headers" && mv "$out/headers.tmp" "$out/headers"
+  fi
+  ln -sfn "headers/usr/src/linux-headers-$kver" "$out/kheaders.new" && mv -T "$out/kheaders.new" "$out/kheaders"
 fi

@@ -20,3 +20,4 @@ endef
 $(foreach v,$(VDEVS),$(eval $(call vdev_rule,$(v))))
 include vdev/libvirtio/module.mk
 include vdev/libshm/module.mk
+include vdev/shmem/linux/module.mk

@@ -3,7 +3,7 @@
 #   make lane-image-x86_64   build/image/lane-x86_64/{bzImage,initramfs.cpio.gz}
 .PHONY: lane-image-x86_64
 lane-image-x86_64: $(BIN)/qvm $(addprefix $(VDEVDIR)/vdev-,$(addsuffix .so,$(VDEVS))) $(MKIMAGE) guest $(MICROGUESTS) \
-    $(BUILD)/lane-tools/qvm-gdbcheck
+    $(BUILD)/lane-tools/qvm-gdbcheck $(BIN)/qvm-shm
 	$(MKIMAGE) --outroot $(BUILD)/image TOP=$(CURDIR) BUILD=$(abspath $(BUILD)) test/lanes/x86_64/lane.build
 
 # qvm-gdbcheck: the gdb remote-protocol client of the gdb-kernel lane test

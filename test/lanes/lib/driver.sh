@@ -39,7 +39,7 @@
 # and then calls lane_main. The driver boots the host under QEMU, turns its
 # console reports (test/lanes/lib/host.sh) into the test runner's lines
 #   RESULT PASS|FAIL|SKIP <arch>/<test> [detail]
-#   TIME <arch>/<test> <ms> ms, QVMTIME/QVMBLK/QVMNET/QVMGDB figure lines
+#   TIME <arch>/<test> <ms> ms, QVMTIME/QVMBLK/QVMNET/QVMGDB/QVMSHM figure lines
 # and a summary, and watches the host for stalls: no console output for
 # QVM_LANE_STALL s while QEMU's CPU time stood still, or once the host's
 # heartbeat has begun, no heartbeat for QVM_LANE_STALL s, or (in the host's
@@ -286,7 +286,7 @@ handle() {
       echo "$line"
       read -r _ label ms <<<"$line"
       [[ " ${LANE_MEDIANS:-} " == *" $label "* ]] && figures[$label]+=" $ms" ;;
-    "QVMBLK "* | "QVMNET "* | "QVMPASS "* | "QVMGDB "*) echo "$line" ;;  # blk-perf / net-perf / passthrough / gdb-kernel figures
+    "QVMBLK "* | "QVMNET "* | "QVMPASS "* | "QVMGDB "* | "QVMSHM "*) echo "$line" ;;  # blk-perf / net-perf / passthrough / gdb-kernel / shm-linux figures
     "QVMREPS "*) read -r _ label n m <<<"$line"; lane_log "$label passed $n of $m runs" ;;
     "  | "* | "  : "* | "  ! "*) echo "$line" ;;  # output of a failed (or, verbose, every) run
   esac
