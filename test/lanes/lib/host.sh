@@ -153,7 +153,7 @@ guest() {
 # Shows the end of a failed run's output on the console, after any lines
 # that tell why a guest died (fatal signals, oopses, panics).
 show() {
-  grep -E 'unhandled|segfault|Internal error|Unable to handle|Kernel panic|Call trace|^\[ *[0-9.]*\] *(pc|lr|sp) :|esr|QVMPANIC' "$1" | head -n 30 | sed 's/^/  ! /'
+  grep -E 'unhandled|segfault|Internal error|Unable to handle|Kernel panic|Call [Tt]race|soft lockup|^\[ *[0-9.]*\] *(pc|lr|sp) :|esr|QVMPANIC' "$1" | head -n 30 | sed 's/^/  ! /'
   tail -n 15 "$1" | sed 's/^/  | /'
 }
 
