@@ -180,8 +180,10 @@ absl::Status Passthrough::build(const Config& cfg, const GuestMemory& mem, Bus& 
   for (const auto& p : cfg.passes) {
     if (!p.intrs.empty())
       return ConfigError(p.intrs[0].where,
-                         "`pass intr`: host interrupts are not supported yet (no user-space "
-                         "path to a host interrupt is wired: VFIO or UIO)");
+                         "`pass intr`: a bare host interrupt cannot be passed on Linux: a "
+                         "process receives a host interrupt only through the driver that owns "
+                         "its device (`pass loc pci` brings a PCI function's interrupts through "
+                         "VFIO)");
     for (const auto& l : p.locs) {
       if (l.space == Space::Pci) continue;  // a plug-in instance (PciPassSpecs)
       if (l.space == Space::Mem) {

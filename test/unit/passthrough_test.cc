@@ -141,7 +141,7 @@ TEST_CASE("pass: every refusal names the location's token", "[pass]") {
       {"pass loc io:0x70,0x10,rw", "`pass loc io`: ports take no attributes"},
       {"pass loc io:0xfff0,0x20", "0xfff0,32 runs past port 0xffff"},
       {"pass loc io:0x70,2=0xffff", "runs past port 0xffff"},
-      {"pass intr ioapic:4=5", "t.conf:1:11: `pass intr`: host interrupts are not supported yet"},
+      {"pass intr ioapic:4=5", "t.conf:1:11: `pass intr`: a bare host interrupt cannot be passed on Linux"},
   };
   for (const auto& c : cases) {
     Fixture f;
