@@ -59,9 +59,11 @@ tests: $(BIN)/qvm-unit-tests $(BIN)/qvm-vdev-tests $(MICROGUESTS)
 # CI's `make test` also runs the sanitizer build's suites (run-tests.sh
 # lane san) and every fuzzer for a short time (lane fuzz). `make test
 # SANITIZE=...` is the sanitizer part alone on that build.
+# run-tests.sh all builds the sanitizer tree and the fuzzers itself, beside
+# the lanes (`+`: its makes share this make's job slots).
 ifeq ($(SANITIZE),)
-test: all sanitize-build fuzzers
-	@bash test/run-tests.sh all
+test: all
+	+@bash test/run-tests.sh all
 else
 test: all
 	@bash test/run-tests.sh san

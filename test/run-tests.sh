@@ -2,12 +2,11 @@
 # Runs qvm's test suites and prints one summary line of its own:
 #   N passed, M failed, K skipped
 # Suites: every build/bin/*-tests Catch2 binary (each test case counts), the
-# micro-guests (native lane), the lanes' self-tests, the x86_64 and then the
-# aarch64 emulated-host lanes, and the arm64 unit suites. Each suite
-# reports `RESULT PASS|FAIL|SKIP <suite>/<name>` lines; this script counts
-# them. The sanitizer build's suites (lane san: build/san, `make
-# check-sanitize`) and the fuzzers (lane fuzz: build/fuzz, `make fuzzers`)
-# run after the native lane in `all`.
+# micro-guests and the other native suites, the sanitizer build's suites
+# (build/san), the fuzzers (build/fuzz), the lanes' self-tests, the x86_64,
+# passthrough and aarch64 emulated-host lanes, and the arm64 unit suites.
+# Each suite reports `RESULT PASS|FAIL|SKIP <suite>/<name>` lines; this
+# script counts them. In `all` the lanes run beside the other suites (below).
 # Usage: run-tests.sh all|native|san|fuzz|x86_64|aarch64
 set -u
 lane=${1:-all}
@@ -47,7 +46,7 @@ PY
 phase_t=$SECONDS phases=""
 phase() { phases="$phases${phases:+, }$1 $((SECONDS - phase_t)) s"; phase_t=$SECONDS; }
 
-if [ "$lane" = all ] || [ "$lane" = native ]; then
+run_native() {
   for bin in build/bin/*-tests; do
     [ -x "$bin" ] || continue
     run_catch "$bin"
@@ -70,8 +69,7 @@ if [ "$lane" = all ] || [ "$lane" = native ]; then
       record "RESULT FAIL native/$suite runner missing"
     fi
   done
-  phase native
-fi
+}
 
 # run_suite LOG PREFIX COMMAND...: a suite script; its RESULT lines are
 # counted with PREFIX before each name.
@@ -88,7 +86,7 @@ run_suite() {
 # Every ASan/LSan report (qvm's included, whatever its exit code) goes to a
 # file under build/test-logs/san/; any there fails san/reports. UBSan stops
 # the process at its first report, which fails the test that ran it.
-if [ "$lane" = all ] || [ "$lane" = san ]; then
+run_san() {
   san=build/san
   if [ ! -x $san/bin/qvm ]; then
     record "RESULT FAIL san/build $san/bin/qvm not built (make check-sanitize)"
@@ -117,39 +115,30 @@ if [ "$lane" = all ] || [ "$lane" = san ]; then
       done
     fi
   fi
-  phase san
-fi
+}
 
 # Every fuzzer on its saved corpus, then FUZZ_RUNS (5000) more inputs from
 # a fixed seed (FUZZ_SEED, 1): the same inputs in every run, so a result
 # never depends on luck (a random 8 s search once failed CI by finding a
 # new bug; new bugs are for `make fuzz FUZZ_SECONDS=N`, which searches at
 # random, and what it finds joins the corpus).
-if [ "$lane" = all ] || [ "$lane" = fuzz ]; then
+run_fuzz() {
   FUZZ_RUNS=${FUZZ_RUNS:-5000} FUZZ_SEED=${FUZZ_SEED:-1} run_suite fuzz "" bash test/fuzz/run.sh
-  phase fuzz
-fi
+}
 
-# In `all`, the aarch64 lane's image (the cross-build of the whole tree,
-# its largest step) is built beside the x86_64 lane, whose emulated host
-# keeps one of CI's two cores busy and leaves the other mostly idle. Niced:
-# the lane's QEMU keeps its core. The aarch64 lane below finds it built (a
-# failed prebuild is simply repeated there, and reported by that lane).
-prebuild=""
-if [ "$lane" = all ] && [ -x test/lanes/aarch64/run.sh ]; then
-  QVM_LANE_BUILD_ONLY=1 nice -n 10 bash test/lanes/aarch64/run.sh >/dev/null 2>&1 &
-  prebuild=$!
-fi
-
-if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
-  # The lanes' own machinery first (test/lanes/selftest.sh: pass, fail, a
-  # qvm timeout, a stalled emulated host rerun in a fresh one, unreached).
+# The lanes' own machinery (test/lanes/selftest.sh: pass, fail, a qvm
+# timeout, a stalled emulated host rerun in a fresh one, unreached), the
+# x86_64 lane, then the passthrough lane (`run.sh pass`: q35 + intel-iommu
+# + QEMU's edu bound to vfio-pci, one host boot; skipped when
+# QVM_LANE_TESTS names tests of the x86_64 lane only, no pass-*).
+run_x86_64() {
   if [ -f test/lanes/selftest.sh ]; then
     bash test/lanes/selftest.sh 2>&1 | tee "$logdir/lanes-selftest.out" | grep '^RESULT ' >> "$results"
     grep '^RESULT ' "$logdir/lanes-selftest.out"
   else
     record "RESULT FAIL lanes/selftest runner missing"
   fi
+  phase lanes-selftest
   if [ -x test/lanes/x86_64/run.sh ]; then
     bash test/lanes/x86_64/run.sh 2>&1 | tee "$logdir/x86_64-lane.out" | grep '^RESULT ' >> "$results"
     grep '^RESULT ' "$logdir/x86_64-lane.out"
@@ -157,28 +146,22 @@ if [ "$lane" = all ] || [ "$lane" = x86_64 ]; then
     record "RESULT FAIL x86_64/lane runner missing"
   fi
   phase x86_64-lane
-  # The passthrough lane (`run.sh pass`: q35 + intel-iommu + QEMU's edu
-  # bound to vfio-pci, one host boot); skipped when QVM_LANE_TESTS names
-  # tests of the x86_64 lane only (no pass-*).
   case " ${QVM_LANE_TESTS:-pass-} " in
     *" pass-"*)
       bash test/lanes/x86_64/run.sh pass 2>&1 | tee "$logdir/x86_64-pass-lane.out" | grep '^RESULT ' >> "$results"
       grep '^RESULT ' "$logdir/x86_64-pass-lane.out"
       phase x86_64-pass-lane ;;
   esac
-fi
-if [ -n "$prebuild" ]; then
-  wait "$prebuild"
-  phase aarch64-prebuild-wait
-fi
+}
 
 # aarch64: the emulated arm64 host's guest lane (it builds `make ARCH=aarch64
-# all` itself), then the cross-built suites under qemu-aarch64-static. It
-# runs after the x86_64 lane, never beside it (the lanes also serialize on
-# /tmp/qvm-lane.lock). Issue 8 (a nested guest's init dying with SIGSEGV
-# now and then) kept it out of `make test` for a while; boot-2cpu has since
-# passed 20 of 20 and 40 of 40 repetitions (arch/aarch64/README.md).
-if [ "$lane" = all ] || [ "$lane" = aarch64 ]; then
+# all` itself unless the prebuild did), then the cross-built suites under
+# qemu-aarch64-static and the aarch64 QNX configurations. Never beside the
+# x86_64 lane's QEMU: the lanes serialize on /tmp/qvm-lane.lock. Issue 8 (a
+# nested guest's init dying with SIGSEGV now and then) kept it out of `make
+# test` for a while; boot-2cpu has since passed 20 of 20 and 40 of 40
+# repetitions (arch/aarch64/README.md).
+run_aarch64() {
   if [ -x test/lanes/aarch64/run.sh ]; then
     bash test/lanes/aarch64/run.sh 2>&1 | tee "$logdir/aarch64-lane.out" | grep '^RESULT ' >> "$results"
     grep '^RESULT ' "$logdir/aarch64-lane.out"
@@ -192,7 +175,75 @@ if [ "$lane" = all ] || [ "$lane" = aarch64 ]; then
     record "RESULT FAIL aarch64/lane runner missing"
   fi
   phase aarch64-unit
-fi
+}
+
+# build_tree NAME TARGET...: a tree `make test` builds while the lanes run
+# (niced: the lanes' QEMU keeps its core); its log is
+# build/test-logs/NAME-build.log. The suites report what did not build.
+build_tree() {
+  local name=$1
+  shift
+  if ! nice -n 10 ${MAKE:-make} --no-print-directory "$@" >"$logdir/$name-build.log" 2>&1; then
+    echo "make $*: failed (tail of $logdir/$name-build.log):"
+    tail -n 20 "$logdir/$name-build.log" | sed 's/^/  | /'
+  fi
+  phase "$name-build"
+}
+
+case $lane in
+  native) run_native; phase native ;;
+  san) run_san; phase san ;;
+  fuzz) run_fuzz; phase fuzz ;;
+  x86_64) run_x86_64 ;;
+  aarch64) run_aarch64 ;;
+  all)
+    # The whole of `make test` (the Makefile has built `all`). Two streams
+    # side by side, because an emulated host keeps one of CI's two cores
+    # busy and leaves the other mostly idle:
+    #  - the lanes, one after the other in the background: the self-tests,
+    #    x86_64, passthrough, aarch64 (after its image's prebuild), the arm64
+    #    suites. Their RESULT lines are printed when they are done;
+    #  - in the foreground: the native suites, then the sanitizer tree
+    #    (build/san) built and run, then the fuzzers built and run; beside
+    #    them, niced, the aarch64 lane's image (the cross-build of the whole
+    #    tree) is prebuilt (a failed prebuild is simply repeated by that lane,
+    #    which reports it).
+    # Each stream counts into its own file; the summary adds them up.
+    lane_results=$(mktemp "$logdir/lane-results.XXXXXX")
+    lane_phases=$lane_results.phases prebuilt=$lane_results.prebuilt
+    prebuild=""
+    if [ -x test/lanes/aarch64/run.sh ]; then
+      (QVM_LANE_BUILD_ONLY=1 nice -n 10 bash test/lanes/aarch64/run.sh >/dev/null 2>&1; touch "$prebuilt") &
+      prebuild=$!
+    fi
+    (
+      results=$lane_results
+      run_x86_64
+      if [ -n "$prebuild" ]; then
+        while [ ! -e "$prebuilt" ]; do sleep 2; done
+        phase aarch64-prebuild-wait
+      fi
+      run_aarch64
+      echo "$phases" >"$lane_phases"
+    ) >"$logdir/lanes.out" 2>&1 &
+    lanes=$!
+    run_native; phase native
+    build_tree san sanitize-build
+    run_san; phase san
+    build_tree fuzz fuzzers
+    run_fuzz; phase fuzz
+    echo "native, sanitizer and fuzz suites done; waiting for the lanes (log: $logdir/lanes.out)"
+    wait "$lanes"
+    phase lanes-wait
+    [ -n "$prebuild" ] && wait "$prebuild"
+    grep '^RESULT \|cases passed$' "$logdir/lanes.out"
+    cat "$lane_results" >>"$results"
+    lane_time=$(cat "$lane_phases" 2>/dev/null)
+    phases="$phases; lanes beside them: ${lane_time:-none}"
+    rm -f "$lane_results" "$lane_phases" "$prebuilt"
+    ;;
+  *) echo "usage: run-tests.sh all|native|san|fuzz|x86_64|aarch64" >&2; exit 2 ;;
+esac
 
 pass=$(grep -c '^RESULT PASS ' "$results")
 fail=$(grep -c '^RESULT FAIL ' "$results")
