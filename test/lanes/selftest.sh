@@ -9,7 +9,8 @@
 #                                  kick with the LAPIC state, and count it
 #                                  as followed by output
 #   selftest-hang                  qvm on a spinning guest: its kill timeout
-#                                  ends it, the test fails naming the hang
+#                                  ends it (its vCPUs recorded first, QVMHANG
+#                                  lines), the test fails naming the hang
 #   selftest-stall                 the driver stops the emulated CPUs (QMP
 #                                  `stop`): the stall is detected from
 #                                  outside (no console output, QEMU's CPU

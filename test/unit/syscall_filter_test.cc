@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "test/unit/temp_dir.h"
 #include "vmm/log.h"
 #include "vmm/syscall_filter.h"
 
@@ -266,9 +267,8 @@ TEST_CASE("syscall filter: a device thread's list", "[seccomp]") {
 // thread's reconnect sends it to the new socket. In a child: the log's
 // configuration and the filter stay there. Exit codes name the failing step.
 TEST_CASE("system log: no reconnect on a filtered thread", "[seccomp]") {
-  char dir[] = "/tmp/qvm-slog-XXXXXX";
-  REQUIRE(mkdtemp(dir) != nullptr);
-  std::string path = std::string(dir) + "/log";
+  qvm::test::TempDir dir;
+  std::string path = dir / "log";
   std::string err;
   int status = ForkCapture([&] {
     sockaddr_un sa{};
@@ -320,8 +320,6 @@ TEST_CASE("system log: no reconnect on a filtered thread", "[seccomp]") {
     Log(LogLevel::Info, "third line");
     if (!got(s2, "info: third line")) _exit(26);
   }, &err);
-  unlink(path.c_str());
-  rmdir(dir);
   INFO(err);
   REQUIRE(WIFEXITED(status));
   if (WEXITSTATUS(status) == 23) {

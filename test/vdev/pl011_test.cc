@@ -2,6 +2,8 @@
 // (LCR_H.FEN), flags, interrupt levels, IFLS trigger levels, FDT node and
 // hostile accesses, through the fake host with pipes as the host stream.
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,7 +272,11 @@ TEST_CASE("pl011: QNX's hostdev twice, sched and batch noted", "[pl011]") {
 }
 
 // QNX's `delayed forever` (libuart, as ser8250's): `hostdev PATH` opened
-// read/write after the guest's first access, retried until it exists.
+// read/write after the guest's first access, retried until it exists. PATH
+// is a terminal that appears later (a symlink to a pseudo-terminal's slave,
+// made after that access): what the guest writes then reaches the master.
+// (Not a FIFO: opened read/write, the UART would also read back its own
+// output as input.)
 TEST_CASE("pl011: delayed forever opens PATH after the first access", "[pl011]") {
   HostFixture f;
   qvm::test::TempDir dir;
@@ -286,9 +292,13 @@ TEST_CASE("pl011: delayed forever opens PATH after the first access", "[pl011]")
   f.h.mwrite(u, kBase + kDR, 4, 'a');  // first access: dropped
   usleep(300000);
   CHECK_FALSE(has("opened after"));
-  REQUIRE(mkfifo(tty.c_str(), 0600) == 0);
-  int rfd = open(tty.c_str(), O_RDONLY | O_NONBLOCK);
-  REQUIRE(rfd >= 0);
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  REQUIRE(master >= 0);
+  REQUIRE(grantpt(master) == 0);
+  REQUIRE(unlockpt(master) == 0);
+  const char *slave = ptsname(master);
+  REQUIRE(slave != nullptr);
+  REQUIRE(symlink(slave, tty.c_str()) == 0);
   bool opened = false;
   for (int i = 0; i < 2000 && !opened; i++) {
     opened = has("opened after the guest's first access");
@@ -296,9 +306,11 @@ TEST_CASE("pl011: delayed forever opens PATH after the first access", "[pl011]")
   }
   REQUIRE(opened);
   f.h.mwrite(u, kBase + kDR, 4, 'b');
+  pollfd p{master, POLLIN, 0};
+  REQUIRE(poll(&p, 1, 20000) == 1);  // bounded; passes at once when it works
   char buf[8] = {};
-  CHECK(read(rfd, buf, sizeof buf) == 1);
+  CHECK(read(master, buf, sizeof buf) == 1);
   CHECK(buf[0] == 'b');
   f.h.reset();
-  close(rfd);
+  close(master);
 }

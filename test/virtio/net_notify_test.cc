@@ -310,9 +310,8 @@ TEST_CASE("virtio-net on virtio-mmio: datamatch ioeventfds on QueueNotify, no ir
 TEST_CASE("virtio-net peer NAME: the rendezvous is below qvm's runtime directory (ABI 1.4)") {
   const qvm_factory* f = NetFactory();
   REQUIRE(f != nullptr);
-  char tmpl[] = "/tmp/qvm-netrt-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  std::string dir = tmpl;
+  qvm::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   {
     FakeGuest g;
     g.runtime_dir = dir;  // what `set resmgr-path DIR` gives a plug-in
@@ -335,8 +334,4 @@ TEST_CASE("virtio-net peer NAME: the rendezvous is below qvm's runtime directory
     CHECK(f->control(g.dev, st.data(), QVM_CTRL_RESOURCES, 0, nullptr) < 0);
     f->control(g.dev, st.data(), QVM_CTRL_TERMINATE, 0, nullptr);
   }
-  unlink((dir + "/net-peers/lan0").c_str());
-  unlink((dir + "/net-peers/lan0.lock").c_str());
-  rmdir((dir + "/net-peers").c_str());
-  rmdir(tmpl);
 }

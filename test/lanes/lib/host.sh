@@ -136,11 +136,17 @@ guest() {
   rm -f /tmp/$1.out /tmp/$1.pid
   now_ms; t0=$ms
   # busybox timeout execs qvm in this process (and kills it from a child),
-  # so $! is qvm itself: SIGQUIT/SIGTERM from watch() reach it
-  { timeout -s KILL "$(($3 * slack))" qvm @"$2" <&3 2>&1 &
-    echo $! >/tmp/$1.pid
-    wait $!
-    echo "QVMRC $?"; } | watch "$1" "$4"
+  # so $! is qvm itself: SIGQUIT/SIGTERM from watch() reach it. At the kill
+  # timeout hang_snapshot records qvm's state and kills it; `timeout` is
+  # only the backstop, 30 s later.
+  { timeout -s KILL "$(($3 * slack + 30))" qvm @"$2" <&3 2>&1 &
+    qpid=$!
+    echo $qpid >/tmp/$1.pid
+    hang_snapshot $qpid $(($3 * slack)) &
+    hpid=$!
+    wait $qpid
+    echo "QVMRC $?"
+    kill $hpid 2>/dev/null; } | watch "$1" "$4"
   # (a power cut can land mid-line: QVMRC may follow a partial guest line)
   RC=$(sed -n 's/.*QVMRC \([0-9]*\)$/\1/p' /tmp/$1.out | tail -n1)
   MARKS=$(grep -c '^QVMSTAMP ' /tmp/$1.out)
@@ -150,11 +156,40 @@ guest() {
   [ -n "$verbose" ] && sed 's/^/  : /' /tmp/$1.out
 }
 
+# hang_snapshot PID SECS: if qvm (PID) still runs SECS s from now, its
+# state goes into the run's output before it is SIGKILLed (exit 137, "killed
+# after its timeout"): `qvmctl pause` then `status` (every vCPU's registers)
+# and `stats` (exits by reason and device), each line "QVMHANG ...", so that
+# a hung guest says where it was. Needs qvmctl in the image; without it the
+# kill alone.
+hang_snapshot() {
+  now_ms; hs_end=$((ms + $2 * 1000))
+  while kill -0 "$1" 2>/dev/null; do
+    now_ms
+    [ "$ms" -ge "$hs_end" ] && break
+    sleep 1
+  done
+  kill -0 "$1" 2>/dev/null || return 0
+  echo "QVMHANG qvm (pid $1) still running after $2 s; its state:"
+  if command -v qvmctl >/dev/null; then
+    hs_sock=$(qvmctl list 2>/dev/null | awk -v p="$1" '$3 == p { print $4; exit }')
+    if [ -n "$hs_sock" ]; then
+      timeout 10 qvmctl pause "$hs_sock" 2>&1
+      timeout 10 qvmctl status "$hs_sock" 2>&1
+      timeout 10 qvmctl stats "$hs_sock" 2>&1
+    else
+      echo "(no /dev/qvm socket of pid $1)"
+    fi | sed 's/^/QVMHANG /'
+  fi
+  kill -KILL "$1" 2>/dev/null
+}
+
 # Shows the end of a failed run's output on the console, after any lines
 # that tell why a guest died (fatal signals, oopses, panics).
 show() {
   grep -E 'unhandled|segfault|Internal error|Unable to handle|Kernel panic|Call [Tt]race|soft lockup|^\[ *[0-9.]*\] *(pc|lr|sp) :|esr|QVMPANIC' "$1" | head -n 30 | sed 's/^/  ! /'
-  tail -n 15 "$1" | sed 's/^/  | /'
+  grep '^QVMHANG ' "$1" | head -n 40 | sed 's/^/  ! /'
+  grep -v '^QVMHANG ' "$1" | tail -n 15 | sed 's/^/  | /'
 }
 
 rc_text() {
@@ -400,8 +435,8 @@ mg_row() {
 
 # Self-tests of the lane machinery (run only when named in qvmlane.tests;
 # test/lanes/selftest.sh). selftest-hang runs qvm on a guest that spins
-# forever: qvm's kill timeout ends it (SPIN_IMAGE/SPIN_CONF come from the
-# lane). selftest-stall asks the driver to stop the emulated CPUs (an
+# forever: qvm's kill timeout ends it, after hang_snapshot has recorded its
+# vCPUs (SPIN_IMAGE/SPIN_CONF come from the lane). selftest-stall asks the driver to stop the emulated CPUs (an
 # emulated-host stall) unless this host is its rerun; selftest-freeze does
 # so every time. selftest-busy, unless this host is its rerun, stops the
 # heartbeat and keeps the host's CPU busy with no output: a host whose
@@ -428,7 +463,10 @@ t_selftest_hang() {
   spin_image /tmp/spin.bin
   printf '%s\n' "$SPIN_CONF" >/tmp/spin.qvmconf
   guest selftest-hang /tmp/spin.qvmconf 5 plain
-  if [ "$RC" = 137 ]; then RESULT=FAIL DETAIL="qvm $(rc_text "$RC")"
+  if [ "$RC" = 137 ] && grep -q '^QVMHANG  *vcpu 0: tid [0-9]*, exits [0-9]*, [a-z]*=' /tmp/selftest-hang.out; then
+    RESULT=FAIL DETAIL="qvm $(rc_text "$RC")"
+  elif [ "$RC" = 137 ]; then
+    RESULT=FAIL DETAIL="qvm $(rc_text "$RC") without its state (no QVMHANG vCPU line)"; show /tmp/selftest-hang.out
   else RESULT=FAIL DETAIL="a spinning guest should have been killed after 5 s: qvm $(rc_text "$RC")"; fi
 }
 selftest_stop() { echo "QVMLANE SELFTEST-STOP $1"; sleep 100000; RESULT=FAIL DETAIL="the emulated host was not stopped"; }
