@@ -17,7 +17,7 @@ mkdir -p "$logdir"
 # Each run counts into its own file (two concurrent runs must not mix their
 # counts); the last finished run is copied to results.txt for reading.
 results=$(mktemp "$logdir/results.XXXXXX")
-trap 'cp -f "$results" "$logdir/results.txt" 2>/dev/null; rm -f "$results"' EXIT
+trap 'cp -f "$results" "$logdir/results.txt" 2>/dev/null; rm -f "$results" "$cpu_file"' EXIT
 
 record() { echo "$*" | tee -a "$results"; }
 
@@ -42,9 +42,23 @@ for tc in root.iter('testcase'):
 PY
 }
 
-# Where the time goes: each phase's wall time, printed before the summary.
-phase_t=$SECONDS phases=""
-phase() { phases="$phases${phases:+, }$1 $((SECONDS - phase_t)) s"; phase_t=$SECONDS; }
+# Where the time goes: each phase's wall time and the CPU time (user +
+# system, seconds) its finished processes used, printed before the summary
+# ("native 211 s/150 cpu": below 2 cpu per wall second on 2 cores, it
+# waited for something else). `times` runs in this shell (in a command
+# substitution it would count a fresh subshell's children: none).
+cpu_file=$(mktemp "$logdir/cpu.XXXXXX")
+cpu_now() {
+  times >"$cpu_file"
+  cpu=$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$cpu_file")
+}
+cpu_now
+cpu0=$cpu phase_t=$SECONDS phase_cpu=$cpu phases=""
+phase() {
+  cpu_now
+  phases="$phases${phases:+, }$1 $((SECONDS - phase_t)) s/$((cpu - phase_cpu)) cpu"
+  phase_t=$SECONDS phase_cpu=$cpu
+}
 
 run_native() {
   for bin in build/bin/*-tests; do
@@ -217,7 +231,8 @@ case $lane in
       prebuild=$!
     fi
     (
-      results=$lane_results
+      results=$lane_results cpu_file=$lane_results.cpu
+      cpu_now; phase_t=$SECONDS phase_cpu=$cpu phases=""
       run_x86_64
       if [ -n "$prebuild" ]; then
         while [ ! -e "$prebuilt" ]; do sleep 2; done
@@ -225,6 +240,7 @@ case $lane in
       fi
       run_aarch64
       echo "$phases" >"$lane_phases"
+      rm -f "$cpu_file"
     ) >"$logdir/lanes.out" 2>&1 &
     lanes=$!
     run_native; phase native
@@ -234,8 +250,8 @@ case $lane in
     run_fuzz; phase fuzz
     echo "native, sanitizer and fuzz suites done; waiting for the lanes (log: $logdir/lanes.out)"
     wait "$lanes"
-    phase lanes-wait
     [ -n "$prebuild" ] && wait "$prebuild"
+    phase lanes-wait  # its cpu: all the lanes and the prebuild used
     grep '^RESULT \|cases passed$' "$logdir/lanes.out"
     cat "$lane_results" >>"$results"
     lane_time=$(cat "$lane_phases" 2>/dev/null)
@@ -252,6 +268,7 @@ if [ "$fail" -gt 0 ]; then
   echo "failed tests:"
   grep '^RESULT FAIL ' "$results" | sed 's/^RESULT FAIL /  /'
 fi
-[ -n "$phases" ] && echo "time: $phases"
+cpu_now
+[ -n "$phases" ] && echo "time: $phases; in all $SECONDS s/$((cpu - cpu0)) cpu"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
