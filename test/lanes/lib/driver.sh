@@ -268,7 +268,7 @@ handle() {
   ((${#tail_lines[@]} > 30)) && tail_lines=("${tail_lines[@]:1}")
   case $line in
     "QVMLANE PLAN "*) ((boots == 1)) && [[ -z $only ]] && plan=${line#QVMLANE PLAN } ;;
-    "QVMLANE host "*) echo "$line" ;;
+    "QVMLANE host "*|"QVMLANE idle "*) echo "$line" ;;
     "QVMLANE DONE") done_seen=1 ;;
     "QVMLANE SELFTEST-STOP "*)
       # only for the lane's own self-tests, and only when planned

@@ -11,6 +11,10 @@
 #   QVMTEST PASS|FAIL|SKIP <test> [detail]
 #   QVMTIME <label> <ms>               boot times and per-test wall times
 #   QVMLANE ALIVE                      a heartbeat while tests run
+#   QVMLANE idle <N>% ...              how much of the host's CPU time
+#                                      its tests left idle (an x86_64 host
+#                                      with idle=poll costs QEMU a CPU all
+#                                      the same)
 #   QVMLANE DONE
 # and test/lanes/lib/driver.sh (on the build machine) turns them into RESULT
 # lines. Kernel command-line knobs: qvmlane.tests=a,b (the tests to run),
@@ -486,6 +490,12 @@ t_selftest_busy() {
 
 hb_start() { ( while :; do echo "QVMLANE ALIVE"; sleep "$heartbeat"; done ) & hb=$!; }
 
+# cpu_idle: the host's idle and busy jiffies so far (/proc/stat) -> $idle $busy
+cpu_idle() {
+  set -- $(awk '$1 == "cpu" { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+  idle=$1 busy=$2
+}
+
 # lane_run: runs TESTS (t_NAME functions with - as _; mg-NAME without one is
 # a micro-guest table row). Each test sets RESULT (PASS/FAIL/SKIP) and DETAIL.
 lane_run() {
@@ -495,6 +505,7 @@ lane_run() {
   # The heartbeat tells the driver that this host still runs while a test
   # is quiet; it stops when the emulated CPUs do.
   hb_start
+  cpu_idle; idle0=$idle busy0=$busy
   for t in $TESTS; do
     echo "QVMTEST START $t"
     now_ms; start=$ms
@@ -514,6 +525,8 @@ lane_run() {
     echo "QVMTEST $RESULT $t${DETAIL:+ $DETAIL}"
   done
   kill $hb 2>/dev/null
+  cpu_idle
+  echo "QVMLANE idle $(( (idle - idle0) * 100 / (idle - idle0 + busy - busy0 + 1) ))% of the host's CPU time in its tests"
   echo "QVMLANE DONE"
   stty -F /dev/console -tostop 2>/dev/null  # drain the console
   poweroff -f
