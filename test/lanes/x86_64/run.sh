@@ -46,7 +46,21 @@ if [[ ${1:-} == pass ]]; then
   LANE_MEDIANS=""
   machine=(-M q35 -device intel-iommu,intremap=on -device edu)
 fi
-LANE_QEMU=(qemu-system-x86_64 -accel tcg "${machine[@]}" -cpu EPYC,+svm,+npt -smp 1 -m 2048 -nodefaults
+# All of QEMU's threads on one host CPU (the last this process may use).
+# The lost interrupt above is a race between two of them: when the host
+# enters a nested guest, QEMU 7.2's VMRUN helper sets a bit in the vCPU's
+# interrupt_request with a plain (not atomic) read-modify-write, on the
+# vCPU thread and without QEMU's global lock, while the main-loop thread
+# fires the local-APIC timer and sets the bit that makes the vCPU poll its
+# APIC in the same word. On two host CPUs at once one write can undo the
+# other: the timer's poll request is lost, the vector stays in IRR and
+# nothing asks for it again. On one CPU each write is one instruction that
+# the other thread cannot split. (QEMU made every write of that word
+# atomic upstream in 2025; Debian 12 ships 7.2.) test/lanes/README.md.
+lane_cpu=$(taskset -pc $$ 2>/dev/null | sed -n 's/.*: *//; s/.*[,-]//p')
+pin=()
+[[ $lane_cpu =~ ^[0-9]+$ ]] && pin=(taskset -c "$lane_cpu")
+LANE_QEMU=("${pin[@]}" qemu-system-x86_64 -accel tcg "${machine[@]}" -cpu EPYC,+svm,+npt -smp 1 -m 2048 -nodefaults
            -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz")
 LANE_STATE=("info cpus" "info registers" "info lapic" "info irq" "info pic")
 # a stalled host: console loglevel 8, then its pending timers and clock
