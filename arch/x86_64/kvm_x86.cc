@@ -201,11 +201,12 @@ std::string KvmX86Vm::describe() const {
 }
 
 absl::Status KvmX86Vm::map_memory(const GuestMemory& mem) {
+  mem_ = &mem;
   return vm_.map_memory(mem);
 }
 
 absl::StatusOr<std::unique_ptr<VcpuBackend>> KvmX86Vm::create_vcpu(unsigned index) {
-  auto v = std::make_unique<KvmX86Vcpu>(index);
+  auto v = std::make_unique<KvmX86Vcpu>(index, mem_);
   absl::Status st = v->init(vm_, cpuid_, ncpus_, cpuid_opt_);
   if (!st.ok()) return st;
   // IA32_TIME_STAMP_COUNTER (0x10): a KVM that models it (hardware KVM)
@@ -499,7 +500,19 @@ absl::Status KvmX86Vcpu::set_regs(const VcpuRegs& in) {
   return absl::OkStatus();
 }
 
+// A guest-virtual address through the vCPU's own page tables, walked here
+// in the guest's RAM (Translate above). Not KVM_TRANSLATE: KVM walks as a
+// supervisor data access, so with the guest's SMAP on (CR4.SMAP, which
+// Linux sets) every user-space address fails, e.g. the stack of a vCPU that
+// gdb stopped in a user process. KVM_TRANSLATE only without the RAM.
 absl::StatusOr<uint64_t> KvmX86Vcpu::translate(uint64_t va) {
+  if (mem_) {
+    kvm_sregs sr{};
+    if (ioctl(fd_.fd(), KVM_GET_SREGS, &sr) != 0) return Errno("KVM_GET_SREGS");
+    uint64_t pa = 0;
+    if (!Translate(*mem_, sr, va, &pa)) return absl::NotFoundError("not mapped");
+    return pa;
+  }
   kvm_translation t{};
   t.linear_address = va;
   if (ioctl(fd_.fd(), KVM_TRANSLATE, &t) != 0) return Errno("KVM_TRANSLATE");
@@ -549,12 +562,7 @@ absl::Status KvmX86Vcpu::set_guest_debug(const GuestDebug& d) {
 }  // namespace qvm::x86
 
 namespace qvm::x86 {
-namespace {
 
-// Guest-virtual to guest-physical through the guest's own page tables (as
-// the vCPU sees them now): 4-level long mode, 3-level PAE, 2-level 32-bit
-// with PSE. Every table read is a checked guest-memory read; a missing or
-// unreadable entry ends the walk.
 bool Translate(const GuestMemory& mem, const kvm_sregs& sr, uint64_t va, uint64_t* pa) {
   if (!(sr.cr0 & 0x80000000)) {  // paging off
     *pa = va & 0xffffffffull;
@@ -563,9 +571,10 @@ bool Translate(const GuestMemory& mem, const kvm_sregs& sr, uint64_t va, uint64_
   auto rd64 = [&](uint64_t a, uint64_t* v) { auto r = mem.read_obj<uint64_t>(a); if (!r) return false; *v = *r; return true; };
   auto rd32 = [&](uint64_t a, uint32_t* v) { auto r = mem.read_obj<uint32_t>(a); if (!r) return false; *v = *r; return true; };
   constexpr uint64_t kAddr = 0x000ffffffffff000ull;
-  if (sr.efer & 0x400) {  // long mode: PML4 -> PDPT -> PD -> PT
+  if (sr.efer & 0x400) {  // long mode: (PML5 ->) PML4 -> PDPT -> PD -> PT
     uint64_t table = sr.cr3 & kAddr, e = 0;
-    for (int level = 3; level >= 0; level--) {
+    int top = (sr.cr4 & 0x1000) ? 4 : 3;  // CR4.LA57: five levels
+    for (int level = top; level >= 0; level--) {
       unsigned idx = unsigned((va >> (12 + 9 * level)) & 0x1ff);
       if (!rd64(table + idx * 8, &e) || !(e & 1)) return false;
       if (level > 0 && level < 3 && (e & 0x80)) {  // 1 GiB or 2 MiB page
@@ -601,8 +610,6 @@ bool Translate(const GuestMemory& mem, const kvm_sregs& sr, uint64_t va, uint64_
   *pa = (e & 0xfffff000u) | (va & 0xfff);
   return true;
 }
-
-}  // namespace
 
 InsnContext KvmX86Vcpu::current_insn(const GuestMemory& mem) {
   InsnContext c;

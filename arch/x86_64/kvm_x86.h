@@ -56,11 +56,21 @@ class KvmX86Vm : public VmBackend {
   bool tsc_emulated_ = false;  // MSR 0x10 handled in user space
   std::vector<kvm_cpuid_entry2> cpuid_;
   CpuidOptions cpuid_opt_;
+  const GuestMemory* mem_ = nullptr;  // from map_memory(), for the vCPUs
 };
+
+// Guest-virtual to guest-physical through the guest's own page tables as
+// SR (the vCPU's special registers) describes them: 4- or 5-level (LA57)
+// long mode with 1 GiB and 2 MiB pages, 3-level PAE, 2-level 32-bit with
+// PSE; paging off is flat. Every table read is a checked guest-memory
+// read; a missing or unreadable entry ends the walk (false). No access
+// checks (user, write, SMAP): what a debugger or a trace may read.
+bool Translate(const GuestMemory& mem, const kvm_sregs& sr, uint64_t va, uint64_t* pa);
 
 class KvmX86Vcpu : public VcpuBackend {
  public:
-  KvmX86Vcpu(unsigned index) : index_(index) {}
+  // MEM: the guest's RAM, for walking its page tables (translate()).
+  KvmX86Vcpu(unsigned index, const GuestMemory* mem) : index_(index), mem_(mem) {}
   absl::Status init(const KvmVmFd& vm, const std::vector<kvm_cpuid_entry2>& cpuid,
                     unsigned ncpus, const CpuidOptions& opt);
   absl::StatusOr<Exit*> run() override;
@@ -90,6 +100,7 @@ class KvmX86Vcpu : public VcpuBackend {
   void inject_extint();
 
   unsigned index_;
+  const GuestMemory* mem_;
   KvmVcpuFd fd_;
   Exit exit_;
   bool pending_msr_ = false;
