@@ -191,13 +191,16 @@ run_aarch64() {
   phase aarch64-unit
 }
 
-# build_tree NAME TARGET...: a tree `make test` builds while the lanes run
-# (niced: the lanes' QEMU keeps its core); its log is
-# build/test-logs/NAME-build.log. The suites report what did not build.
+# build_tree NAME TARGET...: a tree `make test` builds while the lanes run;
+# its log is build/test-logs/NAME-build.log. The suites report what did
+# not build. Not niced: on a machine shared with other work at normal
+# priority a niced build gets a tenth of a core, and the whole run waits
+# for it (three concurrent loaded runs showed it: their sanitizer trees
+# took most of an hour).
 build_tree() {
   local name=$1
   shift
-  if ! nice -n 10 ${MAKE:-make} --no-print-directory "$@" >"$logdir/$name-build.log" 2>&1; then
+  if ! ${MAKE:-make} --no-print-directory "$@" >"$logdir/$name-build.log" 2>&1; then
     echo "make $*: failed (tail of $logdir/$name-build.log):"
     tail -n 20 "$logdir/$name-build.log" | sed 's/^/  | /'
   fi
