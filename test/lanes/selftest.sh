@@ -32,10 +32,12 @@ cd "$(dirname "$0")/../.."
 stall=${QVM_SELFTEST_STALL:-16}
 # First the paths a real host cannot show quickly, with lib/fake-lane.sh
 # (a shell script stands in for QEMU; a few seconds): the lane's budget
-# running out in a test whose host is alive, and the host dying in a test.
+# running out in a test whose host is alive, the host dying in a test, and
+# a result line with the next line glued to it (a lost line end).
 fake=$(QVM_LANE_TESTS="fake-pass fake-sleep fake-after" QVM_LANE_TIMEOUT=6 bash test/lanes/lib/fake-lane.sh 2>&1;
        QVM_LANE_TESTS="fake-pass fake-die fake-after" bash test/lanes/lib/fake-lane.sh 2>&1
-       QVM_LANE_TESTS="fake-bootdie fake-pass" bash test/lanes/lib/fake-lane.sh 2>&1)
+       QVM_LANE_TESTS="fake-bootdie fake-pass" bash test/lanes/lib/fake-lane.sh 2>&1
+       QVM_LANE_TESTS="fake-glued fake-pass" bash test/lanes/lib/fake-lane.sh 2>&1)
 out=$(QVM_LANE_TESTS="selftest-pass selftest-kick selftest-fail selftest-hang selftest-stall host-kvm selftest-busy selftest-freeze bad-config" \
       QVM_LANE_STALL=$stall QVM_LANE_SILENCE=600 QVM_LANE_BOOTS=3 QVM_LANE_REPS=1 bash test/lanes/x86_64/run.sh 2>&1)
 rc=$?
@@ -54,6 +56,7 @@ expect "RESULT FAIL fake/fake-die hung or died here (emulated host stopped early
 expect "RESULT FAIL fake/fake-after not reached (emulated host stopped early (qemu exit 0; see build/test-logs/fake-lane.log) in fake-die)" host-died-unreached "$fake"
 expect "RESULT PASS fake/fake-bootdie" boot-death-fresh-host "$fake"
 expect "fake lane: 2 host boot(s), 0 emulated-host stall(s), 1 host(s) died before their first test, 0 rerun(s)" boot-death-counted "$fake"
+expect "RESULT PASS fake/fake-glued" glued-lines-taken-apart "$fake"
 stall1=build/test-logs/x86_64-lane-stall-1.log
 expect "RESULT PASS x86_64/selftest-pass" pass-reported
 expect "RESULT FAIL x86_64/selftest-fail deliberate failure" fail-reported

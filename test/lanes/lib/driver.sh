@@ -263,7 +263,18 @@ kick_spoke() {
 }
 
 # handle LINE: one console line of the host.
+# A protocol line with another one glued to its end (a loaded aarch64 lane
+# once gave "QVMTEST PASS mg-uart-nofifoQVMTIME test-mg-uart-nofifo 1000":
+# a line end lost between two console lines): handled as the two lines.
+proto_re='^(QVM[A-Z]+ .*[^ ])(QVM(TEST|TIME|LANE|RUN|REPS) .*)$'
 handle() {
+  if [[ $1 =~ $proto_re ]]; then
+    local first=${BASH_REMATCH[1]} rest=${BASH_REMATCH[2]}
+    lane_log "two console lines glued together; taken apart: '$first' and '$rest'"
+    handle "$first"
+    handle "$rest"
+    return
+  fi
   local line=$1 r name detail label ms
   # heartbeats are not logged; from the first one on, silence is a stall
   [[ $line == "QVMLANE ALIVE" ]] && { heartbeats=1; return; }

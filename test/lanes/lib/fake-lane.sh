@@ -9,7 +9,8 @@
 # Host tests: fake-pass (passes), fake-sleep (never ends; the heartbeat goes
 # on), fake-die (the host ends at once, as a powered-off or crashed one),
 # fake-bootdie (the first host of a lane run dies before its first test, as
-# a kernel that panics in its boot; the next host passes it).
+# a kernel that panics in its boot; the next host passes it), fake-glued
+# (its result line and the next line arrive as one, their line end lost).
 if [[ ${1:-} == host ]]; then
   args=""
   while (($#)); do [[ $1 == -append ]] && args=$2; shift; done
@@ -33,6 +34,7 @@ if [[ ${1:-} == host ]]; then
       fake-sleep) while sleep "$hb"; do echo "QVMLANE ALIVE"; done ;;
       fake-die) exit 0 ;;
       fake-bootdie) echo "QVMTEST PASS $t" ;;
+      fake-glued) printf 'QVMTEST PASS %sQVMTIME test-%s 5\n' "$t" "$t" ;;
       *) echo "QVMTEST FAIL $t no such test" ;;
     esac
   done

@@ -440,8 +440,8 @@ mg_row() {
 # Self-tests of the lane machinery (run only when named in qvmlane.tests;
 # test/lanes/selftest.sh). selftest-hang runs qvm on a guest that spins
 # forever: qvm's kill timeout ends it, after hang_snapshot has recorded its
-# vCPUs (SPIN_IMAGE/SPIN_CONF come from the lane). selftest-stall asks the driver to stop the emulated CPUs (an
-# emulated-host stall) unless this host is its rerun; selftest-freeze does
+# vCPUs (SPIN_IMAGE/SPIN_CONF come from the lane). selftest-stall asks the
+# driver to stop the emulated CPUs (an emulated-host stall) unless this host is its rerun; selftest-freeze does
 # so every time. selftest-busy, unless this host is its rerun, stops the
 # heartbeat and keeps the host's CPU busy with no output: a host whose
 # user space no longer speaks while QEMU still runs. selftest-kick stops
